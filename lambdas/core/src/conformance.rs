@@ -1,0 +1,731 @@
+//! The conformance suite every `Store` adapter must pass: the same test bodies run against
+//! SQLite and DynamoDB. An adapter's test file invokes [`store_conformance_tests!`] with an async
+//! expression that makes a fresh, empty store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::future::join_all;
+
+use crate::event::{Event, EventStatus, NewEvent, SeatCounts};
+use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, TicketId, UserId};
+use crate::money::Money;
+use crate::order::{
+    Attendee, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Ticket, TicketStatus,
+};
+use crate::page::PageRequest;
+use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+use crate::time::from_key;
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Expands to one `#[tokio::test]` per conformance check. `$make` is an async expression that
+/// yields a fresh `Arc<dyn Store>` for each test.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@each $make;
+            events_round_trip,
+            organizer_events_are_paged_in_start_order,
+            upcoming_events_skip_started_ones,
+            invalid_cursor_is_refused,
+            holds_sell_out_at_capacity,
+            holds_need_an_open_event,
+            confirming_a_hold_is_idempotent,
+            releasing_gives_the_seat_back_once,
+            unpaid_release_keeps_a_sold_seat,
+            late_payment_takes_a_free_seat_or_sells_out,
+            recording_a_ticket_is_idempotent_per_order,
+            closed_orders_take_no_ticket,
+            orders_move_forward_only,
+            voiding_a_ticket,
+            redeeming_admits_once,
+            tickets_of_a_user_are_paged_newest_first,
+            attendees_are_paged_in_registration_order,
+            race_concurrent_holds_never_oversell,
+            race_confirm_and_release_keep_counts_consistent,
+            race_concurrent_redeems_admit_once,
+            race_concurrent_recording_makes_one_ticket
+        );
+    };
+    (@each $make:expr; $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store: $crate::conformance::SharedStore = $make.await;
+                $crate::conformance::$name(store).await;
+            }
+        )+
+    };
+}
+
+/// The fixed "now" of every check.
+pub fn now() -> DateTime<Utc> {
+    from_key("2030-06-01T12:00:00.000Z").expect("valid instant")
+}
+
+fn id<T: From<uuid::Uuid>>() -> T {
+    T::from(RandomIds.new_id())
+}
+
+fn user(name: &str) -> UserId {
+    UserId::from(name)
+}
+
+fn event_for(organizer: &str, starts_in: TimeDelta, capacity: i64) -> Event {
+    NewEvent {
+        title: format!("Event of {organizer}"),
+        description: "Talks, then drinks. Ünïcödé ✓".into(),
+        venue: "Main hall".into(),
+        starts_at: Some(now() + starts_in),
+        capacity,
+        price_minor: 2500,
+        currency: "EUR".into(),
+    }
+    .validate(id(), user(organizer), now())
+    .expect("fixture event is valid")
+}
+
+async fn created_event(store: &SharedStore, capacity: i64) -> Event {
+    let event = event_for("org-1", TimeDelta::days(30), capacity);
+    store.create_event(&event).await.expect("create event");
+    event
+}
+
+fn new_hold(user_name: &str) -> NewHold {
+    NewHold {
+        id: id(),
+        user_id: user(user_name),
+        expires_at: now() + TimeDelta::minutes(30),
+    }
+}
+
+async fn held(store: &SharedStore, event: &Event, user_name: &str) -> HoldId {
+    let hold = new_hold(user_name);
+    store
+        .hold_seat(event.id, &hold, now())
+        .await
+        .expect("hold a seat");
+    hold.id
+}
+
+async fn seats(store: &SharedStore, event: &Event) -> SeatCounts {
+    store
+        .get_event(event.id)
+        .await
+        .expect("get event")
+        .expect("event exists")
+        .seats
+}
+
+fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
+    Order {
+        id: OrderId(format!("cs_test_{}", RandomIds.new_id().simple())),
+        event_id: event.id,
+        hold_id,
+        user_id: user(user_name),
+        payment_intent_id: Some("pi_123".into()),
+        amount: event.price,
+        status: OrderStatus::Pending,
+        ticket_id: None,
+        failure_reason: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn ticket_request(order: &Order, minutes_later: i64) -> NewTicket {
+    NewTicket {
+        order: order.clone(),
+        registration_id: id(),
+        ticket_id: id(),
+        attendee: Attendee {
+            name: "Zoë Ångström".into(),
+            email: format!("{}@example.com", order.user_id),
+        },
+        created_at: now() + TimeDelta::minutes(minutes_later),
+    }
+}
+
+/// Holds, confirms and records a ticket for `user_name`: a finished purchase.
+async fn purchased(store: &SharedStore, event: &Event, user_name: &str, at: i64) -> Ticket {
+    let hold = held(store, event, user_name).await;
+    store.confirm_hold(event.id, hold).await.expect("confirm");
+    let order = order_for(event, hold, user_name);
+    store
+        .record_ticket(&ticket_request(&order, at))
+        .await
+        .expect("record ticket")
+        .ticket
+}
+
+pub async fn events_round_trip(store: SharedStore) {
+    let event = event_for("org-1", TimeDelta::days(3), 10);
+    store.create_event(&event).await.unwrap();
+    let view = store.get_event(event.id).await.unwrap().unwrap();
+    assert_eq!(view.event, event);
+    assert_eq!(view.seats, SeatCounts::default());
+    assert_eq!(store.get_event(id()).await.unwrap(), None);
+    assert_eq!(
+        store.create_event(&event).await,
+        Err(StoreError::AlreadyExists("event"))
+    );
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!((stats.capacity, stats.remaining), (10, 10));
+    assert_eq!(stats.status, EventStatus::Open);
+    assert_eq!(store.event_stats(id(), now()).await.unwrap(), None);
+}
+
+async fn collect_pages<F, Fut>(limit: u32, mut fetch: F) -> Vec<EventId>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::page::Page<crate::event::EventView>, StoreError>>,
+{
+    let mut ids = Vec::new();
+    let mut request = PageRequest::first(limit);
+    loop {
+        let page = fetch(request.clone()).await.expect("list page");
+        assert!(page.items.len() <= limit as usize, "page larger than asked");
+        ids.extend(page.items.iter().map(|view| view.event.id));
+        match page.next_cursor {
+            Some(cursor) => request = PageRequest::after(limit, cursor),
+            None => return ids,
+        }
+    }
+}
+
+pub async fn organizer_events_are_paged_in_start_order(store: SharedStore) {
+    let mut mine = Vec::new();
+    for hours in [50, 10, 30, -20, 40] {
+        let event = event_for("org-a", TimeDelta::hours(hours.max(1)), 5);
+        let event = Event {
+            starts_at: now() + TimeDelta::hours(hours),
+            ..event
+        };
+        store.create_event(&event).await.unwrap();
+        mine.push(event);
+    }
+    store
+        .create_event(&event_for("org-b", TimeDelta::hours(20), 5))
+        .await
+        .unwrap();
+    mine.sort_by_key(|event| event.starts_at);
+    let expected: Vec<EventId> = mine.iter().map(|event| event.id).collect();
+    let organizer = user("org-a");
+    let listed = collect_pages(2, |page| {
+        let store = store.clone();
+        let organizer = organizer.clone();
+        async move { store.list_organizer_events(&organizer, &page).await }
+    })
+    .await;
+    assert_eq!(listed, expected);
+    let nobody = store
+        .list_organizer_events(&user("nobody"), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(nobody.items.is_empty());
+    assert_eq!(nobody.next_cursor, None);
+}
+
+pub async fn upcoming_events_skip_started_ones(store: SharedStore) {
+    let mut future = Vec::new();
+    for (organizer, hours) in [("org-a", 5), ("org-b", -1), ("org-a", 1), ("org-c", 3), ("org-b", 0)] {
+        let event = Event {
+            starts_at: now() + TimeDelta::hours(hours),
+            ..event_for(organizer, TimeDelta::hours(1), 5)
+        };
+        store.create_event(&event).await.unwrap();
+        if hours > 0 {
+            future.push(event);
+        }
+    }
+    future.sort_by_key(|event| event.starts_at);
+    let expected: Vec<EventId> = future.iter().map(|event| event.id).collect();
+    let listed = collect_pages(2, |page| {
+        let store = store.clone();
+        async move { store.list_upcoming_events(now(), &page).await }
+    })
+    .await;
+    assert_eq!(listed, expected, "only events starting after now, soonest first");
+    let first = store
+        .list_upcoming_events(now(), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 3);
+    assert_eq!(first.items[0].seats, SeatCounts::default());
+}
+
+pub async fn invalid_cursor_is_refused(store: SharedStore) {
+    created_event(&store, 1).await;
+    for cursor in ["garbage!", "bm90IGpzb24", ""] {
+        let page = PageRequest::after(5, cursor);
+        assert_eq!(
+            store.list_upcoming_events(now(), &page).await,
+            Err(StoreError::InvalidCursor),
+            "cursor {cursor:?}"
+        );
+        assert_eq!(
+            store.list_organizer_events(&user("org-1"), &page).await,
+            Err(StoreError::InvalidCursor)
+        );
+        assert_eq!(
+            store.tickets_of_user(&user("u"), &page).await,
+            Err(StoreError::InvalidCursor)
+        );
+    }
+}
+
+pub async fn holds_sell_out_at_capacity(store: SharedStore) {
+    let event = created_event(&store, 2).await;
+    let first = new_hold("u1");
+    let hold = store.hold_seat(event.id, &first, now()).await.unwrap();
+    assert_eq!(hold.status, HoldStatus::Held);
+    assert_eq!((hold.id, hold.event_id), (first.id, event.id));
+    assert_eq!(hold.expires_at, first.expires_at);
+    assert_eq!(store.get_hold(event.id, first.id).await.unwrap(), Some(hold));
+    held(&store, &event, "u2").await;
+    assert_eq!(
+        store.hold_seat(event.id, &new_hold("u3"), now()).await,
+        Err(StoreError::SoldOut)
+    );
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!((stats.held, stats.sold, stats.remaining), (2, 0, 0));
+    assert_eq!(stats.status, EventStatus::SoldOut);
+    assert_eq!(
+        store.hold_seat(event.id, &first, now()).await,
+        Err(StoreError::SoldOut),
+        "a full event refuses even a repeated hold id"
+    );
+}
+
+pub async fn holds_need_an_open_event(store: SharedStore) {
+    assert_eq!(
+        store.hold_seat(id(), &new_hold("u1"), now()).await,
+        Err(StoreError::NotFound("event"))
+    );
+    let event = created_event(&store, 5).await;
+    assert_eq!(
+        store.hold_seat(event.id, &new_hold("u1"), event.starts_at).await,
+        Err(StoreError::EventEnded)
+    );
+    let hold = new_hold("u1");
+    store.hold_seat(event.id, &hold, now()).await.unwrap();
+    assert_eq!(
+        store.hold_seat(event.id, &hold, now()).await,
+        Err(StoreError::AlreadyExists("hold"))
+    );
+    assert_eq!(seats(&store, &event).await.taken, 1, "failed holds take nothing");
+    assert_eq!(store.get_hold(event.id, id()).await.unwrap(), None);
+}
+
+pub async fn confirming_a_hold_is_idempotent(store: SharedStore) {
+    let event = created_event(&store, 3).await;
+    let hold = held(&store, &event, "u1").await;
+    let confirmed = store.confirm_hold(event.id, hold).await.unwrap();
+    assert_eq!(confirmed.status, HoldStatus::Sold);
+    assert_eq!(store.confirm_hold(event.id, hold).await.unwrap(), confirmed);
+    let counts = seats(&store, &event).await;
+    assert_eq!((counts.taken, counts.sold), (1, 1));
+    assert_eq!(
+        store.confirm_hold(event.id, id()).await,
+        Err(StoreError::NotFound("hold"))
+    );
+}
+
+pub async fn releasing_gives_the_seat_back_once(store: SharedStore) {
+    let event = created_event(&store, 3).await;
+    let hold = held(&store, &event, "u1").await;
+    held(&store, &event, "u2").await;
+    let release = || store.release_hold(event.id, hold, ReleaseScope::Unpaid, now());
+    assert_eq!(
+        release().await,
+        Ok(ReleaseOutcome::Released { was: HoldStatus::Held })
+    );
+    assert_eq!(release().await, Ok(ReleaseOutcome::AlreadyReleased));
+    assert_eq!(seats(&store, &event).await.taken, 1);
+    assert_eq!(
+        store.confirm_hold(event.id, hold).await,
+        Err(StoreError::HoldReleased)
+    );
+    let status = store.get_hold(event.id, hold).await.unwrap().unwrap().status;
+    assert_eq!(status, HoldStatus::Released);
+    assert_eq!(
+        store.release_hold(event.id, id(), ReleaseScope::Any, now()).await,
+        Err(StoreError::NotFound("hold"))
+    );
+}
+
+pub async fn unpaid_release_keeps_a_sold_seat(store: SharedStore) {
+    let event = created_event(&store, 3).await;
+    let hold = held(&store, &event, "u1").await;
+    store.confirm_hold(event.id, hold).await.unwrap();
+    assert_eq!(
+        store.release_hold(event.id, hold, ReleaseScope::Unpaid, now()).await,
+        Ok(ReleaseOutcome::KeptSold)
+    );
+    assert_eq!(seats(&store, &event).await.sold, 1);
+    assert_eq!(
+        store.release_hold(event.id, hold, ReleaseScope::Any, now()).await,
+        Ok(ReleaseOutcome::Released { was: HoldStatus::Sold })
+    );
+    assert_eq!(
+        store.release_hold(event.id, hold, ReleaseScope::Any, now()).await,
+        Ok(ReleaseOutcome::AlreadyReleased)
+    );
+    let counts = seats(&store, &event).await;
+    assert_eq!((counts.taken, counts.sold), (0, 0));
+}
+
+pub async fn late_payment_takes_a_free_seat_or_sells_out(store: SharedStore) {
+    let event = created_event(&store, 1).await;
+    let late = held(&store, &event, "late").await;
+    store
+        .release_hold(event.id, late, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    let other = held(&store, &event, "other").await;
+    assert_eq!(
+        store.take_seat_late(event.id, late).await,
+        Err(StoreError::SoldOut)
+    );
+    assert_eq!(
+        store.get_hold(event.id, late).await.unwrap().unwrap().status,
+        HoldStatus::Released,
+        "a refused late payment changes nothing"
+    );
+    store
+        .release_hold(event.id, other, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    let sold = store.take_seat_late(event.id, late).await.unwrap();
+    assert_eq!(sold.status, HoldStatus::Sold);
+    assert_eq!(store.take_seat_late(event.id, late).await.unwrap(), sold);
+    let counts = seats(&store, &event).await;
+    assert_eq!((counts.taken, counts.sold), (1, 1));
+    // A hold that was never released is simply confirmed.
+    let event = created_event(&store, 1).await;
+    let hold = held(&store, &event, "u").await;
+    assert_eq!(
+        store.take_seat_late(event.id, hold).await.unwrap().status,
+        HoldStatus::Sold
+    );
+    assert_eq!(seats(&store, &event).await.sold, 1);
+    assert_eq!(
+        store.take_seat_late(event.id, id()).await,
+        Err(StoreError::NotFound("hold"))
+    );
+}
+
+pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let hold = held(&store, &event, "buyer").await;
+    let order = order_for(&event, hold, "buyer");
+    let request = ticket_request(&order, 1);
+    let recorded = store.record_ticket(&request).await.unwrap();
+    assert_eq!(recorded.ticket, request.ticket());
+    assert_eq!(recorded.registration, request.ticket().registration());
+    assert_eq!(recorded.order.ticket_id, Some(request.ticket_id));
+    assert_eq!(recorded.order.status, OrderStatus::Pending);
+    assert_eq!(recorded.order.amount, event.price);
+    let again = store.record_ticket(&ticket_request(&order, 2)).await.unwrap();
+    assert_eq!(again, recorded, "a second call returns the first ticket");
+    assert_eq!(store.get_order(&order.id).await.unwrap(), Some(recorded.order.clone()));
+    assert_eq!(
+        store.get_ticket(request.ticket_id).await.unwrap(),
+        Some(recorded.ticket.clone())
+    );
+    let attendees = store
+        .attendees_of_event(event.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(attendees.items, vec![recorded.ticket]);
+    assert_eq!(store.get_order(&OrderId("cs_unknown".into())).await.unwrap(), None);
+    assert_eq!(store.get_ticket(id()).await.unwrap(), None);
+}
+
+pub async fn closed_orders_take_no_ticket(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let hold = held(&store, &event, "buyer").await;
+    let order = order_for(&event, hold, "buyer");
+    let stored = store.create_order(&order).await.unwrap();
+    assert_eq!(stored, order);
+    let changed = Order {
+        amount: Money { amount_minor: 1, ..order.amount },
+        ..order.clone()
+    };
+    assert_eq!(
+        store.create_order(&changed).await.unwrap(),
+        order,
+        "the first order under an id is kept"
+    );
+    store
+        .transition_order(&order.id, OrderStatus::Failed, Some("sold out"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.record_ticket(&ticket_request(&order, 1)).await,
+        Err(StoreError::OrderClosed(OrderStatus::Failed))
+    );
+    let attendees = store
+        .attendees_of_event(event.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(attendees.items.is_empty(), "nothing was written");
+}
+
+pub async fn orders_move_forward_only(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let order = order_for(&event, id(), "buyer");
+    store.create_order(&order).await.unwrap();
+    let later = now() + TimeDelta::minutes(5);
+    let done = store
+        .transition_order(&order.id, OrderStatus::Fulfilled, None, later)
+        .await
+        .unwrap();
+    assert_eq!(done.status, OrderStatus::Fulfilled);
+    assert_eq!(done.updated_at, later);
+    let again = store
+        .transition_order(&order.id, OrderStatus::Fulfilled, None, later + TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(again, done, "repeating a transition changes nothing");
+    assert_eq!(
+        store
+            .transition_order(&order.id, OrderStatus::Failed, Some("late"), later)
+            .await,
+        Err(StoreError::InvalidTransition {
+            from: OrderStatus::Fulfilled,
+            to: OrderStatus::Failed
+        })
+    );
+    let failed_order = order_for(&event, id(), "other");
+    store.create_order(&failed_order).await.unwrap();
+    let failed = store
+        .transition_order(&failed_order.id, OrderStatus::Failed, Some("card declined"), later)
+        .await
+        .unwrap();
+    assert_eq!(failed.failure_reason.as_deref(), Some("card declined"));
+    assert_eq!(store.get_order(&failed_order.id).await.unwrap(), Some(failed));
+    assert_eq!(
+        store
+            .transition_order(&OrderId("cs_none".into()), OrderStatus::Failed, None, later)
+            .await,
+        Err(StoreError::NotFound("order"))
+    );
+}
+
+pub async fn voiding_a_ticket(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let ticket = purchased(&store, &event, "buyer", 1).await;
+    let void = store.void_ticket(ticket.id).await.unwrap();
+    assert_eq!(void.status, TicketStatus::Void);
+    assert_eq!(store.void_ticket(ticket.id).await.unwrap(), void);
+    assert_eq!(
+        store.redeem_ticket(ticket.id, &user("org-1"), now()).await,
+        Ok(Redemption::Void(void.clone()))
+    );
+    let attendees = store
+        .attendees_of_event(event.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(attendees.items, vec![void], "the attendee list shows the status");
+    let used = purchased(&store, &event, "other", 2).await;
+    store.redeem_ticket(used.id, &user("org-1"), now()).await.unwrap();
+    assert_eq!(store.void_ticket(used.id).await, Err(StoreError::TicketUsed));
+    assert_eq!(store.void_ticket(id()).await, Err(StoreError::NotFound("ticket")));
+}
+
+pub async fn redeeming_admits_once(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let ticket = purchased(&store, &event, "buyer", 1).await;
+    let door = user("org-1");
+    let at = now() + TimeDelta::hours(1);
+    let Ok(Redemption::Admitted(admitted)) = store.redeem_ticket(ticket.id, &door, at).await
+    else {
+        panic!("first scan must admit");
+    };
+    assert_eq!(admitted.status, TicketStatus::Used);
+    assert_eq!((admitted.used_at, admitted.used_by.clone()), (Some(at), Some(door.clone())));
+    assert_eq!(
+        store
+            .redeem_ticket(ticket.id, &door, at + TimeDelta::minutes(1))
+            .await,
+        Ok(Redemption::AlreadyUsed(admitted.clone())),
+        "a second scan reports the first"
+    );
+    assert_eq!(store.redeem_ticket(id(), &door, at).await, Ok(Redemption::Unknown));
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!((stats.sold, stats.checked_in), (1, 1));
+    assert_eq!(store.get_ticket(ticket.id).await.unwrap(), Some(admitted));
+}
+
+pub async fn tickets_of_a_user_are_paged_newest_first(store: SharedStore) {
+    let first = created_event(&store, 5).await;
+    let second = created_event(&store, 5).await;
+    let mut mine = vec![
+        purchased(&store, &first, "fan", 1).await,
+        purchased(&store, &second, "fan", 3).await,
+        purchased(&store, &first, "fan", 2).await,
+    ];
+    purchased(&store, &first, "someone-else", 4).await;
+    mine.sort_by_key(|ticket| std::cmp::Reverse(ticket.created_at));
+    let mut listed = Vec::new();
+    let mut request = PageRequest::first(2);
+    loop {
+        let page = store.tickets_of_user(&user("fan"), &request).await.unwrap();
+        listed.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => request = PageRequest::after(2, cursor),
+            None => break,
+        }
+    }
+    assert_eq!(listed, mine);
+}
+
+pub async fn attendees_are_paged_in_registration_order(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    let mut expected = Vec::new();
+    for (n, buyer) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        expected.push(purchased(&store, &event, buyer, n as i64).await);
+    }
+    purchased(&store, &created_event(&store, 10).await, "x", 9).await;
+    expected.sort_by_key(|ticket| ticket.registration_id);
+    let mut listed = Vec::new();
+    let mut request = PageRequest::first(2);
+    loop {
+        let page = store.attendees_of_event(event.id, &request).await.unwrap();
+        listed.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => request = PageRequest::after(2, cursor),
+            None => break,
+        }
+    }
+    assert_eq!(listed, expected);
+}
+
+/// 32 tasks make 2,000 hold attempts on a 500-seat event: exactly 500 succeed.
+pub async fn race_concurrent_holds_never_oversell(store: SharedStore) {
+    const TASKS: usize = 32;
+    const ATTEMPTS: usize = 2_000;
+    let event = created_event(&store, 500).await;
+    let tasks = (0..TASKS).map(|task| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (mut held, mut sold_out) = (0usize, 0usize);
+            for _ in (task..ATTEMPTS).step_by(TASKS) {
+                match store.hold_seat(event.id, &new_hold("racer"), now()).await {
+                    Ok(_) => held += 1,
+                    Err(StoreError::SoldOut) => sold_out += 1,
+                    Err(other) => panic!("unexpected hold error: {other}"),
+                }
+            }
+            (held, sold_out)
+        })
+    });
+    let results: Vec<(usize, usize)> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task finished"))
+        .collect();
+    let held: usize = results.iter().map(|r| r.0).sum();
+    let sold_out: usize = results.iter().map(|r| r.1).sum();
+    assert_eq!((held, sold_out), (500, 1_500));
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!((stats.held, stats.remaining), (500, 0));
+    assert_eq!(seats(&store, &event).await.taken, 500);
+}
+
+/// Confirms and releases race on the same holds; the counters must match the holds' statuses.
+pub async fn race_confirm_and_release_keep_counts_consistent(store: SharedStore) {
+    const SEATS: usize = 60;
+    let event = created_event(&store, SEATS as i64).await;
+    let mut holds = Vec::new();
+    for n in 0..SEATS {
+        holds.push(held(&store, &event, &format!("u{n}")).await);
+    }
+    let tasks = holds.iter().enumerate().flat_map(|(n, &hold)| {
+        let store = store.clone();
+        (0..3).map(move |round| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                match (n + round) % 3 {
+                    0 => drop(store.confirm_hold(event.id, hold).await),
+                    1 => drop(store.release_hold(event.id, hold, ReleaseScope::Unpaid, now()).await),
+                    _ if n % 2 == 0 => {
+                        drop(store.release_hold(event.id, hold, ReleaseScope::Any, now()).await)
+                    }
+                    _ => drop(store.take_seat_late(event.id, hold).await),
+                }
+            })
+        })
+    });
+    for joined in join_all(tasks.collect::<Vec<_>>()).await {
+        joined.expect("task finished");
+    }
+    let (mut held_now, mut sold_now) = (0u32, 0u32);
+    for hold in &holds {
+        match store.get_hold(event.id, *hold).await.unwrap().unwrap().status {
+            HoldStatus::Held => held_now += 1,
+            HoldStatus::Sold => sold_now += 1,
+            HoldStatus::Released => {}
+        }
+    }
+    let counts = seats(&store, &event).await;
+    assert_eq!(counts.taken, held_now + sold_now, "taken == held + sold");
+    assert_eq!(counts.sold, sold_now);
+}
+
+/// 16 door scanners redeem one ticket at once: exactly one admits.
+pub async fn race_concurrent_redeems_admit_once(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let ticket = purchased(&store, &event, "buyer", 1).await;
+    let scans = (0..16).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .redeem_ticket(ticket.id, &user(&format!("door-{n}")), now())
+                .await
+                .expect("redeem")
+        })
+    });
+    let outcomes: Vec<Redemption> = join_all(scans)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task finished"))
+        .collect();
+    let admitted = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Redemption::Admitted(_)))
+        .count();
+    let repeated = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Redemption::AlreadyUsed(_)))
+        .count();
+    assert_eq!((admitted, repeated), (1, 15));
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!(stats.checked_in, 1);
+}
+
+/// The same payment recorded 8 times at once (duplicate webhooks) makes one ticket.
+pub async fn race_concurrent_recording_makes_one_ticket(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let hold = held(&store, &event, "buyer").await;
+    let order = order_for(&event, hold, "buyer");
+    let attempts = (0..8).map(|n| {
+        let store = store.clone();
+        let request = ticket_request(&order, n);
+        tokio::spawn(async move { store.record_ticket(&request).await.expect("record") })
+    });
+    let recorded: HashSet<TicketId> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task finished").ticket.id)
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    let attendees = store
+        .attendees_of_event(event.id, &PageRequest::first(20))
+        .await
+        .unwrap();
+    assert_eq!(attendees.items.len(), 1);
+}

@@ -1,0 +1,261 @@
+//! Events, their validation and their seat counts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EventId, UserId};
+use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
+use crate::time::to_millis;
+use crate::validation::{ValidationErrors, single_line};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_VENUE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 5_000;
+pub const MAX_CAPACITY: i64 = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: EventId,
+    pub organizer_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub venue: String,
+    pub starts_at: DateTime<Utc>,
+    pub capacity: u32,
+    pub price: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an organizer submits. Loosely typed on purpose: every field is checked by
+/// [`NewEvent::validate`], which names each field at fault.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewEvent {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub venue: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub capacity: i64,
+    pub price_minor: i64,
+    pub currency: String,
+}
+
+impl NewEvent {
+    /// Checks every field and builds the event, or returns all problems found.
+    pub fn validate(
+        &self,
+        id: EventId,
+        organizer_id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = single_line(&mut errors, "title", &self.title, MAX_TITLE_CHARS);
+        let description = self.description.trim().to_owned();
+        let description_chars = description.chars().count();
+        if description_chars > MAX_DESCRIPTION_CHARS {
+            errors.add(
+                "description",
+                format!(
+                    "must be at most {MAX_DESCRIPTION_CHARS} characters (got {description_chars})"
+                ),
+            );
+        }
+        let venue = single_line(&mut errors, "venue", &self.venue, MAX_VENUE_CHARS);
+        match self.starts_at {
+            None => errors.add("startsAt", "is required"),
+            Some(at) if at <= now => errors.add("startsAt", "must be in the future"),
+            Some(_) => {}
+        }
+        if !(1..=MAX_CAPACITY).contains(&self.capacity) {
+            errors.add(
+                "capacity",
+                format!("must be between 1 and {MAX_CAPACITY} seats"),
+            );
+        }
+        if self.price_minor < 0 {
+            errors.add("priceMinor", "must not be negative (0 makes a free event)");
+        } else if self.price_minor > MAX_AMOUNT_MINOR {
+            errors.add(
+                "priceMinor",
+                format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
+            );
+        }
+        let currency = self.currency.parse::<Currency>();
+        if let Err(error) = &currency {
+            errors.add("currency", error.to_string());
+        }
+        errors.into_result(|| Event {
+            id,
+            organizer_id,
+            title,
+            description,
+            venue,
+            starts_at: to_millis(self.starts_at.expect("checked above")),
+            capacity: u32::try_from(self.capacity).expect("checked above"),
+            price: Money {
+                amount_minor: self.price_minor,
+                currency: currency.expect("checked above"),
+            },
+            created_at: to_millis(now),
+        })
+    }
+}
+
+/// Seat counters the store keeps on each event. `taken` counts held and sold seats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatCounts {
+    pub taken: u32,
+    pub sold: u32,
+    pub checked_in: u32,
+}
+
+/// An event as stored, with its live seat counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub event: Event,
+    pub seats: SeatCounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventStatus {
+    Open,
+    SoldOut,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventStats {
+    pub capacity: u32,
+    pub held: u32,
+    pub sold: u32,
+    pub remaining: u32,
+    pub checked_in: u32,
+    pub status: EventStatus,
+}
+
+impl EventView {
+    pub fn stats(&self, now: DateTime<Utc>) -> EventStats {
+        let SeatCounts {
+            taken,
+            sold,
+            checked_in,
+        } = self.seats;
+        let remaining = self.event.capacity.saturating_sub(taken);
+        let status = if now >= self.event.starts_at {
+            EventStatus::Ended
+        } else if remaining == 0 {
+            EventStatus::SoldOut
+        } else {
+            EventStatus::Open
+        };
+        EventStats {
+            capacity: self.event.capacity,
+            held: taken.saturating_sub(sold),
+            sold,
+            remaining,
+            checked_in,
+            status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        crate::time::from_key("2026-11-24T12:00:00.000Z").unwrap()
+    }
+
+    fn valid() -> NewEvent {
+        NewEvent {
+            title: "  Rust Meetup  ".into(),
+            description: "Talks and pizza".into(),
+            venue: "Hall 1".into(),
+            starts_at: Some(now() + TimeDelta::days(7)),
+            capacity: 100,
+            price_minor: 1500,
+            currency: "eur".into(),
+        }
+    }
+
+    fn check(input: &NewEvent) -> Result<Event, ValidationErrors> {
+        input.validate(EventId(Uuid::nil()), UserId::from("org-1"), now())
+    }
+
+    fn failing_fields(input: NewEvent) -> Vec<&'static str> {
+        check(&input).unwrap_err().fields()
+    }
+
+    #[test]
+    fn a_valid_event_is_normalised() {
+        let event = check(&valid()).unwrap();
+        assert_eq!(event.title, "Rust Meetup");
+        assert_eq!(event.price.currency.code(), "EUR");
+        assert_eq!(event.price.amount_minor, 1500);
+        assert_eq!(event.capacity, 100);
+    }
+
+    #[test]
+    fn each_invalid_field_is_named() {
+        let long = |n: usize| "x".repeat(n);
+        assert_eq!(failing_fields(NewEvent { title: " ".into(), ..valid() }), ["title"]);
+        assert_eq!(failing_fields(NewEvent { title: long(201), ..valid() }), ["title"]);
+        assert!(check(&NewEvent { title: long(200), ..valid() }).is_ok());
+        assert_eq!(failing_fields(NewEvent { title: "a\nb".into(), ..valid() }), ["title"]);
+        assert_eq!(
+            failing_fields(NewEvent { description: long(5_001), ..valid() }),
+            ["description"]
+        );
+        assert!(check(&NewEvent { description: long(5_000), ..valid() }).is_ok());
+        assert_eq!(failing_fields(NewEvent { venue: "".into(), ..valid() }), ["venue"]);
+        assert_eq!(failing_fields(NewEvent { capacity: 0, ..valid() }), ["capacity"]);
+        assert_eq!(failing_fields(NewEvent { capacity: 1_000_001, ..valid() }), ["capacity"]);
+        assert!(check(&NewEvent { capacity: 1_000_000, ..valid() }).is_ok());
+        assert_eq!(failing_fields(NewEvent { price_minor: -1, ..valid() }), ["priceMinor"]);
+        assert_eq!(
+            failing_fields(NewEvent { price_minor: 100_000_000, ..valid() }),
+            ["priceMinor"]
+        );
+        assert!(check(&NewEvent { price_minor: 0, ..valid() }).unwrap().price.is_free());
+        assert_eq!(failing_fields(NewEvent { currency: "XYZ".into(), ..valid() }), ["currency"]);
+        assert_eq!(failing_fields(NewEvent { starts_at: None, ..valid() }), ["startsAt"]);
+        assert_eq!(
+            failing_fields(NewEvent { starts_at: Some(now()), ..valid() }),
+            ["startsAt"]
+        );
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let errors = check(&NewEvent::default()).unwrap_err();
+        assert_eq!(
+            errors.fields(),
+            ["title", "venue", "startsAt", "capacity", "currency"]
+        );
+        assert!(errors.to_string().contains("capacity: must be between 1 and 1000000"));
+    }
+
+    #[test]
+    fn stats_follow_the_counters_and_the_clock() {
+        let event = check(&NewEvent { capacity: 3, ..valid() }).unwrap();
+        let view = |taken, sold| EventView {
+            event: event.clone(),
+            seats: SeatCounts { taken, sold, checked_in: 1 },
+        };
+        let stats = view(2, 1).stats(now());
+        assert_eq!((stats.held, stats.sold, stats.remaining), (1, 1, 1));
+        assert_eq!(stats.status, EventStatus::Open);
+        assert_eq!(view(3, 1).stats(now()).status, EventStatus::SoldOut);
+        assert_eq!(view(1, 1).stats(event.starts_at).status, EventStatus::Ended);
+    }
+}

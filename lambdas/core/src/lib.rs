@@ -1,0 +1,27 @@
+//! Domain of the ticketing platform: types, validation rules and the ports (traits) that adapters
+//! implement. Nothing here does I/O or knows about AWS, HTTP or SQLite.
+
+pub mod clock;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod page;
+pub mod store;
+pub mod time;
+pub mod validation;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::{Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts};
+pub use ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
+pub use money::{Currency, Money};
+pub use order::{
+    Attendee, Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Registration,
+    Ticket, TicketStatus,
+};
+pub use page::{Page, PageRequest};
+pub use store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+pub use validation::{FieldError, ValidationErrors};

@@ -1,0 +1,216 @@
+//! Holds, orders, registrations and tickets: what a purchase leaves behind.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
+use crate::money::Money;
+
+/// Statuses are stored as their upper-case names in every adapter.
+macro_rules! status_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+status_enum!(
+    /// A held seat is counted as taken until it is sold or released.
+    HoldStatus { Held = "HELD", Sold = "SOLD", Released = "RELEASED" }
+);
+status_enum!(OrderStatus {
+    Pending = "PENDING",
+    Fulfilled = "FULFILLED",
+    Failed = "FAILED",
+    Refunded = "REFUNDED",
+});
+status_enum!(TicketStatus { Valid = "VALID", Used = "USED", Void = "VOID" });
+
+impl OrderStatus {
+    /// The statuses an order may move to `self` from. Moving to the status it already has is
+    /// always allowed and changes nothing.
+    pub fn allowed_from(self) -> &'static [OrderStatus] {
+        match self {
+            Self::Pending => &[],
+            Self::Fulfilled | Self::Failed => &[Self::Pending],
+            Self::Refunded => &[Self::Fulfilled, Self::Failed],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub id: HoldId,
+    pub event_id: EventId,
+    pub user_id: UserId,
+    pub status: HoldStatus,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A request to hold one seat until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    pub id: HoldId,
+    pub user_id: UserId,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: OrderId,
+    pub event_id: EventId,
+    pub hold_id: HoldId,
+    pub user_id: UserId,
+    pub payment_intent_id: Option<String>,
+    pub amount: Money,
+    pub status: OrderStatus,
+    pub ticket_id: Option<TicketId>,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attendee {
+    pub name: String,
+    pub email: String,
+}
+
+/// An attendee's place on an event's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    pub id: RegistrationId,
+    pub event_id: EventId,
+    pub order_id: OrderId,
+    pub ticket_id: TicketId,
+    pub user_id: UserId,
+    pub attendee: Attendee,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    pub id: TicketId,
+    pub event_id: EventId,
+    pub order_id: OrderId,
+    pub registration_id: RegistrationId,
+    pub user_id: UserId,
+    pub attendee: Attendee,
+    pub status: TicketStatus,
+    pub used_at: Option<DateTime<Utc>>,
+    pub used_by: Option<UserId>,
+    pub pdf_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    pub fn registration(&self) -> Registration {
+        Registration {
+            id: self.registration_id,
+            event_id: self.event_id,
+            order_id: self.order_id.clone(),
+            ticket_id: self.id,
+            user_id: self.user_id.clone(),
+            attendee: self.attendee.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// What recording a paid seat needs: the order (created if the store has none under its id)
+/// and the new registration and ticket ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket {
+    pub order: Order,
+    pub registration_id: RegistrationId,
+    pub ticket_id: TicketId,
+    pub attendee: Attendee,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewTicket {
+    /// The ticket this request creates when the order has none yet.
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            id: self.ticket_id,
+            event_id: self.order.event_id,
+            order_id: self.order.id.clone(),
+            registration_id: self.registration_id,
+            user_id: self.order.user_id.clone(),
+            attendee: self.attendee.clone(),
+            status: TicketStatus::Valid,
+            used_at: None,
+            used_by: None,
+            pdf_key: None,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The order, registration and ticket of one checkout session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub order: Order,
+    pub registration: Registration,
+    pub ticket: Ticket,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for status in [HoldStatus::Held, HoldStatus::Sold, HoldStatus::Released] {
+            assert_eq!(status.as_str().parse::<HoldStatus>(), Ok(status));
+        }
+        assert_eq!("USED".parse::<TicketStatus>(), Ok(TicketStatus::Used));
+        assert!("used".parse::<TicketStatus>().is_err());
+        assert_eq!(
+            serde_json::to_string(&OrderStatus::Fulfilled).unwrap(),
+            "\"FULFILLED\""
+        );
+    }
+
+    #[test]
+    fn orders_move_forward_only() {
+        assert!(OrderStatus::Fulfilled.allowed_from().contains(&OrderStatus::Pending));
+        assert!(!OrderStatus::Pending.allowed_from().contains(&OrderStatus::Failed));
+        assert!(!OrderStatus::Fulfilled.allowed_from().contains(&OrderStatus::Failed));
+    }
+}

@@ -1,0 +1,185 @@
+//! The `Store` port: events, holds, orders and tickets. Every method is atomic on its own, so
+//! concurrent callers can never oversell a seat or admit a ticket twice.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::event::{Event, EventStats, EventView};
+use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
+use crate::order::{Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket};
+use crate::page::{Page, PageRequest};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("the event is sold out")]
+    SoldOut,
+    #[error("the event has already started")]
+    EventEnded,
+    #[error("the hold was released")]
+    HoldReleased,
+    #[error("the ticket has been used")]
+    TicketUsed,
+    #[error("the order is {0} and takes no ticket")]
+    OrderClosed(OrderStatus),
+    #[error("an order cannot move from {from} to {to}")]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    #[error("the paging cursor is not valid")]
+    InvalidCursor,
+    /// The backend could not do it now (throttled, contended, unreachable): worth a retry.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The backend failed in a way a retry will not fix (corrupt data, a bug).
+    #[error("the store failed: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Which holds a release may undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseScope {
+    /// Only an unpaid (`HELD`) seat: what an expired checkout releases. A sold seat is kept, so
+    /// an expiry notice that arrives after the payment does no damage.
+    Unpaid,
+    /// Also a sold seat: what the registration saga's compensation releases.
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The seat went back to the pool now; `was` is the hold's status before.
+    Released { was: HoldStatus },
+    /// Released earlier: nothing changed.
+    AlreadyReleased,
+    /// Sold and the scope was `Unpaid`: nothing changed.
+    KeptSold,
+}
+
+/// The answer to a door scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// First scan: the ticket is now `USED`.
+    Admitted(Ticket),
+    /// Scanned before; carries when and by whom.
+    AlreadyUsed(Ticket),
+    /// The ticket was voided (its purchase failed or was refunded).
+    Void(Ticket),
+    /// No such ticket.
+    Unknown,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Stores a new event with zero seats taken; `AlreadyExists` if its id is in use.
+    async fn create_event(&self, event: &Event) -> Result<(), StoreError>;
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError>;
+
+    /// An organizer's events, past and future, by start time.
+    async fn list_organizer_events(
+        &self,
+        organizer: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError>;
+
+    /// Events starting after `now`, soonest first.
+    async fn list_upcoming_events(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError>;
+
+    /// Takes one seat: `SoldOut` when every seat is taken, `EventEnded` once the event has
+    /// started, `NotFound` for an unknown event.
+    async fn hold_seat(
+        &self,
+        event_id: EventId,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError>;
+
+    async fn get_hold(&self, event_id: EventId, hold_id: HoldId)
+    -> Result<Option<Hold>, StoreError>;
+
+    /// Marks a held seat sold (idempotent). `HoldReleased` if it was released meanwhile: use
+    /// [`Store::take_seat_late`] then.
+    async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
+
+    /// Gives a seat back, at most once however often it is called.
+    async fn release_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+        scope: ReleaseScope,
+        now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, StoreError>;
+
+    /// Sells a seat to a payment whose hold was already released (it arrived late): `SoldOut`
+    /// if no seat is left. Idempotent once sold.
+    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId)
+    -> Result<Hold, StoreError>;
+
+    /// Creates the order (if absent), its registration and its ticket in one step. Keyed by the
+    /// order id (the checkout session): recording the same order again returns what the first
+    /// call created. `OrderClosed` if the order failed or was refunded before any ticket.
+    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError>;
+
+    /// Stores a `PENDING` order unless one exists under its id; returns the stored order.
+    async fn create_order(&self, order: &Order) -> Result<Order, StoreError>;
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// Moves an order to `to` from one of `to.allowed_from()`; already at `to` changes nothing.
+    /// A failure reason is kept with `FAILED`.
+    async fn transition_order(
+        &self,
+        id: &OrderId,
+        to: OrderStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError>;
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+
+    /// `VALID` → `VOID` (idempotent). `TicketUsed` if it already admitted someone.
+    async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError>;
+
+    /// Admits a ticket once: only from `VALID`, counting the event's check-ins.
+    async fn redeem_ticket(
+        &self,
+        id: TicketId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError>;
+
+    /// A user's tickets, newest first.
+    async fn tickets_of_user(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError>;
+
+    /// An event's attendees (one ticket each), in registration order.
+    async fn attendees_of_event(
+        &self,
+        event_id: EventId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError>;
+
+    /// Capacity, held, sold, remaining, checked in and status of an event.
+    async fn event_stats(
+        &self,
+        id: EventId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<EventStats>, StoreError> {
+        Ok(self.get_event(id).await?.map(|view| view.stats(now)))
+    }
+}
