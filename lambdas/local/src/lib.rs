@@ -1,0 +1,6 @@
+//! `ticketd`: the whole ticketing system on one machine. Embedded adapters (SQLite store) and
+//! the HTTP server that serves the site and the API.
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;

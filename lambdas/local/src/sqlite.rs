@@ -1,0 +1,842 @@
+//! The embedded `Store`: one SQLite file (WAL) in ticketd's data directory.
+//!
+//! Every operation runs in one `BEGIN IMMEDIATE` transaction, which takes SQLite's write lock
+//! up front: the checks and writes of an operation see no interleaving writer, so seats cannot
+//! be oversold and a ticket cannot be admitted twice.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use ticket_core::page::{decode_cursor, encode_cursor};
+use ticket_core::time::{from_key, to_key};
+use ticket_core::{
+    Attendee, Event, EventId, EventView, Hold, HoldId, HoldStatus, Money, NewHold, NewTicket,
+    Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome,
+    ReleaseScope, SeatCounts, Store, StoreError, Ticket, TicketId, TicketStatus, UserId,
+};
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
+/// Append new migrations; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id           TEXT PRIMARY KEY,
+    organizer_id TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    venue        TEXT NOT NULL,
+    starts_at    TEXT NOT NULL,
+    capacity     INTEGER NOT NULL CHECK (capacity > 0),
+    price_minor  INTEGER NOT NULL CHECK (price_minor >= 0),
+    currency     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    taken        INTEGER NOT NULL DEFAULT 0,
+    sold         INTEGER NOT NULL DEFAULT 0,
+    checked_in   INTEGER NOT NULL DEFAULT 0,
+    CHECK (0 <= sold AND sold <= taken AND taken <= capacity)
+);
+CREATE INDEX events_by_organizer ON events (organizer_id, starts_at, id);
+CREATE INDEX events_by_start ON events (starts_at, id);
+
+CREATE TABLE holds (
+    id         TEXT PRIMARY KEY,
+    event_id   TEXT NOT NULL REFERENCES events (id),
+    user_id    TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('HELD', 'SOLD', 'RELEASED')),
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE orders (
+    id                TEXT PRIMARY KEY,
+    event_id          TEXT NOT NULL,
+    hold_id           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    payment_intent_id TEXT,
+    amount_minor      INTEGER NOT NULL,
+    currency          TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('PENDING', 'FULFILLED', 'FAILED', 'REFUNDED')),
+    ticket_id         TEXT UNIQUE,
+    failure_reason    TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL
+);
+
+-- A ticket row is also its registration: one attendee, one ticket.
+CREATE TABLE tickets (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id),
+    order_id        TEXT NOT NULL UNIQUE REFERENCES orders (id),
+    registration_id TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL,
+    attendee_name   TEXT NOT NULL,
+    attendee_email  TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('VALID', 'USED', 'VOID')),
+    used_at         TEXT,
+    used_by         TEXT,
+    pdf_key         TEXT,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX tickets_by_user ON tickets (user_id, created_at, id);
+CREATE INDEX tickets_by_event ON tickets (event_id, registration_id);
+"#];
+
+const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
+     price_minor, currency, created_at, taken, sold, checked_in";
+const HOLD_COLUMNS: &str = "id, event_id, user_id, status, expires_at, created_at";
+const ORDER_COLUMNS: &str = "id, event_id, hold_id, user_id, payment_intent_id, amount_minor, \
+     currency, status, ticket_id, failure_reason, created_at, updated_at";
+const TICKET_COLUMNS: &str = "id, event_id, order_id, registration_id, user_id, attendee_name, \
+     attendee_email, status, used_at, used_by, pdf_key, created_at";
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(store_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(store_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(store_error)?;
+        Self::init(conn)
+    }
+
+    /// A private database that lives as long as the store (for tests and benchmarks).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(store_error)?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(store_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(store_error)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let conn = self.conn.lock().expect("sqlite connection lock");
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(store_error)
+    }
+
+    /// Runs `work` in one immediate transaction on a blocking thread, committing on success.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().expect("sqlite connection lock");
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store_error)?;
+            let value = work(&tx)?;
+            tx.commit().map_err(store_error)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(format!("sqlite task failed: {error}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    let version: u32 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(store_error)?;
+    let version = version as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database has schema version {version}, newer than this ticketd knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for migration in &MIGRATIONS[version..] {
+        tx.execute_batch(migration).map_err(store_error)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as u32)
+        .map_err(store_error)?;
+    tx.commit().map_err(store_error)
+}
+
+fn store_error(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+// ---- row mapping -------------------------------------------------------------------------
+
+fn parsed<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|error: T::Err| {
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, error.to_string().into())
+    })
+}
+
+fn instant(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(index)?;
+    from_key(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, "bad timestamp".into())
+    })
+}
+
+fn optional_instant(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|_| instant(row, index)).transpose()
+}
+
+fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
+    Ok(EventView {
+        event: Event {
+            id: parsed(row, 0)?,
+            organizer_id: UserId(row.get(1)?),
+            title: row.get(2)?,
+            description: row.get(3)?,
+            venue: row.get(4)?,
+            starts_at: instant(row, 5)?,
+            capacity: row.get(6)?,
+            price: Money {
+                amount_minor: row.get(7)?,
+                currency: parsed(row, 8)?,
+            },
+            created_at: instant(row, 9)?,
+        },
+        seats: SeatCounts {
+            taken: row.get(10)?,
+            sold: row.get(11)?,
+            checked_in: row.get(12)?,
+        },
+    })
+}
+
+fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
+    Ok(Hold {
+        id: parsed(row, 0)?,
+        event_id: parsed(row, 1)?,
+        user_id: UserId(row.get(2)?),
+        status: parsed(row, 3)?,
+        expires_at: instant(row, 4)?,
+        created_at: instant(row, 5)?,
+    })
+}
+
+fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
+    let ticket_id: Option<String> = row.get(8)?;
+    Ok(Order {
+        id: OrderId(row.get(0)?),
+        event_id: parsed(row, 1)?,
+        hold_id: parsed(row, 2)?,
+        user_id: UserId(row.get(3)?),
+        payment_intent_id: row.get(4)?,
+        amount: Money {
+            amount_minor: row.get(5)?,
+            currency: parsed(row, 6)?,
+        },
+        status: parsed(row, 7)?,
+        ticket_id: ticket_id.map(|_| parsed(row, 8)).transpose()?,
+        failure_reason: row.get(9)?,
+        created_at: instant(row, 10)?,
+        updated_at: instant(row, 11)?,
+    })
+}
+
+fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
+    let used_by: Option<String> = row.get(9)?;
+    Ok(Ticket {
+        id: parsed(row, 0)?,
+        event_id: parsed(row, 1)?,
+        order_id: OrderId(row.get(2)?),
+        registration_id: parsed(row, 3)?,
+        user_id: UserId(row.get(4)?),
+        attendee: Attendee {
+            name: row.get(5)?,
+            email: row.get(6)?,
+        },
+        status: parsed(row, 7)?,
+        used_at: optional_instant(row, 8)?,
+        used_by: used_by.map(UserId),
+        pdf_key: row.get(10)?,
+        created_at: instant(row, 11)?,
+    })
+}
+
+// ---- reads shared by several operations ---------------------------------------------------
+
+fn read_event(tx: &Connection, id: EventId) -> Result<Option<EventView>, StoreError> {
+    tx.query_row(
+        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
+        [id.to_string()],
+        event_view,
+    )
+    .optional()
+    .map_err(store_error)
+}
+
+fn read_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Option<Hold>, StoreError> {
+    tx.query_row(
+        &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE id = ?1 AND event_id = ?2"),
+        [id.to_string(), event_id.to_string()],
+        hold,
+    )
+    .optional()
+    .map_err(store_error)
+}
+
+fn existing_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Hold, StoreError> {
+    read_hold(tx, event_id, id)?.ok_or(StoreError::NotFound("hold"))
+}
+
+fn read_order(tx: &Connection, id: &OrderId) -> Result<Option<Order>, StoreError> {
+    tx.query_row(
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1"),
+        [id.as_str()],
+        order,
+    )
+    .optional()
+    .map_err(store_error)
+}
+
+fn read_ticket(tx: &Connection, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+    tx.query_row(
+        &format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?1"),
+        [id.to_string()],
+        ticket,
+    )
+    .optional()
+    .map_err(store_error)
+}
+
+fn set_hold_status(tx: &Connection, hold: &Hold, status: HoldStatus) -> Result<Hold, StoreError> {
+    tx.execute(
+        "UPDATE holds SET status = ?1 WHERE id = ?2",
+        params![status.as_str(), hold.id.to_string()],
+    )
+    .map_err(store_error)?;
+    Ok(Hold {
+        status,
+        ..hold.clone()
+    })
+}
+
+/// Adds to an event's counters; the table's CHECK refuses any result outside the capacity.
+fn add_seats(tx: &Connection, event_id: EventId, taken: i64, sold: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE events SET taken = taken + ?1, sold = sold + ?2 WHERE id = ?3",
+        params![taken, sold, event_id.to_string()],
+    )
+    .map_err(store_error)?;
+    Ok(())
+}
+
+/// Runs a paged query: fetches one row more than the page to learn whether more follow.
+fn page_of<T>(
+    tx: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+    limit: u32,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+    position: impl Fn(&T) -> serde_json::Value,
+) -> Result<Page<T>, StoreError> {
+    let mut statement = tx.prepare_cached(sql).map_err(store_error)?;
+    let mut items = statement
+        .query_map(params, map)
+        .map_err(store_error)?
+        .take(limit as usize + 1)
+        .collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(store_error)?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|last| encode_cursor(&position(last)))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+/// A (sort key, id) position after which a page starts; before the first row when absent.
+fn start_after(page: &PageRequest, first: (&str, &str)) -> Result<(String, String), StoreError> {
+    match &page.cursor {
+        Some(cursor) => decode_cursor(cursor),
+        None => Ok((first.0.to_owned(), first.1.to_owned())),
+    }
+}
+
+fn event_position(view: &EventView) -> serde_json::Value {
+    serde_json::json!([to_key(view.event.starts_at), view.event.id.to_string()])
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_event(&self, event: &Event) -> Result<(), StoreError> {
+        let event = event.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO events (id, organizer_id, title, description, venue, starts_at, \
+                 capacity, price_minor, currency, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    event.id.to_string(),
+                    event.organizer_id.as_str(),
+                    event.title,
+                    event.description,
+                    event.venue,
+                    to_key(event.starts_at),
+                    event.capacity,
+                    event.price.amount_minor,
+                    event.price.currency.code(),
+                    to_key(event.created_at),
+                ],
+            )
+            .map_err(|error| match is_unique_violation(&error) {
+                true => StoreError::AlreadyExists("event"),
+                false => store_error(error),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
+        self.write(move |tx| read_event(tx, id)).await
+    }
+
+    async fn list_organizer_events(
+        &self,
+        organizer: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let (after_start, after_id) = start_after(page, ("", ""))?;
+        let (organizer, limit) = (organizer.clone(), page.limit());
+        self.write(move |tx| {
+            page_of(
+                tx,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE organizer_id = ?1 \
+                     AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
+                ),
+                &[&organizer.as_str(), &after_start, &after_id],
+                limit,
+                event_view,
+                event_position,
+            )
+        })
+        .await
+    }
+
+    async fn list_upcoming_events(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let (after_start, after_id) = start_after(page, ("", ""))?;
+        let limit = page.limit();
+        self.write(move |tx| {
+            page_of(
+                tx,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE starts_at > ?1 \
+                     AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
+                ),
+                &[&to_key(now), &after_start, &after_id],
+                limit,
+                event_view,
+                event_position,
+            )
+        })
+        .await
+    }
+
+    async fn hold_seat(
+        &self,
+        event_id: EventId,
+        new_hold: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        let hold = Hold {
+            id: new_hold.id,
+            event_id,
+            user_id: new_hold.user_id.clone(),
+            status: HoldStatus::Held,
+            expires_at: new_hold.expires_at,
+            created_at: now,
+        };
+        self.write(move |tx| {
+            let taken = tx
+                .execute(
+                    "UPDATE events SET taken = taken + 1 \
+                     WHERE id = ?1 AND taken < capacity AND starts_at > ?2",
+                    params![event_id.to_string(), to_key(now)],
+                )
+                .map_err(store_error)?;
+            if taken == 0 {
+                return Err(match read_event(tx, event_id)? {
+                    None => StoreError::NotFound("event"),
+                    Some(view) if now >= view.event.starts_at => StoreError::EventEnded,
+                    Some(_) => StoreError::SoldOut,
+                });
+            }
+            tx.execute(
+                &format!("INSERT INTO holds ({HOLD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    hold.id.to_string(),
+                    event_id.to_string(),
+                    hold.user_id.as_str(),
+                    hold.status.as_str(),
+                    to_key(hold.expires_at),
+                    to_key(hold.created_at),
+                ],
+            )
+            .map_err(|error| match is_unique_violation(&error) {
+                true => StoreError::AlreadyExists("hold"),
+                false => store_error(error),
+            })?;
+            Ok(hold)
+        })
+        .await
+    }
+
+    async fn get_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+    ) -> Result<Option<Hold>, StoreError> {
+        self.write(move |tx| read_hold(tx, event_id, hold_id)).await
+    }
+
+    async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        self.write(move |tx| {
+            let hold = existing_hold(tx, event_id, hold_id)?;
+            match hold.status {
+                HoldStatus::Sold => Ok(hold),
+                HoldStatus::Released => Err(StoreError::HoldReleased),
+                HoldStatus::Held => {
+                    add_seats(tx, event_id, 0, 1)?;
+                    set_hold_status(tx, &hold, HoldStatus::Sold)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn release_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+        scope: ReleaseScope,
+        _now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        self.write(move |tx| {
+            let hold = existing_hold(tx, event_id, hold_id)?;
+            let sold = match (hold.status, scope) {
+                (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
+                (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
+                (HoldStatus::Sold, ReleaseScope::Any) => 1,
+                (HoldStatus::Held, _) => 0,
+            };
+            add_seats(tx, event_id, -1, -sold)?;
+            set_hold_status(tx, &hold, HoldStatus::Released)?;
+            Ok(ReleaseOutcome::Released { was: hold.status })
+        })
+        .await
+    }
+
+    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        self.write(move |tx| {
+            let hold = existing_hold(tx, event_id, hold_id)?;
+            match hold.status {
+                HoldStatus::Sold => return Ok(hold),
+                HoldStatus::Held => add_seats(tx, event_id, 0, 1)?,
+                HoldStatus::Released => {
+                    let free = tx
+                        .execute(
+                            "UPDATE events SET taken = taken + 1, sold = sold + 1 \
+                             WHERE id = ?1 AND taken < capacity",
+                            [event_id.to_string()],
+                        )
+                        .map_err(store_error)?;
+                    if free == 0 {
+                        return Err(StoreError::SoldOut);
+                    }
+                }
+            }
+            set_hold_status(tx, &hold, HoldStatus::Sold)
+        })
+        .await
+    }
+
+    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
+        let request = request.clone();
+        self.write(move |tx| {
+            let order = match read_order(tx, &request.order.id)? {
+                Some(existing) => existing,
+                None => insert_order(tx, &request.order)?,
+            };
+            if let Some(ticket_id) = order.ticket_id {
+                let ticket = read_ticket(tx, ticket_id)?
+                    .ok_or_else(|| StoreError::Internal("order names a missing ticket".into()))?;
+                return Ok(Recorded {
+                    registration: ticket.registration(),
+                    order,
+                    ticket,
+                });
+            }
+            if order.status != OrderStatus::Pending {
+                return Err(StoreError::OrderClosed(order.status));
+            }
+            let ticket = request.ticket();
+            tx.execute(
+                &format!(
+                    "INSERT INTO tickets ({TICKET_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9)"
+                ),
+                params![
+                    ticket.id.to_string(),
+                    ticket.event_id.to_string(),
+                    ticket.order_id.as_str(),
+                    ticket.registration_id.to_string(),
+                    ticket.user_id.as_str(),
+                    ticket.attendee.name,
+                    ticket.attendee.email,
+                    ticket.status.as_str(),
+                    to_key(ticket.created_at),
+                ],
+            )
+            .map_err(store_error)?;
+            tx.execute(
+                "UPDATE orders SET ticket_id = ?1 WHERE id = ?2",
+                params![ticket.id.to_string(), order.id.as_str()],
+            )
+            .map_err(store_error)?;
+            Ok(Recorded {
+                order: Order {
+                    ticket_id: Some(ticket.id),
+                    ..order
+                },
+                registration: ticket.registration(),
+                ticket,
+            })
+        })
+        .await
+    }
+
+    async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {
+        let order = order.clone();
+        self.write(move |tx| match read_order(tx, &order.id)? {
+            Some(existing) => Ok(existing),
+            None => insert_order(tx, &order),
+        })
+        .await
+    }
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let id = id.clone();
+        self.write(move |tx| read_order(tx, &id)).await
+    }
+
+    async fn transition_order(
+        &self,
+        id: &OrderId,
+        to: OrderStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let (id, reason) = (id.clone(), reason.map(str::to_owned));
+        self.write(move |tx| {
+            let order = read_order(tx, &id)?.ok_or(StoreError::NotFound("order"))?;
+            if order.status == to {
+                return Ok(order);
+            }
+            if !to.allowed_from().contains(&order.status) {
+                return Err(StoreError::InvalidTransition {
+                    from: order.status,
+                    to,
+                });
+            }
+            tx.execute(
+                "UPDATE orders SET status = ?1, updated_at = ?2, \
+                 failure_reason = COALESCE(?3, failure_reason) WHERE id = ?4",
+                params![to.as_str(), to_key(now), reason, id.as_str()],
+            )
+            .map_err(store_error)?;
+            Ok(Order {
+                status: to,
+                updated_at: now,
+                failure_reason: reason.or(order.failure_reason),
+                ..order
+            })
+        })
+        .await
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.write(move |tx| read_ticket(tx, id)).await
+    }
+
+    async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
+        self.write(move |tx| {
+            let ticket = read_ticket(tx, id)?.ok_or(StoreError::NotFound("ticket"))?;
+            match ticket.status {
+                TicketStatus::Void => Ok(ticket),
+                TicketStatus::Used => Err(StoreError::TicketUsed),
+                TicketStatus::Valid => {
+                    tx.execute(
+                        "UPDATE tickets SET status = 'VOID' WHERE id = ?1",
+                        [id.to_string()],
+                    )
+                    .map_err(store_error)?;
+                    Ok(Ticket {
+                        status: TicketStatus::Void,
+                        ..ticket
+                    })
+                }
+            }
+        })
+        .await
+    }
+
+    async fn redeem_ticket(
+        &self,
+        id: TicketId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        let by = by.clone();
+        self.write(move |tx| {
+            let Some(ticket) = read_ticket(tx, id)? else {
+                return Ok(Redemption::Unknown);
+            };
+            match ticket.status {
+                TicketStatus::Used => Ok(Redemption::AlreadyUsed(ticket)),
+                TicketStatus::Void => Ok(Redemption::Void(ticket)),
+                TicketStatus::Valid => {
+                    tx.execute(
+                        "UPDATE tickets SET status = 'USED', used_at = ?1, used_by = ?2 \
+                         WHERE id = ?3",
+                        params![to_key(now), by.as_str(), id.to_string()],
+                    )
+                    .map_err(store_error)?;
+                    tx.execute(
+                        "UPDATE events SET checked_in = checked_in + 1 WHERE id = ?1",
+                        [ticket.event_id.to_string()],
+                    )
+                    .map_err(store_error)?;
+                    Ok(Redemption::Admitted(Ticket {
+                        status: TicketStatus::Used,
+                        used_at: Some(now),
+                        used_by: Some(by),
+                        ..ticket
+                    }))
+                }
+            }
+        })
+        .await
+    }
+
+    async fn tickets_of_user(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        // Newest first: start before a position later than any real one.
+        let (before_created, before_id) = start_after(page, ("9999", ""))?;
+        let (user, limit) = (user.clone(), page.limit());
+        self.write(move |tx| {
+            page_of(
+                tx,
+                &format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets WHERE user_id = ?1 \
+                     AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC"
+                ),
+                &[&user.as_str(), &before_created, &before_id],
+                limit,
+                ticket,
+                |ticket| serde_json::json!([to_key(ticket.created_at), ticket.id.to_string()]),
+            )
+        })
+        .await
+    }
+
+    async fn attendees_of_event(
+        &self,
+        event_id: EventId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let after: String = match &page.cursor {
+            Some(cursor) => decode_cursor(cursor)?,
+            None => String::new(),
+        };
+        let limit = page.limit();
+        self.write(move |tx| {
+            page_of(
+                tx,
+                &format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets WHERE event_id = ?1 \
+                     AND registration_id > ?2 ORDER BY registration_id"
+                ),
+                &[&event_id.to_string(), &after],
+                limit,
+                ticket,
+                |ticket| serde_json::json!(ticket.registration_id.to_string()),
+            )
+        })
+        .await
+    }
+}
+
+fn insert_order(tx: &Connection, order: &Order) -> Result<Order, StoreError> {
+    let order = Order {
+        status: OrderStatus::Pending,
+        ticket_id: None,
+        failure_reason: None,
+        ..order.clone()
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO orders ({ORDER_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10)"
+        ),
+        params![
+            order.id.as_str(),
+            order.event_id.to_string(),
+            order.hold_id.to_string(),
+            order.user_id.as_str(),
+            order.payment_intent_id,
+            order.amount.amount_minor,
+            order.amount.currency.code(),
+            order.status.as_str(),
+            to_key(order.created_at),
+            to_key(order.updated_at),
+        ],
+    )
+    .map_err(store_error)?;
+    Ok(order)
+}
