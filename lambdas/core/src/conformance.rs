@@ -230,7 +230,13 @@ pub async fn organizer_events_are_paged_in_start_order(store: SharedStore) {
 
 pub async fn upcoming_events_skip_started_ones(store: SharedStore) {
     let mut future = Vec::new();
-    for (organizer, hours) in [("org-a", 5), ("org-b", -1), ("org-a", 1), ("org-c", 3), ("org-b", 0)] {
+    for (organizer, hours) in [
+        ("org-a", 5),
+        ("org-b", -1),
+        ("org-a", 1),
+        ("org-c", 3),
+        ("org-b", 0),
+    ] {
         let event = Event {
             starts_at: now() + TimeDelta::hours(hours),
             ..event_for(organizer, TimeDelta::hours(1), 5)
@@ -247,7 +253,10 @@ pub async fn upcoming_events_skip_started_ones(store: SharedStore) {
         async move { store.list_upcoming_events(now(), &page).await }
     })
     .await;
-    assert_eq!(listed, expected, "only events starting after now, soonest first");
+    assert_eq!(
+        listed, expected,
+        "only events starting after now, soonest first"
+    );
     let first = store
         .list_upcoming_events(now(), &PageRequest::first(10))
         .await
@@ -283,7 +292,10 @@ pub async fn holds_sell_out_at_capacity(store: SharedStore) {
     assert_eq!(hold.status, HoldStatus::Held);
     assert_eq!((hold.id, hold.event_id), (first.id, event.id));
     assert_eq!(hold.expires_at, first.expires_at);
-    assert_eq!(store.get_hold(event.id, first.id).await.unwrap(), Some(hold));
+    assert_eq!(
+        store.get_hold(event.id, first.id).await.unwrap(),
+        Some(hold)
+    );
     held(&store, &event, "u2").await;
     assert_eq!(
         store.hold_seat(event.id, &new_hold("u3"), now()).await,
@@ -306,7 +318,9 @@ pub async fn holds_need_an_open_event(store: SharedStore) {
     );
     let event = created_event(&store, 5).await;
     assert_eq!(
-        store.hold_seat(event.id, &new_hold("u1"), event.starts_at).await,
+        store
+            .hold_seat(event.id, &new_hold("u1"), event.starts_at)
+            .await,
         Err(StoreError::EventEnded)
     );
     let hold = new_hold("u1");
@@ -315,7 +329,11 @@ pub async fn holds_need_an_open_event(store: SharedStore) {
         store.hold_seat(event.id, &hold, now()).await,
         Err(StoreError::AlreadyExists("hold"))
     );
-    assert_eq!(seats(&store, &event).await.taken, 1, "failed holds take nothing");
+    assert_eq!(
+        seats(&store, &event).await.taken,
+        1,
+        "failed holds take nothing"
+    );
     assert_eq!(store.get_hold(event.id, id()).await.unwrap(), None);
 }
 
@@ -340,7 +358,9 @@ pub async fn releasing_gives_the_seat_back_once(store: SharedStore) {
     let release = || store.release_hold(event.id, hold, ReleaseScope::Unpaid, now());
     assert_eq!(
         release().await,
-        Ok(ReleaseOutcome::Released { was: HoldStatus::Held })
+        Ok(ReleaseOutcome::Released {
+            was: HoldStatus::Held
+        })
     );
     assert_eq!(release().await, Ok(ReleaseOutcome::AlreadyReleased));
     assert_eq!(seats(&store, &event).await.taken, 1);
@@ -348,10 +368,17 @@ pub async fn releasing_gives_the_seat_back_once(store: SharedStore) {
         store.confirm_hold(event.id, hold).await,
         Err(StoreError::HoldReleased)
     );
-    let status = store.get_hold(event.id, hold).await.unwrap().unwrap().status;
+    let status = store
+        .get_hold(event.id, hold)
+        .await
+        .unwrap()
+        .unwrap()
+        .status;
     assert_eq!(status, HoldStatus::Released);
     assert_eq!(
-        store.release_hold(event.id, id(), ReleaseScope::Any, now()).await,
+        store
+            .release_hold(event.id, id(), ReleaseScope::Any, now())
+            .await,
         Err(StoreError::NotFound("hold"))
     );
 }
@@ -361,16 +388,24 @@ pub async fn unpaid_release_keeps_a_sold_seat(store: SharedStore) {
     let hold = held(&store, &event, "u1").await;
     store.confirm_hold(event.id, hold).await.unwrap();
     assert_eq!(
-        store.release_hold(event.id, hold, ReleaseScope::Unpaid, now()).await,
+        store
+            .release_hold(event.id, hold, ReleaseScope::Unpaid, now())
+            .await,
         Ok(ReleaseOutcome::KeptSold)
     );
     assert_eq!(seats(&store, &event).await.sold, 1);
     assert_eq!(
-        store.release_hold(event.id, hold, ReleaseScope::Any, now()).await,
-        Ok(ReleaseOutcome::Released { was: HoldStatus::Sold })
+        store
+            .release_hold(event.id, hold, ReleaseScope::Any, now())
+            .await,
+        Ok(ReleaseOutcome::Released {
+            was: HoldStatus::Sold
+        })
     );
     assert_eq!(
-        store.release_hold(event.id, hold, ReleaseScope::Any, now()).await,
+        store
+            .release_hold(event.id, hold, ReleaseScope::Any, now())
+            .await,
         Ok(ReleaseOutcome::AlreadyReleased)
     );
     let counts = seats(&store, &event).await;
@@ -390,7 +425,12 @@ pub async fn late_payment_takes_a_free_seat_or_sells_out(store: SharedStore) {
         Err(StoreError::SoldOut)
     );
     assert_eq!(
-        store.get_hold(event.id, late).await.unwrap().unwrap().status,
+        store
+            .get_hold(event.id, late)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         HoldStatus::Released,
         "a refused late payment changes nothing"
     );
@@ -428,9 +468,15 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
     assert_eq!(recorded.order.ticket_id, Some(request.ticket_id));
     assert_eq!(recorded.order.status, OrderStatus::Pending);
     assert_eq!(recorded.order.amount, event.price);
-    let again = store.record_ticket(&ticket_request(&order, 2)).await.unwrap();
+    let again = store
+        .record_ticket(&ticket_request(&order, 2))
+        .await
+        .unwrap();
     assert_eq!(again, recorded, "a second call returns the first ticket");
-    assert_eq!(store.get_order(&order.id).await.unwrap(), Some(recorded.order.clone()));
+    assert_eq!(
+        store.get_order(&order.id).await.unwrap(),
+        Some(recorded.order.clone())
+    );
     assert_eq!(
         store.get_ticket(request.ticket_id).await.unwrap(),
         Some(recorded.ticket.clone())
@@ -440,7 +486,13 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(attendees.items, vec![recorded.ticket]);
-    assert_eq!(store.get_order(&OrderId("cs_unknown".into())).await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_order(&OrderId("cs_unknown".into()))
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.get_ticket(id()).await.unwrap(), None);
 }
 
@@ -451,7 +503,10 @@ pub async fn closed_orders_take_no_ticket(store: SharedStore) {
     let stored = store.create_order(&order).await.unwrap();
     assert_eq!(stored, order);
     let changed = Order {
-        amount: Money { amount_minor: 1, ..order.amount },
+        amount: Money {
+            amount_minor: 1,
+            ..order.amount
+        },
         ..order.clone()
     };
     assert_eq!(
@@ -486,7 +541,12 @@ pub async fn orders_move_forward_only(store: SharedStore) {
     assert_eq!(done.status, OrderStatus::Fulfilled);
     assert_eq!(done.updated_at, later);
     let again = store
-        .transition_order(&order.id, OrderStatus::Fulfilled, None, later + TimeDelta::minutes(1))
+        .transition_order(
+            &order.id,
+            OrderStatus::Fulfilled,
+            None,
+            later + TimeDelta::minutes(1),
+        )
         .await
         .unwrap();
     assert_eq!(again, done, "repeating a transition changes nothing");
@@ -502,11 +562,19 @@ pub async fn orders_move_forward_only(store: SharedStore) {
     let failed_order = order_for(&event, id(), "other");
     store.create_order(&failed_order).await.unwrap();
     let failed = store
-        .transition_order(&failed_order.id, OrderStatus::Failed, Some("card declined"), later)
+        .transition_order(
+            &failed_order.id,
+            OrderStatus::Failed,
+            Some("card declined"),
+            later,
+        )
         .await
         .unwrap();
     assert_eq!(failed.failure_reason.as_deref(), Some("card declined"));
-    assert_eq!(store.get_order(&failed_order.id).await.unwrap(), Some(failed));
+    assert_eq!(
+        store.get_order(&failed_order.id).await.unwrap(),
+        Some(failed)
+    );
     assert_eq!(
         store
             .transition_order(&OrderId("cs_none".into()), OrderStatus::Failed, None, later)
@@ -529,11 +597,24 @@ pub async fn voiding_a_ticket(store: SharedStore) {
         .attendees_of_event(event.id, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(attendees.items, vec![void], "the attendee list shows the status");
+    assert_eq!(
+        attendees.items,
+        vec![void],
+        "the attendee list shows the status"
+    );
     let used = purchased(&store, &event, "other", 2).await;
-    store.redeem_ticket(used.id, &user("org-1"), now()).await.unwrap();
-    assert_eq!(store.void_ticket(used.id).await, Err(StoreError::TicketUsed));
-    assert_eq!(store.void_ticket(id()).await, Err(StoreError::NotFound("ticket")));
+    store
+        .redeem_ticket(used.id, &user("org-1"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.void_ticket(used.id).await,
+        Err(StoreError::TicketUsed)
+    );
+    assert_eq!(
+        store.void_ticket(id()).await,
+        Err(StoreError::NotFound("ticket"))
+    );
 }
 
 pub async fn redeeming_admits_once(store: SharedStore) {
@@ -541,12 +622,14 @@ pub async fn redeeming_admits_once(store: SharedStore) {
     let ticket = purchased(&store, &event, "buyer", 1).await;
     let door = user("org-1");
     let at = now() + TimeDelta::hours(1);
-    let Ok(Redemption::Admitted(admitted)) = store.redeem_ticket(ticket.id, &door, at).await
-    else {
+    let Ok(Redemption::Admitted(admitted)) = store.redeem_ticket(ticket.id, &door, at).await else {
         panic!("first scan must admit");
     };
     assert_eq!(admitted.status, TicketStatus::Used);
-    assert_eq!((admitted.used_at, admitted.used_by.clone()), (Some(at), Some(door.clone())));
+    assert_eq!(
+        (admitted.used_at, admitted.used_by.clone()),
+        (Some(at), Some(door.clone()))
+    );
     assert_eq!(
         store
             .redeem_ticket(ticket.id, &door, at + TimeDelta::minutes(1))
@@ -554,7 +637,10 @@ pub async fn redeeming_admits_once(store: SharedStore) {
         Ok(Redemption::AlreadyUsed(admitted.clone())),
         "a second scan reports the first"
     );
-    assert_eq!(store.redeem_ticket(id(), &door, at).await, Ok(Redemption::Unknown));
+    assert_eq!(
+        store.redeem_ticket(id(), &door, at).await,
+        Ok(Redemption::Unknown)
+    );
     let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
     assert_eq!((stats.sold, stats.checked_in), (1, 1));
     assert_eq!(store.get_ticket(ticket.id).await.unwrap(), Some(admitted));
@@ -651,10 +737,16 @@ pub async fn race_confirm_and_release_keep_counts_consistent(store: SharedStore)
             tokio::spawn(async move {
                 match (n + round) % 3 {
                     0 => drop(store.confirm_hold(event.id, hold).await),
-                    1 => drop(store.release_hold(event.id, hold, ReleaseScope::Unpaid, now()).await),
-                    _ if n % 2 == 0 => {
-                        drop(store.release_hold(event.id, hold, ReleaseScope::Any, now()).await)
-                    }
+                    1 => drop(
+                        store
+                            .release_hold(event.id, hold, ReleaseScope::Unpaid, now())
+                            .await,
+                    ),
+                    _ if n % 2 == 0 => drop(
+                        store
+                            .release_hold(event.id, hold, ReleaseScope::Any, now())
+                            .await,
+                    ),
                     _ => drop(store.take_seat_late(event.id, hold).await),
                 }
             })
@@ -665,7 +757,13 @@ pub async fn race_confirm_and_release_keep_counts_consistent(store: SharedStore)
     }
     let (mut held_now, mut sold_now) = (0u32, 0u32);
     for hold in &holds {
-        match store.get_hold(event.id, *hold).await.unwrap().unwrap().status {
+        match store
+            .get_hold(event.id, *hold)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+        {
             HoldStatus::Held => held_now += 1,
             HoldStatus::Sold => sold_now += 1,
             HoldStatus::Released => {}

@@ -208,29 +208,118 @@ mod tests {
     #[test]
     fn each_invalid_field_is_named() {
         let long = |n: usize| "x".repeat(n);
-        assert_eq!(failing_fields(NewEvent { title: " ".into(), ..valid() }), ["title"]);
-        assert_eq!(failing_fields(NewEvent { title: long(201), ..valid() }), ["title"]);
-        assert!(check(&NewEvent { title: long(200), ..valid() }).is_ok());
-        assert_eq!(failing_fields(NewEvent { title: "a\nb".into(), ..valid() }), ["title"]);
         assert_eq!(
-            failing_fields(NewEvent { description: long(5_001), ..valid() }),
+            failing_fields(NewEvent {
+                title: " ".into(),
+                ..valid()
+            }),
+            ["title"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                title: long(201),
+                ..valid()
+            }),
+            ["title"]
+        );
+        assert!(
+            check(&NewEvent {
+                title: long(200),
+                ..valid()
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                title: "a\nb".into(),
+                ..valid()
+            }),
+            ["title"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                description: long(5_001),
+                ..valid()
+            }),
             ["description"]
         );
-        assert!(check(&NewEvent { description: long(5_000), ..valid() }).is_ok());
-        assert_eq!(failing_fields(NewEvent { venue: "".into(), ..valid() }), ["venue"]);
-        assert_eq!(failing_fields(NewEvent { capacity: 0, ..valid() }), ["capacity"]);
-        assert_eq!(failing_fields(NewEvent { capacity: 1_000_001, ..valid() }), ["capacity"]);
-        assert!(check(&NewEvent { capacity: 1_000_000, ..valid() }).is_ok());
-        assert_eq!(failing_fields(NewEvent { price_minor: -1, ..valid() }), ["priceMinor"]);
+        assert!(
+            check(&NewEvent {
+                description: long(5_000),
+                ..valid()
+            })
+            .is_ok()
+        );
         assert_eq!(
-            failing_fields(NewEvent { price_minor: 100_000_000, ..valid() }),
+            failing_fields(NewEvent {
+                venue: "".into(),
+                ..valid()
+            }),
+            ["venue"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                capacity: 0,
+                ..valid()
+            }),
+            ["capacity"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                capacity: 1_000_001,
+                ..valid()
+            }),
+            ["capacity"]
+        );
+        assert!(
+            check(&NewEvent {
+                capacity: 1_000_000,
+                ..valid()
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                price_minor: -1,
+                ..valid()
+            }),
             ["priceMinor"]
         );
-        assert!(check(&NewEvent { price_minor: 0, ..valid() }).unwrap().price.is_free());
-        assert_eq!(failing_fields(NewEvent { currency: "XYZ".into(), ..valid() }), ["currency"]);
-        assert_eq!(failing_fields(NewEvent { starts_at: None, ..valid() }), ["startsAt"]);
         assert_eq!(
-            failing_fields(NewEvent { starts_at: Some(now()), ..valid() }),
+            failing_fields(NewEvent {
+                price_minor: 100_000_000,
+                ..valid()
+            }),
+            ["priceMinor"]
+        );
+        assert!(
+            check(&NewEvent {
+                price_minor: 0,
+                ..valid()
+            })
+            .unwrap()
+            .price
+            .is_free()
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                currency: "XYZ".into(),
+                ..valid()
+            }),
+            ["currency"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                starts_at: None,
+                ..valid()
+            }),
+            ["startsAt"]
+        );
+        assert_eq!(
+            failing_fields(NewEvent {
+                starts_at: Some(now()),
+                ..valid()
+            }),
             ["startsAt"]
         );
     }
@@ -242,15 +331,27 @@ mod tests {
             errors.fields(),
             ["title", "venue", "startsAt", "capacity", "currency"]
         );
-        assert!(errors.to_string().contains("capacity: must be between 1 and 1000000"));
+        assert!(
+            errors
+                .to_string()
+                .contains("capacity: must be between 1 and 1000000")
+        );
     }
 
     #[test]
     fn stats_follow_the_counters_and_the_clock() {
-        let event = check(&NewEvent { capacity: 3, ..valid() }).unwrap();
+        let event = check(&NewEvent {
+            capacity: 3,
+            ..valid()
+        })
+        .unwrap();
         let view = |taken, sold| EventView {
             event: event.clone(),
-            seats: SeatCounts { taken, sold, checked_in: 1 },
+            seats: SeatCounts {
+                taken,
+                sold,
+                checked_in: 1,
+            },
         };
         let stats = view(2, 1).stats(now());
         assert_eq!((stats.held, stats.sold, stats.remaining), (1, 1, 1));

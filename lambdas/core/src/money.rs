@@ -63,7 +63,10 @@ impl FromStr for Currency {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let upper = text.trim().to_ascii_uppercase();
-        let bytes: [u8; 3] = upper.as_bytes().try_into().map_err(|_| UnsupportedCurrency)?;
+        let bytes: [u8; 3] = upper
+            .as_bytes()
+            .try_into()
+            .map_err(|_| UnsupportedCurrency)?;
         if STRIPE_CURRENCIES.contains(&upper.as_str()) {
             Ok(Self(bytes))
         } else {
@@ -141,7 +144,13 @@ mod tests {
         let eur = "EUR".parse().unwrap();
         let jpy = "JPY".parse().unwrap();
         let kwd = "KWD".parse().unwrap();
-        let show = |amount_minor, currency| Money { amount_minor, currency }.to_string();
+        let show = |amount_minor, currency| {
+            Money {
+                amount_minor,
+                currency,
+            }
+            .to_string()
+        };
         assert_eq!(show(1250, eur), "12.50 EUR");
         assert_eq!(show(5, eur), "0.05 EUR");
         assert_eq!(show(500, jpy), "500 JPY");

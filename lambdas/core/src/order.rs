@@ -209,8 +209,20 @@ mod tests {
 
     #[test]
     fn orders_move_forward_only() {
-        assert!(OrderStatus::Fulfilled.allowed_from().contains(&OrderStatus::Pending));
-        assert!(!OrderStatus::Pending.allowed_from().contains(&OrderStatus::Failed));
-        assert!(!OrderStatus::Fulfilled.allowed_from().contains(&OrderStatus::Failed));
+        assert!(
+            OrderStatus::Fulfilled
+                .allowed_from()
+                .contains(&OrderStatus::Pending)
+        );
+        assert!(
+            !OrderStatus::Pending
+                .allowed_from()
+                .contains(&OrderStatus::Failed)
+        );
+        assert!(
+            !OrderStatus::Fulfilled
+                .allowed_from()
+                .contains(&OrderStatus::Failed)
+        );
     }
 }

@@ -106,8 +106,11 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Hold, StoreError>;
 
-    async fn get_hold(&self, event_id: EventId, hold_id: HoldId)
-    -> Result<Option<Hold>, StoreError>;
+    async fn get_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+    ) -> Result<Option<Hold>, StoreError>;
 
     /// Marks a held seat sold (idempotent). `HoldReleased` if it was released meanwhile: use
     /// [`Store::take_seat_late`] then.
@@ -124,8 +127,7 @@ pub trait Store: Send + Sync {
 
     /// Sells a seat to a payment whose hold was already released (it arrived late): `SoldOut`
     /// if no seat is left. Idempotent once sold.
-    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId)
-    -> Result<Hold, StoreError>;
+    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
     /// Creates the order (if absent), its registration and its ticket in one step. Keyed by the
     /// order id (the checkout session): recording the same order again returns what the first

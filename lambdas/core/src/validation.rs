@@ -60,7 +60,10 @@ pub(crate) fn single_line(
     if length == 0 {
         errors.add(field, "is required");
     } else if length > max {
-        errors.add(field, format!("must be at most {max} characters (got {length})"));
+        errors.add(
+            field,
+            format!("must be at most {max} characters (got {length})"),
+        );
     } else if trimmed.chars().any(char::is_control) {
         errors.add(field, "must be a single line without control characters");
     }

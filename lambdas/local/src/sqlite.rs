@@ -13,7 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Type;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
@@ -133,15 +135,13 @@ impl SqliteStore {
             .map_err(store_error)
     }
 
-    /// Runs `work` in one immediate transaction on a blocking thread, committing on success.
+    /// Runs `work` in one immediate transaction, committing on success.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().expect("sqlite connection lock");
+        self.with_connection(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(store_error)?;
@@ -150,7 +150,27 @@ impl SqliteStore {
             Ok(value)
         })
         .await
-        .map_err(|error| StoreError::Internal(format!("sqlite task failed: {error}")))?
+    }
+
+    /// Runs a read that needs no transaction (one statement sees one snapshot).
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with_connection(move |conn| work(conn)).await
+    }
+
+    /// SQLite calls block, so they run on tokio's blocking pool.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || work(&mut conn.lock().expect("sqlite connection lock")))
+            .await
+            .map_err(|error| StoreError::Internal(format!("sqlite task failed: {error}")))?
     }
 }
 
@@ -426,7 +446,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
-        self.write(move |tx| read_event(tx, id)).await
+        self.read(move |conn| read_event(conn, id)).await
     }
 
     async fn list_organizer_events(
@@ -436,9 +456,9 @@ impl Store for SqliteStore {
     ) -> Result<Page<EventView>, StoreError> {
         let (after_start, after_id) = start_after(page, ("", ""))?;
         let (organizer, limit) = (organizer.clone(), page.limit());
-        self.write(move |tx| {
+        self.read(move |conn| {
             page_of(
-                tx,
+                conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE organizer_id = ?1 \
                      AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
@@ -459,9 +479,9 @@ impl Store for SqliteStore {
     ) -> Result<Page<EventView>, StoreError> {
         let (after_start, after_id) = start_after(page, ("", ""))?;
         let limit = page.limit();
-        self.write(move |tx| {
+        self.read(move |conn| {
             page_of(
-                tx,
+                conn,
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE starts_at > ?1 \
                      AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
@@ -529,7 +549,8 @@ impl Store for SqliteStore {
         event_id: EventId,
         hold_id: HoldId,
     ) -> Result<Option<Hold>, StoreError> {
-        self.write(move |tx| read_hold(tx, event_id, hold_id)).await
+        self.read(move |conn| read_hold(conn, event_id, hold_id))
+            .await
     }
 
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
@@ -659,7 +680,7 @@ impl Store for SqliteStore {
 
     async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let id = id.clone();
-        self.write(move |tx| read_order(tx, &id)).await
+        self.read(move |conn| read_order(conn, &id)).await
     }
 
     async fn transition_order(
@@ -698,7 +719,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        self.write(move |tx| read_ticket(tx, id)).await
+        self.read(move |conn| read_ticket(conn, id)).await
     }
 
     async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
@@ -769,9 +790,9 @@ impl Store for SqliteStore {
         // Newest first: start before a position later than any real one.
         let (before_created, before_id) = start_after(page, ("9999", ""))?;
         let (user, limit) = (user.clone(), page.limit());
-        self.write(move |tx| {
+        self.read(move |conn| {
             page_of(
-                tx,
+                conn,
                 &format!(
                     "SELECT {TICKET_COLUMNS} FROM tickets WHERE user_id = ?1 \
                      AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC"
@@ -795,9 +816,9 @@ impl Store for SqliteStore {
             None => String::new(),
         };
         let limit = page.limit();
-        self.write(move |tx| {
+        self.read(move |conn| {
             page_of(
-                tx,
+                conn,
                 &format!(
                     "SELECT {TICKET_COLUMNS} FROM tickets WHERE event_id = ?1 \
                      AND registration_id > ?2 ORDER BY registration_id"

@@ -44,7 +44,11 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         currency: "usd".into(),
         ..Default::default()
     }
-    .validate(EventId(uuid::Uuid::now_v7()), "org".into(), conformance::now())
+    .validate(
+        EventId(uuid::Uuid::now_v7()),
+        "org".into(),
+        conformance::now(),
+    )
     .unwrap();
     SqliteStore::open(&db.path())
         .unwrap()
@@ -54,7 +58,10 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
 
     let reopened = SqliteStore::open(&db.path()).unwrap();
     assert_eq!(reopened.schema_version().unwrap(), 1);
-    assert_eq!(reopened.get_event(event.id).await.unwrap().unwrap().event, event);
+    assert_eq!(
+        reopened.get_event(event.id).await.unwrap().unwrap().event,
+        event
+    );
     let mode: String = rusqlite::Connection::open(db.path())
         .unwrap()
         .pragma_query_value(None, "journal_mode", |row| row.get(0))

@@ -1,0 +1,115 @@
+//! The `ticketd` command: parses arguments, starts logging and hands over to the library.
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use ticketd::bench::{self, BenchArgs};
+use ticketd::server::{self, AppState};
+use ticketd::{SqliteStore, logging};
+
+/// Ticketd: the event ticketing platform on one machine.
+///
+/// Runs the whole system in one process: the site, the API and an embedded SQLite store,
+/// with all state in one data directory. No cloud account needed.
+#[derive(Debug, Parser)]
+#[command(name = "ticketd", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the site and the API on one address, with state in the data directory.
+    Serve(ServeArgs),
+    /// Measure how fast the store sells seats (hold + confirm), alone and concurrently.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TICKETD_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Directory for the state (created if missing); the database is ticketd.sqlite3 in it.
+    #[arg(long, env = "TICKETD_DATA_DIR", default_value = ".ticketd")]
+    data_dir: PathBuf,
+    /// Directory of the site's static files.
+    #[arg(long, env = "TICKETD_SITE_DIR", default_value_os_t = default_site_dir())]
+    site_dir: PathBuf,
+}
+
+/// `./frontend` when run from a checkout's root, else the frontend of the source tree this
+/// binary was built from.
+fn default_site_dir() -> PathBuf {
+    let local = Path::new("frontend");
+    if local.is_dir() {
+        return local.to_owned();
+    }
+    let built_from = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend"));
+    built_from
+        .canonicalize()
+        .unwrap_or_else(|_| built_from.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    let outcome = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Bench(args) => bench::run(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "ticketd failed");
+            eprintln!("ticketd: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
+    if !args.site_dir.is_dir() {
+        return Err(format!(
+            "site directory {} does not exist (set --site-dir)",
+            args.site_dir.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(&args.data_dir).map_err(|error| {
+        format!(
+            "cannot create data directory {}: {error}",
+            args.data_dir.display()
+        )
+    })?;
+    let db_path = args.data_dir.join("ticketd.sqlite3");
+    let store = SqliteStore::open(&db_path)
+        .map_err(|error| format!("cannot open {}: {error}", db_path.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
+
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        %url,
+        data_dir = %args.data_dir.display(),
+        site_dir = %args.site_dir.display(),
+        "ticketd listening"
+    );
+    // stdout too: the logs may be JSON, this line is for the person who started it.
+    println!("ticketd listening on {url}");
+
+    let state = AppState {
+        store: Arc::new(store),
+        site_dir: args.site_dir,
+    };
+    server::serve(listener, state, server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The HTTP side of `ticketd`: health check, API (to come) and the static site.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use serde_json::json;
+use ticket_core::{PageRequest, Store};
+use tokio::net::TcpListener;
+use tower_http::LatencyUnit;
+use tower_http::services::ServeDir;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// The site's static files; `/` serves its `index.html`.
+    pub site_dir: PathBuf,
+}
+
+/// `/health`, the API under `/api`, and the site for every other path.
+pub fn router(state: AppState) -> Router {
+    // ServeDir refuses `..` components (also percent-encoded ones), so nothing outside
+    // the site dir is reachable; it answers 404 for missing files and 405 for non-GET.
+    let site = ServeDir::new(&state.site_dir);
+    Router::new()
+        .route("/health", get(health))
+        // Unknown API paths answer JSON like the rest of the API, not the site's 404.
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .fallback_service(site)
+        // One span and one "finished processing request" line per request, at info, so a
+        // default run shows its traffic.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill`, systemd and container runtimes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// 200 when the store answers a cheap query, 503 when it does not. The cause is logged, never
+/// sent: clients learn nothing about the internals.
+async fn health(State(state): State<AppState>) -> Response {
+    let now = chrono::Utc::now();
+    match state
+        .store
+        .list_upcoming_events(now, &PageRequest::first(1))
+        .await
+    {
+        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: store unavailable");
+            error_response(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    }
+}
+
+async fn api_not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not found")
+}
+
+/// The API's error shape: `{"error": "..."}`.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
