@@ -1,0 +1,444 @@
+//! The table layout: keys, and the mapping between items and the core types.
+//!
+//! One table, string keys `PK` and `SK`; `GSI1` (organizer's events, user's tickets) and `GSI2`
+//! (upcoming events) over `GSI1PK`/`GSI1SK` and `GSI2PK`/`GSI2SK`. `cdk/table-schema.json` holds
+//! the table definition.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use ticket_core::time::{from_key, to_key};
+use ticket_core::{
+    Attendee, Event, EventId, EventView, Hold, HoldId, Money, Order, OrderId, RegistrationId,
+    SeatCounts, StoreError, Ticket, TicketId, UserId,
+};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) const PK: &str = "PK";
+pub(crate) const SK: &str = "SK";
+pub(crate) const GSI1: &str = "GSI1";
+pub(crate) const GSI1PK: &str = "GSI1PK";
+pub(crate) const GSI1SK: &str = "GSI1SK";
+pub(crate) const GSI2: &str = "GSI2";
+pub(crate) const GSI2PK: &str = "GSI2PK";
+pub(crate) const GSI2SK: &str = "GSI2SK";
+/// Epoch seconds after which DynamoDB may delete the item (released holds only).
+pub(crate) const TTL: &str = "ttl";
+
+/// The partition of every event on `GSI2`, sorted by start time.
+pub(crate) const EVENTS_PARTITION: &str = "EVENTS";
+const METADATA: &str = "METADATA";
+pub(crate) const HOLD_PREFIX: &str = "HOLD#";
+pub(crate) const REGISTRATION_PREFIX: &str = "REG#";
+
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(crate) fn n(number: impl Display) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+pub(crate) fn event_partition(id: EventId) -> String {
+    format!("EVENT#{id}")
+}
+
+pub(crate) fn event_key(id: EventId) -> Item {
+    key(event_partition(id), METADATA.to_owned())
+}
+
+pub(crate) fn hold_key(event_id: EventId, hold_id: HoldId) -> Item {
+    key(event_partition(event_id), format!("{HOLD_PREFIX}{hold_id}"))
+}
+
+pub(crate) fn order_key(id: &OrderId) -> Item {
+    key(format!("ORDER#{id}"), METADATA.to_owned())
+}
+
+pub(crate) fn ticket_key(id: TicketId) -> Item {
+    key(format!("TICKET#{id}"), METADATA.to_owned())
+}
+
+pub(crate) fn registration_key(event_id: EventId, id: RegistrationId) -> Item {
+    key(
+        event_partition(event_id),
+        format!("{REGISTRATION_PREFIX}{id}"),
+    )
+}
+
+pub(crate) fn organizer_partition(organizer: &UserId) -> String {
+    format!("ORG#{organizer}")
+}
+
+pub(crate) fn user_partition(user: &UserId) -> String {
+    format!("USER#{user}")
+}
+
+/// A new event's item, with no seats taken.
+pub(crate) fn event_item(event: &Event) -> Item {
+    let starts = to_key(event.starts_at);
+    let mut item = event_key(event.id);
+    item.extend([
+        ("id".to_owned(), s(event.id.to_string())),
+        ("organizerId".to_owned(), s(event.organizer_id.as_str())),
+        ("title".to_owned(), s(&event.title)),
+        ("description".to_owned(), s(&event.description)),
+        ("venue".to_owned(), s(&event.venue)),
+        ("startsAt".to_owned(), s(&starts)),
+        ("capacity".to_owned(), n(event.capacity)),
+        ("taken".to_owned(), n(0)),
+        ("sold".to_owned(), n(0)),
+        ("checkedIn".to_owned(), n(0)),
+        ("priceMinor".to_owned(), n(event.price.amount_minor)),
+        ("currency".to_owned(), s(event.price.currency.code())),
+        ("createdAt".to_owned(), s(to_key(event.created_at))),
+        (
+            GSI1PK.to_owned(),
+            s(organizer_partition(&event.organizer_id)),
+        ),
+        (GSI1SK.to_owned(), s(format!("EVENT#{starts}#{}", event.id))),
+        (GSI2PK.to_owned(), s(EVENTS_PARTITION)),
+        (GSI2SK.to_owned(), s(format!("{starts}#{}", event.id))),
+    ]);
+    item
+}
+
+pub(crate) fn hold_item(hold: &Hold) -> Item {
+    let mut item = hold_key(hold.event_id, hold.id);
+    item.extend([
+        ("holdId".to_owned(), s(hold.id.to_string())),
+        ("eventId".to_owned(), s(hold.event_id.to_string())),
+        ("userId".to_owned(), s(hold.user_id.as_str())),
+        ("status".to_owned(), s(hold.status.as_str())),
+        ("expiresAt".to_owned(), s(to_key(hold.expires_at))),
+        ("createdAt".to_owned(), s(to_key(hold.created_at))),
+    ]);
+    item
+}
+
+/// The attributes of an order that are set once, when it is created (all but `ticketId`).
+pub(crate) fn order_creation_attributes(order: &Order) -> Vec<(&'static str, AttributeValue)> {
+    let mut attributes = vec![
+        ("orderId", s(order.id.as_str())),
+        ("eventId", s(order.event_id.to_string())),
+        ("holdId", s(order.hold_id.to_string())),
+        ("userId", s(order.user_id.as_str())),
+        ("amountMinor", n(order.amount.amount_minor)),
+        ("currency", s(order.amount.currency.code())),
+        ("status", s(order.status.as_str())),
+        ("createdAt", s(to_key(order.created_at))),
+        ("updatedAt", s(to_key(order.updated_at))),
+    ];
+    if let Some(payment) = &order.payment_intent_id {
+        attributes.push(("paymentIntentId", s(payment)));
+    }
+    if let Some(reason) = &order.failure_reason {
+        attributes.push(("failureReason", s(reason)));
+    }
+    attributes
+}
+
+pub(crate) fn order_item(order: &Order) -> Item {
+    let mut item = order_key(&order.id);
+    item.extend(
+        order_creation_attributes(order)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
+    if let Some(ticket) = order.ticket_id {
+        item.insert("ticketId".to_owned(), s(ticket.to_string()));
+    }
+    item
+}
+
+/// The attributes the ticket item and its registration item share.
+fn ticket_attributes(ticket: &Ticket) -> Vec<(String, AttributeValue)> {
+    let mut attributes = vec![
+        ("ticketId", s(ticket.id.to_string())),
+        ("eventId", s(ticket.event_id.to_string())),
+        ("orderId", s(ticket.order_id.as_str())),
+        ("registrationId", s(ticket.registration_id.to_string())),
+        ("userId", s(ticket.user_id.as_str())),
+        ("attendeeName", s(&ticket.attendee.name)),
+        ("attendeeEmail", s(&ticket.attendee.email)),
+        ("status", s(ticket.status.as_str())),
+        ("createdAt", s(to_key(ticket.created_at))),
+    ];
+    if let Some(at) = ticket.used_at {
+        attributes.push(("usedAt", s(to_key(at))));
+    }
+    if let Some(by) = &ticket.used_by {
+        attributes.push(("usedBy", s(by.as_str())));
+    }
+    if let Some(pdf) = &ticket.pdf_key {
+        attributes.push(("pdfKey", s(pdf)));
+    }
+    attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+pub(crate) fn ticket_item(ticket: &Ticket) -> Item {
+    let mut item = ticket_key(ticket.id);
+    item.extend(ticket_attributes(ticket));
+    item.insert(GSI1PK.to_owned(), s(user_partition(&ticket.user_id)));
+    item.insert(
+        GSI1SK.to_owned(),
+        s(format!(
+            "TICKET#{}#{}",
+            to_key(ticket.created_at),
+            ticket.id
+        )),
+    );
+    item
+}
+
+/// The attendee list entry: the ticket's attributes under the event's partition.
+pub(crate) fn registration_item(ticket: &Ticket) -> Item {
+    let mut item = registration_key(ticket.event_id, ticket.registration_id);
+    item.extend(ticket_attributes(ticket));
+    item
+}
+
+/// Reads typed attributes out of an item; a missing or malformed one is `Internal`.
+struct Attrs<'a>(&'a Item);
+
+fn corrupt(name: &str) -> StoreError {
+    StoreError::Internal(format!(
+        "corrupt item: attribute {name} is missing or malformed"
+    ))
+}
+
+impl Attrs<'_> {
+    fn text(&self, name: &str) -> Result<&str, StoreError> {
+        self.optional_text(name)?.ok_or_else(|| corrupt(name))
+    }
+
+    fn optional_text(&self, name: &str) -> Result<Option<&str>, StoreError> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(text)) => Ok(Some(text)),
+            Some(_) => Err(corrupt(name)),
+        }
+    }
+
+    fn parse<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        self.text(name)?.parse().map_err(|_| corrupt(name))
+    }
+
+    fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
+        match self.0.get(name) {
+            Some(AttributeValue::N(number)) => number.parse().map_err(|_| corrupt(name)),
+            _ => Err(corrupt(name)),
+        }
+    }
+
+    fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
+        from_key(self.text(name)?).ok_or_else(|| corrupt(name))
+    }
+
+    fn optional_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.optional_text(name)?
+            .map(|text| from_key(text).ok_or_else(|| corrupt(name)))
+            .transpose()
+    }
+
+    fn string(&self, name: &str) -> Result<String, StoreError> {
+        self.text(name).map(str::to_owned)
+    }
+
+    fn optional_string(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.optional_text(name)?.map(str::to_owned))
+    }
+}
+
+pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
+    let a = Attrs(item);
+    Ok(EventView {
+        event: Event {
+            id: a.parse("id")?,
+            organizer_id: UserId(a.string("organizerId")?),
+            title: a.string("title")?,
+            description: a.string("description")?,
+            venue: a.string("venue")?,
+            starts_at: a.time("startsAt")?,
+            capacity: a.number("capacity")?,
+            price: Money {
+                amount_minor: a.number("priceMinor")?,
+                currency: a.parse("currency")?,
+            },
+            created_at: a.time("createdAt")?,
+        },
+        seats: SeatCounts {
+            taken: a.number("taken")?,
+            sold: a.number("sold")?,
+            checked_in: a.number("checkedIn")?,
+        },
+    })
+}
+
+pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
+    let a = Attrs(item);
+    Ok(Hold {
+        id: a.parse("holdId")?,
+        event_id: a.parse("eventId")?,
+        user_id: UserId(a.string("userId")?),
+        status: a.parse("status")?,
+        expires_at: a.time("expiresAt")?,
+        created_at: a.time("createdAt")?,
+    })
+}
+
+pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+    let a = Attrs(item);
+    Ok(Order {
+        id: OrderId(a.string("orderId")?),
+        event_id: a.parse("eventId")?,
+        hold_id: a.parse("holdId")?,
+        user_id: UserId(a.string("userId")?),
+        payment_intent_id: a.optional_string("paymentIntentId")?,
+        amount: Money {
+            amount_minor: a.number("amountMinor")?,
+            currency: a.parse("currency")?,
+        },
+        status: a.parse("status")?,
+        ticket_id: a
+            .optional_text("ticketId")?
+            .map(|id| id.parse().map_err(|_| corrupt("ticketId")))
+            .transpose()?,
+        failure_reason: a.optional_string("failureReason")?,
+        created_at: a.time("createdAt")?,
+        updated_at: a.time("updatedAt")?,
+    })
+}
+
+/// Reads a ticket item or a registration item (they carry the same attributes).
+pub(crate) fn ticket_from_item(item: &Item) -> Result<Ticket, StoreError> {
+    let a = Attrs(item);
+    Ok(Ticket {
+        id: a.parse("ticketId")?,
+        event_id: a.parse("eventId")?,
+        order_id: OrderId(a.string("orderId")?),
+        registration_id: a.parse("registrationId")?,
+        user_id: UserId(a.string("userId")?),
+        attendee: Attendee {
+            name: a.string("attendeeName")?,
+            email: a.string("attendeeEmail")?,
+        },
+        status: a.parse("status")?,
+        used_at: a.optional_time("usedAt")?,
+        used_by: a.optional_string("usedBy")?.map(UserId),
+        pdf_key: a.optional_string("pdfKey")?,
+        created_at: a.time("createdAt")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+    use ticket_core::{HoldStatus, OrderStatus, TicketStatus};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        from_key(text).unwrap()
+    }
+
+    #[test]
+    fn events_round_trip_with_their_index_keys() {
+        let event = Event {
+            id: EventId(Uuid::now_v7()),
+            organizer_id: UserId::from("org-1"),
+            title: "Meetup".into(),
+            description: String::new(),
+            venue: "Hall".into(),
+            starts_at: at("2030-01-02T03:04:05.006Z"),
+            capacity: 7,
+            price: Money {
+                amount_minor: 1500,
+                currency: "EUR".parse().unwrap(),
+            },
+            created_at: at("2029-12-01T00:00:00.000Z"),
+        };
+        let item = event_item(&event);
+        let view = event_from_item(&item).unwrap();
+        assert_eq!(view.event, event);
+        assert_eq!(view.seats, SeatCounts::default());
+        assert_eq!(item[GSI1PK], s("ORG#org-1"));
+        assert_eq!(
+            item[GSI2SK],
+            s(format!("2030-01-02T03:04:05.006Z#{}", event.id))
+        );
+    }
+
+    #[test]
+    fn holds_orders_and_tickets_round_trip() {
+        let hold = Hold {
+            id: HoldId(Uuid::now_v7()),
+            event_id: EventId(Uuid::now_v7()),
+            user_id: UserId::from("u"),
+            status: HoldStatus::Held,
+            expires_at: at("2030-01-01T00:30:00.000Z"),
+            created_at: at("2030-01-01T00:00:00.000Z"),
+        };
+        assert_eq!(hold_from_item(&hold_item(&hold)).unwrap(), hold);
+        let order = Order {
+            id: OrderId::from("cs_test_1"),
+            event_id: hold.event_id,
+            hold_id: hold.id,
+            user_id: hold.user_id.clone(),
+            payment_intent_id: None,
+            amount: Money {
+                amount_minor: 0,
+                currency: "JPY".parse().unwrap(),
+            },
+            status: OrderStatus::Failed,
+            ticket_id: Some(TicketId(Uuid::now_v7())),
+            failure_reason: Some("declined".into()),
+            created_at: hold.created_at,
+            updated_at: hold.created_at + TimeDelta::minutes(1),
+        };
+        assert_eq!(order_from_item(&order_item(&order)).unwrap(), order);
+        let ticket = Ticket {
+            id: TicketId(Uuid::now_v7()),
+            event_id: hold.event_id,
+            order_id: order.id.clone(),
+            registration_id: RegistrationId(Uuid::now_v7()),
+            user_id: hold.user_id.clone(),
+            attendee: Attendee {
+                name: "Zoë".into(),
+                email: "z@example.com".into(),
+            },
+            status: TicketStatus::Used,
+            used_at: Some(hold.expires_at),
+            used_by: Some(UserId::from("door")),
+            pdf_key: Some("tickets/x.pdf".into()),
+            created_at: hold.created_at,
+        };
+        assert_eq!(ticket_from_item(&ticket_item(&ticket)).unwrap(), ticket);
+        assert_eq!(
+            ticket_from_item(&registration_item(&ticket)).unwrap(),
+            ticket
+        );
+    }
+
+    #[test]
+    fn corrupt_items_are_internal_errors() {
+        let mut item = event_key(EventId(Uuid::nil()));
+        item.insert("id".into(), n(5));
+        assert!(matches!(
+            event_from_item(&item),
+            Err(StoreError::Internal(_))
+        ));
+    }
+}

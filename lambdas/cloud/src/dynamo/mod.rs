@@ -1,0 +1,488 @@
+//! The DynamoDB adapter of the [`Store`] port, on one table: `cdk/table-schema.json` defines it,
+//! `items.rs` describes its items and keys.
+//!
+//! Every change is one conditional write or one `TransactWriteItems`, so the item conditions (a
+//! free seat, a hold still `HELD`, a ticket still `VALID`) are checked by DynamoDB in the same
+//! atomic step as the write. When a write is refused, the items are read again (strongly
+//! consistent) to tell the caller why; a refusal that the items do not explain was a conflict
+//! with a concurrent transaction and is retried, a bounded number of times, with jittered
+//! backoff. Reads never guard writes, and nothing scans the table.
+
+mod calls;
+mod expr;
+mod failure;
+mod items;
+mod paging;
+mod writes;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use ticket_core::time::{to_key, to_millis};
+use ticket_core::{
+    Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTicket, Order, OrderId,
+    OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store,
+    StoreError, Ticket, TicketId, TicketStatus, UserId,
+};
+
+use self::expr::Expr;
+use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
+use self::items::{
+    EVENTS_PARTITION, GSI1, GSI2, PK, REGISTRATION_PREFIX, event_item, event_partition, hold_item,
+    hold_key, order_from_item, order_item, order_key, organizer_partition, registration_item,
+    registration_key, s, ticket_item, ticket_key, user_partition,
+};
+use self::paging::{QuerySpec, SortRange};
+use self::writes::SeatGuard;
+
+/// The [`Store`] on one DynamoDB table, made as `cdk/table-schema.json` defines it.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn create_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut expr = Expr::default();
+        let condition = format!("attribute_not_exists({})", expr.name(PK));
+        match self.put(event_item(event), condition, expr).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Refused) => Err(StoreError::AlreadyExists("event")),
+            Err(Failure::Store(error)) => Err(error),
+        }
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
+        self.read_event(id).await
+    }
+
+    async fn list_organizer_events(
+        &self,
+        organizer: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let spec = QuerySpec {
+            index: Some(GSI1),
+            partition: organizer_partition(organizer),
+            sort: SortRange::BeginsWith("EVENT#".into()),
+            forward: true,
+            item_prefix: "EVENT#",
+        };
+        self.query_events(spec, page).await
+    }
+
+    async fn list_upcoming_events(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        // Sort keys are `<startsAt>#<id>`. `$` sorts right after `#`, so `<now>$` is above every
+        // key of an event starting at `now` and below every key of a later one.
+        let spec = QuerySpec {
+            index: Some(GSI2),
+            partition: EVENTS_PARTITION.into(),
+            sort: SortRange::After(format!("{}$", to_key(now))),
+            forward: true,
+            item_prefix: "EVENT#",
+        };
+        self.query_events(spec, page).await
+    }
+
+    async fn hold_seat(
+        &self,
+        event_id: EventId,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        let now = to_millis(now);
+        let hold = Hold {
+            id: hold.id,
+            event_id,
+            user_id: hold.user_id.clone(),
+            status: HoldStatus::Held,
+            expires_at: to_millis(hold.expires_at),
+            created_at: now,
+        };
+        for attempt in 0..MAX_ATTEMPTS {
+            let writes = vec![
+                self.count(
+                    event_id,
+                    &[("taken", 1)],
+                    SeatGuard::FreeSeatBefore(to_key(now)),
+                )?,
+                self.tx_create(hold_item(&hold))?,
+            ];
+            match self.transact(writes).await {
+                Ok(()) => return Ok(hold),
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            let Some(view) = self.read_event(event_id).await? else {
+                return Err(StoreError::NotFound("event"));
+            };
+            if now >= view.event.starts_at {
+                return Err(StoreError::EventEnded);
+            }
+            if view.seats.taken >= view.event.capacity {
+                return Err(StoreError::SoldOut);
+            }
+            if self.get(hold_key(event_id, hold.id)).await?.is_some() {
+                return Err(StoreError::AlreadyExists("hold"));
+            }
+            backoff(attempt).await;
+        }
+        Err(contended("hold a seat"))
+    }
+
+    async fn get_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+    ) -> Result<Option<Hold>, StoreError> {
+        self.read_hold(event_id, hold_id).await
+    }
+
+    async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let writes = vec![
+                self.hold_change(event_id, hold_id, HoldStatus::Held, HoldStatus::Sold, None)?,
+                self.count(event_id, &[("sold", 1)], SeatGuard::Exists)?,
+            ];
+            match self.transact(writes).await {
+                Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            match self.read_hold(event_id, hold_id).await? {
+                None => return Err(StoreError::NotFound("hold")),
+                Some(hold) if hold.status == HoldStatus::Sold => return Ok(hold),
+                Some(hold) if hold.status == HoldStatus::Released => {
+                    return Err(StoreError::HoldReleased);
+                }
+                Some(_) => backoff(attempt).await,
+            }
+        }
+        Err(contended("confirm a hold"))
+    }
+
+    async fn release_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+        scope: ReleaseScope,
+        now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        // Try the likely status first; after a refusal, what the hold says it is now.
+        let mut expected = HoldStatus::Held;
+        for attempt in 0..MAX_ATTEMPTS {
+            let counters: &[(&str, i64)] = match expected {
+                HoldStatus::Held => &[("taken", -1)],
+                _ => &[("taken", -1), ("sold", -1)],
+            };
+            let writes = vec![
+                self.hold_change(event_id, hold_id, expected, HoldStatus::Released, Some(now))?,
+                self.count(event_id, counters, SeatGuard::Exists)?,
+            ];
+            match self.transact(writes).await {
+                Ok(()) => return Ok(ReleaseOutcome::Released { was: expected }),
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            let Some(hold) = self.read_hold(event_id, hold_id).await? else {
+                return Err(StoreError::NotFound("hold"));
+            };
+            match (hold.status, scope) {
+                (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
+                (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
+                (status, _) if status == expected => backoff(attempt).await,
+                (status, _) => expected = status,
+            }
+        }
+        Err(contended("release a hold"))
+    }
+
+    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let writes = vec![
+                self.hold_change(
+                    event_id,
+                    hold_id,
+                    HoldStatus::Released,
+                    HoldStatus::Sold,
+                    None,
+                )?,
+                self.count(event_id, &[("taken", 1), ("sold", 1)], SeatGuard::FreeSeat)?,
+            ];
+            match self.transact(writes).await {
+                Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            match self.read_hold(event_id, hold_id).await? {
+                None => return Err(StoreError::NotFound("hold")),
+                Some(hold) if hold.status == HoldStatus::Sold => return Ok(hold),
+                Some(hold) if hold.status == HoldStatus::Held => {
+                    return self.confirm_hold(event_id, hold_id).await;
+                }
+                Some(_) => {
+                    let Some(view) = self.read_event(event_id).await? else {
+                        return Err(StoreError::NotFound("event"));
+                    };
+                    if view.seats.taken >= view.event.capacity {
+                        return Err(StoreError::SoldOut);
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Err(contended("take a seat late"))
+    }
+
+    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
+        let ticket = Ticket {
+            created_at: to_millis(request.created_at),
+            ..request.ticket()
+        };
+        for attempt in 0..MAX_ATTEMPTS {
+            let writes = vec![
+                self.order_takes_ticket(request)?,
+                self.tx_create(ticket_item(&ticket))?,
+                self.tx_create(registration_item(&ticket))?,
+            ];
+            match self.transact(writes).await {
+                Ok(()) => {
+                    let order = self
+                        .read_order(&request.order.id)
+                        .await?
+                        .ok_or_else(|| StoreError::Internal("an order vanished".into()))?;
+                    return Ok(Recorded {
+                        order,
+                        registration: ticket.registration(),
+                        ticket,
+                    });
+                }
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            let order = self.read_order(&request.order.id).await?;
+            if let Some(order) = &order {
+                if let Some(ticket_id) = order.ticket_id {
+                    let ticket = self.read_ticket(ticket_id).await?.ok_or_else(|| {
+                        StoreError::Internal("an order names a missing ticket".into())
+                    })?;
+                    return Ok(Recorded {
+                        order: order.clone(),
+                        registration: ticket.registration(),
+                        ticket,
+                    });
+                }
+                if order.status != OrderStatus::Pending {
+                    return Err(StoreError::OrderClosed(order.status));
+                }
+            }
+            // The order would take the ticket: unless its ids are taken, it was a conflict.
+            if self.get(ticket_key(ticket.id)).await?.is_some() {
+                return Err(StoreError::AlreadyExists("ticket"));
+            }
+            let registration = registration_key(ticket.event_id, ticket.registration_id);
+            if self.get(registration).await?.is_some() {
+                return Err(StoreError::AlreadyExists("registration"));
+            }
+            backoff(attempt).await;
+        }
+        Err(contended("record a ticket"))
+    }
+
+    async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {
+        let order = Order {
+            created_at: to_millis(order.created_at),
+            updated_at: to_millis(order.updated_at),
+            ..order.clone()
+        };
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut expr = Expr::default();
+            let condition = format!("attribute_not_exists({})", expr.name(PK));
+            match self.put(order_item(&order), condition, expr).await {
+                Ok(()) => return Ok(order),
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => {}
+            }
+            if let Some(stored) = self.read_order(&order.id).await? {
+                return Ok(stored);
+            }
+            backoff(attempt).await;
+        }
+        Err(contended("create an order"))
+    }
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        self.read_order(id).await
+    }
+
+    async fn transition_order(
+        &self,
+        id: &OrderId,
+        to: OrderStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let from = to.allowed_from();
+        for attempt in 0..MAX_ATTEMPTS {
+            if !from.is_empty() {
+                let mut expr = Expr::default();
+                let status = expr.name("status");
+                let mut update = format!(
+                    "SET {status} = {}, {} = {}",
+                    expr.value(s(to.as_str())),
+                    expr.name("updatedAt"),
+                    expr.value(s(to_key(now)))
+                );
+                if let Some(reason) = reason {
+                    update += &format!(
+                        ", {} = {}",
+                        expr.name("failureReason"),
+                        expr.value(s(reason))
+                    );
+                }
+                let allowed: Vec<String> = from
+                    .iter()
+                    .map(|status| expr.value(s(status.as_str())))
+                    .collect();
+                let condition = format!("{status} IN ({})", allowed.join(", "));
+                match self.update(order_key(id), update, condition, expr).await {
+                    Ok(item) => return order_from_item(&item),
+                    Err(Failure::Store(error)) => return Err(error),
+                    Err(Failure::Refused) => {}
+                }
+            }
+            match self.read_order(id).await? {
+                None => return Err(StoreError::NotFound("order")),
+                Some(order) if order.status == to => return Ok(order),
+                Some(order) if from.contains(&order.status) => backoff(attempt).await,
+                Some(order) => {
+                    return Err(StoreError::InvalidTransition {
+                        from: order.status,
+                        to,
+                    });
+                }
+            }
+        }
+        Err(contended("move an order"))
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.read_ticket(id).await
+    }
+
+    async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            // The read finds the registration item's key; the write's conditions decide.
+            let Some(ticket) = self.read_ticket(id).await? else {
+                return Err(StoreError::NotFound("ticket"));
+            };
+            match ticket.status {
+                TicketStatus::Void => return Ok(ticket),
+                TicketStatus::Used => return Err(StoreError::TicketUsed),
+                TicketStatus::Valid => {}
+            }
+            let writes = self.ticket_writes(&ticket, TicketStatus::Void, &[])?;
+            match self.transact(writes).await {
+                Ok(()) => {
+                    return Ok(Ticket {
+                        status: TicketStatus::Void,
+                        ..ticket
+                    });
+                }
+                Err(Failure::Store(error)) => return Err(error),
+                // Usually the ticket changed: the next read says so. Wait only on repeats.
+                Err(Failure::Refused) if attempt > 0 => backoff(attempt).await,
+                Err(Failure::Refused) => {}
+            }
+        }
+        Err(contended("void a ticket"))
+    }
+
+    async fn redeem_ticket(
+        &self,
+        id: TicketId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        let now = to_millis(now);
+        for attempt in 0..MAX_ATTEMPTS {
+            // The read finds the registration item's key; the write's conditions decide.
+            let Some(ticket) = self.read_ticket(id).await? else {
+                return Ok(Redemption::Unknown);
+            };
+            match ticket.status {
+                TicketStatus::Used => return Ok(Redemption::AlreadyUsed(ticket)),
+                TicketStatus::Void => return Ok(Redemption::Void(ticket)),
+                TicketStatus::Valid => {}
+            }
+            let also = [("usedAt", to_key(now)), ("usedBy", by.to_string())];
+            let mut writes = self.ticket_writes(&ticket, TicketStatus::Used, &also)?;
+            writes.push(self.count(ticket.event_id, &[("checkedIn", 1)], SeatGuard::Exists)?);
+            match self.transact(writes).await {
+                Ok(()) => {
+                    return Ok(Redemption::Admitted(Ticket {
+                        status: TicketStatus::Used,
+                        used_at: Some(now),
+                        used_by: Some(by.clone()),
+                        ..ticket
+                    }));
+                }
+                Err(Failure::Store(error)) => return Err(error),
+                // Usually another scan won: the next read says so. Wait only on repeats.
+                Err(Failure::Refused) if attempt > 0 => backoff(attempt).await,
+                Err(Failure::Refused) => {}
+            }
+        }
+        Err(contended("redeem a ticket"))
+    }
+
+    async fn tickets_of_user(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let spec = QuerySpec {
+            index: Some(GSI1),
+            partition: user_partition(user),
+            sort: SortRange::BeginsWith("TICKET#".into()),
+            forward: false,
+            item_prefix: "TICKET#",
+        };
+        self.query_tickets(spec, page).await
+    }
+
+    async fn attendees_of_event(
+        &self,
+        event_id: EventId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let partition = event_partition(event_id);
+        let spec = QuerySpec {
+            index: None,
+            sort: SortRange::BeginsWith(REGISTRATION_PREFIX.into()),
+            forward: true,
+            item_prefix: "EVENT#",
+            partition,
+        };
+        self.query_tickets(spec, page).await
+    }
+}

@@ -1,0 +1,151 @@
+//! The writes that transactions are made of.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, TimeDelta, Utc};
+use ticket_core::{
+    EventId, HoldId, HoldStatus, NewTicket, Order, OrderStatus, StoreError, Ticket, TicketStatus,
+};
+
+use super::DynamoStore;
+use super::expr::Expr;
+use super::items::{
+    self, Item, PK, TTL, event_key, hold_key, n, order_key, registration_key, s, ticket_key,
+};
+
+/// How long a released hold stays in the table before DynamoDB's TTL may delete it.
+const RELEASED_HOLD_RETENTION: TimeDelta = TimeDelta::days(30);
+
+/// What a write to an event's seat counters requires of the event.
+pub(super) enum SeatGuard {
+    /// Only that it exists.
+    Exists,
+    /// A seat is free.
+    FreeSeat,
+    /// A seat is free and the event starts after this instant (a time key).
+    FreeSeatBefore(String),
+}
+
+impl DynamoStore {
+    /// Moves a hold from one status to another. A released hold gets an expiry (`ttl`); one
+    /// taken back loses it.
+    pub(super) fn hold_change(
+        &self,
+        event_id: EventId,
+        id: HoldId,
+        from: HoldStatus,
+        to: HoldStatus,
+        released_at: Option<DateTime<Utc>>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let status = expr.name("status");
+        let mut update = format!("SET {status} = {}", expr.value(s(to.as_str())));
+        if let Some(at) = released_at {
+            let expires = (at + RELEASED_HOLD_RETENTION).timestamp();
+            update += &format!(", {} = {}", expr.name(TTL), expr.value(n(expires)));
+        } else if from == HoldStatus::Released {
+            update += &format!(" REMOVE {}", expr.name(TTL));
+        }
+        let condition = format!("{status} = {}", expr.value(s(from.as_str())));
+        self.tx_update(hold_key(event_id, id), update, condition, expr)
+    }
+
+    /// Adds to an event's counters (`taken`, `sold`, `checkedIn`).
+    pub(super) fn count(
+        &self,
+        event_id: EventId,
+        deltas: &[(&str, i64)],
+        guard: SeatGuard,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let sets: Vec<String> = deltas
+            .iter()
+            .map(|(counter, delta)| {
+                let name = expr.name(counter);
+                format!("{name} = {name} + {}", expr.value(n(delta)))
+            })
+            .collect();
+        let update = format!("SET {}", sets.join(", "));
+        let mut condition = format!("attribute_exists({})", expr.name(PK));
+        if matches!(guard, SeatGuard::FreeSeat | SeatGuard::FreeSeatBefore(_)) {
+            condition += &format!(" AND {} < {}", expr.name("taken"), expr.name("capacity"));
+        }
+        if let SeatGuard::FreeSeatBefore(now) = guard {
+            condition += &format!(" AND {} > {}", expr.name("startsAt"), expr.value(s(now)));
+        }
+        self.tx_update(event_key(event_id), update, condition, expr)
+    }
+
+    /// Changes the status of a ticket or registration item from `VALID`, setting more
+    /// attributes with it.
+    pub(super) fn ticket_change(
+        &self,
+        key: Item,
+        to: TicketStatus,
+        also: &[(&str, String)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let status = expr.name("status");
+        let mut update = format!("SET {status} = {}", expr.value(s(to.as_str())));
+        for (attribute, value) in also {
+            update += &format!(", {} = {}", expr.name(attribute), expr.value(s(value)));
+        }
+        let condition = format!("{status} = {}", expr.value(s(TicketStatus::Valid.as_str())));
+        self.tx_update(key, update, condition, expr)
+    }
+
+    pub(super) fn ticket_writes(
+        &self,
+        ticket: &Ticket,
+        to: TicketStatus,
+        also: &[(&str, String)],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(vec![
+            self.ticket_change(ticket_key(ticket.id), to, also)?,
+            self.ticket_change(
+                registration_key(ticket.event_id, ticket.registration_id),
+                to,
+                also,
+            )?,
+        ])
+    }
+
+    /// Puts an item that must not exist yet.
+    pub(super) fn tx_create(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let condition = format!("attribute_not_exists({})", expr.name(PK));
+        self.tx_put(item, condition, expr)
+    }
+
+    /// Creates the order unless it exists and gives it its ticket, if it has none and is
+    /// still pending.
+    pub(super) fn order_takes_ticket(
+        &self,
+        request: &NewTicket,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let order = Order {
+            status: OrderStatus::Pending,
+            ..request.order.clone()
+        };
+        let mut expr = Expr::default();
+        let sets: Vec<String> = items::order_creation_attributes(&order)
+            .into_iter()
+            .map(|(attribute, value)| {
+                let name = expr.name(attribute);
+                format!("{name} = if_not_exists({name}, {})", expr.value(value))
+            })
+            .collect();
+        let ticket = expr.name("ticketId");
+        let update = format!(
+            "SET {}, {ticket} = {}",
+            sets.join(", "),
+            expr.value(s(request.ticket_id.to_string()))
+        );
+        let condition = format!(
+            "attribute_not_exists({ticket}) AND (attribute_not_exists({}) OR {} = {})",
+            expr.name(PK),
+            expr.name("status"),
+            expr.value(s(OrderStatus::Pending.as_str()))
+        );
+        self.tx_update(order_key(&order.id), update, condition, expr)
+    }
+}
