@@ -3,19 +3,24 @@
 
 pub mod clock;
 pub mod event;
+pub mod files;
 pub mod ids;
 pub mod money;
 pub mod order;
 pub mod page;
 pub mod store;
+pub mod ticket_code;
 pub mod time;
 pub mod validation;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod files_conformance;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts};
+pub use files::{DEFAULT_LINK_TTL, FileKey, FilesError, TicketFiles};
 pub use ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
 pub use money::{Currency, Money};
 pub use order::{
@@ -24,4 +29,5 @@ pub use order::{
 };
 pub use page::{Page, PageRequest};
 pub use store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+pub use ticket_code::{CodeError, KeyId, TicketPublicKey, TicketSigner, TicketVerifier};
 pub use validation::{FieldError, ValidationErrors};

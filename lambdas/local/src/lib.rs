@@ -2,6 +2,8 @@
 //! the HTTP server that serves the site and the API.
 
 pub mod bench;
+pub mod files;
+pub mod keys;
 pub mod logging;
 pub mod server;
 pub mod sqlite;

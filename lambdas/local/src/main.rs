@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ticketd::bench::{self, BenchArgs};
+use ticketd::files::LocalFiles;
+use ticketd::keys;
 use ticketd::server::{self, AppState};
 use ticketd::{SqliteStore, logging};
 
@@ -28,6 +30,16 @@ enum Command {
     Serve(ServeArgs),
     /// Measure how fast the store sells seats (hold + confirm), alone and concurrently.
     Bench(BenchArgs),
+    /// Print the public key that verifies this data directory's ticket codes, for door
+    /// scanners (`KEYID:<base64url key>`). Creates the signing key if there is none yet.
+    PublicKey(DataDirArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DataDirArgs {
+    /// Directory for the state; the signing key is ticket-signing.key in it.
+    #[arg(long, env = "TICKETD_DATA_DIR", default_value = ".ticketd")]
+    data_dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +75,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::PublicKey(args) => print_public_key(&args.data_dir),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +101,8 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
             args.data_dir.display()
         )
     })?;
+    let signer = keys::load_or_create(&args.data_dir)?;
+    tracing::info!(key_id = %signer.key_id(), "ticket-signing key loaded");
     let db_path = args.data_dir.join("ticketd.sqlite3");
     let store = SqliteStore::open(&db_path)
         .map_err(|error| format!("cannot open {}: {error}", db_path.display()))?;
@@ -96,6 +111,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
 
     let url = format!("http://{}", listener.local_addr()?);
+    // Download links point here, so the file store opens once the address is known.
+    let files = LocalFiles::open(&args.data_dir, &url)
+        .map_err(|error| format!("cannot open the file store: {error}"))?;
     tracing::info!(
         %url,
         data_dir = %args.data_dir.display(),
@@ -108,8 +126,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
     let state = AppState {
         store: Arc::new(store),
         site_dir: args.site_dir,
+        files: Arc::new(files),
     };
     server::serve(listener, state, server::shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_public_key(data_dir: &Path) -> Result<(), Box<dyn Error + Send + Sync>> {
+    std::fs::create_dir_all(data_dir)?;
+    println!("{}", keys::load_or_create(data_dir)?.public_key());
     Ok(())
 }

@@ -4,18 +4,22 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde_json::json;
-use ticket_core::{PageRequest, Store};
+use ticket_core::files::{PDF_CONTENT_TYPE, content_disposition};
+use ticket_core::{FileKey, PageRequest, Store};
 use tokio::net::TcpListener;
 use tower_http::LatencyUnit;
 use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+
+use crate::files::LocalFiles;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -23,6 +27,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The site's static files; `/` serves its `index.html`.
     pub site_dir: PathBuf,
+    /// Ticket files, downloaded through the signed links it makes (`/files/...`).
+    pub files: Arc<LocalFiles>,
 }
 
 /// `/health`, the API under `/api`, and the site for every other path.
@@ -32,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let site = ServeDir::new(&state.site_dir);
     Router::new()
         .route("/health", get(health))
+        .route("/files/{*key}", get(download_file))
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
@@ -105,6 +112,43 @@ async fn health(State(state): State<AppState>) -> Response {
         Err(error) => {
             tracing::error!(%error, "health check: store unavailable");
             error_response(StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    }
+}
+
+/// A ticket file, through a link made by [`LocalFiles`]: 404 for a key that is not a valid file
+/// key (whatever the link, so `..`, encoded or not, backslashes and absolute paths never reach
+/// the disk), 403 for a link that is tampered with or expired, 404 for a missing file.
+async fn download_file(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(key) = key.ok().and_then(|Path(key)| FileKey::parse(&key).ok()) else {
+        return error_response(StatusCode::NOT_FOUND, "not found");
+    };
+    let link = match state
+        .files
+        .verify_link(&key, query.as_deref().unwrap_or_default())
+    {
+        Ok(link) => link,
+        Err(error) => return error_response(StatusCode::FORBIDDEN, error.message()),
+    };
+    match state.files.read(&key).await {
+        Ok(Some(pdf)) => (
+            [
+                (header::CONTENT_TYPE, PDF_CONTENT_TYPE.to_owned()),
+                (header::CONTENT_DISPOSITION, content_disposition(&link.name)),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Ok(None) => error_response(StatusCode::NOT_FOUND, "not found"),
+        Err(error) => {
+            tracing::error!(%error, %key, "cannot read a ticket file");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file")
         }
     }
 }

@@ -13,6 +13,7 @@ use ticket_core::{
     TicketId, UserId,
 };
 use ticketd::SqliteStore;
+use ticketd::files::LocalFiles;
 use ticketd::server::{self, AppState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -46,9 +47,14 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
     std::fs::write(dir.path().join("Cargo.toml"), SECRET).unwrap();
     std::fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
 
-    let state = AppState { store, site_dir };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let files = LocalFiles::open(&dir.path().join("data"), &format!("http://{addr}")).unwrap();
+    let state = AppState {
+        store,
+        site_dir,
+        files: Arc::new(files),
+    };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     TestServer { addr, _dir: dir }
 }
@@ -158,6 +164,7 @@ fn help_lists_each_subcommand_with_its_description() {
     for (name, description) in [
         ("serve", "Serve the site and the API"),
         ("bench", "Measure how fast the store sells seats"),
+        ("public-key", "Print the public key that verifies"),
     ] {
         let line = help
             .lines()
@@ -176,6 +183,26 @@ fn help_lists_each_subcommand_with_its_description() {
     ] {
         assert!(serve_help.contains(flag), "no {flag} in:\n{serve_help}");
     }
+}
+
+#[test]
+fn public_key_is_stable_per_data_dir_and_verifies_its_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let printed = run_ticketd(&["public-key", "--data-dir", data_dir]);
+    assert_eq!(
+        run_ticketd(&["public-key", "--data-dir", data_dir]),
+        printed
+    );
+    let public: ticket_core::TicketPublicKey = printed.trim().parse().expect("a public key");
+    let signer = ticketd::keys::load_or_create(dir.path()).unwrap();
+    let (ticket, event) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let code = signer.sign(ticket_core::TicketId(ticket), ticket_core::EventId(event));
+    let verified = ticket_core::TicketVerifier::new()
+        .with_public_key(public)
+        .verify(&code)
+        .expect("the printed key verifies the data dir's codes");
+    assert_eq!(verified.ticket_id.0, ticket);
 }
 
 fn run_ticketd(args: &[&str]) -> String {

@@ -237,3 +237,23 @@ pub async fn fresh_store() -> Arc<dyn Store> {
     create_table(&client, &table).await;
     Arc::new(DynamoStore::new(client, table))
 }
+
+/// An S3 client of the same moto server (moto serves every service on its one port). Path-style
+/// addressing (`http://127.0.0.1:<port>/<bucket>/<key>`): virtual-host style would put the bucket
+/// in the host name, which does not resolve to moto.
+#[allow(
+    dead_code,
+    reason = "every test binary compiles this module; only the S3 tests use this"
+)]
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await;
+    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3_config)
+}
