@@ -1,0 +1,124 @@
+//! Shared by the integration tests: a sample ticket, a signer, and poppler/zbar wrappers.
+//! The tools are required: a missing tool fails the test (scripts/test installs them).
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{TimeZone, Utc};
+use ticket_core::{EventId, KeyId, Money, TicketId, TicketSigner};
+use ticket_render::TicketPdf;
+use uuid::Uuid;
+
+pub fn signer() -> TicketSigner {
+    TicketSigner::from_seed(KeyId::new("K1").unwrap(), &[42; 32])
+}
+
+pub fn ticket_id() -> TicketId {
+    TicketId(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap())
+}
+
+pub fn event_id() -> EventId {
+    EventId(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37").unwrap())
+}
+
+pub fn eur(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency: "EUR".parse().unwrap(),
+    }
+}
+
+/// The sample ticket with `code`; tests override fields with struct update syntax.
+pub fn sample(code: &str) -> TicketPdf<'_> {
+    TicketPdf {
+        event_title: "RustConf Europe 2026 \u{2014} Workshops & Talks",
+        starts_at: Utc.with_ymd_and_hms(2026, 12, 12, 18, 30, 0).unwrap(),
+        venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
+        attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
+        attendee_email: "zoe.angstrom@example.org",
+        ticket_id: ticket_id(),
+        price: eur(14_900),
+        organizer: "Ferris Events GmbH",
+        code,
+    }
+}
+
+fn run(program: &str, args: &[&str], dir: &Path) -> Vec<u8> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run {program} ({error}); install it with \
+                 `apt-get install -y poppler-utils zbar-tools`"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// The page rasterised at 150 dpi by poppler, then decoded by zbar: the QR payloads found.
+pub fn scan(pdf: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ticket.pdf"), pdf).unwrap();
+    run(
+        "pdftoppm",
+        &["-r", "150", "-png", "-singlefile", "ticket.pdf", "page"],
+        dir.path(),
+    );
+    let out = run("zbarimg", &["--raw", "-q", "page.png"], dir.path());
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The page's text, as poppler extracts it.
+pub fn text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ticket.pdf"), pdf).unwrap();
+    String::from_utf8(run("pdftotext", &["ticket.pdf", "-"], dir.path())).unwrap()
+}
+
+/// A word's box `(xMin, yMin, xMax, yMax, word)` in points from the top left.
+pub type WordBox = (f32, f32, f32, f32, String);
+
+/// Every word's box and the page size, from `pdftotext -bbox`.
+pub fn word_boxes(pdf: &[u8]) -> ((f32, f32), Vec<WordBox>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ticket.pdf"), pdf).unwrap();
+    let html =
+        String::from_utf8(run("pdftotext", &["-bbox", "ticket.pdf", "-"], dir.path())).unwrap();
+    let attr = |tag: &str, name: &str| -> f32 {
+        let start = tag.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        let end = start + tag[start..].find('"').unwrap();
+        tag[start..end].parse().unwrap()
+    };
+    let mut page = (0.0, 0.0);
+    let mut words = Vec::new();
+    for line in html.lines().map(str::trim) {
+        if line.starts_with("<page ") {
+            page = (attr(line, "width"), attr(line, "height"));
+        } else if line.starts_with("<word ") {
+            let text_start = line.find('>').unwrap() + 1;
+            let text_end = line.rfind("</word>").unwrap();
+            words.push((
+                attr(line, "xMin"),
+                attr(line, "yMin"),
+                attr(line, "xMax"),
+                attr(line, "yMax"),
+                line[text_start..text_end].to_owned(),
+            ));
+        }
+    }
+    (page, words)
+}
