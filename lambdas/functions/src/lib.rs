@@ -62,7 +62,7 @@ mod tests {
             loaded.public_key().to_string(),
             signer.public_key().to_string()
         );
-        let error = parse_signer("K1:not-a-key").err().expect("refused");
+        let error = parse_signer("K1:not-a-key").expect_err("refused");
         assert!(
             error
                 .to_string()
