@@ -97,6 +97,12 @@ macro_rules! string_id {
                 Self(text.to_owned())
             }
         }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self(text)
+            }
+        }
     };
 }
 

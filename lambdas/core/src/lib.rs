@@ -8,15 +8,20 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod page;
+pub mod payments;
+pub mod registration;
 pub mod store;
 pub mod ticket_code;
 pub mod time;
 pub mod validation;
+pub mod workflow;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod files_conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts};
@@ -28,6 +33,14 @@ pub use order::{
     Ticket, TicketStatus,
 };
 pub use page::{Page, PageRequest};
+pub use payments::{
+    CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
+};
+pub use registration::{
+    RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure, TicketPdf,
+    TicketRenderer,
+};
 pub use store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 pub use ticket_code::{CodeError, KeyId, TicketPublicKey, TicketSigner, TicketVerifier};
 pub use validation::{FieldError, ValidationErrors};
+pub use workflow::{Started, Workflow, WorkflowError};

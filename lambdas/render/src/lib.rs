@@ -17,12 +17,12 @@ mod subset;
 
 use std::cell::RefCell;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use printpdf::{
     DictItem, ExternalStream, ExternalXObject, FontId, OffsetDateTime, PdfDocument, PdfFont,
     PdfPage, PdfSaveOptions, PdfWarnMsg, XObject, XObjectId,
 };
-use ticket_core::{Money, TicketId};
+use ticket_core::{RenderFailure, TicketId, TicketRenderer};
 
 /// Does the one-time work now (parsing both fonts, serialising the card, the mask
 /// tables: a few milliseconds) instead of in the first [`render_ticket`] call. Optional.
@@ -32,23 +32,9 @@ pub fn warm_up() {
     qr::warm_up();
 }
 
-/// What a ticket shows. Text fields take any input: characters the font lacks are replaced,
-/// control characters dropped, and long values cut with an ellipsis to fit the layout.
-#[derive(Debug, Clone)]
-pub struct TicketPdf<'a> {
-    pub event_title: &'a str,
-    /// Shown in UTC, and labelled so: events carry no time zone yet.
-    pub starts_at: DateTime<Utc>,
-    pub venue: &'a str,
-    pub attendee_name: &'a str,
-    pub attendee_email: &'a str,
-    pub ticket_id: TicketId,
-    /// What was paid; 0 shows as "Free".
-    pub price: Money,
-    pub organizer: &'a str,
-    /// The signed ticket code the QR symbol carries, byte for byte.
-    pub code: &'a str,
-}
+/// What a ticket shows: defined in `ticket-core` (the registration saga's renderer port needs it
+/// and `ticket-core` cannot depend on this crate), re-exported here for this crate's callers.
+pub use ticket_core::TicketPdf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -65,6 +51,16 @@ pub enum RenderError {
 /// Renders one ticket as a PDF document.
 pub fn render_ticket(ticket: &TicketPdf<'_>) -> Result<Vec<u8>, RenderError> {
     render_ticket_with(ticket, &RenderOptions::default())
+}
+
+/// The registration saga's [`TicketRenderer`]: [`render_ticket`] with the default options.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PdfRenderer;
+
+impl TicketRenderer for PdfRenderer {
+    fn render(&self, ticket: &TicketPdf<'_>) -> Result<Vec<u8>, RenderFailure> {
+        render_ticket(ticket).map_err(|error| RenderFailure(error.to_string()))
+    }
 }
 
 /// The ticket number printed on the ticket: 8 hex digits of the ticket id, upper-case, in two
@@ -302,5 +298,40 @@ pub mod internals {
     pub fn page_op_count(ticket: &crate::TicketPdf<'_>, drawing: crate::Drawing) -> Option<usize> {
         let matrix = crate::qr::Matrix::encode(ticket.code).ok()?;
         Some(crate::layout::draw(ticket, &matrix, drawing).ops.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use ticket_core::Money;
+
+    fn ticket(code: &str) -> TicketPdf<'_> {
+        TicketPdf {
+            event_title: "Port test",
+            starts_at: Utc.with_ymd_and_hms(2030, 1, 1, 20, 0, 0).unwrap(),
+            venue: "Hall",
+            attendee_name: "Ada",
+            attendee_email: "ada@example.org",
+            ticket_id: TicketId(uuid::Uuid::from_u128(7)),
+            price: Money {
+                amount_minor: 0,
+                currency: "EUR".parse().unwrap(),
+            },
+            organizer: ticket_core::registration::TICKET_ISSUER,
+            code,
+        }
+    }
+
+    #[test]
+    fn the_port_renders_a_pdf_and_reports_what_failed() {
+        let pdf = PdfRenderer.render(&ticket("T1.K1.ABC")).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"), "a PDF document");
+        let failure = PdfRenderer.render(&ticket("")).unwrap_err();
+        assert_eq!(
+            failure.to_string(),
+            "the ticket could not be rendered: the ticket code is empty"
+        );
     }
 }

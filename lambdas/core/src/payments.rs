@@ -1,0 +1,100 @@
+//! The `Payments` port: Stripe Checkout sessions and refunds. One adapter (async-stripe), whose
+//! base URL points at real Stripe or at ticketd's simulator; tests also use an in-memory fake.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EventId, HoldId, OrderId, UserId};
+use crate::money::Money;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentsError {
+    /// The provider refused the request as made (bad parameters, unknown payment): no retry helps.
+    #[error("the payment provider refused the request: {0}")]
+    Rejected(String),
+    /// Throttled, unreachable or a 5xx: worth a retry (requests carry idempotency keys).
+    #[error("the payment provider is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else a retry will not fix (a response we cannot read, a bug).
+    #[error("the payment provider failed: {0}")]
+    Internal(String),
+}
+
+impl PaymentsError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// A Checkout Session for one held seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub event_id: EventId,
+    pub hold_id: HoldId,
+    pub user_id: UserId,
+    /// The line item's name: the event's title.
+    pub title: String,
+    pub price: Money,
+    pub customer_email: Option<String>,
+    /// When the session (and the hold) expires; Stripe needs at least 30 minutes from now.
+    pub expires_at: DateTime<Utc>,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+impl CheckoutRequest {
+    /// One session per hold, however often the request is retried.
+    pub fn idempotency_key(&self) -> String {
+        format!("checkout-{}", self.hold_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    /// The session id (`cs_...`), which is also the order's id.
+    pub id: OrderId,
+    /// Where the buyer pays.
+    pub url: String,
+}
+
+/// Gives back what an order paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub order_id: OrderId,
+    pub payment_intent_id: String,
+    pub amount: Money,
+}
+
+impl RefundRequest {
+    /// One refund per order, however often the compensation runs.
+    pub fn idempotency_key(&self) -> String {
+        format!("refund-{}", self.order_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    /// The provider's refund id (`re_...`).
+    pub id: String,
+    /// The provider's status text (`succeeded`, `pending`, ...).
+    pub status: String,
+}
+
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// Creates (or, with the same idempotency key, finds again) the session for a hold.
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentsError>;
+
+    /// Expires an open session so it can no longer be paid. Expiring one that is already
+    /// expired is `Ok`; one that was paid is `Rejected`.
+    async fn expire_checkout(&self, session: &OrderId) -> Result<(), PaymentsError>;
+
+    /// Refunds a payment in full, at most once per order (see [`RefundRequest::idempotency_key`]).
+    async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError>;
+}

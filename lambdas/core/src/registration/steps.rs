@@ -1,0 +1,452 @@
+//! The nine steps, as plain async functions over the ports each one needs. Forward steps:
+//! [`confirm_seat`], [`record_ticket`], [`render_ticket`], [`deliver_ticket`]. Compensations, in
+//! the order the state machine runs them: [`remove_ticket_file`], [`void_ticket`],
+//! [`release_seat`], [`refund_payment`], [`fail_order`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::failure::port_failure;
+use super::render::{TICKET_ISSUER, TicketPdf, TicketRenderer};
+use super::{CaughtError, RegistrationRequest, StepFailure, failure_reason};
+use crate::files::{FileKey, TicketFiles};
+use crate::ids::{Ids, RegistrationId, TicketId};
+use crate::order::{HoldStatus, NewTicket, Order, OrderStatus, TicketStatus};
+use crate::payments::Payments;
+use crate::store::{ReleaseOutcome, ReleaseScope, Store, StoreError};
+use crate::ticket_code::TicketSigner;
+
+/// ConfirmSeat's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatConfirmed {
+    pub hold_status: HoldStatus,
+    /// This run sold a seat whose hold had been released (the payment arrived after the hold
+    /// expired). A repeated run finds the seat sold and says `false`.
+    pub late: bool,
+}
+
+/// RecordTicket's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketRecorded {
+    pub ticket_id: TicketId,
+    pub registration_id: RegistrationId,
+}
+
+/// RenderTicket's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketRendered {
+    pub file_key: String,
+    pub bytes: usize,
+}
+
+/// DeliverTicket's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketDelivered {
+    pub order_status: OrderStatus,
+}
+
+/// What a compensation did; the execution history shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// RemoveTicketFile: the file was there and is gone.
+    Removed,
+    /// RemoveTicketFile: no ticket, or no file for it.
+    NothingToRemove,
+    /// VoidTicket: the ticket is `VOID` (now or before).
+    Voided,
+    /// VoidTicket: the order has no ticket.
+    NoTicket,
+    /// VoidTicket: the ticket already admitted someone, so it stays `USED`.
+    KeptUsed,
+    /// ReleaseSeat: the seat went back to the pool.
+    Released,
+    /// ReleaseSeat: it had gone back before.
+    AlreadyReleased,
+    /// ReleaseSeat: unknown event or hold.
+    NothingToRelease,
+    /// RefundPayment: refunded (or found the earlier refund); FailOrder: the order had been
+    /// fulfilled and is now `REFUNDED`.
+    Refunded,
+    /// RefundPayment: nothing was paid.
+    NoPayment,
+    /// FailOrder: the order is `FAILED`.
+    Failed,
+}
+
+/// A compensation's output: the outcome and what it concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Undone {
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<TicketId>,
+    /// The hold's status before ReleaseSeat released it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_status: Option<HoldStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_status: Option<OrderStatus>,
+    /// FailOrder: the reason the buyer sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Undone {
+    pub fn new(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            file_key: None,
+            ticket_id: None,
+            hold_status: None,
+            refund_id: None,
+            refund_status: None,
+            order_status: None,
+            reason: None,
+        }
+    }
+}
+
+fn validated(request: &RegistrationRequest) -> Result<(), StepFailure> {
+    request
+        .validate()
+        .map_err(|errors| StepFailure::rejected(format!("invalid registration request: {errors}")))
+}
+
+/// The stored order, if any.
+async fn stored_order(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+) -> Result<Option<Order>, StepFailure> {
+    store
+        .get_order(&request.order_id)
+        .await
+        .map_err(port_failure("reading the order"))
+}
+
+/// The stored order and its ticket id, both required (steps after RecordTicket).
+async fn order_with_ticket(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+) -> Result<(Order, TicketId), StepFailure> {
+    let order = stored_order(store, request).await?.ok_or_else(|| {
+        StepFailure::rejected(format!("order {} does not exist", request.order_id))
+    })?;
+    let ticket_id = order.ticket_id.ok_or_else(|| {
+        StepFailure::rejected(format!("order {} has no ticket", request.order_id))
+    })?;
+    Ok((order, ticket_id))
+}
+
+/// Opens the order and sells its seat: `SOLD`, with `late` when the hold had been released and
+/// a free seat was taken instead. `SeatUnavailable` when the hold was released and the event is
+/// full; `Rejected` for an unknown hold or an order that already failed.
+pub async fn confirm_seat(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+    now: DateTime<Utc>,
+) -> Result<SeatConfirmed, StepFailure> {
+    validated(request)?;
+    let order = store
+        .create_order(&request.order(now))
+        .await
+        .map_err(port_failure("opening the order"))?;
+    if (order.event_id, order.hold_id, &order.user_id)
+        != (request.event_id, request.hold_id, &request.user_id)
+    {
+        return Err(StepFailure::rejected(format!(
+            "order {} exists for another event, hold or user",
+            order.id
+        )));
+    }
+    if matches!(order.status, OrderStatus::Failed | OrderStatus::Refunded) {
+        return Err(StepFailure::rejected(format!(
+            "order {} is {} already",
+            order.id, order.status
+        )));
+    }
+    match store.confirm_hold(request.event_id, request.hold_id).await {
+        Ok(hold) => Ok(SeatConfirmed {
+            hold_status: hold.status,
+            late: false,
+        }),
+        Err(StoreError::HoldReleased) => {
+            match store
+                .take_seat_late(request.event_id, request.hold_id)
+                .await
+            {
+                Ok(hold) => {
+                    tracing::info!(order = %order.id, hold = %hold.id, "late payment took a free seat");
+                    Ok(SeatConfirmed {
+                        hold_status: hold.status,
+                        late: true,
+                    })
+                }
+                Err(StoreError::SoldOut) => Err(StepFailure::seat_unavailable(format!(
+                    "hold {} was released and event {} has no seat left",
+                    request.hold_id, request.event_id
+                ))),
+                Err(error) => Err(port_failure("taking a seat for a late payment")(error)),
+            }
+        }
+        Err(error) => Err(port_failure("confirming the hold")(error)),
+    }
+}
+
+/// Records the registration and the ticket, once per order: a repeated run returns the ids of
+/// the first. The ticket's file key is not stored: it is [`FileKey::for_ticket`] of the event
+/// and ticket ids.
+pub async fn record_ticket(
+    store: &dyn Store,
+    ids: &dyn Ids,
+    request: &RegistrationRequest,
+    now: DateTime<Utc>,
+) -> Result<TicketRecorded, StepFailure> {
+    validated(request)?;
+    let recorded = store
+        .record_ticket(&NewTicket {
+            order: request.order(now),
+            registration_id: RegistrationId::new(ids),
+            ticket_id: TicketId::new(ids),
+            attendee: request.attendee.clone(),
+            created_at: now,
+        })
+        .await
+        .map_err(port_failure("recording the ticket"))?;
+    Ok(TicketRecorded {
+        ticket_id: recorded.ticket.id,
+        registration_id: recorded.registration.id,
+    })
+}
+
+/// Draws the order's ticket with its signed code and stores the PDF at
+/// [`FileKey::for_ticket`], replacing any earlier rendering.
+pub async fn render_ticket(
+    store: &dyn Store,
+    files: &dyn TicketFiles,
+    renderer: &dyn TicketRenderer,
+    signer: &TicketSigner,
+    request: &RegistrationRequest,
+) -> Result<TicketRendered, StepFailure> {
+    let (order, ticket_id) = order_with_ticket(store, request).await?;
+    let ticket = store
+        .get_ticket(ticket_id)
+        .await
+        .map_err(port_failure("reading the ticket"))?
+        .ok_or_else(|| StepFailure::rejected(format!("ticket {ticket_id} does not exist")))?;
+    if ticket.status == TicketStatus::Void {
+        return Err(StepFailure::rejected(format!("ticket {ticket_id} is VOID")));
+    }
+    let event = store
+        .get_event(ticket.event_id)
+        .await
+        .map_err(port_failure("reading the event"))?
+        .ok_or_else(|| StepFailure::rejected(format!("event {} does not exist", ticket.event_id)))?
+        .event;
+    let code = signer.sign(ticket.id, ticket.event_id);
+    let pdf = renderer
+        .render(&TicketPdf {
+            event_title: &event.title,
+            starts_at: event.starts_at,
+            venue: &event.venue,
+            attendee_name: &ticket.attendee.name,
+            attendee_email: &ticket.attendee.email,
+            ticket_id: ticket.id,
+            price: order.amount,
+            organizer: TICKET_ISSUER,
+            code: &code,
+        })
+        .map_err(|error| StepFailure::rejected(format!("ticket {ticket_id}: {error}")))?;
+    let key = FileKey::for_ticket(ticket.event_id, ticket.id);
+    let bytes = pdf.len();
+    files
+        .put_pdf(&key, pdf)
+        .await
+        .map_err(port_failure("storing the ticket file"))?;
+    Ok(TicketRendered {
+        file_key: key.to_string(),
+        bytes,
+    })
+}
+
+/// Marks the order `FULFILLED` once its ticket file can be read. A file not (yet) visible is
+/// `Transient`. No download link is kept: `GET /orders/{id}` makes a fresh one.
+pub async fn deliver_ticket(
+    store: &dyn Store,
+    files: &dyn TicketFiles,
+    request: &RegistrationRequest,
+    now: DateTime<Utc>,
+) -> Result<TicketDelivered, StepFailure> {
+    let (order, ticket_id) = order_with_ticket(store, request).await?;
+    let key = FileKey::for_ticket(order.event_id, ticket_id);
+    let there = files
+        .exists(&key)
+        .await
+        .map_err(port_failure("checking the ticket file"))?;
+    if !there {
+        return Err(StepFailure::transient(format!(
+            "ticket file {key} is not there yet"
+        )));
+    }
+    let order = store
+        .transition_order(&order.id, OrderStatus::Fulfilled, None, now)
+        .await
+        .map_err(port_failure("fulfilling the order"))?;
+    Ok(TicketDelivered {
+        order_status: order.status,
+    })
+}
+
+/// Deletes the order's ticket file, if there is one.
+pub async fn remove_ticket_file(
+    store: &dyn Store,
+    files: &dyn TicketFiles,
+    request: &RegistrationRequest,
+) -> Result<Undone, StepFailure> {
+    let Some((event_id, ticket_id)) = stored_order(store, request)
+        .await?
+        .and_then(|order| Some((order.event_id, order.ticket_id?)))
+    else {
+        return Ok(Undone::new(Outcome::NothingToRemove));
+    };
+    let key = FileKey::for_ticket(event_id, ticket_id);
+    let there = files
+        .exists(&key)
+        .await
+        .map_err(port_failure("checking the ticket file"))?;
+    let outcome = if there {
+        files
+            .delete(&key)
+            .await
+            .map_err(port_failure("deleting the ticket file"))?;
+        Outcome::Removed
+    } else {
+        Outcome::NothingToRemove
+    };
+    Ok(Undone {
+        file_key: Some(key.to_string()),
+        ..Undone::new(outcome)
+    })
+}
+
+/// Voids the order's ticket. One that already admitted someone stays `USED` (with a warning):
+/// the attendee is inside, and the refund goes ahead regardless.
+pub async fn void_ticket(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+) -> Result<Undone, StepFailure> {
+    let Some(ticket_id) = stored_order(store, request)
+        .await?
+        .and_then(|order| order.ticket_id)
+    else {
+        return Ok(Undone::new(Outcome::NoTicket));
+    };
+    let outcome = match store.void_ticket(ticket_id).await {
+        Ok(_) => Outcome::Voided,
+        Err(StoreError::NotFound(_)) => Outcome::NoTicket,
+        Err(StoreError::TicketUsed) => {
+            tracing::warn!(
+                order = %request.order_id,
+                ticket = %ticket_id,
+                "the ticket of a failing order was already used; it stays USED"
+            );
+            Outcome::KeptUsed
+        }
+        Err(error) => return Err(port_failure("voiding the ticket")(error)),
+    };
+    Ok(Undone {
+        ticket_id: Some(ticket_id),
+        ..Undone::new(outcome)
+    })
+}
+
+/// Gives the seat back, sold or not, at most once.
+pub async fn release_seat(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+    now: DateTime<Utc>,
+) -> Result<Undone, StepFailure> {
+    let released = store
+        .release_hold(request.event_id, request.hold_id, ReleaseScope::Any, now)
+        .await;
+    Ok(match released {
+        Ok(ReleaseOutcome::Released { was }) => Undone {
+            hold_status: Some(was),
+            ..Undone::new(Outcome::Released)
+        },
+        Ok(ReleaseOutcome::AlreadyReleased) => Undone::new(Outcome::AlreadyReleased),
+        Ok(ReleaseOutcome::KeptSold) => {
+            return Err(StepFailure::rejected(format!(
+                "hold {} stayed SOLD on a release of any hold",
+                request.hold_id
+            )));
+        }
+        Err(StoreError::NotFound(_)) => Undone::new(Outcome::NothingToRelease),
+        Err(error) => return Err(port_failure("releasing the seat")(error)),
+    })
+}
+
+/// Refunds the payment in full, once per order however often it runs.
+pub async fn refund_payment(
+    payments: &dyn Payments,
+    request: &RegistrationRequest,
+) -> Result<Undone, StepFailure> {
+    let Some(refund) = request.refund() else {
+        return Ok(Undone::new(Outcome::NoPayment));
+    };
+    let refunded = payments
+        .refund(&refund)
+        .await
+        .map_err(port_failure("refunding the payment"))?;
+    Ok(Undone {
+        refund_id: Some(refunded.id),
+        refund_status: Some(refunded.status),
+        ..Undone::new(Outcome::Refunded)
+    })
+}
+
+/// Closes the order for good with the buyer-facing reason for `error` (what the Catch
+/// recorded): `FAILED`, or `REFUNDED` if it had been fulfilled. Opens the order first if the
+/// saga failed before ConfirmSeat did.
+pub async fn fail_order(
+    store: &dyn Store,
+    request: &RegistrationRequest,
+    error: Option<&CaughtError>,
+    now: DateTime<Utc>,
+) -> Result<Undone, StepFailure> {
+    if let Some(problem) = super::order_id_problem(&request.order_id) {
+        return Err(StepFailure::rejected(format!("invalid orderId: {problem}")));
+    }
+    let order = store
+        .create_order(&request.order(now))
+        .await
+        .map_err(port_failure("opening the order"))?;
+    let reason = failure_reason(
+        error.map(|caught| caught.error.as_str()),
+        request.refund().is_some(),
+    );
+    let (to, outcome) = match order.status {
+        OrderStatus::Pending | OrderStatus::Failed => (OrderStatus::Failed, Outcome::Failed),
+        OrderStatus::Fulfilled | OrderStatus::Refunded => {
+            (OrderStatus::Refunded, Outcome::Refunded)
+        }
+    };
+    let order = store
+        .transition_order(&order.id, to, Some(reason), now)
+        .await
+        .map_err(port_failure("closing the order"))?;
+    Ok(Undone {
+        order_status: Some(order.status),
+        reason: order.failure_reason,
+        ..Undone::new(outcome)
+    })
+}
