@@ -172,7 +172,7 @@ async fn sell(
 }
 
 /// Nearest-rank percentile of sorted values; 0 for none.
-fn percentile(sorted: &[u64], percent: usize) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], percent: usize) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

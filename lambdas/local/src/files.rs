@@ -26,6 +26,8 @@ use sha2::Sha256;
 use ticket_core::files::MAX_LINK_TTL;
 use ticket_core::{Clock, FileKey, FilesError, SystemClock, TicketFiles};
 
+use crate::secret_file;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The files' directory, inside the data directory.
@@ -94,7 +96,11 @@ impl LocalFiles {
     /// `<data_dir>/files-link.key`, made on first use.
     pub fn open(data_dir: &Path, base_url: &str) -> io::Result<Self> {
         fs::create_dir_all(data_dir)?;
-        let secret = load_or_create_secret(&data_dir.join(SECRET_FILE))?;
+        let secret = secret_file::load_or_create(&data_dir.join(SECRET_FILE), || {
+            let mut secret = vec![0u8; SECRET_LEN];
+            getrandom::fill(&mut secret).map_err(io::Error::other)?;
+            Ok(secret)
+        })?;
         Self::new(&data_dir.join(FILES_DIR), base_url, secret)
     }
 
@@ -226,54 +232,6 @@ impl std::fmt::Display for LinkError {
 }
 
 impl std::error::Error for LinkError {}
-
-/// Reads the secret at `path`, or makes one there (mode 0600) if there is none. Two processes
-/// starting at once agree: the file appears whole or not at all (link into place, no clobber),
-/// and the loser reads the winner's.
-fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
-    match read_secret(path) {
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        other => return other,
-    }
-    let mut secret = vec![0u8; SECRET_LEN];
-    getrandom::fill(&mut secret).map_err(io::Error::other)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // Made with mode 0600 on Unix.
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(&secret)?;
-    file.as_file().sync_all()?;
-    match file.persist_noclobber(path) {
-        Ok(_) => Ok(secret),
-        Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => read_secret(path),
-        Err(error) => Err(error.error),
-    }
-}
-
-fn read_secret(path: &Path) -> io::Result<Vec<u8>> {
-    let secret = fs::read(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "{} is accessible to other users (mode {:o}); chmod 600 it",
-                    path.display(),
-                    mode & 0o777
-                ),
-            ));
-        }
-    }
-    if secret.len() < 16 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} holds fewer than 16 bytes", path.display()),
-        ));
-    }
-    Ok(secret)
-}
 
 /// `root` joined with the key's segments (lexically inside `root`: a key has no `..`).
 fn lexical_path(root: &Path, key: &FileKey) -> PathBuf {

@@ -1,11 +1,18 @@
 //! `ticketd`: the whole ticketing system on one machine. Embedded adapters (SQLite store) and
 //! the HTTP server that serves the site and the API.
 
+pub mod admin;
 pub mod bench;
+pub mod executions;
 pub mod files;
 pub mod keys;
 pub mod logging;
+pub mod payments;
+pub mod registration;
+pub mod saga_bench;
+pub mod secret_file;
 pub mod server;
 pub mod sqlite;
+pub mod workflow;
 
 pub use sqlite::SqliteStore;

@@ -7,12 +7,12 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. The level comes from `RUST_LOG` (e.g. `debug`,
-/// `ticketd=debug,tower_http=info`), `info` by default. Logs go to stderr so stdout stays free
-/// for what a command prints (the URL, the bench table).
-pub fn init() {
+/// `ticketd=debug,tower_http=info`), `default` without it. Logs go to stderr so stdout stays
+/// free for what a command prints (the URL, the bench table).
+pub fn init(default: LevelFilter) {
     // Lossy: a typo in RUST_LOG drops that directive instead of silencing every log.
     let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
+        .with_default_directive(default.into())
         .from_env_lossy();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

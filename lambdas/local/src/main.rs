@@ -7,11 +7,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use ticket_core::registration::RegistrationSteps;
+use ticket_core::{RandomIds, SystemClock};
+use ticketd::admin::{self, Admin};
 use ticketd::bench::{self, BenchArgs};
+use ticketd::executions::{self, ExecutionsArgs};
 use ticketd::files::LocalFiles;
 use ticketd::keys;
+use ticketd::payments::UnconfiguredPayments;
+use ticketd::registration::{self, EXECUTIONS_FILE};
+use ticketd::saga_bench::{self, RegistrationBenchArgs};
 use ticketd::server::{self, AppState};
+use ticketd::workflow::ExecutorOptions;
 use ticketd::{SqliteStore, logging};
+use tracing::level_filters::LevelFilter;
 
 /// Ticketd: the event ticketing platform on one machine.
 ///
@@ -30,6 +39,11 @@ enum Command {
     Serve(ServeArgs),
     /// Measure how fast the store sells seats (hold + confirm), alone and concurrently.
     Bench(BenchArgs),
+    /// Measure registrations per second through the registration state machine, every step
+    /// real (store, PDF render, file write), on a fresh temporary stack.
+    BenchRegistrations(RegistrationBenchArgs),
+    /// List the registration executions of a data directory, or show one with its history.
+    Executions(ExecutionsArgs),
     /// Print the public key that verifies this data directory's ticket codes, for door
     /// scanners (`KEYID:<base64url key>`). Creates the signing key if there is none yet.
     PublicKey(DataDirArgs),
@@ -71,10 +85,16 @@ fn default_site_dir() -> PathBuf {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // A server logs its traffic; the other commands print their results and log only trouble.
+    logging::init(match cli.command {
+        Command::Serve(_) => LevelFilter::INFO,
+        _ => LevelFilter::WARN,
+    });
     let outcome = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::BenchRegistrations(args) => saga_bench::run(args).await,
+        Command::Executions(args) => executions::run(args).await,
         Command::PublicKey(args) => print_public_key(&args.data_dir),
     };
     match outcome {
@@ -123,12 +143,43 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
     // stdout too: the logs may be JSON, this line is for the person who started it.
     println!("ticketd listening on {url}");
 
+    let store = Arc::new(store);
+    let files = Arc::new(files);
+
+    // The registration saga: executions left running by the last stop resume here.
+    let steps = Arc::new(RegistrationSteps {
+        store: store.clone(),
+        files: files.clone(),
+        payments: Arc::new(UnconfiguredPayments),
+        renderer: Arc::new(ticket_render::PdfRenderer),
+        signer: Arc::new(signer),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    });
+    let journal = args.data_dir.join(EXECUTIONS_FILE);
+    let executor = registration::open_executor(
+        &journal,
+        registration::bindings(steps, |_, function| function),
+        ExecutorOptions::default(),
+    )
+    .await
+    .map_err(|error| format!("cannot start the registration workflow: {error}"))?;
+    let admin = Admin::open(&args.data_dir, executor.clone())
+        .map_err(|error| format!("cannot open the admin token: {error}"))?;
+    tracing::info!(
+        token_file = %args.data_dir.join(admin::TOKEN_FILE).display(),
+        "admin routes under /api/admin"
+    );
+
     let state = AppState {
-        store: Arc::new(store),
+        store,
         site_dir: args.site_dir,
-        files: Arc::new(files),
+        files,
+        admin: Some(admin),
     };
     server::serve(listener, state, server::shutdown_signal()).await?;
+    // Running executions stay RUNNING in the journal and resume on the next start.
+    executor.shutdown();
     tracing::info!("stopped");
     Ok(())
 }

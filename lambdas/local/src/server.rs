@@ -1,4 +1,5 @@
-//! The HTTP side of `ticketd`: health check, API (to come) and the static site.
+//! The HTTP side of `ticketd`: health check, ticket files, the operator's routes, the API (to
+//! come) and the static site.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 
 /// What every handler can reach.
@@ -29,6 +31,8 @@ pub struct AppState {
     pub site_dir: PathBuf,
     /// Ticket files, downloaded through the signed links it makes (`/files/...`).
     pub files: Arc<LocalFiles>,
+    /// The operator's routes under `/api/admin` (absent: they answer 404).
+    pub admin: Option<Admin>,
 }
 
 /// `/health`, the API under `/api`, and the site for every other path.
@@ -39,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/files/{*key}", get(download_file))
+        .merge(admin::routes())
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
@@ -158,6 +163,6 @@ async fn api_not_found() -> Response {
 }
 
 /// The API's error shape: `{"error": "..."}`.
-fn error_response(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }

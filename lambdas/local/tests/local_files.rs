@@ -70,6 +70,7 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         store: Arc::new(SqliteStore::open_in_memory().unwrap()),
         site_dir,
         files: Arc::clone(&files),
+        admin: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     Served { files, addr, dir }

@@ -54,6 +54,7 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         store,
         site_dir,
         files: Arc::new(files),
+        admin: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     TestServer { addr, _dir: dir }

@@ -1,0 +1,103 @@
+//! The registration saga in ticketd: `statemachines/registration.asl.json`, the file Step
+//! Functions runs on AWS, run by the local executor with each `${...FunctionArn}` bound to the
+//! in-process step of `ticket_core::registration`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
+use ticket_core::{Started, Workflow, WorkflowError};
+
+use crate::workflow::{
+    Bindings, Executor, ExecutorError, ExecutorOptions, StartError, StartOutcome, TaskFailure,
+    TaskFunction,
+};
+
+/// The state machine definition, built into the binary so ticketd runs the file it was built
+/// with, wherever it is started.
+pub const DEFINITION: &str = include_str!("../../../statemachines/registration.asl.json");
+
+/// The executions' journal, in the data directory.
+pub const EXECUTIONS_FILE: &str = "executions.sqlite3";
+
+/// One step as a Lambda function: failures reach the executor the way a Lambda function error
+/// reaches Step Functions.
+struct StepFunction {
+    steps: Arc<RegistrationSteps>,
+    step: Step,
+}
+
+#[async_trait]
+impl TaskFunction for StepFunction {
+    async fn invoke(&self, payload: Value) -> Result<Value, TaskFailure> {
+        self.steps
+            .run(self.step, payload)
+            .await
+            .map_err(|failure| TaskFailure::lambda_error(failure.error, failure.cause))
+    }
+}
+
+/// Every step bound under its substitution name. `wrap` sees each function before it is bound
+/// (tests inject faults there); pass `|_, function| function` to bind them as they are.
+pub fn bindings(
+    steps: Arc<RegistrationSteps>,
+    wrap: impl Fn(Step, Arc<dyn TaskFunction>) -> Arc<dyn TaskFunction>,
+) -> Bindings {
+    Step::ALL
+        .into_iter()
+        .fold(Bindings::new(), |bindings, step| {
+            let function = Arc::new(StepFunction {
+                steps: steps.clone(),
+                step,
+            });
+            bindings.bind(step.substitution(), wrap(step, function))
+        })
+}
+
+/// Opens the executor of the registration state machine on the journal at `journal_path`,
+/// resuming the executions a previous run left running.
+pub async fn open_executor(
+    journal_path: &Path,
+    bindings: Bindings,
+    options: ExecutorOptions,
+) -> Result<Arc<Executor>, ExecutorError> {
+    Executor::open(journal_path, DEFINITION, bindings, options).await
+}
+
+/// The `Workflow` port on the local executor: one execution per order, named by its id.
+#[derive(Clone)]
+pub struct LocalWorkflow {
+    executor: Arc<Executor>,
+}
+
+impl LocalWorkflow {
+    pub fn new(executor: Arc<Executor>) -> Self {
+        Self { executor }
+    }
+
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.executor
+    }
+}
+
+#[async_trait]
+impl Workflow for LocalWorkflow {
+    async fn start_registration(
+        &self,
+        request: &RegistrationRequest,
+    ) -> Result<Started, WorkflowError> {
+        let input = serde_json::to_value(request)
+            .map_err(|error| WorkflowError::Internal(format!("registration input: {error}")))?;
+        match self.executor.start(request.order_id.as_str(), input).await {
+            Ok(StartOutcome::Started { .. }) => Ok(Started::New),
+            Ok(StartOutcome::Existing { .. }) => Ok(Started::Existing),
+            Err(StartError::AlreadyExists(name)) => Err(WorkflowError::AlreadyExists(name)),
+            Err(error @ (StartError::InvalidName(_) | StartError::InvalidInput(_))) => {
+                Err(WorkflowError::Rejected(error.to_string()))
+            }
+            Err(error) => Err(WorkflowError::Internal(error.to_string())),
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `ticketd bench-registrations`: registrations per second through the local executor, on the
+//! embedded stack: the registration state machine with every step real (SQLite store, PDF
+//! render, ticket file written and synced to disk), timed from start to SUCCEEDED.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use serde_json::Value;
+use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
+use ticket_core::{
+    Attendee, Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Store, SystemClock,
+    TicketSigner, UserId, Workflow,
+};
+use tokio::sync::Semaphore;
+
+use crate::SqliteStore;
+use crate::bench::percentile;
+use crate::files::LocalFiles;
+use crate::payments::UnconfiguredPayments;
+use crate::registration::{self, LocalWorkflow};
+use crate::workflow::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistrationBenchArgs {
+    /// Registrations per run (each a paid seat of one event with that many seats).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+    /// Registrations in flight at once, comma-separated: one run per value.
+    #[arg(long, value_delimiter = ',', default_value = "1,64", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Vec<u32>,
+    /// Keep each run's state under this directory instead of a temporary one.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Time spent inside each step, summed over a run.
+#[derive(Default)]
+struct StepTimes(Mutex<HashMap<Step, Duration>>);
+
+struct Timed {
+    step: Step,
+    inner: Arc<dyn TaskFunction>,
+    times: Arc<StepTimes>,
+}
+
+#[async_trait]
+impl TaskFunction for Timed {
+    async fn invoke(&self, payload: Value) -> Result<Value, TaskFailure> {
+        let started = Instant::now();
+        let result = self.inner.invoke(payload).await;
+        *self
+            .times
+            .0
+            .lock()
+            .expect("step times lock")
+            .entry(self.step)
+            .or_default() += started.elapsed();
+        result
+    }
+}
+
+pub async fn run(args: RegistrationBenchArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
+    println!(
+        "registration saga on the embedded stack: {} paid registrations per run \
+         (store, PDF render, file write + fsync, execution journal)",
+        args.count
+    );
+    if cfg!(debug_assertions) {
+        println!("(debug build: compare numbers from a --release build)");
+    }
+    ticket_render::warm_up();
+    for &concurrency in &args.concurrency {
+        let temp_dir;
+        let dir = match &args.data_dir {
+            Some(dir) => {
+                let dir = dir.join(format!("registrations-{concurrency}"));
+                std::fs::create_dir_all(&dir)?;
+                dir
+            }
+            None => {
+                temp_dir = tempfile::tempdir()?;
+                temp_dir.path().to_owned()
+            }
+        };
+        measure(&dir, args.count, concurrency as usize).await?;
+    }
+    Ok(())
+}
+
+async fn measure(
+    dir: &std::path::Path,
+    count: u32,
+    concurrency: usize,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let store = Arc::new(SqliteStore::open(&dir.join("ticketd.sqlite3"))?);
+    let files = Arc::new(LocalFiles::open(dir, "http://127.0.0.1:8080")?);
+    let steps = Arc::new(RegistrationSteps {
+        store: store.clone(),
+        files,
+        payments: Arc::new(UnconfiguredPayments),
+        renderer: Arc::new(ticket_render::PdfRenderer),
+        signer: Arc::new(TicketSigner::generate_with_derived_id()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    });
+    let times = Arc::new(StepTimes::default());
+    let bindings = registration::bindings(steps, |step, inner| {
+        Arc::new(Timed {
+            step,
+            inner,
+            times: times.clone(),
+        })
+    });
+    let executor = registration::open_executor(
+        &dir.join("executions.sqlite3"),
+        bindings,
+        ExecutorOptions::default(),
+    )
+    .await?;
+    let workflow = LocalWorkflow::new(executor.clone());
+    let requests = paid_seats(store.as_ref(), count).await?;
+    let event_id = requests[0].event_id;
+
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut runs = tokio::task::JoinSet::new();
+    for request in requests {
+        let (gate, workflow) = (gate.clone(), workflow.clone());
+        runs.spawn(async move {
+            let _permit = gate.acquire().await.expect("the gate stays open");
+            let began = Instant::now();
+            workflow.start_registration(&request).await?;
+            let execution = workflow.executor().wait(request.order_id.as_str()).await?;
+            if execution.status != ExecutionStatus::Succeeded {
+                return Err(format!("{} ended {execution:?}", request.order_id).into());
+            }
+            Ok::<_, Box<dyn Error + Send + Sync>>(began.elapsed())
+        });
+    }
+    let mut latencies = Vec::with_capacity(count as usize);
+    while let Some(run) = runs.join_next().await {
+        latencies.push(u64::try_from(run??.as_micros()).unwrap_or(u64::MAX));
+    }
+    let elapsed = started.elapsed();
+    executor.shutdown();
+    // Every seat sold once: the figures mean nothing otherwise.
+    let seats = store
+        .get_event(event_id)
+        .await?
+        .ok_or("the event is gone")?
+        .seats;
+    if (seats.taken, seats.sold) != (count, count) {
+        return Err(format!("expected {count} seats sold, the store counts {seats:?}").into());
+    }
+    latencies.sort_unstable();
+
+    println!(
+        "\nconcurrency {concurrency}: {count} registrations in {:.2} s = {:.0}/s; \
+         latency p50 {:.1} ms, p99 {:.1} ms",
+        elapsed.as_secs_f64(),
+        f64::from(count) / elapsed.as_secs_f64(),
+        percentile(&latencies, 50) as f64 / 1000.0,
+        percentile(&latencies, 99) as f64 / 1000.0,
+    );
+    println!(
+        "  time inside each step, per registration (the rest is executor, journal, queueing):"
+    );
+    let times = times.0.lock().expect("step times lock");
+    for step in Step::ALL {
+        if let Some(total) = times.get(&step) {
+            println!(
+                "    {:<14} {:>8.3} ms",
+                step.state_name(),
+                total.as_secs_f64() * 1000.0 / f64::from(count)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An event of `count` paid seats, every seat held, and the registration request of each hold
+/// (what the payment webhook would start).
+async fn paid_seats(
+    store: &dyn Store,
+    count: u32,
+) -> Result<Vec<RegistrationRequest>, Box<dyn Error + Send + Sync>> {
+    let now = SystemClock.now();
+    let event = NewEvent {
+        title: "Registration benchmark".into(),
+        venue: "Benchmark hall".into(),
+        starts_at: Some(now + TimeDelta::days(365)),
+        capacity: i64::from(count),
+        price_minor: 2500,
+        currency: "EUR".into(),
+        ..NewEvent::default()
+    }
+    .validate(EventId::new(&RandomIds), UserId::from("bench"), now)?;
+    store.create_event(&event).await?;
+    let mut requests = Vec::with_capacity(count as usize);
+    for n in 0..count {
+        let hold = NewHold {
+            id: HoldId::new(&RandomIds),
+            user_id: UserId(format!("buyer-{n}")),
+            expires_at: now + TimeDelta::minutes(30),
+        };
+        store.hold_seat(event.id, &hold, now).await?;
+        requests.push(RegistrationRequest {
+            order_id: format!("cs_bench_{}", hold.id.0.simple()).into(),
+            event_id: event.id,
+            hold_id: hold.id,
+            user_id: hold.user_id,
+            payment_intent_id: Some(format!("pi_bench_{n}")),
+            amount_minor: event.price.amount_minor,
+            currency: event.price.currency,
+            attendee: Attendee {
+                name: format!("Buyer {n}"),
+                email: format!("buyer{n}@example.com"),
+            },
+        });
+    }
+    Ok(requests)
+}

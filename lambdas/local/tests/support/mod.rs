@@ -1,0 +1,196 @@
+//! Shared by the registration tests: the embedded adapters the saga's steps run on (SQLite
+//! store, ticket file directory, fake payment provider, signer) with builders for events, holds
+//! and requests, and poppler/zbar wrappers that read a stored ticket PDF back. The tools are
+//! required: a missing tool fails the test (scripts/test installs them).
+
+#![allow(dead_code, reason = "each test binary uses a part of this module")]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use tempfile::TempDir;
+use ticket_core::testing::FakePayments;
+use ticket_core::{
+    Attendee, Clock, Event, EventId, HoldId, KeyId, NewEvent, NewHold, Order, OrderId, RandomIds,
+    RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Store, Ticket, TicketId,
+    TicketSigner, UserId,
+};
+use ticket_render::PdfRenderer;
+use ticketd::SqliteStore;
+use ticketd::files::LocalFiles;
+use uuid::Uuid;
+
+/// The embedded adapters in a temporary data directory, and the clock the tests go by.
+pub struct Adapters {
+    pub dir: TempDir,
+    pub store: Arc<SqliteStore>,
+    pub files: Arc<LocalFiles>,
+    pub payments: Arc<FakePayments>,
+    pub signer: Arc<TicketSigner>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Adapters {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let dir = TempDir::new().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("ticketd.sqlite3")).unwrap());
+        let files = Arc::new(LocalFiles::open(dir.path(), "http://127.0.0.1:9").unwrap());
+        Self {
+            store,
+            files,
+            payments: Arc::new(FakePayments::new()),
+            signer: Arc::new(TicketSigner::from_seed(KeyId::new("RS").unwrap(), &[9; 32])),
+            clock,
+            dir,
+        }
+    }
+
+    /// The registration steps over these adapters, seeing the store as `store`: the SQLite
+    /// store, or a wrapper of it that injects faults.
+    pub fn steps(&self, store: Arc<dyn Store>) -> RegistrationSteps {
+        RegistrationSteps {
+            store,
+            files: self.files.clone(),
+            payments: self.payments.clone(),
+            renderer: Arc::new(PdfRenderer),
+            signer: self.signer.clone(),
+            clock: self.clock.clone(),
+            ids: Arc::new(RandomIds),
+        }
+    }
+
+    /// An event in 30 days with `capacity` seats at `price_minor` EUR cents.
+    pub async fn event(&self, capacity: i64, price_minor: i64) -> Event {
+        let now = self.clock.now();
+        let event = NewEvent {
+            title: "Saga Night \u{2014} Compensations Live".into(),
+            description: String::new(),
+            venue: "Hall 7".into(),
+            starts_at: Some(now + TimeDelta::days(30)),
+            capacity,
+            price_minor,
+            currency: "EUR".into(),
+        }
+        .validate(EventId(Uuid::now_v7()), "organizer-1".into(), now)
+        .unwrap();
+        self.store.create_event(&event).await.unwrap();
+        event
+    }
+
+    /// A seat held for `buyer` for 30 minutes.
+    pub async fn hold(&self, event_id: EventId, buyer: &str) -> HoldId {
+        let hold = NewHold {
+            id: HoldId(Uuid::now_v7()),
+            user_id: buyer.into(),
+            expires_at: self.clock.now() + TimeDelta::minutes(30),
+        };
+        self.store
+            .hold_seat(event_id, &hold, self.clock.now())
+            .await
+            .unwrap();
+        hold.id
+    }
+
+    /// A seat held for `buyer`, and the paid registration request for it (a free one if the
+    /// event is free).
+    pub async fn request(&self, event: &Event, buyer: &str) -> RegistrationRequest {
+        let hold_id = self.hold(event.id, buyer).await;
+        request_for(event, hold_id, buyer)
+    }
+
+    /// The checkout of `request` expired before its payment arrived: its hold is released.
+    pub async fn expire_hold(&self, request: &RegistrationRequest) {
+        self.store
+            .release_hold(
+                request.event_id,
+                request.hold_id,
+                ReleaseScope::Unpaid,
+                self.clock.now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    pub async fn seats(&self, event_id: EventId) -> SeatCounts {
+        self.store.get_event(event_id).await.unwrap().unwrap().seats
+    }
+
+    /// The order, which must exist.
+    pub async fn order(&self, id: &OrderId) -> Order {
+        self.store.get_order(id).await.unwrap().expect("the order")
+    }
+
+    /// The ticket, which must exist.
+    pub async fn ticket(&self, id: TicketId) -> Ticket {
+        self.store
+            .get_ticket(id)
+            .await
+            .unwrap()
+            .expect("the ticket")
+    }
+}
+
+/// `buyer`'s registration request for the hold `hold_id` on `event`: paid (with a payment
+/// intent) unless the event is free.
+pub fn request_for(event: &Event, hold_id: HoldId, buyer: &str) -> RegistrationRequest {
+    RegistrationRequest {
+        order_id: OrderId(format!("cs_test_{}", Uuid::now_v7().simple())),
+        event_id: event.id,
+        hold_id,
+        user_id: UserId::from(buyer),
+        payment_intent_id: (!event.price.is_free())
+            .then(|| format!("pi_{}", Uuid::now_v7().simple())),
+        amount_minor: event.price.amount_minor,
+        currency: event.price.currency,
+        attendee: Attendee {
+            name: "Zo\u{eb} \u{c5}ngstr\u{f6}m".into(),
+            email: "zoe@example.org".into(),
+        },
+    }
+}
+
+fn run(program: &str, args: &[&str], dir: &Path) -> Vec<u8> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run {program} ({error}); install it with \
+                 `apt-get install -y poppler-utils zbar-tools`"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// The page rasterised at 150 dpi by poppler, then decoded by zbar: the QR payloads found.
+pub fn scan(pdf: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ticket.pdf"), pdf).unwrap();
+    run(
+        "pdftoppm",
+        &["-r", "150", "-png", "-singlefile", "ticket.pdf", "page"],
+        dir.path(),
+    );
+    let out = run("zbarimg", &["--raw", "-q", "page.png"], dir.path());
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The page's text, as poppler extracts it.
+pub fn text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ticket.pdf"), pdf).unwrap();
+    String::from_utf8(run("pdftotext", &["ticket.pdf", "-"], dir.path())).unwrap()
+}
