@@ -2,5 +2,9 @@
 
 pub mod dynamo;
 pub mod s3;
+pub mod step_functions;
+pub mod stripe;
 
 pub use dynamo::DynamoStore;
+pub use step_functions::StepFunctionsWorkflow;
+pub use stripe::StripePayments;

@@ -7,10 +7,6 @@
 //! expiry and tampering are tested end to end on ticketd's file store
 //! (`lambdas/local/tests/local_files.rs`), whose server does check them.
 
-#[allow(
-    dead_code,
-    reason = "the shared support module also serves the DynamoDB tests"
-)]
 mod support;
 
 use std::collections::HashMap;

@@ -1,14 +1,18 @@
 //! Test support: one moto server per test process (`scripts/moto-server`), and a fresh table,
 //! made from `cdk/table-schema.json`, for every store a test asks for.
 //!
+//! Every test binary compiles this module and uses a part of it.
+//!
 //! Needs `python3` with moto's server extras (`pip install 'moto[server]'`).
+
+#![allow(dead_code, reason = "each test binary uses a part of this module")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
@@ -130,13 +134,18 @@ pub fn moto_endpoint() -> String {
 /// A client of the moto server. Every test runs its own tokio runtime, so every test makes its
 /// own client (a client's connections belong to the runtime that opened them).
 pub async fn client() -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    Client::new(&sdk_config().await)
+}
+
+/// The SDK configuration of every client of the moto server (moto serves every service on its
+/// one port).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
         .load()
-        .await;
-    Client::new(&config)
+        .await
 }
 
 /// Creates a table as `cdk/table-schema.json` defines it and waits until it is active.
@@ -238,21 +247,11 @@ pub async fn fresh_store() -> Arc<dyn Store> {
     Arc::new(DynamoStore::new(client, table))
 }
 
-/// An S3 client of the same moto server (moto serves every service on its one port). Path-style
+/// An S3 client of the same moto server. Path-style
 /// addressing (`http://127.0.0.1:<port>/<bucket>/<key>`): virtual-host style would put the bucket
 /// in the host name, which does not resolve to moto.
-#[allow(
-    dead_code,
-    reason = "every test binary compiles this module; only the S3 tests use this"
-)]
 pub async fn s3_client() -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await;
-    let s3_config = aws_sdk_s3::config::Builder::from(&config)
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk_config().await)
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(s3_config)
