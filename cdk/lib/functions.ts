@@ -1,0 +1,270 @@
+/**
+ * Every Rust Lambda of the platform, in one list. A binary is `lambdas/functions/src/bin/<binary>.rs`;
+ * `scripts/build-lambdas` builds it to `<lambdaDir>/<binary>/bootstrap`. Adding a Lambda is one
+ * entry here: the entry says what the function touches, and the CDK app turns that into its
+ * environment and its IAM grants (see `lib/lambdas.ts`), so the two cannot drift apart.
+ *
+ * What an entry asks for, and what the function then gets:
+ *
+ * | need                        | environment                        | grant                                   |
+ * |-----------------------------|------------------------------------|-----------------------------------------|
+ * | table: 'read'               | TABLE_NAME                         | GetItem, Query (table and each GSI)     |
+ * | table: 'readWrite'          | TABLE_NAME                         | + PutItem, UpdateItem, DeleteItem,      |
+ * |                             |                                    |   ConditionCheckItem (transactions)     |
+ * | ticketFiles: [...]          | BUCKET_NAME                        | on `tickets/*` of the ticket bucket:    |
+ * |   'read'                    |                                    |   GetObject (presigned download links)  |
+ * |   'check'                   |                                    |   GetObject + ListBucket (HeadObject    |
+ * |                             |                                    |   answers 404, not 403, for a miss)     |
+ * |   'write' / 'delete'        |                                    |   PutObject / DeleteObject              |
+ * | secrets: [...]              | <VAR>_SECRET_ARN (see SECRET_ENV)  | GetSecretValue on that secret only      |
+ * | startsRegistration          | STATE_MACHINE_ARN                  | StartExecution on the state machine,    |
+ * |                             |                                    | DescribeExecution on its executions     |
+ * | siteUrl                     | SITE_URL                           | -                                       |
+ * | trigger: 'postConfirmation' | -                                  | AdminAddUserToGroup on the user pool    |
+ *
+ * Every function also gets its own log group (JSON log format; `AWS_LAMBDA_LOG_FORMAT=JSON` and
+ * `AWS_LAMBDA_LOG_LEVEL` are set by Lambda) and may write only there.
+ */
+
+export type TableAccess = 'read' | 'readWrite';
+export type FileAccess = 'read' | 'check' | 'write' | 'delete';
+export type SecretName = 'stripeSecretKey' | 'stripeWebhookSecret' | 'ticketSigningKey';
+export type HttpMethodName = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  readonly method: HttpMethodName;
+  /** API Gateway route path, e.g. `/events/{id}`. */
+  readonly path: string;
+  /** `jwt`: the Cognito JWT authorizer runs first. `none`: only for callers that cannot hold a token. */
+  readonly auth: 'jwt' | 'none';
+}
+
+export interface LambdaSpec {
+  /** Name of the binary and of its directory under the lambda dir. */
+  readonly binary: string;
+  /** One line; becomes the function's description. */
+  readonly purpose: string;
+  /** Memory in MB (CPU scales with it). Default 256. */
+  readonly memoryMb?: number;
+  /** Default: 25 s for saga steps (under the state's 30 s), 10 s for routes, 5 s for Cognito triggers. */
+  readonly timeoutSeconds?: number;
+  readonly table?: TableAccess;
+  readonly ticketFiles?: readonly FileAccess[];
+  readonly secrets?: readonly SecretName[];
+  /** Starts (or finds) a registration execution of the state machine. */
+  readonly startsRegistration?: boolean;
+  /** Needs the site's URL (Stripe success and cancel URLs). */
+  readonly siteUrl?: boolean;
+  /** A state of `statemachines/registration.asl.json`, bound through `${<step>FunctionArn}`. */
+  readonly step?: string;
+  /** HTTP API routes served by this function. */
+  readonly routes?: readonly Route[];
+  /** A Cognito trigger of the user pool. */
+  readonly trigger?: 'postConfirmation';
+}
+
+/** Environment variable names; the Rust side reads exactly these. */
+export const ENV = {
+  table: 'TABLE_NAME',
+  ticketFiles: 'BUCKET_NAME',
+  stateMachine: 'STATE_MACHINE_ARN',
+  siteUrl: 'SITE_URL',
+} as const;
+
+/**
+ * A secret's ARN is passed as `<VAR>_SECRET_ARN`, where `<VAR>` is the variable that holds the
+ * plain value where there is no Secrets Manager (ticketd, tests): the function reads `<VAR>` if it
+ * is set and otherwise fetches `<VAR>_SECRET_ARN` once per cold start.
+ */
+export const SECRET_ENV: Record<SecretName, string> = {
+  stripeSecretKey: 'STRIPE_SECRET_KEY_SECRET_ARN',
+  stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET_SECRET_ARN',
+  ticketSigningKey: 'TICKET_SIGNING_KEY_SECRET_ARN',
+};
+
+export const LAMBDAS: readonly LambdaSpec[] = [
+  // ---- Registration saga: one function per state of statemachines/registration.asl.json.
+  {
+    binary: 'confirm-seat',
+    purpose: 'Saga step: open the order and sell the held seat (or a free one for a late payment).',
+    step: 'ConfirmSeat',
+    table: 'readWrite',
+  },
+  {
+    binary: 'record-ticket',
+    purpose: "Saga step: record the order's registration and ticket.",
+    step: 'RecordTicket',
+    table: 'readWrite',
+  },
+  {
+    binary: 'render-ticket',
+    purpose: 'Saga step: render the PDF ticket with its signed QR code and store it.',
+    step: 'RenderTicket',
+    memoryMb: 512,
+    table: 'read',
+    ticketFiles: ['write'],
+    secrets: ['ticketSigningKey'],
+  },
+  {
+    binary: 'deliver-ticket',
+    purpose: 'Saga step: check the ticket file is stored and mark the order FULFILLED.',
+    step: 'DeliverTicket',
+    table: 'readWrite',
+    ticketFiles: ['check'],
+  },
+  {
+    binary: 'remove-ticket-file',
+    purpose: "Compensation: delete the order's ticket PDF if it was stored.",
+    step: 'RemoveTicketFile',
+    table: 'read',
+    ticketFiles: ['check', 'delete'],
+  },
+  {
+    binary: 'void-ticket',
+    purpose: "Compensation: void the order's ticket if one was recorded.",
+    step: 'VoidTicket',
+    table: 'readWrite',
+  },
+  {
+    binary: 'release-seat',
+    purpose: 'Compensation: give the seat back, sold or held.',
+    step: 'ReleaseSeat',
+    table: 'readWrite',
+  },
+  {
+    binary: 'refund-payment',
+    purpose: 'Compensation: refund the payment once per order.',
+    step: 'RefundPayment',
+    // Stripe only: the binary builds no store and no file adapter.
+    secrets: ['stripeSecretKey'],
+  },
+  {
+    binary: 'fail-order',
+    purpose: 'Compensation: mark the order FAILED (or REFUNDED) with a reason the buyer can read.',
+    step: 'FailOrder',
+    table: 'readWrite',
+  },
+
+  // ---- Cognito trigger.
+  {
+    binary: 'post-confirmation',
+    purpose: 'Cognito post-confirmation trigger: add every new user to the attendee group.',
+    trigger: 'postConfirmation',
+    memoryMb: 128,
+  },
+
+  // ---- HTTP API routes, as DESIGN.md foresees them. Binary names and paths are proposals
+  // until the route binaries exist: rename here when they land.
+  {
+    binary: 'list-events',
+    purpose: 'GET /events: upcoming events (GSI2), one page at a time.',
+    routes: [{ method: 'GET', path: '/events', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'create-event',
+    purpose: 'POST /events: an organizer creates an event.',
+    routes: [{ method: 'POST', path: '/events', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
+    binary: 'get-event',
+    purpose: 'GET /events/{id}: one event with its seats left.',
+    routes: [{ method: 'GET', path: '/events/{id}', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'list-organizer-events',
+    purpose: "GET /organizer/events: the calling organizer's events (GSI1).",
+    routes: [{ method: 'GET', path: '/organizer/events', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'list-attendees',
+    purpose: "GET /events/{id}/attendees: an organizer's attendee list for one of their events.",
+    routes: [{ method: 'GET', path: '/events/{id}/attendees', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'checkout',
+    purpose: 'POST /events/{id}/checkout: hold a seat and open a Stripe Checkout session (free events start the saga).',
+    routes: [{ method: 'POST', path: '/events/{id}/checkout', auth: 'jwt' }],
+    table: 'readWrite',
+    secrets: ['stripeSecretKey'],
+    startsRegistration: true,
+    siteUrl: true,
+  },
+  {
+    binary: 'stripe-webhook',
+    purpose: 'POST /stripe/webhook: verify the Stripe signature, start the saga or release the hold.',
+    // Stripe cannot present a JWT: the handler verifies Stripe-Signature over the raw body.
+    routes: [{ method: 'POST', path: '/stripe/webhook', auth: 'none' }],
+    table: 'readWrite',
+    secrets: ['stripeWebhookSecret'],
+    startsRegistration: true,
+  },
+  {
+    binary: 'get-order',
+    purpose: 'GET /orders/{sessionId}: order status, with a fresh download link once FULFILLED.',
+    routes: [{ method: 'GET', path: '/orders/{sessionId}', auth: 'jwt' }],
+    table: 'read',
+    ticketFiles: ['read'],
+  },
+  {
+    binary: 'list-tickets',
+    purpose: "GET /tickets: the caller's tickets (GSI1), with download links.",
+    routes: [{ method: 'GET', path: '/tickets', auth: 'jwt' }],
+    table: 'read',
+    ticketFiles: ['read'],
+  },
+  {
+    binary: 'scan-ticket',
+    purpose: 'POST /scan: verify a ticket code and redeem it once, for the organizer of its event.',
+    routes: [{ method: 'POST', path: '/scan', auth: 'jwt' }],
+    table: 'readWrite',
+    // Verification needs only the public key, derived from the signing key's secret text.
+    secrets: ['ticketSigningKey'],
+  },
+];
+
+/** The saga steps, in list order. */
+export function stepLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[] {
+  return list.filter((spec) => spec.step !== undefined);
+}
+
+/** Every route of every function, with the binary serving it. */
+export function routesOf(list: readonly LambdaSpec[] = LAMBDAS): Array<Route & { binary: string }> {
+  return list.flatMap((spec) => (spec.routes ?? []).map((route) => ({ ...route, binary: spec.binary })));
+}
+
+/** The environment variable names a spec leads to (values are set by the CDK app). */
+export function envNamesOf(spec: LambdaSpec): string[] {
+  const names: string[] = [];
+  if (spec.table) names.push(ENV.table);
+  if (spec.ticketFiles?.length) names.push(ENV.ticketFiles);
+  for (const secret of spec.secrets ?? []) names.push(SECRET_ENV[secret]);
+  if (spec.startsRegistration) names.push(ENV.stateMachine);
+  if (spec.siteUrl) names.push(ENV.siteUrl);
+  return names;
+}
+
+/** Refuses a list with duplicate binaries, routes or steps: caught at synth, not at deploy. */
+export function checkList(list: readonly LambdaSpec[]): void {
+  const seen = new Set<string>();
+  for (const spec of list) {
+    if (!/^[a-z][a-z0-9-]*$/.test(spec.binary)) throw new Error(`binary name ${spec.binary} is not kebab-case`);
+    if (seen.has(spec.binary)) throw new Error(`binary ${spec.binary} is listed twice`);
+    seen.add(spec.binary);
+  }
+  const routes = new Set<string>();
+  for (const route of routesOf(list)) {
+    const key = `${route.method} ${route.path}`;
+    if (routes.has(key)) throw new Error(`route ${key} is listed twice`);
+    routes.add(key);
+  }
+  const steps = new Set<string>();
+  for (const spec of stepLambdas(list)) {
+    if (steps.has(spec.step!)) throw new Error(`step ${spec.step} is listed twice`);
+    steps.add(spec.step!);
+  }
+}
