@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod event;
 pub mod files;
+pub mod identity;
 pub mod ids;
 pub mod money;
 pub mod order;
@@ -26,6 +27,7 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts};
 pub use files::{DEFAULT_LINK_TTL, FileKey, FilesError, TicketFiles};
+pub use identity::{Caller, DirectoryError, Group, IdentityError, UserDirectory};
 pub use ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
 pub use money::{Currency, Money};
 pub use order::{

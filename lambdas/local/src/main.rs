@@ -13,6 +13,8 @@ use ticketd::admin::{self, Admin};
 use ticketd::bench::{self, BenchArgs};
 use ticketd::executions::{self, ExecutionsArgs};
 use ticketd::files::LocalFiles;
+use ticketd::idp::users_cli::{self, UsersArgs};
+use ticketd::idp::{self, Idp, IdpConfig};
 use ticketd::keys;
 use ticketd::payments::UnconfiguredPayments;
 use ticketd::registration::{self, EXECUTIONS_FILE};
@@ -47,6 +49,8 @@ enum Command {
     /// Print the public key that verifies this data directory's ticket codes, for door
     /// scanners (`KEYID:<base64url key>`). Creates the signing key if there is none yet.
     PublicKey(DataDirArgs),
+    /// Manage the local identity provider's users: add, promote to organizer, list.
+    Users(UsersArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,6 +71,17 @@ struct ServeArgs {
     /// Directory of the site's static files.
     #[arg(long, env = "TICKETD_SITE_DIR", default_value_os_t = default_site_dir())]
     site_dir: PathBuf,
+    /// The identity provider's app client id (the site's `clientId`).
+    #[arg(long, env = "TICKETD_CLIENT_ID", default_value = idp::DEFAULT_CLIENT_ID)]
+    client_id: String,
+    /// A callback (and logout) URL of the app client (repeatable); default: the server's `/`
+    /// and `/index.html`.
+    #[arg(
+        long = "callback-url",
+        env = "TICKETD_CALLBACK_URLS",
+        value_delimiter = ','
+    )]
+    callback_urls: Vec<String>,
 }
 
 /// `./frontend` when run from a checkout's root, else the frontend of the source tree this
@@ -96,6 +111,7 @@ async fn main() -> ExitCode {
         Command::BenchRegistrations(args) => saga_bench::run(args).await,
         Command::Executions(args) => executions::run(args).await,
         Command::PublicKey(args) => print_public_key(&args.data_dir),
+        Command::Users(args) => users_cli::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,17 +187,56 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         "admin routes under /api/admin"
     );
 
+    let idp = open_idp(&args.data_dir, &url, args.client_id, args.callback_urls).await?;
+
     let state = AppState {
         store,
         site_dir: args.site_dir,
         files,
         admin: Some(admin),
+        idp: Some(idp),
     };
     server::serve(listener, state, server::shutdown_signal()).await?;
     // Running executions stay RUNNING in the journal and resume on the next start.
     executor.shutdown();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The identity provider under `<url>/auth`, with the demo accounts on a fresh data directory.
+async fn open_idp(
+    data_dir: &Path,
+    url: &str,
+    client_id: String,
+    callback_urls: Vec<String>,
+) -> Result<Idp, Box<dyn Error + Send + Sync>> {
+    let mut config = IdpConfig::local(url);
+    config.client.id = client_id;
+    if !callback_urls.is_empty() {
+        config.client.logout_urls = callback_urls.clone();
+        config.client.callback_urls = callback_urls;
+    }
+    let idp = Idp::open(data_dir, config, Arc::new(SystemClock))
+        .map_err(|error| format!("cannot open the identity provider: {error}"))?;
+    tracing::info!(
+        issuer = %idp.issuer(),
+        client_id = %idp.config().client.id,
+        "identity provider under /auth"
+    );
+    let demo_file = data_dir.join(idp::DEMO_ACCOUNTS_FILE);
+    match idp::ensure_demo_accounts(&idp, data_dir).await {
+        // Printed once, for the person who started it; the file keeps them.
+        Ok(Some(accounts)) => println!(
+            "demo accounts (kept in {}):\n{accounts}",
+            demo_file.display()
+        ),
+        Ok(None) if demo_file.exists() => {
+            println!("demo accounts: see {}", demo_file.display());
+        }
+        Ok(None) => {}
+        Err(error) => return Err(format!("cannot create the demo accounts: {error}").into()),
+    }
+    Ok(idp)
 }
 
 fn print_public_key(data_dir: &Path) -> Result<(), Box<dyn Error + Send + Sync>> {

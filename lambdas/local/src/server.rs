@@ -22,6 +22,7 @@ use tracing::Level;
 
 use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
+use crate::idp::{self, Idp};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct AppState {
     pub files: Arc<LocalFiles>,
     /// The operator's routes under `/api/admin` (absent: they answer 404).
     pub admin: Option<Admin>,
+    /// The identity provider under `/auth` (absent: those routes answer 404).
+    pub idp: Option<Idp>,
 }
 
 /// `/health`, the API under `/api`, and the site for every other path.
@@ -44,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/files/{*key}", get(download_file))
         .merge(admin::routes())
+        .merge(idp::routes())
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))

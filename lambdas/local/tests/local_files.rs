@@ -71,6 +71,7 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         site_dir,
         files: Arc::clone(&files),
         admin: None,
+        idp: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     Served { files, addr, dir }

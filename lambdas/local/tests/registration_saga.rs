@@ -688,6 +688,7 @@ async fn serve_admin(stack: &Stack, token: &str) -> String {
         site_dir,
         files: stack.files.clone(),
         admin: Some(Admin::with_token(token, stack.executor.clone())),
+        idp: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     url

@@ -55,6 +55,7 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         site_dir,
         files: Arc::new(files),
         admin: None,
+        idp: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     TestServer { addr, _dir: dir }
