@@ -1,6 +1,9 @@
 //! Domain of the ticketing platform: types, validation rules and the ports (traits) that adapters
 //! implement. Nothing here does I/O or knows about AWS, HTTP or SQLite.
 
+pub mod api;
+#[cfg(feature = "apigw")]
+pub mod apigw;
 pub mod clock;
 pub mod event;
 pub mod files;

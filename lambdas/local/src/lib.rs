@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bench;
 pub mod executions;
 pub mod files;
+pub mod gateway;
 pub mod idp;
 pub mod keys;
 pub mod logging;

@@ -7,17 +7,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use ticket_core::api::ApiPorts;
 use ticket_core::registration::RegistrationSteps;
-use ticket_core::{RandomIds, SystemClock};
+use ticket_core::{Payments, RandomIds, SystemClock};
 use ticketd::admin::{self, Admin};
 use ticketd::bench::{self, BenchArgs};
 use ticketd::executions::{self, ExecutionsArgs};
 use ticketd::files::LocalFiles;
+use ticketd::gateway::Gateway;
 use ticketd::idp::users_cli::{self, UsersArgs};
 use ticketd::idp::{self, Idp, IdpConfig};
 use ticketd::keys;
 use ticketd::payments::UnconfiguredPayments;
-use ticketd::registration::{self, EXECUTIONS_FILE};
+use ticketd::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use ticketd::saga_bench::{self, RegistrationBenchArgs};
 use ticketd::server::{self, AppState};
 use ticketd::workflow::ExecutorOptions;
@@ -161,12 +163,14 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
 
     let store = Arc::new(store);
     let files = Arc::new(files);
+    let payments: Arc<dyn Payments> = Arc::new(UnconfiguredPayments);
+    let ticket_verifier = Arc::new(signer.verifier());
 
     // The registration saga: executions left running by the last stop resume here.
     let steps = Arc::new(RegistrationSteps {
         store: store.clone(),
         files: files.clone(),
-        payments: Arc::new(UnconfiguredPayments),
+        payments: payments.clone(),
         renderer: Arc::new(ticket_render::PdfRenderer),
         signer: Arc::new(signer),
         clock: Arc::new(SystemClock),
@@ -188,6 +192,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
     );
 
     let idp = open_idp(&args.data_dir, &url, args.client_id, args.callback_urls).await?;
+    let gateway = Gateway {
+        ports: Arc::new(ApiPorts {
+            store: store.clone(),
+            files: files.clone(),
+            payments,
+            workflow: Arc::new(LocalWorkflow::new(executor.clone())),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            verifier: ticket_verifier,
+            site_url: url.clone(),
+        }),
+        verifier: idp.verifier().clone(),
+        site_origin: url.parse()?,
+    };
 
     let state = AppState {
         store,
@@ -195,6 +213,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         files,
         admin: Some(admin),
         idp: Some(idp),
+        gateway: Some(gateway),
     };
     server::serve(listener, state, server::shutdown_signal()).await?;
     // Running executions stay RUNNING in the journal and resume on the next start.

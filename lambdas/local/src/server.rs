@@ -22,6 +22,7 @@ use tracing::Level;
 
 use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
+use crate::gateway::{self, Gateway};
 use crate::idp::{self, Idp};
 
 /// What every handler can reach.
@@ -36,6 +37,8 @@ pub struct AppState {
     pub admin: Option<Admin>,
     /// The identity provider under `/auth` (absent: those routes answer 404).
     pub idp: Option<Idp>,
+    /// The API under `/api` (absent: its routes answer 404).
+    pub gateway: Option<Gateway>,
 }
 
 /// `/health`, the API under `/api`, and the site for every other path.
@@ -48,9 +51,9 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{*key}", get(download_file))
         .merge(admin::routes())
         .merge(idp::routes())
+        .merge(gateway::routes(state.gateway.as_ref()))
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
         .route("/api", any(api_not_found))
-        .route("/api/{*rest}", any(api_not_found))
         .fallback_service(site)
         // One span and one "finished processing request" line per request, at info, so a
         // default run shows its traffic.

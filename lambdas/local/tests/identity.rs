@@ -58,6 +58,7 @@ impl Stack {
             files: Arc::new(files),
             admin: None,
             idp: Some(idp.clone()),
+            gateway: None,
         };
         tokio::spawn(server::serve(listener, state, std::future::pending()));
         Self {

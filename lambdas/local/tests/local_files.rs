@@ -72,6 +72,7 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         files: Arc::clone(&files),
         admin: None,
         idp: None,
+        gateway: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     Served { files, addr, dir }

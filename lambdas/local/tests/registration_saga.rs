@@ -689,6 +689,7 @@ async fn serve_admin(stack: &Stack, token: &str) -> String {
         files: stack.files.clone(),
         admin: Some(Admin::with_token(token, stack.executor.clone())),
         idp: None,
+        gateway: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     url

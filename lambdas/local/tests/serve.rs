@@ -56,6 +56,7 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         files: Arc::new(files),
         admin: None,
         idp: None,
+        gateway: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     TestServer { addr, _dir: dir }

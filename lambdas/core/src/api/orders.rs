@@ -1,0 +1,168 @@
+//! `GET /orders/{id}`, `GET /me/tickets`, `GET /tickets/{id}/download`.
+
+use chrono::TimeDelta;
+use serde_json::{Value, json};
+
+use super::http::{ApiError, ApiRequest, ApiResponse, page_body};
+use crate::clock::Clock;
+use crate::files::{DEFAULT_LINK_TTL, FileKey, TicketFiles};
+use crate::identity::Caller;
+use crate::ids::{OrderId, TicketId};
+use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
+use crate::registration::MAX_ORDER_ID_LEN;
+use crate::store::Store;
+
+/// A fresh download link for a ticket's PDF: `{url, expiresAt}`.
+async fn download_link(
+    files: &dyn TicketFiles,
+    clock: &dyn Clock,
+    ticket: &Ticket,
+) -> Result<Value, ApiError> {
+    let name = format!("ticket-{}.pdf", ticket.id);
+    let url = files
+        .download_url(
+            &FileKey::for_ticket(ticket.event_id, ticket.id),
+            &name,
+            DEFAULT_LINK_TTL,
+        )
+        .await
+        .map_err(ApiError::files)?;
+    let expires_at = clock.now()
+        + TimeDelta::from_std(DEFAULT_LINK_TTL).expect("the link lifetime fits a TimeDelta");
+    Ok(json!({ "url": url, "expiresAt": expires_at }))
+}
+
+fn order_body(order: &Order, download: Option<Value>) -> Value {
+    json!({
+        "orderId": order.id,
+        "eventId": order.event_id,
+        "status": order.status,
+        "failureReason": order.failure_reason,
+        "amountMinor": order.amount.amount_minor,
+        "currency": order.amount.currency.code(),
+        "ticketId": order.ticket_id,
+        "download": download,
+        "createdAt": order.created_at,
+        "updatedAt": order.updated_at,
+    })
+}
+
+fn ticket_body(ticket: &Ticket) -> Value {
+    json!({
+        "ticketId": ticket.id,
+        "eventId": ticket.event_id,
+        "orderId": ticket.order_id,
+        "status": ticket.status,
+        "attendeeName": ticket.attendee.name,
+        "usedAt": ticket.used_at,
+        "createdAt": ticket.created_at,
+    })
+}
+
+/// Order ids are checkout session ids (`cs_…`) or `free_…`, not UUIDs.
+fn order_id(request: &ApiRequest) -> Result<OrderId, ApiError> {
+    let id = request
+        .path_params
+        .get("id")
+        .map(String::as_str)
+        .unwrap_or("");
+    let fine = !id.is_empty()
+        && id.len() <= MAX_ORDER_ID_LEN
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if !fine {
+        return Err(ApiError::bad_request(format!(
+            "`id` must be an order id: 1 to {MAX_ORDER_ID_LEN} characters of A-Z, a-z, 0-9, _ and -"
+        )));
+    }
+    Ok(OrderId(id.to_owned()))
+}
+
+/// The order's state for its buyer; a fulfilled order carries a fresh download link.
+pub(crate) async fn get_order(
+    store: &dyn Store,
+    files: &dyn TicketFiles,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let id = order_id(request)?;
+    let order = store
+        .get_order(&id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    if order.user_id != caller.user_id {
+        return Err(ApiError::forbidden("this is not your order"));
+    }
+    let download = match (order.status, order.ticket_id) {
+        (OrderStatus::Fulfilled, Some(ticket_id)) => {
+            let ticket = store
+                .get_ticket(ticket_id)
+                .await
+                .map_err(ApiError::store)?
+                .ok_or_else(|| {
+                    ApiError::store(crate::store::StoreError::Internal(format!(
+                        "fulfilled order {id} has no ticket {ticket_id}"
+                    )))
+                })?;
+            Some(download_link(files, clock, &ticket).await?)
+        }
+        _ => None,
+    };
+    Ok(ApiResponse::json(200, &order_body(&order, download)))
+}
+
+pub(crate) async fn my_tickets(
+    store: &dyn Store,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let page = request.page()?;
+    let tickets = store
+        .tickets_of_user(&caller.user_id, &page)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(ApiResponse::json(
+        200,
+        &page_body(tickets, |ticket| ticket_body(&ticket)),
+    ))
+}
+
+/// A fresh link to the owner's ticket PDF, once its order is fulfilled.
+pub(crate) async fn download(
+    store: &dyn Store,
+    files: &dyn TicketFiles,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let id: TicketId = request.uuid_param("id")?;
+    let ticket = store
+        .get_ticket(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    if ticket.user_id != caller.user_id {
+        return Err(ApiError::forbidden("this is not your ticket"));
+    }
+    if ticket.status == TicketStatus::Void {
+        return Err(ApiError::conflict("the ticket was voided"));
+    }
+    // The PDF exists once the registration delivered it, which fulfils the order.
+    let fulfilled = store
+        .get_order(&ticket.order_id)
+        .await
+        .map_err(ApiError::store)?
+        .is_some_and(|order| order.status == OrderStatus::Fulfilled);
+    if !fulfilled {
+        return Err(ApiError::conflict(
+            "the ticket is not ready yet, try again shortly",
+        ));
+    }
+    Ok(ApiResponse::json(
+        200,
+        &download_link(files, clock, &ticket).await?,
+    ))
+}

@@ -1,0 +1,86 @@
+//! `POST /scan`: a door scan. Every verdict is a 200 with `result`, so a scanner shows it as
+//! is; only a malformed request (400) or a failing store (5xx) is an error.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http::{ApiError, ApiRequest, ApiResponse};
+use crate::clock::Clock;
+use crate::identity::Caller;
+use crate::store::{Redemption, Store};
+use crate::ticket_code::{CodeError, TicketVerifier};
+
+/// The longest `code` accepted.
+pub const MAX_SCAN_CHARS: usize = 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanBody {
+    code: String,
+}
+
+fn invalid(reason: &str) -> Value {
+    json!({ "result": "INVALID", "reason": reason })
+}
+
+pub(crate) async fn scan(
+    store: &dyn Store,
+    verifier: &TicketVerifier,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let body: ScanBody = request.json()?;
+    // A code is far shorter (`MAX_CODE_LEN`); this only bounds the work on nonsense.
+    if body.code.chars().count() > MAX_SCAN_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "`code` must be at most {MAX_SCAN_CHARS} characters"
+        )));
+    }
+    let verdict = match verifier.verify(&body.code) {
+        Err(CodeError::Malformed(_)) => invalid("not a ticket code"),
+        Err(CodeError::UnknownKey(_) | CodeError::BadSignature) => {
+            invalid("the code is not signed by this system")
+        }
+        Ok(code) => {
+            let event = store
+                .get_event(code.event_id)
+                .await
+                .map_err(ApiError::store)?;
+            match event {
+                None => invalid("unknown event"),
+                Some(view) if view.event.organizer_id != caller.user_id => json!({
+                    "result": "NOT_YOUR_EVENT",
+                    "eventId": code.event_id,
+                }),
+                Some(view) => {
+                    let redemption = store
+                        .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
+                        .await
+                        .map_err(ApiError::store)?;
+                    let title = &view.event.title;
+                    match redemption {
+                        Redemption::Admitted(ticket) => json!({
+                            "result": "VALID",
+                            "ticketId": ticket.id,
+                            "eventId": ticket.event_id,
+                            "eventTitle": title,
+                            "attendeeName": ticket.attendee.name,
+                        }),
+                        Redemption::AlreadyUsed(ticket) => json!({
+                            "result": "USED",
+                            "ticketId": ticket.id,
+                            "eventId": ticket.event_id,
+                            "eventTitle": title,
+                            "attendeeName": ticket.attendee.name,
+                            "usedAt": ticket.used_at,
+                        }),
+                        Redemption::Void(_) => invalid("the ticket was voided"),
+                        Redemption::Unknown => invalid("unknown ticket"),
+                    }
+                }
+            }
+        }
+    };
+    Ok(ApiResponse::json(200, &verdict))
+}

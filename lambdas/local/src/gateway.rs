@@ -1,0 +1,247 @@
+//! ticketd's stand-in for API Gateway's HTTP API: the API under `/api`. It does what API Gateway
+//! does before a route Lambda runs — matches the route, checks the bearer JWT the way the JWT
+//! authorizer does (signature against the identity provider's keys, issuer, audience or
+//! client_id, expiry) and builds the payload 2.0 event with the claims as strings — then hands
+//! that event to the same translation and handlers the Lambdas use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+use ticket_core::api::{self, Access, ApiPorts, MAX_BODY_BYTES};
+use ticket_core::apigw;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::idp::verifier::JwtVerifier;
+use crate::server::{AppState, error_response};
+
+/// The API's ports, the authorizer's verifier and the one origin CORS lets in.
+#[derive(Clone)]
+pub struct Gateway {
+    pub ports: Arc<ApiPorts>,
+    pub verifier: JwtVerifier,
+    /// The site's origin (`http://127.0.0.1:8080`): the only one a browser may call from.
+    pub site_origin: HeaderValue,
+}
+
+/// `/api/openapi.json` and every API route under `/api`, with CORS for the site's origin only.
+pub fn routes(gateway: Option<&Gateway>) -> Router<AppState> {
+    let router = Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/{*path}", any(dispatch));
+    match gateway {
+        Some(gateway) => router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::exact(gateway.site_origin.clone()))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]),
+        ),
+        None => router,
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], api::OPENAPI).into_response()
+}
+
+async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let Some(gateway) = state.gateway.as_ref() else {
+        return error_response(StatusCode::NOT_FOUND, "not found");
+    };
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().strip_prefix("/api").unwrap_or_default();
+    let Some((route, path_params)) = api::match_path(parts.method.as_str(), path) else {
+        return error_response(StatusCode::NOT_FOUND, "not found");
+    };
+    // One byte over the limit is enough to know it is too big.
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        );
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        );
+    }
+    // API Gateway's JWT authorizer answers 401 itself, in its own shape, and the Lambda never runs.
+    let claims = match route.access {
+        Access::Public => None,
+        _ => match bearer_token(&parts.headers).map(|token| gateway.verifier.verify(token)) {
+            Some(Ok(claims)) => Some(claims),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "token refused");
+                return unauthorized();
+            }
+            None => return unauthorized(),
+        },
+    };
+
+    let event = payload_v2_event(
+        &parts,
+        &format!("{} {}", route.method, route.path),
+        &path_params,
+        claims.as_ref(),
+        &body,
+    );
+    let request = match serde_json::from_value(event)
+        .map_err(|error| error.to_string())
+        .map(apigw::api_request)
+    {
+        Ok(Ok(request)) => request,
+        Ok(Err(refused)) => return into_axum(apigw::apigw_response(refused)),
+        Err(error) => {
+            tracing::error!(%error, "the gateway built an event it cannot read");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    let response = api::handle(&gateway.ports, request).await;
+    into_axum(apigw::apigw_response(response))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "message": "Unauthorized" })),
+    )
+        .into_response()
+}
+
+/// The token of `Authorization: Bearer <token>` (or the bare token, which the authorizer also
+/// takes).
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// Claims as API Gateway passes them to the Lambda: every value a string, arrays as
+/// `[a b]`.
+fn claim_strings(claims: &Map<String, Value>) -> Map<String, Value> {
+    claims
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Array(items) => {
+                    let items: Vec<String> = items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_owned)
+                        })
+                        .collect();
+                    format!("[{}]", items.join(" "))
+                }
+                other => other.to_string(),
+            };
+            (name.clone(), Value::String(text))
+        })
+        .collect()
+}
+
+/// The payload format 2.0 event of this request, as API Gateway builds it.
+fn payload_v2_event(
+    parts: &axum::http::request::Parts,
+    route_key: &str,
+    path_params: &[(String, String)],
+    claims: Option<&Map<String, Value>>,
+    body: &[u8],
+) -> Value {
+    let path = parts.uri.path().strip_prefix("/api").unwrap_or_default();
+    let raw_query = parts.uri.query().unwrap_or_default();
+    // Repeated query parameters arrive comma-joined in queryStringParameters.
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        query
+            .entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    let query: Map<String, Value> = query
+        .into_iter()
+        .map(|(name, values)| (name, Value::String(values.join(","))))
+        .collect();
+    let mut headers: Map<String, Value> = Map::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let path_params: Map<String, Value> = path_params
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(STANDARD.encode(body)), true),
+    };
+    let now = chrono::Utc::now();
+    let authorizer = claims
+        .map(|claims| json!({ "jwt": { "claims": claim_strings(claims), "scopes": Value::Null } }));
+    json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "queryStringParameters": query,
+        "pathParameters": path_params,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "ticketd",
+            "authorizer": authorizer,
+            "domainName": parts.headers.get(header::HOST).and_then(|host| host.to_str().ok()),
+            "http": {
+                "method": parts.method.as_str(),
+                "path": path,
+                "protocol": format!("{:?}", parts.version),
+                "sourceIp": "127.0.0.1",
+                "userAgent": parts.headers.get(header::USER_AGENT).and_then(|agent| agent.to_str().ok()),
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+/// The Lambda's answer, as API Gateway turns it into an HTTP response.
+fn into_axum(response: aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> Response {
+    let body = match response.body {
+        None => Vec::new(),
+        Some(aws_lambda_events::encodings::Body::Text(text)) if response.is_base64_encoded => {
+            STANDARD.decode(text).unwrap_or_default()
+        }
+        Some(aws_lambda_events::encodings::Body::Text(text)) => text.into_bytes(),
+        Some(aws_lambda_events::encodings::Body::Binary(bytes)) => bytes,
+        Some(_) => Vec::new(),
+    };
+    let mut out = Response::new(Body::from(body));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status_code as u16).unwrap_or(StatusCode::BAD_GATEWAY);
+    *out.headers_mut() = response.headers;
+    out
+}
