@@ -281,6 +281,18 @@ fn pending_request(idp: &Idp, headers: &HeaderMap, id: Option<&String>) -> Optio
     (cookies(headers).get(BROWSER_COOKIE) == Some(&request.browser)).then_some(request)
 }
 
+/// A posted sign-in or sign-up form and the authorization request it continues, which must be
+/// pending in this browser.
+fn posted_request(
+    idp: &Idp,
+    headers: &HeaderMap,
+    form: Result<Form<Params>, FormRejection>,
+) -> Option<(Params, AuthRequest)> {
+    let Form(form) = form.ok()?;
+    let request = pending_request(idp, headers, form.get("request"))?;
+    Some((form, request))
+}
+
 /// Signs the user in: a session cookie, the request consumed, a code for the client.
 fn sign_in(idp: &Idp, request_id: &str, request: &AuthRequest, user: &User) -> Response {
     let now = idp.now();
@@ -351,10 +363,7 @@ async fn login(
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
     let idp = idp_or_return!(state);
-    let Ok(Form(form)) = form else {
-        return expired_request();
-    };
-    let Some(request) = pending_request(&idp, &headers, form.get("request")) else {
+    let Some((form, request)) = posted_request(&idp, &headers, form) else {
         return expired_request();
     };
     let request_id = &form["request"];
@@ -389,10 +398,7 @@ async fn signup(
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
     let idp = idp_or_return!(state);
-    let Ok(Form(form)) = form else {
-        return expired_request();
-    };
-    let Some(request) = pending_request(&idp, &headers, form.get("request")) else {
+    let Some((form, request)) = posted_request(&idp, &headers, form) else {
         return expired_request();
     };
     let request_id = &form["request"];
