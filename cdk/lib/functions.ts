@@ -153,19 +153,20 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     memoryMb: 128,
   },
 
-  // ---- HTTP API routes, as DESIGN.md foresees them. Binary names and paths are proposals
-  // until the route binaries exist: rename here when they land.
-  {
-    binary: 'list-events',
-    purpose: 'GET /events: upcoming events (GSI2), one page at a time.',
-    routes: [{ method: 'GET', path: '/events', auth: 'jwt' }],
-    table: 'read',
-  },
+  // ---- HTTP API routes: one binary per entry of `ticket_core::api::ROUTES`, named by its
+  // operationId in kebab case (a Rust test checks each binary exists; a test here checks this
+  // list against lambdas/core/api/openapi.json).
   {
     binary: 'create-event',
     purpose: 'POST /events: an organizer creates an event.',
     routes: [{ method: 'POST', path: '/events', auth: 'jwt' }],
     table: 'readWrite',
+  },
+  {
+    binary: 'list-events',
+    purpose: "GET /events: upcoming events (GSI2) with availability, or with ?mine=true the organizer's own (GSI1).",
+    routes: [{ method: 'GET', path: '/events', auth: 'jwt' }],
+    table: 'read',
   },
   {
     binary: 'get-event',
@@ -174,15 +175,9 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: 'read',
   },
   {
-    binary: 'list-organizer-events',
-    purpose: "GET /organizer/events: the calling organizer's events (GSI1).",
-    routes: [{ method: 'GET', path: '/organizer/events', auth: 'jwt' }],
-    table: 'read',
-  },
-  {
-    binary: 'list-attendees',
-    purpose: "GET /events/{id}/attendees: an organizer's attendee list for one of their events.",
-    routes: [{ method: 'GET', path: '/events/{id}/attendees', auth: 'jwt' }],
+    binary: 'get-event-stats',
+    purpose: "GET /events/{id}/stats: held, sold, remaining and checked in, for the event's organizer.",
+    routes: [{ method: 'GET', path: '/events/{id}/stats', auth: 'jwt' }],
     table: 'read',
   },
   {
@@ -195,25 +190,28 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     siteUrl: true,
   },
   {
-    binary: 'stripe-webhook',
-    purpose: 'POST /stripe/webhook: verify the Stripe signature, start the saga or release the hold.',
-    // Stripe cannot present a JWT: the handler verifies Stripe-Signature over the raw body.
-    routes: [{ method: 'POST', path: '/stripe/webhook', auth: 'none' }],
-    table: 'readWrite',
-    secrets: ['stripeWebhookSecret'],
-    startsRegistration: true,
+    binary: 'list-attendees',
+    purpose: "GET /events/{id}/attendees: an organizer's attendee list (JSON or CSV) for one of their events.",
+    routes: [{ method: 'GET', path: '/events/{id}/attendees', auth: 'jwt' }],
+    table: 'read',
   },
   {
     binary: 'get-order',
-    purpose: 'GET /orders/{sessionId}: order status, with a fresh download link once FULFILLED.',
-    routes: [{ method: 'GET', path: '/orders/{sessionId}', auth: 'jwt' }],
+    purpose: 'GET /orders/{id}: order status, with a fresh download link once FULFILLED.',
+    routes: [{ method: 'GET', path: '/orders/{id}', auth: 'jwt' }],
     table: 'read',
     ticketFiles: ['read'],
   },
   {
-    binary: 'list-tickets',
-    purpose: "GET /tickets: the caller's tickets (GSI1), with download links.",
-    routes: [{ method: 'GET', path: '/tickets', auth: 'jwt' }],
+    binary: 'list-my-tickets',
+    purpose: "GET /me/tickets: the caller's tickets (GSI1).",
+    routes: [{ method: 'GET', path: '/me/tickets', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'download-ticket',
+    purpose: "GET /tickets/{id}/download: a fresh short-lived link to the owner's ticket PDF.",
+    routes: [{ method: 'GET', path: '/tickets/{id}/download', auth: 'jwt' }],
     table: 'read',
     ticketFiles: ['read'],
   },
@@ -224,6 +222,15 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: 'readWrite',
     // Verification needs only the public key, derived from the signing key's secret text.
     secrets: ['ticketSigningKey'],
+  },
+  {
+    binary: 'stripe-webhook',
+    purpose: 'POST /stripe/webhook: verify the Stripe signature, start the saga or release the hold.',
+    // Stripe cannot present a JWT: the handler verifies Stripe-Signature over the raw body.
+    routes: [{ method: 'POST', path: '/stripe/webhook', auth: 'none' }],
+    table: 'readWrite',
+    secrets: ['stripeWebhookSecret'],
+    startsRegistration: true,
   },
 ];
 

@@ -6,6 +6,8 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TABLE_SCHEMA_PATH = path.join(REPO_ROOT, 'cdk', 'table-schema.json');
 /** The ONE state machine definition, also run by ticketd. */
 export const REGISTRATION_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'registration.asl.json');
+/** The ONE description of the HTTP API, whose routes the route Lambdas serve. */
+export const OPENAPI_PATH = path.join(REPO_ROOT, 'lambdas', 'core', 'api', 'openapi.json');
 /** The hosted site, deployed as is. */
 export const FRONTEND_DIR = path.join(REPO_ROOT, 'frontend');
 /** Where `scripts/build-lambdas` puts `<binary>/bootstrap` unless told otherwise. */

@@ -6,7 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { readTableSchema } from '../lib/data';
 import { LAMBDAS, SECRET_ENV, SecretName, envNamesOf, routesOf, stepLambdas } from '../lib/functions';
 import { pascal } from '../lib/lambdas';
-import { REGISTRATION_ASL_PATH } from '../lib/paths';
+import { OPENAPI_PATH, REGISTRATION_ASL_PATH } from '../lib/paths';
 import { THROTTLE } from '../lib/api';
 import { substitutionFor, substitutionsIn } from '../lib/workflow';
 import { Synth, allowStatements, logicalId, render, resourcesOfType, synthSkipBuild, tempDir } from './helpers';
@@ -151,6 +151,22 @@ describe('Lambdas', () => {
     for (const binary of ['render-ticket', 'deliver-ticket', 'remove-ticket-file']) {
       assert.ok(envNamesOf(LAMBDAS.find((s) => s.binary === binary)!).includes('BUCKET_NAME'), binary);
     }
+  });
+});
+
+describe('HTTP API routes', () => {
+  it('the function list serves exactly the operations of the OpenAPI document, one binary each', () => {
+    const document = JSON.parse(fs.readFileSync(OPENAPI_PATH, 'utf8'));
+    const kebab = (id: string) => id.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const documented: string[] = [];
+    for (const [routePath, item] of Object.entries<Record<string, any>>(document.paths)) {
+      for (const [method, operation] of Object.entries<any>(item)) {
+        const auth = (operation.security ?? document.security ?? []).length > 0 ? 'jwt' : 'none';
+        documented.push(`${method.toUpperCase()} ${routePath} ${auth} ${kebab(operation.operationId)}`);
+      }
+    }
+    const listed = routesOf().map((route) => `${route.method} ${route.path} ${route.auth} ${route.binary}`);
+    assert.deepEqual(listed.sort(), documented.sort());
   });
 });
 

@@ -2,6 +2,8 @@
 //! read configuration from the environment, build the adapters once per cold start, and hand
 //! events to core. No business logic lives here.
 
+mod route;
+
 use std::env;
 use std::future::Future;
 
@@ -15,6 +17,8 @@ use ticket_core::TicketSigner;
 use ticket_core::registration::{Step, StepFailure, StepPayload, output};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
+
+pub use route::{PUBLIC_KEYS_VAR, SITE_URL_VAR, STATE_MACHINE_ARN_VAR, binary_name, run_route};
 
 /// Names the environment variable that holds the DynamoDB table name (set by the CDK app).
 pub const TABLE_NAME_VAR: &str = "TABLE_NAME";

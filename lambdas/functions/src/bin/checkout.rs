@@ -1,0 +1,6 @@
+//! The route POST /events/{id}/checkout: API Gateway's event to the route's handler in core.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ticket_functions::run_route("checkout").await
+}

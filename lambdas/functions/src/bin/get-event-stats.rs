@@ -1,0 +1,6 @@
+//! The route GET /events/{id}/stats: API Gateway's event to the route's handler in core.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ticket_functions::run_route("getEventStats").await
+}

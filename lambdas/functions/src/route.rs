@@ -1,0 +1,209 @@
+//! Serving one API route: API Gateway's payload 2.0 event in, the route's handler in core, the
+//! response back. Each route Lambda gets only the configuration its route needs (the CDK app's
+//! list); a port it was not given is [`NotGiven`], which fails loudly if a handler ever uses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_runtime::{LambdaEvent, service_fn};
+use ticket_cloud::StepFunctionsWorkflow;
+use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse};
+use ticket_core::registration::RegistrationRequest;
+use ticket_core::{
+    CheckoutRequest, CheckoutSession, FileKey, FilesError, OrderId, Payments, PaymentsError,
+    RandomIds, Refund, RefundRequest, Started, SystemClock, TicketFiles, TicketVerifier, Workflow,
+    WorkflowError, apigw,
+};
+
+use crate::{
+    ConfigError, SIGNING_KEY_ARN_VAR, SIGNING_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR,
+    STRIPE_SECRET_KEY_VAR, files_from, optional_env, payments_from, signer_from, store_from,
+};
+
+/// Names the environment variable with the registration state machine's ARN.
+pub const STATE_MACHINE_ARN_VAR: &str = "STATE_MACHINE_ARN";
+/// Names the environment variable with the hosted site's origin (Stripe's return URLs).
+pub const SITE_URL_VAR: &str = "SITE_URL";
+/// Names the optional environment variable with the ticket codes' public keys
+/// (`KEYID:<base64url>`, comma-separated): what a scan needs, without the signing key.
+pub const PUBLIC_KEYS_VAR: &str = "TICKET_PUBLIC_KEYS";
+
+/// The binary name of a route: its operation id in kebab case (`listMyTickets` →
+/// `list-my-tickets`).
+pub fn binary_name(operation_id: &str) -> String {
+    let mut name = String::new();
+    for character in operation_id.chars() {
+        if character.is_ascii_uppercase() {
+            name.push('-');
+        }
+        name.push(character.to_ascii_lowercase());
+    }
+    name
+}
+
+/// Serves the route whose `operationId` is `operation_id`; events for any other route are
+/// answered 404 (API Gateway sends none: one route, one function).
+pub async fn run_route(operation_id: &'static str) -> Result<(), lambda_runtime::Error> {
+    crate::init_logging();
+    let config = crate::aws_config().await;
+    let ports = &ports_from(&config).await?;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
+            Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(apigw::apigw_response(
+                serve(ports, operation_id, event.payload).await,
+            ))
+        },
+    ))
+    .await
+}
+
+async fn serve(
+    ports: &ApiPorts,
+    operation_id: &str,
+    event: ApiGatewayV2httpRequest,
+) -> ApiResponse {
+    let request = match apigw::api_request(event) {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    match api::find_route(&request.method, &request.route) {
+        Some(route) if route.operation_id == operation_id => api::handle(ports, request).await,
+        _ => ApiError::not_found("route").into(),
+    }
+}
+
+/// The ports from the environment: the table always; the bucket, Stripe, the state machine and
+/// the ticket keys where the function was given them.
+async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
+    let files: Arc<dyn TicketFiles> = match optional_env(crate::BUCKET_NAME_VAR) {
+        Some(_) => Arc::new(files_from(config)?),
+        None => Arc::new(NotGiven("the ticket bucket")),
+    };
+    let stripe_given = optional_env(STRIPE_SECRET_KEY_VAR).is_some()
+        || optional_env(STRIPE_SECRET_KEY_ARN_VAR).is_some();
+    let payments: Arc<dyn Payments> = if stripe_given {
+        Arc::new(payments_from(config).await?)
+    } else {
+        Arc::new(NotGiven("Stripe"))
+    };
+    let workflow: Arc<dyn Workflow> = match optional_env(STATE_MACHINE_ARN_VAR) {
+        Some(arn) => Arc::new(StepFunctionsWorkflow::new(
+            aws_sdk_sfn::Client::new(config),
+            arn,
+        )),
+        None => Arc::new(NotGiven("the registration state machine")),
+    };
+    Ok(ApiPorts {
+        store: Arc::new(store_from(config)?),
+        files,
+        payments,
+        workflow,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        verifier: Arc::new(verifier_from(config).await?),
+        site_url: optional_env(SITE_URL_VAR).unwrap_or_default(),
+    })
+}
+
+/// The public keys of `TICKET_PUBLIC_KEYS`, or the signing key's own where the function has
+/// it, or none (every code is then refused as signed by an unknown key).
+async fn verifier_from(config: &SdkConfig) -> Result<TicketVerifier, ConfigError> {
+    if let Some(text) = optional_env(PUBLIC_KEYS_VAR) {
+        return TicketVerifier::from_public_keys(text.split(',').map(str::trim))
+            .map_err(|error| ConfigError::Invalid(PUBLIC_KEYS_VAR, error.to_string()));
+    }
+    if optional_env(SIGNING_KEY_VAR).is_some() || optional_env(SIGNING_KEY_ARN_VAR).is_some() {
+        return Ok(signer_from(config).await?.verifier());
+    }
+    TicketVerifier::from_public_keys::<[&str; 0]>([])
+        .map_err(|error| ConfigError::Invalid(PUBLIC_KEYS_VAR, error.to_string()))
+}
+
+/// A port this function was not configured with. Using it is a deployment mistake (the CDK
+/// list and the handler disagree), reported as an internal error.
+struct NotGiven(&'static str);
+
+impl NotGiven {
+    fn reason(&self) -> String {
+        let reason = format!("this function was not given {}", self.0);
+        tracing::error!(%reason, "a route used a port it was not configured with");
+        reason
+    }
+}
+
+#[async_trait]
+impl TicketFiles for NotGiven {
+    async fn put_pdf(&self, _key: &FileKey, _pdf: Vec<u8>) -> Result<(), FilesError> {
+        Err(FilesError::Internal(self.reason()))
+    }
+    async fn download_url(
+        &self,
+        _key: &FileKey,
+        _name: &str,
+        _expires_in: Duration,
+    ) -> Result<String, FilesError> {
+        Err(FilesError::Internal(self.reason()))
+    }
+    async fn delete(&self, _key: &FileKey) -> Result<(), FilesError> {
+        Err(FilesError::Internal(self.reason()))
+    }
+    async fn exists(&self, _key: &FileKey) -> Result<bool, FilesError> {
+        Err(FilesError::Internal(self.reason()))
+    }
+}
+
+#[async_trait]
+impl Payments for NotGiven {
+    async fn create_checkout(
+        &self,
+        _request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentsError> {
+        Err(PaymentsError::Internal(self.reason()))
+    }
+    async fn expire_checkout(&self, _session: &OrderId) -> Result<(), PaymentsError> {
+        Err(PaymentsError::Internal(self.reason()))
+    }
+    async fn refund(&self, _request: &RefundRequest) -> Result<Refund, PaymentsError> {
+        Err(PaymentsError::Internal(self.reason()))
+    }
+}
+
+#[async_trait]
+impl Workflow for NotGiven {
+    async fn start_registration(
+        &self,
+        _request: &RegistrationRequest,
+    ) -> Result<Started, WorkflowError> {
+        Err(WorkflowError::Internal(self.reason()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_its_binary_serving_it() {
+        let bin_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin");
+        for route in api::ROUTES {
+            let name = binary_name(route.operation_id);
+            let path = format!("{bin_dir}/{name}.rs");
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{} {} needs {path}", route.method, route.path));
+            assert!(
+                source.contains(&format!("run_route(\"{}\")", route.operation_id)),
+                "{path} serves {}",
+                route.operation_id
+            );
+        }
+    }
+
+    #[test]
+    fn binary_names_are_the_operation_ids_in_kebab_case() {
+        assert_eq!(binary_name("listMyTickets"), "list-my-tickets");
+        assert_eq!(binary_name("checkout"), "checkout");
+    }
+}
