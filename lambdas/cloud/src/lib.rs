@@ -2,6 +2,7 @@
 
 pub mod dynamo;
 pub mod s3;
+mod sdk_error;
 pub mod step_functions;
 pub mod stripe;
 

@@ -19,6 +19,8 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use ticket_core::files::{PDF_CONTENT_TYPE, content_disposition};
 use ticket_core::{FileKey, FilesError, TicketFiles};
 
+use crate::sdk_error::{SdkFailure, classify};
+
 /// How objects are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Encryption {
@@ -73,17 +75,15 @@ fn files_error<E, R>(operation: &str, error: SdkError<E, R>) -> FilesError
 where
     E: ProvideErrorMetadata,
 {
-    let unavailable = |what: &str| FilesError::Unavailable(format!("S3 {operation}: {what}"));
-    match &error {
-        SdkError::TimeoutError(_) => unavailable("timed out"),
-        SdkError::DispatchFailure(_) => unavailable("could not reach the service"),
-        SdkError::ResponseError(_) => unavailable("unreadable response"),
-        SdkError::ServiceError(_) => match error.code() {
-            Some(code) if TRANSIENT_CODES.contains(&code) => unavailable(code),
-            Some(code) => FilesError::Internal(format!("S3 {operation} failed: {code}")),
-            None => FilesError::Internal(format!("S3 {operation} failed")),
-        },
-        _ => FilesError::Internal(format!("S3 {operation}: the request could not be built")),
+    match classify(&error, TRANSIENT_CODES) {
+        SdkFailure::Transient(what) => FilesError::Unavailable(format!("S3 {operation}: {what}")),
+        SdkFailure::Service(Some(code)) => {
+            FilesError::Internal(format!("S3 {operation} failed: {code}"))
+        }
+        SdkFailure::Service(None) => FilesError::Internal(format!("S3 {operation} failed")),
+        SdkFailure::Unbuildable => {
+            FilesError::Internal(format!("S3 {operation}: the request could not be built"))
+        }
     }
 }
 

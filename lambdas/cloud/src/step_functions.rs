@@ -14,6 +14,8 @@ use serde_json::Value;
 use ticket_core::registration::RegistrationRequest;
 use ticket_core::{Started, Workflow, WorkflowError};
 
+use crate::sdk_error::{SdkFailure, classify};
+
 /// Error codes that a retry, later, may get past.
 const TRANSIENT_CODES: &[&str] = &[
     "ThrottlingException",
@@ -78,17 +80,13 @@ fn workflow_error<E, R>(operation: &str, error: SdkError<E, R>) -> WorkflowError
 where
     E: ProvideErrorMetadata,
 {
-    let unavailable = |what: &str| WorkflowError::Unavailable(format!("{operation}: {what}"));
-    match &error {
-        SdkError::TimeoutError(_) => unavailable("timed out"),
-        SdkError::DispatchFailure(_) => unavailable("could not reach the service"),
-        SdkError::ResponseError(_) => unavailable("unreadable response"),
-        SdkError::ServiceError(_) => match error.code() {
-            Some(code) if TRANSIENT_CODES.contains(&code) => unavailable(code),
-            Some(code) => WorkflowError::Rejected(format!("{operation}: {code}")),
-            None => WorkflowError::Internal(format!("{operation} failed")),
-        },
-        _ => WorkflowError::Internal(format!("{operation}: the request could not be built")),
+    match classify(&error, TRANSIENT_CODES) {
+        SdkFailure::Transient(what) => WorkflowError::Unavailable(format!("{operation}: {what}")),
+        SdkFailure::Service(Some(code)) => WorkflowError::Rejected(format!("{operation}: {code}")),
+        SdkFailure::Service(None) => WorkflowError::Internal(format!("{operation} failed")),
+        SdkFailure::Unbuildable => {
+            WorkflowError::Internal(format!("{operation}: the request could not be built"))
+        }
     }
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use ticket_core::StoreError;
 
+use crate::sdk_error::{SdkFailure, classify};
+
 /// How many times a write that lost a race (a transaction conflict, or a refusal that a fresh
 /// read does not explain) is tried before the caller gets `Unavailable`.
 pub(crate) const MAX_ATTEMPTS: u32 = 20;
@@ -42,28 +44,22 @@ pub(crate) fn failure<E, R>(operation: &str, error: SdkError<E, R>) -> Failure
 where
     E: ProvideErrorMetadata,
 {
-    let unavailable = |what: &str| {
-        Failure::Store(StoreError::Unavailable(format!(
+    match classify(&error, TRANSIENT_CODES) {
+        SdkFailure::Transient(what) => Failure::Store(StoreError::Unavailable(format!(
             "DynamoDB {operation}: {what}"
-        )))
-    };
-    match &error {
-        SdkError::TimeoutError(_) => unavailable("timed out"),
-        SdkError::DispatchFailure(_) => unavailable("could not reach the service"),
-        SdkError::ResponseError(_) => unavailable("unreadable response"),
-        SdkError::ServiceError(_) => match error.code() {
-            Some(
-                "ConditionalCheckFailedException"
-                | "TransactionCanceledException"
-                | "TransactionConflictException",
-            ) => Failure::Refused,
-            Some(code) if TRANSIENT_CODES.contains(&code) => unavailable(code),
-            Some(code) => Failure::Store(StoreError::Internal(format!(
-                "DynamoDB {operation} failed: {code}"
-            ))),
-            None => Failure::Store(StoreError::Internal(format!("DynamoDB {operation} failed"))),
-        },
-        _ => Failure::Store(StoreError::Internal(format!(
+        ))),
+        SdkFailure::Service(Some(
+            "ConditionalCheckFailedException"
+            | "TransactionCanceledException"
+            | "TransactionConflictException",
+        )) => Failure::Refused,
+        SdkFailure::Service(Some(code)) => Failure::Store(StoreError::Internal(format!(
+            "DynamoDB {operation} failed: {code}"
+        ))),
+        SdkFailure::Service(None) => {
+            Failure::Store(StoreError::Internal(format!("DynamoDB {operation} failed")))
+        }
+        SdkFailure::Unbuildable => Failure::Store(StoreError::Internal(format!(
             "DynamoDB {operation}: the request could not be built"
         ))),
     }
