@@ -15,6 +15,7 @@ pub mod page;
 pub mod payments;
 pub mod registration;
 pub mod store;
+pub mod stripe_webhook;
 pub mod ticket_code;
 pub mod time;
 pub mod validation;

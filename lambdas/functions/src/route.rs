@@ -15,12 +15,13 @@ use ticket_core::registration::RegistrationRequest;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, FileKey, FilesError, OrderId, Payments, PaymentsError,
     RandomIds, Refund, RefundRequest, Started, SystemClock, TicketFiles, TicketVerifier, Workflow,
-    WorkflowError, apigw,
+    WorkflowError, apigw, stripe_webhook,
 };
 
 use crate::{
     ConfigError, SIGNING_KEY_ARN_VAR, SIGNING_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR,
-    STRIPE_SECRET_KEY_VAR, files_from, optional_env, payments_from, signer_from, store_from,
+    STRIPE_SECRET_KEY_VAR, STRIPE_WEBHOOK_SECRET_ARN_VAR, STRIPE_WEBHOOK_SECRET_VAR, files_from,
+    optional_env, payments_from, secret_from_env, signer_from, store_from,
 };
 
 /// Names the environment variable with the registration state machine's ARN.
@@ -96,6 +97,20 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         )),
         None => Arc::new(NotGiven("the registration state machine")),
     };
+    let webhook_given = optional_env(STRIPE_WEBHOOK_SECRET_VAR).is_some()
+        || optional_env(STRIPE_WEBHOOK_SECRET_ARN_VAR).is_some();
+    // Without secrets every delivery fails verification: a webhook function must be given them.
+    let webhook_secrets = if webhook_given {
+        let text = secret_from_env(
+            config,
+            STRIPE_WEBHOOK_SECRET_VAR,
+            STRIPE_WEBHOOK_SECRET_ARN_VAR,
+        )
+        .await?;
+        stripe_webhook::secrets_from(&text)
+    } else {
+        Vec::new()
+    };
     Ok(ApiPorts {
         store: Arc::new(store_from(config)?),
         files,
@@ -104,6 +119,7 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         verifier: Arc::new(verifier_from(config).await?),
+        webhook_secrets,
         site_url: optional_env(SITE_URL_VAR).unwrap_or_default(),
     })
 }

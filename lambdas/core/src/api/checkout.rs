@@ -15,8 +15,10 @@ use crate::payments::CheckoutRequest;
 use crate::registration::RegistrationRequest;
 use crate::store::{ReleaseScope, StoreError};
 
-/// How long a seat is held while its buyer pays: Stripe's shortest session lifetime.
-pub const HOLD_MINUTES: i64 = 30;
+/// How long a seat is held while its buyer pays. The session expires with the hold, and Stripe
+/// refuses an `expires_at` less than 30 minutes after the session's creation, which comes a
+/// moment after the hold's: one minute more covers the trip.
+pub const HOLD_MINUTES: i64 = 31;
 
 /// The order id of a free registration: one per hold, and a valid execution name (at most 80
 /// characters of `[A-Za-z0-9_-]`).

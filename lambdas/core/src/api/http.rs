@@ -154,9 +154,17 @@ impl ApiRequest {
                 "the request body must be a JSON object",
             ));
         }
-        // serde's messages name the field and the expected type, and hold nothing internal.
-        serde_json::from_value(value)
-            .map_err(|error| ApiError::bad_request(format!("invalid request body: {error}")))
+        // serde's messages name the expected type and hold nothing internal; the path names the
+        // field (`capacity: invalid type: string "ten", expected u32`).
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            let error = error.into_inner();
+            if path == "." {
+                ApiError::bad_request(format!("invalid request body: {error}"))
+            } else {
+                ApiError::bad_request(format!("invalid request body: `{path}`: {error}"))
+            }
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::files::{DEFAULT_LINK_TTL, FileKey, TicketFiles};
 use crate::identity::Caller;
 use crate::ids::{OrderId, TicketId};
-use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
+use crate::order::{HoldStatus, Order, OrderStatus, Ticket, TicketStatus};
 use crate::registration::MAX_ORDER_ID_LEN;
 use crate::store::Store;
 
@@ -32,11 +32,11 @@ async fn download_link(
     Ok(json!({ "url": url, "expiresAt": expires_at }))
 }
 
-fn order_body(order: &Order, download: Option<Value>) -> Value {
+fn order_body(order: &Order, status: &str, download: Option<Value>) -> Value {
     json!({
         "orderId": order.id,
         "eventId": order.event_id,
-        "status": order.status,
+        "status": status,
         "failureReason": order.failure_reason,
         "amountMinor": order.amount.amount_minor,
         "currency": order.amount.currency.code(),
@@ -111,7 +111,24 @@ pub(crate) async fn get_order(
         }
         _ => None,
     };
-    Ok(ApiResponse::json(200, &order_body(&order, download)))
+    // A pending order whose seat went back (its checkout expired unpaid) shows as EXPIRED; a
+    // payment that still arrives moves it on to FULFILLED or, with no seat left, a refund.
+    let status = match order.status {
+        OrderStatus::Pending if hold_released(store, &order).await? => "EXPIRED",
+        status => status.as_str(),
+    };
+    Ok(ApiResponse::json(
+        200,
+        &order_body(&order, status, download),
+    ))
+}
+
+async fn hold_released(store: &dyn Store, order: &Order) -> Result<bool, ApiError> {
+    let hold = store
+        .get_hold(order.event_id, order.hold_id)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(hold.is_some_and(|hold| hold.status == HoldStatus::Released))
 }
 
 pub(crate) async fn my_tickets(

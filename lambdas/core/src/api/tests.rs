@@ -153,3 +153,13 @@ fn concrete_paths_match_their_templates() {
     assert!(find_route("GET", "/events/{id}").is_some());
     assert!(find_route("GET", "/nope").is_none());
 }
+
+#[test]
+fn the_stripe_webhook_is_the_only_public_route() {
+    let public: Vec<_> = ROUTES
+        .iter()
+        .filter(|route| route.access == Access::Public)
+        .map(|route| route.handler)
+        .collect();
+    assert_eq!(public, [Handler::StripeWebhook]);
+}
