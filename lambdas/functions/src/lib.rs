@@ -1,7 +1,8 @@
-//! Start-up shared by the Lambda binaries (one per route and saga step, under `src/bin/`):
-//! read configuration from the environment, build the adapters once per cold start, and hand
-//! events to core. No business logic lives here.
+//! Start-up shared by the Lambda binaries (one per route and saga step, and Cognito's
+//! post-confirmation trigger, under `src/bin/`): read configuration from the environment, build
+//! the adapters once per cold start, and hand events to core. No business logic lives here.
 
+mod post_confirmation;
 mod route;
 
 use std::env;
@@ -18,6 +19,7 @@ use ticket_core::registration::{Step, StepFailure, StepPayload, output};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
+pub use post_confirmation::{post_confirmation, run_post_confirmation};
 pub use route::{PUBLIC_KEYS_VAR, SITE_URL_VAR, STATE_MACHINE_ARN_VAR, binary_name, run_route};
 
 /// Names the environment variable that holds the DynamoDB table name (set by the CDK app).
@@ -40,6 +42,13 @@ pub const STRIPE_SECRET_KEY_VAR: &str = "STRIPE_SECRET_KEY";
 
 /// Names the environment variable that holds the ARN of the secret with the Stripe key.
 pub const STRIPE_SECRET_KEY_ARN_VAR: &str = "STRIPE_SECRET_KEY_SECRET_ARN";
+
+/// Names the environment variable with Stripe's webhook signing secret(s) (`whsec_...`, several
+/// separated by commas while rotating).
+pub const STRIPE_WEBHOOK_SECRET_VAR: &str = "STRIPE_WEBHOOK_SECRET";
+
+/// Names the environment variable that holds the ARN of the secret with the webhook secret(s).
+pub const STRIPE_WEBHOOK_SECRET_ARN_VAR: &str = "STRIPE_WEBHOOK_SECRET_SECRET_ARN";
 
 /// Names the optional environment variable that points the Stripe client at another server
 /// (a simulator); real Stripe when unset.
