@@ -61,18 +61,19 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     let Some((route, path_params)) = api::match_path(parts.method.as_str(), path) else {
         return error_response(StatusCode::NOT_FOUND, "not found");
     };
-    // One byte over the limit is enough to know it is too big.
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "the request body could not be read",
-        );
-    };
-    if body.len() > MAX_BODY_BYTES {
-        return error_response(
+    // Reading stops one byte past the limit: an error here is a body over it (or a client that
+    // went away, which hears nothing anyway).
+    let too_large = || {
+        error_response(
             StatusCode::BAD_REQUEST,
             &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        );
+        )
+    };
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return too_large();
+    };
+    if body.len() > MAX_BODY_BYTES {
+        return too_large();
     }
     // API Gateway's JWT authorizer answers 401 itself, in its own shape, and the Lambda never runs.
     let claims = match route.access {

@@ -2,10 +2,13 @@
 //! the HTTP server that serves the site and the API.
 
 pub mod admin;
+pub mod app;
 pub mod bench;
 pub mod executions;
 pub mod files;
+pub mod flash_sale;
 pub mod gateway;
+pub mod html;
 pub mod idp;
 pub mod keys;
 pub mod logging;
@@ -15,6 +18,7 @@ pub mod saga_bench;
 pub mod secret_file;
 pub mod server;
 pub mod sqlite;
+pub mod stripe_sim;
 pub mod workflow;
 
 pub use sqlite::SqliteStore;

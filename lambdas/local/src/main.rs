@@ -4,26 +4,16 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use ticket_core::api::ApiPorts;
-use ticket_core::registration::RegistrationSteps;
-use ticket_core::{Payments, RandomIds, SystemClock};
-use ticketd::admin::{self, Admin};
+use ticket_core::stripe_webhook;
+use ticketd::app::{self, DemoAccounts, ServeOptions, StripeAccount};
 use ticketd::bench::{self, BenchArgs};
 use ticketd::executions::{self, ExecutionsArgs};
-use ticketd::files::LocalFiles;
-use ticketd::gateway::Gateway;
+use ticketd::flash_sale::{self, FlashSaleArgs};
 use ticketd::idp::users_cli::{self, UsersArgs};
-use ticketd::idp::{self, Idp, IdpConfig};
-use ticketd::keys;
-use ticketd::payments::UnconfiguredPayments;
-use ticketd::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use ticketd::saga_bench::{self, RegistrationBenchArgs};
-use ticketd::server::{self, AppState};
-use ticketd::workflow::ExecutorOptions;
-use ticketd::{SqliteStore, logging};
+use ticketd::{idp, keys, logging, server};
 use tracing::level_filters::LevelFilter;
 
 /// Ticketd: the event ticketing platform on one machine.
@@ -46,6 +36,10 @@ enum Command {
     /// Measure registrations per second through the registration state machine, every step
     /// real (store, PDF render, file write), on a fresh temporary stack.
     BenchRegistrations(RegistrationBenchArgs),
+    /// A flash sale through the whole stack over HTTP: many buyers check out and pay for a
+    /// smaller event at once, with the Stripe simulator; checks that exactly the seats were
+    /// sold and nobody else was charged, and reports the throughput.
+    BenchFlashSale(FlashSaleArgs),
     /// List the registration executions of a data directory, or show one with its history.
     Executions(ExecutionsArgs),
     /// Print the public key that verifies this data directory's ticket codes, for door
@@ -84,6 +78,24 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     callback_urls: Vec<String>,
+    /// A Stripe secret key (`sk_test_...`): ticketd then talks to real Stripe instead of its
+    /// built-in simulator. Needs the webhook secret too.
+    #[arg(
+        long,
+        env = "STRIPE_SECRET_KEY",
+        hide_env_values = true,
+        requires = "stripe_webhook_secret"
+    )]
+    stripe_secret_key: Option<String>,
+    /// The signing secret of the webhook endpoint that forwards to `/api/stripe/webhook`
+    /// (`whsec_...`, as `stripe listen` prints it; several separated by commas while rotating).
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        requires = "stripe_secret_key"
+    )]
+    stripe_webhook_secret: Option<String>,
 }
 
 /// `./frontend` when run from a checkout's root, else the frontend of the source tree this
@@ -111,6 +123,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchRegistrations(args) => saga_bench::run(args).await,
+        Command::BenchFlashSale(args) => flash_sale::run(args).await,
         Command::Executions(args) => executions::run(args).await,
         Command::PublicKey(args) => print_public_key(&args.data_dir),
         Command::Users(args) => users_cli::run(args).await,
@@ -126,136 +139,36 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
-    if !args.site_dir.is_dir() {
-        return Err(format!(
-            "site directory {} does not exist (set --site-dir)",
-            args.site_dir.display()
-        )
-        .into());
-    }
-    std::fs::create_dir_all(&args.data_dir).map_err(|error| {
-        format!(
-            "cannot create data directory {}: {error}",
-            args.data_dir.display()
-        )
-    })?;
-    let signer = keys::load_or_create(&args.data_dir)?;
-    tracing::info!(key_id = %signer.key_id(), "ticket-signing key loaded");
-    let db_path = args.data_dir.join("ticketd.sqlite3");
-    let store = SqliteStore::open(&db_path)
-        .map_err(|error| format!("cannot open {}: {error}", db_path.display()))?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.addr))?;
-
-    let url = format!("http://{}", listener.local_addr()?);
-    // Download links point here, so the file store opens once the address is known.
-    let files = LocalFiles::open(&args.data_dir, &url)
-        .map_err(|error| format!("cannot open the file store: {error}"))?;
-    tracing::info!(
-        %url,
-        data_dir = %args.data_dir.display(),
-        site_dir = %args.site_dir.display(),
-        "ticketd listening"
-    );
-    // stdout too: the logs may be JSON, this line is for the person who started it.
-    println!("ticketd listening on {url}");
-
-    let store = Arc::new(store);
-    let files = Arc::new(files);
-    let payments: Arc<dyn Payments> = Arc::new(UnconfiguredPayments);
-    let ticket_verifier = Arc::new(signer.verifier());
-
-    // The registration saga: executions left running by the last stop resume here.
-    let steps = Arc::new(RegistrationSteps {
-        store: store.clone(),
-        files: files.clone(),
-        payments: payments.clone(),
-        renderer: Arc::new(ticket_render::PdfRenderer),
-        signer: Arc::new(signer),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    });
-    let journal = args.data_dir.join(EXECUTIONS_FILE);
-    let executor = registration::open_executor(
-        &journal,
-        registration::bindings(steps, |_, function| function),
-        ExecutorOptions::default(),
-    )
-    .await
-    .map_err(|error| format!("cannot start the registration workflow: {error}"))?;
-    let admin = Admin::open(&args.data_dir, executor.clone())
-        .map_err(|error| format!("cannot open the admin token: {error}"))?;
-    tracing::info!(
-        token_file = %args.data_dir.join(admin::TOKEN_FILE).display(),
-        "admin routes under /api/admin"
-    );
-
-    let idp = open_idp(&args.data_dir, &url, args.client_id, args.callback_urls).await?;
-    let gateway = Gateway {
-        ports: Arc::new(ApiPorts {
-            store: store.clone(),
-            files: files.clone(),
-            payments,
-            workflow: Arc::new(LocalWorkflow::new(executor.clone())),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            verifier: ticket_verifier,
-            site_url: url.clone(),
-        }),
-        verifier: idp.verifier().clone(),
-        site_origin: url.parse()?,
+    let stripe =
+        args.stripe_secret_key
+            .zip(args.stripe_webhook_secret)
+            .map(|(secret_key, secrets)| StripeAccount {
+                secret_key,
+                webhook_secrets: stripe_webhook::secrets_from(&secrets),
+            });
+    let options = ServeOptions {
+        client_id: args.client_id,
+        callback_urls: args.callback_urls,
+        stripe,
+        ..ServeOptions::new(args.data_dir, args.site_dir)
     };
-
-    let state = AppState {
-        store,
-        site_dir: args.site_dir,
-        files,
-        admin: Some(admin),
-        idp: Some(idp),
-        gateway: Some(gateway),
-    };
-    server::serve(listener, state, server::shutdown_signal()).await?;
-    // Running executions stay RUNNING in the journal and resume on the next start.
-    executor.shutdown();
+    let app = app::start(options, listener).await?;
+    // stdout too: the logs may be JSON, these lines are for the person who started it.
+    println!("ticketd listening on {}", app.url);
+    match &app.demo_accounts {
+        // Printed once; the file keeps them.
+        DemoAccounts::Created { file, text } => {
+            println!("demo accounts (kept in {}):\n{text}", file.display());
+        }
+        DemoAccounts::Kept { file } => println!("demo accounts: see {}", file.display()),
+        DemoAccounts::None => {}
+    }
+    app.serve(server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The identity provider under `<url>/auth`, with the demo accounts on a fresh data directory.
-async fn open_idp(
-    data_dir: &Path,
-    url: &str,
-    client_id: String,
-    callback_urls: Vec<String>,
-) -> Result<Idp, Box<dyn Error + Send + Sync>> {
-    let mut config = IdpConfig::local(url);
-    config.client.id = client_id;
-    if !callback_urls.is_empty() {
-        config.client.logout_urls = callback_urls.clone();
-        config.client.callback_urls = callback_urls;
-    }
-    let idp = Idp::open(data_dir, config, Arc::new(SystemClock))
-        .map_err(|error| format!("cannot open the identity provider: {error}"))?;
-    tracing::info!(
-        issuer = %idp.issuer(),
-        client_id = %idp.config().client.id,
-        "identity provider under /auth"
-    );
-    let demo_file = data_dir.join(idp::DEMO_ACCOUNTS_FILE);
-    match idp::ensure_demo_accounts(&idp, data_dir).await {
-        // Printed once, for the person who started it; the file keeps them.
-        Ok(Some(accounts)) => println!(
-            "demo accounts (kept in {}):\n{accounts}",
-            demo_file.display()
-        ),
-        Ok(None) if demo_file.exists() => {
-            println!("demo accounts: see {}", demo_file.display());
-        }
-        Ok(None) => {}
-        Err(error) => return Err(format!("cannot create the demo accounts: {error}").into()),
-    }
-    Ok(idp)
 }
 
 fn print_public_key(data_dir: &Path) -> Result<(), Box<dyn Error + Send + Sync>> {

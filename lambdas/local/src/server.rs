@@ -1,5 +1,5 @@
-//! The HTTP side of `ticketd`: health check, ticket files, the operator's routes, the API (to
-//! come) and the static site.
+//! The HTTP side of `ticketd`: health check, ticket files, the operator's routes, the API, the
+//! identity provider, the site and its run-time configuration.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -24,6 +24,7 @@ use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::{self, Gateway};
 use crate::idp::{self, Idp};
+use crate::stripe_sim::StripeSimulator;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -39,6 +40,8 @@ pub struct AppState {
     pub idp: Option<Idp>,
     /// The API under `/api` (absent: its routes answer 404).
     pub gateway: Option<Gateway>,
+    /// The Stripe simulator under `/stripe` (absent: real Stripe, or no payments).
+    pub stripe_sim: Option<StripeSimulator>,
 }
 
 /// `/health`, the API under `/api`, and the site for every other path.
@@ -46,27 +49,34 @@ pub fn router(state: AppState) -> Router {
     // ServeDir refuses `..` components (also percent-encoded ones), so nothing outside
     // the site dir is reachable; it answers 404 for missing files and 405 for non-GET.
     let site = ServeDir::new(&state.site_dir);
-    Router::new()
+    let stripe_sim = state.stripe_sim.as_ref().map(StripeSimulator::router);
+    let app = Router::new()
         .route("/health", get(health))
         .route("/files/{*key}", get(download_file))
+        .route("/config.json", get(site_config))
         .merge(admin::routes())
         .merge(idp::routes())
         .merge(gateway::routes(state.gateway.as_ref()))
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
         .route("/api", any(api_not_found))
         .fallback_service(site)
-        // One span and one "finished processing request" line per request, at info, so a
-        // default run shows its traffic.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(LatencyUnit::Micros),
-                ),
-        )
-        .with_state(state)
+        .with_state(state);
+    // The simulator's router carries its own state.
+    let app = match stripe_sim {
+        Some(stripe_sim) => app.merge(stripe_sim),
+        None => app,
+    };
+    // One span and one "finished processing request" line per request, at info, so a default
+    // run shows its traffic.
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(Level::INFO)
+                    .latency_unit(LatencyUnit::Micros),
+            ),
+    )
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight
@@ -163,6 +173,24 @@ async fn download_file(
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file")
         }
     }
+}
+
+/// The site's run-time configuration: the keys the CDK app writes to `config.json` on AWS, here
+/// naming ticketd's own API and identity provider (whose base is the hosted UI's).
+async fn site_config(State(state): State<AppState>) -> Response {
+    let (Some(idp), Some(gateway)) = (&state.idp, &state.gateway) else {
+        return error_response(StatusCode::NOT_FOUND, "not found");
+    };
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({
+            "apiUrl": format!("{}/api", gateway.ports.site_url.trim_end_matches('/')),
+            "cognitoDomain": idp.issuer(),
+            "clientId": idp.config().client.id,
+            "region": "local",
+        })),
+    )
+        .into_response()
 }
 
 async fn api_not_found() -> Response {

@@ -17,7 +17,7 @@ use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState};
 use ticketd::workflow::ExecutorOptions;
 
-use support::Adapters;
+use support::{Adapters, WEBHOOK_SECRET};
 
 struct Served {
     url: String,
@@ -50,6 +50,7 @@ impl Served {
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
                 verifier: Arc::new(adapters.signer.verifier()),
+                webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
                 site_url: url.clone(),
             }),
             verifier: idp.verifier().clone(),
@@ -64,6 +65,7 @@ impl Served {
             admin: None,
             idp: Some(idp.clone()),
             gateway: Some(gateway),
+            stripe_sim: None,
         };
         tokio::spawn(server::serve(listener, state, std::future::pending()));
         Self {
@@ -293,4 +295,32 @@ async fn the_openapi_document_is_served_and_cors_admits_only_the_site() {
         allowed.is_none_or(|origin| origin == served.url.as_str()),
         "{allowed:?}"
     );
+}
+
+#[tokio::test]
+async fn the_site_config_names_this_api_and_identity_provider() {
+    let stack = Served::start().await;
+    let response = reqwest::get(format!("{}/config.json", stack.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let config: Value = response.json().await.unwrap();
+    assert_eq!(
+        config,
+        json!({
+            "apiUrl": stack.api(""),
+            "cognitoDomain": format!("{}/auth", stack.url),
+            "clientId": stack.client_id,
+            "region": "local",
+        })
+    );
+    // The hosted-UI endpoints the site derives from it answer.
+    let jwks = reqwest::get(format!(
+        "{}/.well-known/jwks.json",
+        config["cognitoDomain"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(jwks.status(), 200);
 }

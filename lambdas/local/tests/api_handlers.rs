@@ -14,12 +14,12 @@ use ticket_core::testing::{FakePayments, FlakyStore};
 use ticket_core::{
     Caller, CheckoutRequest, CheckoutSession, Clock, EventId, IdentityError, KeyId, ManualClock,
     OrderId, OrderStatus, Payments, PaymentsError, RandomIds, Refund, RefundRequest, Store,
-    TicketId, TicketSigner, TicketStatus,
+    TicketId, TicketSigner, TicketStatus, stripe_webhook,
 };
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::workflow::{ExecutionStatus, Executor, ExecutorOptions};
 
-use support::Adapters;
+use support::{Adapters, WEBHOOK_SECRET};
 
 const SITE: &str = "https://tickets.example.org";
 const ORGANIZER: &str = "organizer-1";
@@ -84,6 +84,7 @@ impl Stack {
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             verifier: Arc::new(adapters.signer.verifier()),
+            webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
             site_url: SITE.into(),
         };
         Self {
@@ -234,9 +235,10 @@ async fn every_route_but_the_webhook_needs_a_caller() {
     for route in ROUTES {
         let response = stack.call(any_request(route, &Who::Nobody)).await;
         if route.access == api::Access::Public {
+            // The webhook proves itself with its signature instead.
             assert_eq!(
-                assert_error(&response, 501),
-                "not implemented yet",
+                assert_error(&response, 400),
+                "the Stripe-Signature header is missing",
                 "{}",
                 route.path
             );
@@ -570,7 +572,10 @@ async fn a_paid_checkout_opens_a_session_expiring_with_the_hold() {
         checkout.customer_email.as_deref(),
         Some("attendee-1@example.org")
     );
-    assert_eq!(checkout.expires_at, stack.now() + TimeDelta::minutes(30));
+    assert_eq!(
+        checkout.expires_at,
+        stack.now() + TimeDelta::minutes(api::HOLD_MINUTES)
+    );
     assert_eq!(
         checkout.success_url,
         format!("{SITE}/?order={{CHECKOUT_SESSION_ID}}")
@@ -793,4 +798,325 @@ async fn a_failing_store_is_a_generic_503() {
         let message = assert_error(&response, 503);
         assert!(!body_text(&response).contains("injected"), "{message}");
     }
+}
+
+// ---- POST /stripe/webhook
+
+impl Stack {
+    /// A paid checkout of `who` for a new event of `capacity` seats: the event id and the
+    /// checkout Stripe was asked for, with the session id.
+    async fn open_checkout(&self, who: &Who, event_id: &str) -> (CheckoutRequest, OrderId) {
+        let response = self.checkout(who, event_id).await;
+        assert_eq!(response.status, 201, "{}", body_text(&response));
+        let order_id = OrderId(response.json_body()["orderId"].as_str().unwrap().to_owned());
+        let checkout = self
+            .payments
+            .checkouts
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        (checkout, order_id)
+    }
+
+    /// `checkout.session.<kind>` for the session, signed as Stripe signs it, now.
+    fn delivery(&self, kind: &str, checkout: &CheckoutRequest, session: &OrderId) -> ApiRequest {
+        let event = json!({
+            "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            "object": "event",
+            "type": format!("checkout.session.{kind}"),
+            "api_version": "2026-09-30.endive",
+            "data": {"object": {
+                "id": session,
+                "object": "checkout.session",
+                "payment_status": if kind == "expired" { "unpaid" } else { "paid" },
+                "payment_intent": if kind == "expired" { Value::Null } else { json!(format!("pi_{session}")) },
+                "amount_total": checkout.price.amount_minor,
+                "currency": checkout.price.currency.code().to_lowercase(),
+                "metadata": {
+                    "eventId": checkout.event_id,
+                    "holdId": checkout.hold_id,
+                    "userId": checkout.user_id.as_str(),
+                },
+                "customer_details": {"email": checkout.customer_email, "name": "Ada Lovelace"},
+            }},
+        });
+        self.signed(
+            event.to_string().into_bytes(),
+            WEBHOOK_SECRET,
+            self.now().timestamp(),
+        )
+    }
+
+    fn signed(&self, body: Vec<u8>, secret: &str, timestamp: i64) -> ApiRequest {
+        let signature = stripe_webhook::signature_header(secret, timestamp, &body);
+        req("POST", "/stripe/webhook", &Who::Nobody)
+            .with_header("stripe-signature", signature)
+            .with_body(body)
+    }
+
+    async fn deliver(&self, request: ApiRequest) -> String {
+        let response = self.call(request).await;
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        response.json_body()["outcome"].as_str().unwrap().to_owned()
+    }
+
+    async fn order_shown(&self, who: &Who, order: &OrderId) -> Value {
+        let response = self
+            .call(req("GET", "/orders/{id}", who).with_path_param("id", &order.0))
+            .await;
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        response.json_body()
+    }
+
+    async fn tickets_of(&self, who: &Who) -> Vec<Value> {
+        let response = self.call(req("GET", "/me/tickets", who)).await;
+        response.json_body()["items"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn a_paid_checkout_makes_one_ticket_however_often_stripe_delivers() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 5, 2500).await;
+    let (checkout, order) = stack
+        .open_checkout(&ATTENDEE, event["id"].as_str().unwrap())
+        .await;
+
+    // Five deliveries at once (Stripe retries, several webhook endpoints), then one later.
+    let outcomes = futures::future::join_all(
+        (0..5).map(|_| stack.deliver(stack.delivery("completed", &checkout, &order))),
+    )
+    .await;
+    assert!(
+        outcomes.contains(&"registration started".to_owned()),
+        "{outcomes:?}"
+    );
+    let summary = stack.executor.wait(&order.0).await.unwrap();
+    assert_eq!(summary.status, ExecutionStatus::Succeeded, "{summary:?}");
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("completed", &checkout, &order))
+            .await,
+        "registration already started"
+    );
+    // `async_payment_succeeded` of the same session starts nothing new either.
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("async_payment_succeeded", &checkout, &order))
+            .await,
+        "registration already started"
+    );
+
+    let shown = stack.order_shown(&ATTENDEE, &order).await;
+    assert_eq!(shown["status"], "FULFILLED");
+    assert!(shown["download"]["url"].is_string());
+    let tickets = stack.tickets_of(&ATTENDEE).await;
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["attendeeName"], "Ada Lovelace");
+    assert_eq!(stack.taken(event["id"].as_str().unwrap()).await, 1);
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_deliveries_are_400_and_change_nothing() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 5, 2500).await;
+    let (checkout, order) = stack
+        .open_checkout(&ATTENDEE, event["id"].as_str().unwrap())
+        .await;
+    let genuine = stack.delivery("completed", &checkout, &order);
+    let now = stack.now().timestamp();
+
+    let forged = stack.signed(genuine.body.clone(), "whsec_guessed", now);
+    let stale = stack.signed(genuine.body.clone(), WEBHOOK_SECRET, now - 301);
+    let mut tampered = genuine.clone();
+    tampered.body = String::from_utf8(genuine.body.clone())
+        .unwrap()
+        .replace("2500", "1")
+        .into_bytes();
+    let mut unsigned = genuine.clone();
+    unsigned.headers.clear();
+    for (request, message) in [
+        (
+            forged,
+            "no v1 signature in Stripe-Signature matches the payload",
+        ),
+        (
+            tampered,
+            "no v1 signature in Stripe-Signature matches the payload",
+        ),
+        (
+            stale,
+            "the Stripe-Signature timestamp is more than 300 seconds from now",
+        ),
+        (unsigned, "the Stripe-Signature header is missing"),
+    ] {
+        assert_eq!(assert_error(&stack.call(request).await, 400), message);
+    }
+    // Signed, but not an event, or a session without the ids a ticket needs.
+    let junk = stack.signed(b"[1,2]".to_vec(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        assert_error(&stack.call(junk).await, 400),
+        "the body is not a Stripe event"
+    );
+    let mut broken: Value = serde_json::from_slice(&genuine.body).unwrap();
+    broken["data"]["object"]["metadata"]["eventId"] = json!("not-an-id");
+    let broken = stack.signed(broken.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        assert_error(&stack.call(broken).await, 400),
+        "the checkout session has no valid metadata.eventId"
+    );
+
+    // Nothing started, the seat is still held for the buyer.
+    assert!(stack.executor.list(None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        stack.order_shown(&ATTENDEE, &order).await["status"],
+        "PENDING"
+    );
+    assert_eq!(stack.taken(event["id"].as_str().unwrap()).await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_checkout_gives_the_seat_back_and_the_buyer_sees_it() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 1, 2500).await;
+    let id = event["id"].as_str().unwrap();
+    let (checkout, order) = stack.open_checkout(&ATTENDEE, id).await;
+    assert_error(&stack.checkout(&OTHER_ATTENDEE, id).await, 409);
+
+    let expired = stack.delivery("expired", &checkout, &order);
+    assert_eq!(stack.deliver(expired.clone()).await, "seat released");
+    assert_eq!(stack.deliver(expired).await, "seat already released");
+    assert_eq!(stack.taken(id).await, 0);
+    let shown = stack.order_shown(&ATTENDEE, &order).await;
+    assert_eq!(shown["status"], "EXPIRED");
+    assert_eq!(shown["download"], Value::Null);
+    // The seat is for sale again.
+    assert_eq!(stack.checkout(&OTHER_ATTENDEE, id).await.status, 201);
+}
+
+#[tokio::test]
+async fn an_expiry_that_arrives_after_the_payment_does_no_damage() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 1, 2500).await;
+    let id = event["id"].as_str().unwrap();
+    let (checkout, order) = stack.open_checkout(&ATTENDEE, id).await;
+    stack
+        .deliver(stack.delivery("completed", &checkout, &order))
+        .await;
+    stack.executor.wait(&order.0).await.unwrap();
+
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("expired", &checkout, &order))
+            .await,
+        "seat kept: it was paid"
+    );
+    assert_eq!(stack.taken(id).await, 1);
+    assert_eq!(
+        stack.order_shown(&ATTENDEE, &order).await["status"],
+        "FULFILLED"
+    );
+    let tickets = stack.tickets_of(&ATTENDEE).await;
+    assert_eq!(tickets[0]["status"], "VALID");
+    assert_eq!(stack.payments.inner.refund_count(), 0);
+}
+
+#[tokio::test]
+async fn a_late_payment_gets_a_seat_if_one_is_left_and_else_a_refund() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 1, 2500).await;
+    let id = event["id"].as_str().unwrap();
+
+    // A's checkout expires, so B gets the only seat; then A's payment arrives after all.
+    let (late, late_order) = stack.open_checkout(&ATTENDEE, id).await;
+    stack
+        .deliver(stack.delivery("expired", &late, &late_order))
+        .await;
+    let (on_time, on_time_order) = stack.open_checkout(&OTHER_ATTENDEE, id).await;
+    stack
+        .deliver(stack.delivery("completed", &on_time, &on_time_order))
+        .await;
+    stack.executor.wait(&on_time_order.0).await.unwrap();
+    stack
+        .deliver(stack.delivery("completed", &late, &late_order))
+        .await;
+    stack.executor.wait(&late_order.0).await.unwrap();
+
+    let shown = stack.order_shown(&ATTENDEE, &late_order).await;
+    assert_eq!(shown["status"], "FAILED");
+    assert!(
+        shown["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("sold out"),
+        "{shown}"
+    );
+    let refunds = stack.payments.inner.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].0.payment_intent_id, format!("pi_{late_order}"));
+    assert_eq!(refunds[0].0.amount.amount_minor, 2500);
+    assert_eq!(
+        stack.order_shown(&OTHER_ATTENDEE, &on_time_order).await["status"],
+        "FULFILLED"
+    );
+    assert_eq!(stack.taken(id).await, 1);
+
+    // With a seat left, a late payment gets it.
+    let roomy = stack.create_event(&ORG, 2, 2500).await;
+    let (late, late_order) = stack
+        .open_checkout(&ATTENDEE, roomy["id"].as_str().unwrap())
+        .await;
+    stack
+        .deliver(stack.delivery("expired", &late, &late_order))
+        .await;
+    stack
+        .deliver(stack.delivery("completed", &late, &late_order))
+        .await;
+    stack.executor.wait(&late_order.0).await.unwrap();
+    assert_eq!(
+        stack.order_shown(&ATTENDEE, &late_order).await["status"],
+        "FULFILLED"
+    );
+    assert_eq!(stack.payments.inner.refund_count(), 1);
+}
+
+#[tokio::test]
+async fn other_events_and_unpaid_sessions_are_only_acknowledged() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORG, 5, 2500).await;
+    let (checkout, order) = stack
+        .open_checkout(&ATTENDEE, event["id"].as_str().unwrap())
+        .await;
+    let now = stack.now().timestamp();
+    let mut body: Value =
+        serde_json::from_slice(&stack.delivery("completed", &checkout, &order).body).unwrap();
+
+    body["type"] = json!("payment_intent.created");
+    let other_type = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(stack.deliver(other_type).await, "ignored");
+
+    // Paid later (a bank transfer): `async_payment_succeeded` follows.
+    body["type"] = json!("checkout.session.completed");
+    body["data"]["object"]["payment_status"] = json!("unpaid");
+    let unpaid = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(stack.deliver(unpaid).await, "awaiting payment");
+
+    // Another integration's session on the same Stripe account.
+    body["data"]["object"]["payment_status"] = json!("paid");
+    body["data"]["object"]["metadata"] = json!({});
+    let foreign = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        stack.deliver(foreign).await,
+        "ignored: not a ticketing checkout"
+    );
+
+    assert!(stack.executor.list(None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("async_payment_succeeded", &checkout, &order))
+            .await,
+        "registration started"
+    );
 }

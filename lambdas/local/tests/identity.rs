@@ -59,6 +59,7 @@ impl Stack {
             admin: None,
             idp: Some(idp.clone()),
             gateway: None,
+            stripe_sim: None,
         };
         tokio::spawn(server::serve(listener, state, std::future::pending()));
         Self {

@@ -73,6 +73,7 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         admin: None,
         idp: None,
         gateway: None,
+        stripe_sim: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     Served { files, addr, dir }

@@ -690,6 +690,7 @@ async fn serve_admin(stack: &Stack, token: &str) -> String {
         admin: Some(Admin::with_token(token, stack.executor.clone())),
         idp: None,
         gateway: None,
+        stripe_sim: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     url

@@ -57,6 +57,7 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         admin: None,
         idp: None,
         gateway: None,
+        stripe_sim: None,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     TestServer { addr, _dir: dir }

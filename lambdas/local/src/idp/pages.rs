@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use super::users::MIN_PASSWORD_LENGTH;
+use crate::html::{escape, page};
 
 /// `default-src 'self'` with framing and `<base>` shut off as well (neither falls back to
 /// `default-src`).
@@ -27,53 +28,15 @@ border:0;border-radius:4px;cursor:pointer}
 .hint{color:#555;font-size:.85rem}
 ";
 
-/// Escapes text for HTML content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// A page with the IdP's security headers: CSP, no framing, no caching (forms carry request
-/// ids), no sniffing, no referrer (the URL carries the request id).
-pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let page = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><link rel=\"stylesheet\" href=\"/auth/style.css\"></head>\
-         <body><main>{body}</main></body></html>\n",
-        escape(title)
-    );
-    let mut response = (status, page).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+/// A page with the IdP's stylesheet and CSP, and the security headers of every page.
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    page(
+        status,
+        title,
+        "/auth/style.css",
+        CONTENT_SECURITY_POLICY,
+        body,
+    )
 }
 
 /// A page that explains a problem the user cannot fix by retrying the form.
@@ -177,17 +140,4 @@ pub fn signup_page(status: StatusCode, request_id: &str, form: &FormState<'_>) -
         password_errors = form.errors_for("password"),
     );
     html(status, "Create an account", &body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_covers_content_and_attributes() {
-        assert_eq!(
-            escape(r#"<script>alert('x')</script> & "q""#),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
-    }
 }

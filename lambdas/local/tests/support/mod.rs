@@ -22,6 +22,9 @@ use ticketd::SqliteStore;
 use ticketd::files::LocalFiles;
 use uuid::Uuid;
 
+/// The Stripe webhook signing secret the test stacks accept.
+pub const WEBHOOK_SECRET: &str = "whsec_test_stack";
+
 /// The embedded adapters in a temporary data directory, and the clock the tests go by.
 pub struct Adapters {
     pub dir: TempDir,

@@ -1,0 +1,652 @@
+//! `ticketd bench-flash-sale`: a flash sale through the whole stack over HTTP, in-process. Many
+//! more buyers than seats check out at once (`POST /api/events/{id}/checkout` through the
+//! gateway's JWT check); those who get a seat pay on the Stripe simulator's hosted page, whose
+//! signed webhook starts the registration saga. Then it checks the outcome — exactly the seats
+//! sold as tickets, sold-out buyers never reached Stripe, every payment became a ticket or a
+//! refund — and reports the throughput.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use ticket_core::page::MAX_PAGE_SIZE;
+use ticket_core::{EventId, OrderId, OrderStatus, PageRequest, Store, TicketStatus};
+use tokio::sync::oneshot;
+
+use crate::app::{self, ServeOptions};
+use crate::bench::percentile;
+use crate::idp::{self, SigningKey};
+use crate::stripe_sim::{DeliveryStatus, StripeSimulator};
+use crate::workflow::{ExecutionStatus, Executor};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// How long the registrations may take to finish once every buyer is done: generous, since a
+/// webhook that failed is retried for about half a minute.
+const PATIENCE: Duration = Duration::from_secs(300);
+/// Stripe's test card that pays.
+const PAYING_CARD: &str = "4242 4242 4242 4242";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FlashSaleArgs {
+    /// Buyers, each checking out once and paying if a seat was held for them.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buyers: u32,
+    /// Seats of the event on sale.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub seats: u32,
+    /// Buyers in flight at once.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Keep the stack's state in this directory instead of a temporary one.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+pub async fn run(args: FlashSaleArgs) -> Result<(), BoxError> {
+    println!(
+        "flash sale through the whole stack over HTTP: {} buyers, {} seats, {} in flight \
+         (gateway + JWT, checkout, Stripe simulator with hosted page and signed webhooks, \
+         registration saga)",
+        args.buyers, args.seats, args.concurrency
+    );
+    if cfg!(debug_assertions) {
+        println!("(debug build: compare numbers from a --release build)");
+    }
+    ticket_render::warm_up();
+    let temp_dir;
+    let dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp_dir = tempfile::tempdir()?;
+            temp_dir.path().to_owned()
+        }
+    };
+    // The site is not part of the sale.
+    let site_dir = dir.join("site");
+    std::fs::create_dir_all(&site_dir)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let options = ServeOptions {
+        demo_accounts: false,
+        ..ServeOptions::new(&dir, site_dir)
+    };
+    let app = app::start(options, listener).await?;
+    let idp = app.state.idp.as_ref().ok_or("no identity provider")?;
+    let stack = Stack {
+        url: app.url.clone(),
+        issuer: idp.issuer().to_owned(),
+        client_id: idp.config().client.id.clone(),
+        store: app.state.store.clone(),
+        executor: app.executor.clone(),
+        simulator: app.simulator.clone().ok_or("no Stripe simulator")?,
+        sessions_created: Arc::default(),
+    };
+    let router = stack.counting_sessions(app.router());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_router(router, async {
+        let _ = stopped.await;
+    }));
+
+    let outcome = sell(&stack, &dir, &args).await;
+    let _ = stop.send(());
+    server.await??;
+    match outcome? {
+        0 => Ok(()),
+        failed => Err(format!("{failed} check(s) failed").into()),
+    }
+}
+
+/// The running stack as the sale sees it.
+struct Stack {
+    url: String,
+    /// What the gateway checks tokens against.
+    issuer: String,
+    client_id: String,
+    store: Arc<dyn Store>,
+    executor: Arc<Executor>,
+    simulator: StripeSimulator,
+    /// Checkout sessions the simulator created: buyers who reached Stripe.
+    sessions_created: Arc<AtomicUsize>,
+}
+
+impl Stack {
+    /// `router` counting the successful `POST /v1/checkout/sessions` at the simulator.
+    fn counting_sessions(&self, router: Router) -> Router {
+        let path = format!(
+            "{}/v1/checkout/sessions",
+            self.simulator
+                .config()
+                .base_url
+                .trim_start_matches(&self.url)
+        );
+        let count = self.sessions_created.clone();
+        router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            let creates = request.method() == Method::POST && request.uri().path() == path;
+            let count = count.clone();
+            async move {
+                let response = next.run(request).await;
+                if creates && response.status().is_success() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                response
+            }
+        }))
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}/api{path}", self.url)
+    }
+}
+
+/// What happened to one buyer.
+enum Outcome {
+    SoldOut,
+    /// Held a seat and paid for it.
+    Paid {
+        order_id: String,
+        paid_at: DateTime<Utc>,
+    },
+}
+
+struct Buyer {
+    outcome: Outcome,
+    /// The checkout request, answer read.
+    checkout_micros: u64,
+    /// The payment form's POST (paid buyers).
+    pay_micros: Option<u64>,
+}
+
+/// Runs the sale and prints what it measured and checked; returns how many checks failed.
+async fn sell(stack: &Stack, dir: &Path, args: &FlashSaleArgs) -> Result<usize, BoxError> {
+    let http = reqwest::Client::builder()
+        // The simulator's 303 goes to the site's success page: its status is the answer.
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()?;
+    let tokens = mint_tokens(stack, dir, args.buyers as usize + 1)?;
+    let event_id = create_event(stack, &http, &tokens[0], args.seats).await?;
+
+    let started = Instant::now();
+    let next = AtomicUsize::new(1);
+    let buyers: Vec<Buyer> = futures::stream::iter(0..args.concurrency)
+        .map(|_| async {
+            let mut done = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= tokens.len() {
+                    return Ok::<_, BoxError>(done);
+                }
+                done.push(buy(stack, &http, event_id, n, &tokens[n]).await?);
+            }
+        })
+        .buffer_unordered(args.concurrency as usize)
+        .try_concat()
+        .await?;
+    let selling = started.elapsed();
+    let paid: Vec<(&str, DateTime<Utc>)> = buyers
+        .iter()
+        .filter_map(|buyer| match &buyer.outcome {
+            Outcome::Paid { order_id, paid_at } => Some((order_id.as_str(), *paid_at)),
+            Outcome::SoldOut => None,
+        })
+        .collect();
+    tokio::time::timeout(PATIENCE, wait_for_registrations(stack, &paid))
+        .await
+        .map_err(|_| format!("the registrations did not finish within {PATIENCE:?}"))??;
+    let wall = started.elapsed();
+
+    let completed = completed_sessions(stack).await?;
+    let orders = paid_orders(stack, &http, &paid, &completed).await?;
+    let first_payment = paid.iter().map(|(_, at)| *at).min();
+    let last_fulfilled = orders
+        .values()
+        .filter(|order| order.status == OrderStatus::Fulfilled)
+        .map(|order| order.updated_at)
+        .max();
+
+    let mut checkout = Latencies::default();
+    let mut sold_out = Latencies::default();
+    let mut pay = Latencies::default();
+    for buyer in &buyers {
+        match buyer.outcome {
+            Outcome::Paid { .. } => checkout.0.push(buyer.checkout_micros),
+            Outcome::SoldOut => sold_out.0.push(buyer.checkout_micros),
+        }
+        pay.0.extend(buyer.pay_micros);
+    }
+    let checkouts = buyers.len();
+    println!(
+        "\ncheckouts: {checkouts} in {:.2} s = {:.0}/s; {} held a seat ({}), {} sold out ({})",
+        selling.as_secs_f64(),
+        checkouts as f64 / selling.as_secs_f64(),
+        checkout.0.len(),
+        checkout.summary(),
+        sold_out.0.len(),
+        sold_out.summary(),
+    );
+    println!(
+        "payments on the hosted page: {} ({})",
+        pay.0.len(),
+        pay.summary()
+    );
+    let tickets = orders.values().filter(|order| order.ticket).count();
+    if let (Some(first), Some(last)) = (first_payment, last_fulfilled) {
+        let seconds = (last - first).as_seconds_f64();
+        println!(
+            "registrations: {tickets} tickets in {seconds:.2} s from the first payment to the \
+             last FULFILLED = {:.0}/s",
+            tickets as f64 / seconds
+        );
+    }
+    println!(
+        "wall time: {:.2} s from the first checkout to the last registration finished",
+        wall.as_secs_f64()
+    );
+
+    let checks = verify(stack, args, event_id, &buyers, &orders, &completed).await?;
+    println!("checks:");
+    for (passed, text) in &checks {
+        println!("  {} {text}", if *passed { "ok    " } else { "FAILED" });
+    }
+    Ok(checks.iter().filter(|(passed, _)| !passed).count())
+}
+
+/// Access tokens as the identity provider issues them at sign-in: the organizer's first, then
+/// one per buyer, each a distinct user. Minted with the provider's own key rather than by
+/// signing up: 20,000 sign-ups would hash 20,000 argon2id passwords, minutes of work that is
+/// not what the sale measures. Signing (RS256) is spread over the cores and not timed either.
+fn mint_tokens(stack: &Stack, dir: &Path, count: usize) -> Result<Vec<String>, BoxError> {
+    let began = Instant::now();
+    // The identity provider's key, which `app::start` made in the data directory.
+    let key = SigningKey::load_or_create(dir)?;
+    let now = Utc::now().timestamp();
+    let token = |n: usize| {
+        let (sub, groups) = match n {
+            0 => ("flash-sale-organizer".to_owned(), json!(["organizer"])),
+            n => (format!("flash-sale-buyer-{n}"), json!(["attendee"])),
+        };
+        key.sign(&json!({
+            "sub": sub,
+            "iss": stack.issuer,
+            "version": 2,
+            "client_id": stack.client_id,
+            "token_use": "access",
+            "scope": idp::SCOPES.join(" "),
+            "auth_time": now,
+            "iat": now,
+            "exp": now + idp::TOKEN_SECONDS,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "username": sub,
+            "cognito:groups": groups,
+        }))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_thread = count.div_ceil(threads);
+    let tokens = std::thread::scope(|scope| {
+        let parts: Vec<_> = (0..count)
+            .step_by(per_thread)
+            .map(|from| {
+                scope.spawn(move || {
+                    (from..count.min(from + per_thread))
+                        .map(token)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .map(|part| part.join().expect("token minting does not panic"))
+            .collect::<Result<Vec<_>, _>>()
+    })?
+    .concat();
+    println!(
+        "{count} access tokens minted in {:.1} s (not timed)",
+        began.elapsed().as_secs_f64()
+    );
+    Ok(tokens)
+}
+
+/// `POST /api/events` as the organizer: a paid event of `seats` seats a month from now.
+async fn create_event(
+    stack: &Stack,
+    http: &reqwest::Client,
+    organizer: &str,
+    seats: u32,
+) -> Result<EventId, BoxError> {
+    let response = http
+        .post(stack.api("/events"))
+        .bearer_auth(organizer)
+        .json(&json!({
+            "title": "Flash sale",
+            "venue": "Benchmark hall",
+            "startsAt": (Utc::now() + TimeDelta::days(30)).to_rfc3339(),
+            "capacity": seats,
+            "priceMinor": 2500,
+            "currency": "EUR",
+        }))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    if status != StatusCode::CREATED {
+        return Err(format!("creating the event answered {status}: {body}").into());
+    }
+    Ok(body["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| format!("the new event has no id: {body}"))?)
+}
+
+/// One buyer: check out; with a seat held, pay on the hosted page with the paying test card.
+async fn buy(
+    stack: &Stack,
+    http: &reqwest::Client,
+    event_id: EventId,
+    n: usize,
+    token: &str,
+) -> Result<Buyer, BoxError> {
+    let began = Instant::now();
+    let response = http
+        .post(stack.api(&format!("/events/{event_id}/checkout")))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    let checkout_micros = micros(began.elapsed());
+    match status {
+        StatusCode::CONFLICT => {
+            return Ok(Buyer {
+                outcome: Outcome::SoldOut,
+                checkout_micros,
+                pay_micros: None,
+            });
+        }
+        StatusCode::CREATED => {}
+        _ => return Err(format!("buyer {n}: checkout answered {status}: {body}").into()),
+    }
+    let (Some(order_id), Some(checkout_url)) =
+        (body["orderId"].as_str(), body["checkoutUrl"].as_str())
+    else {
+        return Err(
+            format!("buyer {n}: the checkout answer lacks its order or URL: {body}").into(),
+        );
+    };
+    let began = Instant::now();
+    // An access token carries no email, so the page asks for one, as Stripe's would.
+    let paid = http
+        .post(format!("{checkout_url}/pay"))
+        .form(&[
+            ("email", format!("buyer{n}@example.com").as_str()),
+            ("card_number", PAYING_CARD),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+            ("name", &format!("Buyer {n}")),
+        ])
+        .send()
+        .await?;
+    let paid_at = Utc::now();
+    let pay_micros = micros(began.elapsed());
+    if paid.status() != StatusCode::SEE_OTHER {
+        return Err(format!("buyer {n}: paying answered {}", paid.status()).into());
+    }
+    Ok(Buyer {
+        outcome: Outcome::Paid {
+            order_id: order_id.to_owned(),
+            paid_at,
+        },
+        checkout_micros,
+        pay_micros: Some(pay_micros),
+    })
+}
+
+/// Until every paid order's registration execution has finished. An execution appears once
+/// the payment's webhook arrives, which is after the buyer's redirect.
+async fn wait_for_registrations(
+    stack: &Stack,
+    paid: &[(&str, DateTime<Utc>)],
+) -> Result<(), BoxError> {
+    for (order_id, _) in paid {
+        while stack.executor.describe(order_id).await?.is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let execution = stack.executor.wait(order_id).await?;
+        if execution.status != ExecutionStatus::Succeeded {
+            // Not an error here: a compensated registration must have refunded, which the
+            // checks see.
+            tracing::warn!(order = order_id, status = ?execution.status, "registration did not succeed");
+        }
+    }
+    Ok(())
+}
+
+/// A paid order as the store and the simulator see it.
+struct PaidOrder {
+    status: OrderStatus,
+    ticket: bool,
+    updated_at: DateTime<Utc>,
+    amount_minor: i64,
+    /// Refunded at the simulator, in minor units.
+    refunded_minor: i64,
+}
+
+/// Every paid order, with what the simulator refunded of its payment.
+async fn paid_orders(
+    stack: &Stack,
+    http: &reqwest::Client,
+    paid: &[(&str, DateTime<Utc>)],
+    payment_intents: &HashMap<String, String>,
+) -> Result<HashMap<String, PaidOrder>, BoxError> {
+    futures::stream::iter(paid)
+        .map(|&(order_id, _)| async move {
+            let order = stack
+                .store
+                .get_order(&OrderId(order_id.to_owned()))
+                .await?
+                .ok_or_else(|| format!("no order {order_id}"))?;
+            let refunded_minor = match payment_intents.get(order_id) {
+                Some(payment_intent) => refunded(stack, http, payment_intent).await?,
+                None => 0,
+            };
+            Ok::<_, BoxError>((
+                order_id.to_owned(),
+                PaidOrder {
+                    status: order.status,
+                    ticket: order.ticket_id.is_some(),
+                    updated_at: order.updated_at,
+                    amount_minor: order.amount.amount_minor,
+                    refunded_minor,
+                },
+            ))
+        })
+        .buffer_unordered(32)
+        .try_collect()
+        .await
+}
+
+/// The payment intent of every session the simulator completed (was paid), by session id,
+/// once every webhook delivery has settled.
+async fn completed_sessions(stack: &Stack) -> Result<HashMap<String, String>, BoxError> {
+    let deliveries = loop {
+        let deliveries = stack.simulator.deliveries();
+        if deliveries
+            .iter()
+            .all(|record| record.status != DeliveryStatus::Pending)
+        {
+            break deliveries;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    Ok(deliveries
+        .iter()
+        .filter(|record| record.event_type() == "checkout.session.completed")
+        .map(|record| {
+            let payment_intent = record.event["data"]["object"]["payment_intent"]
+                .as_str()
+                .unwrap_or_default();
+            (record.session_id().to_owned(), payment_intent.to_owned())
+        })
+        .collect())
+}
+
+/// What the simulator has refunded of a payment (`GET /v1/refunds?payment_intent=`).
+async fn refunded(
+    stack: &Stack,
+    http: &reqwest::Client,
+    payment_intent: &str,
+) -> Result<i64, BoxError> {
+    let config = stack.simulator.config();
+    let response = http
+        .get(format!("{}/v1/refunds", config.base_url))
+        .query(&[("payment_intent", payment_intent), ("limit", "100")])
+        .bearer_auth(&config.secret_key)
+        .send()
+        .await?
+        .error_for_status()?;
+    let refunds: Value = response.json().await?;
+    Ok(refunds["data"].as_array().map_or(0, |refunds| {
+        refunds
+            .iter()
+            .filter_map(|refund| refund["amount"].as_i64())
+            .sum()
+    }))
+}
+
+/// The sale's invariants, each passed or not with what was seen.
+async fn verify(
+    stack: &Stack,
+    args: &FlashSaleArgs,
+    event_id: EventId,
+    buyers: &[Buyer],
+    orders: &HashMap<String, PaidOrder>,
+    completed: &HashMap<String, String>,
+) -> Result<Vec<(bool, String)>, BoxError> {
+    let expected = args.seats.min(args.buyers) as usize;
+    let held = buyers
+        .iter()
+        .filter(|buyer| matches!(buyer.outcome, Outcome::Paid { .. }))
+        .count();
+    let sold_out = buyers.len() - held;
+    let seats = stack
+        .store
+        .get_event(event_id)
+        .await?
+        .ok_or("the event is gone")?
+        .seats;
+    let tickets = valid_tickets(stack.store.as_ref(), event_id).await?;
+    let sessions = stack.sessions_created.load(Ordering::Relaxed);
+    let charged_strangers = completed
+        .keys()
+        .filter(|session| !orders.contains_key(*session))
+        .count();
+    let with_ticket = orders
+        .values()
+        .filter(|order| order.status == OrderStatus::Fulfilled && order.ticket)
+        .count();
+    let refunded = orders
+        .values()
+        .filter(|order| order.refunded_minor > 0)
+        .count();
+    let settled_wrong = orders
+        .values()
+        .filter(|order| {
+            let ticketed = order.status == OrderStatus::Fulfilled && order.ticket;
+            let settled = if ticketed {
+                order.refunded_minor == 0
+            } else {
+                order.refunded_minor == order.amount_minor
+            };
+            !settled
+        })
+        .count();
+    Ok(vec![
+        (
+            tickets == expected && (seats.sold, seats.taken) == (expected as u32, expected as u32),
+            format!(
+                "tickets issued: {tickets} of {expected} expected (event: {} sold, {} taken)",
+                seats.sold, seats.taken
+            ),
+        ),
+        (
+            held == expected && sold_out == buyers.len() - expected,
+            format!("checkouts: {held} held a seat, {sold_out} refused as sold out"),
+        ),
+        (
+            sessions == held,
+            format!(
+                "Stripe checkout sessions created: {sessions}, one per held seat (sold-out \
+                 buyers never reached Stripe)"
+            ),
+        ),
+        (
+            completed.len() == held && charged_strangers == 0,
+            format!(
+                "payments made: {} ({charged_strangers} for no held seat)",
+                completed.len()
+            ),
+        ),
+        (
+            refunded == held - with_ticket,
+            format!(
+                "refunds: {refunded} ({} paid buyers without a ticket)",
+                held - with_ticket
+            ),
+        ),
+        (
+            settled_wrong == 0,
+            format!(
+                "every paid buyer has a ticket or a full refund, never both: {settled_wrong} \
+                 do not"
+            ),
+        ),
+    ])
+}
+
+/// The event's tickets that admit (VALID), counted over every page.
+async fn valid_tickets(store: &dyn Store, event_id: EventId) -> Result<usize, BoxError> {
+    let mut count = 0;
+    let mut page = PageRequest::first(MAX_PAGE_SIZE);
+    loop {
+        let tickets = store.attendees_of_event(event_id, &page).await?;
+        count += tickets
+            .items
+            .iter()
+            .filter(|ticket| ticket.status == TicketStatus::Valid)
+            .count();
+        match tickets.next_cursor {
+            Some(cursor) => page = PageRequest::after(MAX_PAGE_SIZE, cursor),
+            None => return Ok(count),
+        }
+    }
+}
+
+/// Latencies in microseconds.
+#[derive(Default)]
+struct Latencies(Vec<u64>);
+
+impl Latencies {
+    /// `p50 x ms, p99 y ms`.
+    fn summary(&mut self) -> String {
+        self.0.sort_unstable();
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&self.0, 50) as f64 / 1000.0,
+            percentile(&self.0, 99) as f64 / 1000.0
+        )
+    }
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}

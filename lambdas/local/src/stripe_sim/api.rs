@@ -1,0 +1,787 @@
+//! The simulator's REST API under `{base}/v1`: form-encoded requests, Stripe's JSON objects and
+//! error shapes, Bearer (or Basic) secret-key auth and idempotency keys on every POST.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use ticket_core::money::MAX_AMOUNT_MINOR;
+use ticket_core::{Currency, Money};
+
+use super::ledger::{
+    KeyedRequest, Ledger, LineItem, NewRefund, NewSession, SavedAnswer, no_such_session,
+};
+use super::{StripeSimulator, random_id};
+
+/// Stripe's bounds on `expires_at`, from the session's creation.
+const MIN_EXPIRY_SECONDS: i64 = 30 * 60;
+const MAX_EXPIRY_SECONDS: i64 = 24 * 3600;
+/// Stripe's limits on metadata and ids.
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_METADATA_KEY_CHARS: usize = 40;
+const MAX_METADATA_VALUE_CHARS: usize = 500;
+const MAX_CLIENT_REFERENCE_CHARS: usize = 200;
+const MAX_URL_CHARS: usize = 5000;
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+const MAX_LIST_LIMIT: usize = 100;
+const DEFAULT_LIST_LIMIT: usize = 10;
+
+pub(super) fn routes(mount: &str) -> Router<StripeSimulator> {
+    let v1 = |path: &str| format!("{mount}/v1{path}");
+    Router::new()
+        .route(
+            &v1("/checkout/sessions"),
+            post(create_session).fallback(unrecognized),
+        )
+        .route(
+            &v1("/checkout/sessions/{id}"),
+            get(retrieve_session).fallback(unrecognized),
+        )
+        .route(
+            &v1("/checkout/sessions/{id}/expire"),
+            post(expire_session).fallback(unrecognized),
+        )
+        .route(
+            &v1("/refunds"),
+            post(create_refund).get(list_refunds).fallback(unrecognized),
+        )
+        .route(&v1("/{*rest}"), any(unrecognized))
+        .route(&format!("{mount}/_sim/deliveries"), get(deliveries))
+}
+
+// ---- errors ----
+
+/// An error answer in Stripe's shape: `{"error": {"type", "message", "param", "code", ...}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    param: Option<String>,
+    code: Option<&'static str>,
+}
+
+impl ApiError {
+    /// 400 `invalid_request_error`.
+    pub fn invalid(param: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_request_error",
+            message: message.into(),
+            param: param.map(str::to_owned),
+            code: None,
+        }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    fn missing(param: &str) -> Self {
+        Self::invalid(Some(param), format!("Missing required param: {param}."))
+            .with_code("parameter_missing")
+    }
+
+    fn unknown_param(param: &str) -> Self {
+        Self::invalid(Some(param), format!("Received unknown parameter: {param}"))
+            .with_code("parameter_unknown")
+    }
+
+    fn invalid_integer(param: &str, value: &str) -> Self {
+        Self::invalid(Some(param), format!("Invalid integer: {value}"))
+            .with_code("parameter_invalid_integer")
+    }
+
+    /// `resource_missing`: 404 for the object in the path, 400 for one named by a parameter.
+    pub fn no_such(status: StatusCode, object: &str, id: &str, param: Option<&str>) -> Self {
+        Self {
+            status,
+            ..Self::invalid(param, format!("No such {object}: '{id}'"))
+                .with_code("resource_missing")
+        }
+    }
+
+    fn unauthorized(message: String) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            ..Self::invalid(None, message)
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut error = json!({ "type": self.kind, "message": self.message });
+        if let Some(param) = &self.param {
+            error["param"] = json!(param);
+        }
+        if let Some(code) = self.code {
+            error["code"] = json!(code);
+            error["doc_url"] = json!(format!("https://stripe.com/docs/error-codes/{code}"));
+        }
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = answer(self.status, &self.body());
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"Stripe\""),
+            );
+        }
+        response
+    }
+}
+
+/// Every API answer: JSON with a request id, as Stripe sends.
+fn answer(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(id) = HeaderValue::from_str(&random_id("req_", 14)) {
+        response.headers_mut().insert("request-id", id);
+    }
+    response
+}
+
+// ---- authentication ----
+
+/// The account's secret key as Bearer token or as Basic user name (`curl -u sk_test_...:`).
+fn authenticate(sim: &StripeSimulator, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            if let Some(token) = value.strip_prefix("Bearer ") {
+                Some(token.trim().to_owned())
+            } else {
+                let decoded = STANDARD.decode(value.strip_prefix("Basic ")?.trim()).ok()?;
+                let text = String::from_utf8(decoded).ok()?;
+                Some(
+                    text.split_once(':')
+                        .map_or(text.as_str(), |(user, _)| user)
+                        .to_owned(),
+                )
+            }
+        })
+        .filter(|key| !key.is_empty());
+    let Some(key) = presented else {
+        return Err(ApiError::unauthorized(
+            "You did not provide an API key. You need to provide your API key in the \
+             Authorization header, using Bearer auth (e.g. 'Authorization: Bearer \
+             YOUR_SECRET_KEY')."
+                .to_owned(),
+        ));
+    };
+    let expected = sim.config().secret_key.as_bytes();
+    if aws_lc_rs::constant_time::verify_slices_are_equal(key.as_bytes(), expected).is_ok() {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(format!(
+            "Invalid API Key provided: {}",
+            mask_key(&key)
+        )))
+    }
+}
+
+/// Stripe's masking of a rejected key: its prefix and last four characters.
+fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 12 {
+        return "*".repeat(chars.len());
+    }
+    let prefix: String = chars[..8].iter().collect();
+    let suffix: String = chars[chars.len() - 4..].iter().collect();
+    format!("{prefix}{}{suffix}", "*".repeat(chars.len() - 12))
+}
+
+// ---- parameters ----
+
+/// A request's form or query parameters, taken one by one as they are read: whatever is left
+/// at the end is a parameter the endpoint does not know, which Stripe refuses.
+struct Params(BTreeMap<String, String>);
+
+impl Params {
+    fn parse(encoded: &[u8]) -> Self {
+        Self(form_urlencoded::parse(encoded).into_owned().collect())
+    }
+
+    fn take(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
+    }
+
+    fn required(&mut self, name: &str) -> Result<String, ApiError> {
+        self.take(name)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| ApiError::missing(name))
+    }
+
+    fn integer(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.take(name)
+            .map(|text| {
+                text.parse::<i64>()
+                    .map_err(|_| ApiError::invalid_integer(name, &text))
+            })
+            .transpose()
+    }
+
+    /// The keys and values of `prefix[key]` parameters (`metadata[eventId]`, ...).
+    fn take_hash(&mut self, prefix: &str) -> BTreeMap<String, String> {
+        let open = format!("{prefix}[");
+        let names: Vec<String> = self
+            .0
+            .keys()
+            .filter(|name| name.starts_with(&open) && name.ends_with(']'))
+            .cloned()
+            .collect();
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let value = self.0.remove(&name)?;
+                Some((name[open.len()..name.len() - 1].to_owned(), value))
+            })
+            .collect()
+    }
+
+    /// The indexes of `prefix[N][...]` parameters, in order.
+    fn indexes(&self, prefix: &str) -> Vec<usize> {
+        let open = format!("{prefix}[");
+        let mut indexes: Vec<usize> = self
+            .0
+            .keys()
+            .filter_map(|name| name.strip_prefix(&open)?.split_once(']')?.0.parse().ok())
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        match self.0.keys().next() {
+            Some(unknown) => Err(ApiError::unknown_param(unknown)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn metadata(params: &mut Params) -> Result<BTreeMap<String, String>, ApiError> {
+    let metadata = params.take_hash("metadata");
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(ApiError::invalid(
+            Some("metadata"),
+            format!("You can have at most {MAX_METADATA_KEYS} metadata keys."),
+        ));
+    }
+    for (key, value) in &metadata {
+        let param = format!("metadata[{key}]");
+        if key.is_empty() || key.chars().count() > MAX_METADATA_KEY_CHARS {
+            return Err(ApiError::invalid(
+                Some(&param),
+                format!("Metadata keys must be 1 to {MAX_METADATA_KEY_CHARS} characters long."),
+            ));
+        }
+        if value.chars().count() > MAX_METADATA_VALUE_CHARS {
+            return Err(ApiError::invalid(
+                Some(&param),
+                format!("Metadata values can have up to {MAX_METADATA_VALUE_CHARS} characters."),
+            ));
+        }
+    }
+    Ok(metadata)
+}
+
+fn url(params: &mut Params, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(url) = params.take(name) else {
+        return Ok(None);
+    };
+    let parsed = url
+        .parse::<Uri>()
+        .ok()
+        .filter(|uri| matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some());
+    if parsed.is_none() || url.len() > MAX_URL_CHARS {
+        return Err(ApiError::invalid(Some(name), "Not a valid URL").with_code("url_invalid"));
+    }
+    Ok(Some(url))
+}
+
+fn line_items(params: &mut Params) -> Result<(Vec<LineItem>, Currency), ApiError> {
+    let mut items = Vec::new();
+    let mut currency = None;
+    for index in params.indexes("line_items") {
+        let field = |name: &str| format!("line_items[{index}]{name}");
+        if let Some(price) = params.take(&field("[price]")) {
+            // The simulator has no catalogue: only inline `price_data`.
+            return Err(ApiError::no_such(
+                StatusCode::BAD_REQUEST,
+                "price",
+                &price,
+                Some(&field("[price]")),
+            ));
+        }
+        let currency_param = field("[price_data][currency]");
+        let code = params.required(&currency_param)?;
+        let item_currency: Currency = code.parse().map_err(|_| {
+            ApiError::invalid(Some(&currency_param), format!("Invalid currency: {code}."))
+        })?;
+        if currency.is_some_and(|first| first != item_currency) {
+            return Err(ApiError::invalid(
+                Some(&currency_param),
+                "All line items must have the same currency.",
+            ));
+        }
+        currency = Some(item_currency);
+        let amount_param = field("[price_data][unit_amount]");
+        let unit_amount = params
+            .integer(&amount_param)?
+            .ok_or_else(|| ApiError::missing(&amount_param))?;
+        if unit_amount < 0 {
+            return Err(ApiError::invalid(
+                Some(&amount_param),
+                "This value must be greater than or equal to 0.",
+            ));
+        }
+        let name = params.required(&field("[price_data][product_data][name]"))?;
+        let quantity_param = field("[quantity]");
+        let quantity = params
+            .integer(&quantity_param)?
+            .ok_or_else(|| ApiError::missing(&quantity_param))?;
+        if !(1..=999_999).contains(&quantity) {
+            return Err(ApiError::invalid(
+                Some(&quantity_param),
+                "This value must be between 1 and 999999.",
+            ));
+        }
+        items.push(LineItem {
+            name,
+            unit_amount,
+            quantity,
+        });
+    }
+    match currency {
+        Some(currency) => Ok((items, currency)),
+        None => Err(ApiError::invalid(
+            Some("line_items"),
+            "`line_items` is required in `payment` mode.",
+        )
+        .with_code("parameter_missing")),
+    }
+}
+
+fn parse_new_session(params: &mut Params, now: i64) -> Result<NewSession, ApiError> {
+    let mode = params.required("mode")?;
+    if mode != "payment" {
+        return Err(ApiError::invalid(
+            Some("mode"),
+            format!("The Stripe simulator supports mode `payment` only, not `{mode}`."),
+        ));
+    }
+    let (line_items, currency) = line_items(params)?;
+    let total = line_items
+        .iter()
+        .try_fold(0i64, |sum, item| {
+            sum.checked_add(item.unit_amount.checked_mul(item.quantity)?)
+        })
+        .filter(|total| *total <= MAX_AMOUNT_MINOR)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                Some("line_items"),
+                format!(
+                    "The Checkout Session's total amount must be at most {}.",
+                    Money {
+                        amount_minor: MAX_AMOUNT_MINOR,
+                        currency
+                    }
+                ),
+            )
+            .with_code("amount_too_large")
+        })?;
+    if total == 0 {
+        return Err(ApiError::invalid(
+            Some("line_items"),
+            "The Checkout Session's total amount due must be greater than zero.",
+        )
+        .with_code("amount_too_small"));
+    }
+    let expires_at = params
+        .integer("expires_at")?
+        .unwrap_or(now + MAX_EXPIRY_SECONDS);
+    if expires_at < now + MIN_EXPIRY_SECONDS {
+        return Err(ApiError::invalid(
+            Some("expires_at"),
+            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session \
+             creation.",
+        ));
+    }
+    if expires_at > now + MAX_EXPIRY_SECONDS {
+        return Err(ApiError::invalid(
+            Some("expires_at"),
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session \
+             creation.",
+        ));
+    }
+    let client_reference_id = params.take("client_reference_id");
+    if client_reference_id
+        .as_ref()
+        .is_some_and(|id| id.chars().count() > MAX_CLIENT_REFERENCE_CHARS)
+    {
+        return Err(ApiError::invalid(
+            Some("client_reference_id"),
+            format!("client_reference_id can be at most {MAX_CLIENT_REFERENCE_CHARS} characters."),
+        ));
+    }
+    let customer_email = params.take("customer_email");
+    if let Some(email) = &customer_email
+        && !is_email(email)
+    {
+        return Err(ApiError::invalid(
+            Some("customer_email"),
+            format!("Invalid email address: {email}"),
+        )
+        .with_code("email_invalid"));
+    }
+    let success_url =
+        url(params, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
+    let cancel_url = url(params, "cancel_url")?;
+    Ok(NewSession {
+        line_items,
+        currency,
+        expires_at,
+        metadata: metadata(params)?,
+        client_reference_id,
+        customer_email,
+        success_url,
+        cancel_url,
+    })
+}
+
+/// What Stripe's check amounts to: something on each side of one `@`, no spaces.
+pub(super) fn is_email(text: &str) -> bool {
+    text.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@')
+    }) && !text.contains(char::is_whitespace)
+}
+
+fn parse_new_refund(params: &mut Params) -> Result<NewRefund, ApiError> {
+    let payment_intent = params.take("payment_intent").ok_or_else(|| {
+        ApiError::invalid(
+            None,
+            "One of the following params should be provided for this request: payment_intent \
+             or charge.",
+        )
+        .with_code("parameter_missing")
+    })?;
+    let amount = params.integer("amount")?;
+    if amount.is_some_and(|amount| amount <= 0) {
+        return Err(ApiError::invalid(
+            Some("amount"),
+            "This value must be greater than or equal to 1.",
+        ));
+    }
+    let reason = params.take("reason");
+    if let Some(reason) = &reason
+        && !matches!(
+            reason.as_str(),
+            "duplicate" | "fraudulent" | "requested_by_customer"
+        )
+    {
+        return Err(ApiError::invalid(
+            Some("reason"),
+            format!(
+                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer \
+                 (got {reason})"
+            ),
+        ));
+    }
+    Ok(NewRefund {
+        payment_intent,
+        amount,
+        metadata: metadata(params)?,
+        reason,
+    })
+}
+
+// ---- requests ----
+
+/// A POST: authenticated, then answered from its idempotency key if the key was used before
+/// (the same answer with `Idempotent-Replayed: true`, or an `idempotency_error` for different
+/// parameters), else parsed and executed under one lock. As at Stripe, an answer is kept for
+/// the key once the endpoint began executing, errors included; a request refused for its
+/// parameters keeps nothing, so it can be corrected and sent again with the same key.
+fn post_request<T>(
+    sim: &StripeSimulator,
+    headers: &HeaderMap,
+    path: &str,
+    body: &[u8],
+    parse: impl FnOnce(&mut Params, i64) -> Result<T, ApiError>,
+    execute: impl FnOnce(&mut Ledger, T, i64) -> Result<Value, ApiError>,
+) -> Response {
+    if let Err(error) = authenticate(sim, headers) {
+        return error.into_response();
+    }
+    let key = match idempotency_key(headers) {
+        Ok(key) => key,
+        Err(error) => return error.into_response(),
+    };
+    let mut params = Params::parse(body);
+    let request = KeyedRequest {
+        endpoint: format!("POST {path}"),
+        params: params.0.clone().into_iter().collect(),
+    };
+    let now = sim.now();
+    sim.with_ledger(|ledger| {
+        if let Some(key) = &key
+            && let Some(saved) = ledger.idempotency.get(key)
+        {
+            return replay(key, saved, &request);
+        }
+        let input = match parse(&mut params, now).and_then(|input| params.finish().map(|()| input))
+        {
+            Ok(input) => input,
+            Err(error) => return error.into_response(),
+        };
+        let (status, body) = match execute(ledger, input, now) {
+            Ok(object) => (StatusCode::OK, object),
+            Err(error) => (error.status, error.body()),
+        };
+        if let Some(key) = key {
+            ledger.idempotency.insert(
+                key,
+                SavedAnswer {
+                    request,
+                    status,
+                    body: body.clone(),
+                    saved_at: now,
+                },
+            );
+        }
+        answer(status, &body)
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::invalid(
+            None,
+            format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII \
+                 characters."
+            ),
+        )),
+    }
+}
+
+fn replay(key: &str, saved: &SavedAnswer, request: &KeyedRequest) -> Response {
+    let mismatch = if saved.request.endpoint != request.endpoint {
+        Some(format!(
+            "Keys for idempotent requests can only be used for the same endpoint they were \
+             first used for ('{}' vs '{}'). Try using a key other than '{key}' if you meant to \
+             execute a different request.",
+            saved.request.endpoint, request.endpoint
+        ))
+    } else if saved.request.params != request.params {
+        Some(format!(
+            "Keys for idempotent requests can only be used with the same parameters they were \
+             first used with. Try using a key other than '{key}' if you meant to execute a \
+             different request."
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = mismatch {
+        return ApiError {
+            kind: "idempotency_error",
+            ..ApiError::invalid(None, message)
+        }
+        .into_response();
+    }
+    let mut response = answer(saved.status, &saved.body);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// A GET: authenticated, its query parameters checked, answered under the lock.
+fn get_request(
+    sim: &StripeSimulator,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    read: impl FnOnce(&mut Ledger, &mut Params, i64) -> Result<Value, ApiError>,
+) -> Response {
+    if let Err(error) = authenticate(sim, headers) {
+        return error.into_response();
+    }
+    let mut params = Params::parse(query.unwrap_or_default().as_bytes());
+    let now = sim.now();
+    let result = sim.with_ledger(|ledger| read(ledger, &mut params, now));
+    match result.and_then(|object| params.finish().map(|()| object)) {
+        Ok(object) => answer(StatusCode::OK, &object),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn create_session(
+    State(sim): State<StripeSimulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let base_url = sim.base_url().to_owned();
+    post_request(
+        &sim,
+        &headers,
+        "/v1/checkout/sessions",
+        &body,
+        parse_new_session,
+        |ledger, request, now| Ok(ledger.create_session(request, now).to_json(&base_url)),
+    )
+}
+
+async fn retrieve_session(
+    State(sim): State<StripeSimulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let base_url = sim.base_url().to_owned();
+    get_request(&sim, &headers, query.as_deref(), |ledger, _, now| {
+        let session = ledger
+            .session(&id, now)
+            .ok_or_else(|| no_such_session(&id))?;
+        Ok(session.to_json(&base_url))
+    })
+}
+
+async fn expire_session(
+    State(sim): State<StripeSimulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let base_url = sim.base_url().to_owned();
+    post_request(
+        &sim,
+        &headers,
+        &format!("/v1/checkout/sessions/{id}/expire"),
+        &body,
+        |_, _| Ok(()),
+        |ledger, (), now| Ok(ledger.expire(&id, now)?.to_json(&base_url)),
+    )
+}
+
+async fn create_refund(
+    State(sim): State<StripeSimulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_request(
+        &sim,
+        &headers,
+        "/v1/refunds",
+        &body,
+        |params, _| parse_new_refund(params),
+        |ledger, request, now| ledger.refund(request, now),
+    )
+}
+
+async fn list_refunds(
+    State(sim): State<StripeSimulator>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    get_request(&sim, &headers, query.as_deref(), |ledger, params, _| {
+        let payment_intent = params.take("payment_intent");
+        let limit = params
+            .integer("limit")?
+            .unwrap_or(DEFAULT_LIST_LIMIT as i64);
+        let limit = usize::try_from(limit)
+            .ok()
+            .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    Some("limit"),
+                    format!("This value must be between 1 and {MAX_LIST_LIMIT}."),
+                )
+            })?;
+        Ok(ledger.refunds(payment_intent.as_deref(), limit))
+    })
+}
+
+/// `GET {base}/_sim/deliveries` (not a Stripe route; same key): every webhook event and how
+/// its delivery went, oldest first.
+async fn deliveries(State(sim): State<StripeSimulator>, headers: HeaderMap) -> Response {
+    if let Err(error) = authenticate(&sim, &headers) {
+        return error.into_response();
+    }
+    let data = sim.deliveries();
+    answer(
+        StatusCode::OK,
+        &json!({ "object": "list", "data": data, "has_more": false }),
+    )
+}
+
+/// Stripe's 404 for a path or method it does not serve.
+async fn unrecognized(State(sim): State<StripeSimulator>, method: Method, uri: Uri) -> Response {
+    let path = uri.path().strip_prefix(sim.mount()).unwrap_or(uri.path());
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        ..ApiError::invalid(
+            None,
+            format!(
+                "Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs \
+                 or we can help at https://support.stripe.com/."
+            ),
+        )
+    }
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_keys_are_masked_like_stripe() {
+        assert_eq!(
+            mask_key("sk_test_abcdefghijklmnop1234"),
+            "sk_test_****************1234"
+        );
+        assert_eq!(mask_key("short"), "*****");
+    }
+
+    #[test]
+    fn params_leave_unknown_names_for_the_error() {
+        let mut params = Params::parse(
+            b"metadata[a]=1&metadata[b]=2&line_items[1][x]=y&line_items[0][x]=z&extra=1",
+        );
+        assert_eq!(params.indexes("line_items"), vec![0, 1]);
+        let metadata = params.take_hash("metadata");
+        assert_eq!(metadata.len(), 2);
+        params.take("line_items[0][x]");
+        params.take("line_items[1][x]");
+        let error = params.finish().unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("extra"));
+        assert_eq!(error.code, Some("parameter_unknown"));
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_domain() {
+        assert!(is_email("ada@example.com"));
+        assert!(!is_email("ada@"));
+        assert!(!is_email("@example.com"));
+        assert!(!is_email("ada example@example.com"));
+        assert!(!is_email("ada@example"));
+    }
+}
