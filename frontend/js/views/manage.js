@@ -1,0 +1,159 @@
+// `/?manage=<id>`: one of the organizer's events: live stats, the attendee list and its CSV.
+
+import * as api from '../api.js';
+import { h, icon, replace, setTitle } from '../dom.js';
+import { dateTime, money, plural } from '../format.js';
+import { every, fact, link, notice, pageHeader, routes } from './common.js';
+import { capacityBar, statsGrid } from './organizer.js';
+
+const REFRESH_MS = 5_000;
+const PAGE_SIZE = 50;
+
+export default async function managePage({ main, signal, id }) {
+  const created = new URL(location.href).searchParams.get('created') === '1';
+  const [event, firstStats] = await Promise.all([
+    api.get(`/events/${api.seg(id)}`, { signal }),
+    api.get(`/events/${api.seg(id)}/stats`, { signal }),
+  ]);
+  if (signal.aborted) return;
+  setTitle(`Manage · ${event.title}`);
+
+  const statsBox = h('div', { class: 'stats-box', 'aria-live': 'off' });
+  const drawStats = (stats) => replace(statsBox, statsGrid(stats), capacityBar(stats));
+  drawStats(firstStats);
+
+  const attendees = h('div', { class: 'attendees' });
+  const count = h('span', { class: 'muted' });
+  const csvStatus = h('span', { class: 'field-error', role: 'alert' });
+  const csvButton = h('button', { type: 'button', class: 'button button-secondary', id: 'download-csv' }, icon('download'), 'Download CSV');
+  csvButton.addEventListener('click', async () => {
+    csvButton.disabled = true;
+    csvStatus.textContent = '';
+    try {
+      const blob = await api.get(`/events/${api.seg(event.id)}/attendees`, { accept: 'text/csv' });
+      const url = URL.createObjectURL(blob);
+      const anchor = h('a', { href: url, download: `attendees-${slug(event.title)}.csv`, class: 'visually-hidden' });
+      document.body.append(anchor);
+      anchor.click();
+      anchor.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      if (error.name !== 'SessionExpired') csvStatus.textContent = `The CSV could not be downloaded: ${error.message}`;
+    } finally {
+      csvButton.disabled = false;
+    }
+  });
+
+  let last = '';
+  const loadAttendees = async () => {
+    const rows = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (cursor) query.set('cursor', cursor);
+      const page = await api.get(`/events/${api.seg(event.id)}/attendees?${query}`, { signal });
+      rows.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor && rows.length < 1000);
+    if (signal.aborted) return;
+    count.textContent = plural(rows.length, 'attendee', 'attendees');
+    replace(attendees, rows.length ? attendeeTable(rows) : h('p', { class: 'muted', text: 'No attendees yet. They appear here as tickets are issued.' }));
+  };
+  await loadAttendees();
+  if (signal.aborted) return;
+
+  replace(
+    main,
+    pageHeader(event.title, {
+      back: { href: routes.organizer(), label: 'Your events' },
+      actions: [
+        link(routes.event(event.id), { class: 'button button-quiet' }, 'Public page'),
+        link(routes.scan(), { class: 'button button-primary' }, icon('scan'), 'Scan tickets'),
+      ],
+    }),
+    created ? notice('success', 'Your event is on sale', h('p', { text: 'Attendees can find it in the list of upcoming events now.' })) : null,
+    h(
+      'div',
+      { class: 'manage-layout' },
+      h(
+        'section',
+        { class: 'panel', 'aria-labelledby': 'live-heading' },
+        h('h2', { id: 'live-heading' }, 'Live numbers ', h('span', { class: 'live-dot', 'aria-hidden': 'true' })),
+        statsBox,
+      ),
+      h(
+        'section',
+        { class: 'panel', 'aria-label': 'Event details' },
+        h(
+          'dl',
+          { class: 'facts facts-compact' },
+          fact('calendar', 'When', dateTime(event.startsAt)),
+          fact('pin', 'Where', event.venue),
+          fact('tag', 'Price', money(event.priceMinor, event.currency)),
+          fact('seat', 'Capacity', plural(event.capacity, 'seat', 'seats')),
+        ),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'attendees-heading' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'attendees-heading' }, 'Attendees ', count), csvButton),
+      csvStatus,
+      attendees,
+    ),
+  );
+
+  every(
+    REFRESH_MS,
+    async () => {
+      const stats = await api.get(`/events/${api.seg(event.id)}/stats`, { signal });
+      if (signal.aborted) return;
+      drawStats(stats);
+      const key = `${stats.sold}/${stats.checkedIn}`;
+      if (key !== last) {
+        last = key;
+        await loadAttendees();
+      }
+    },
+    signal,
+  );
+  last = `${firstStats.sold}/${firstStats.checkedIn}`;
+}
+
+function attendeeTable(rows) {
+  const status = { VALID: ['Not yet', 'muted'], USED: ['Checked in', 'good'], VOID: ['Void', 'bad'] };
+  return h(
+    'table',
+    { class: 'table' },
+    h('caption', { class: 'visually-hidden', text: 'Attendees and their check-in status' }),
+    h('thead', {}, h('tr', {}, ['Name', 'Email', 'Status', 'Registered', 'Checked in'].map((label) => h('th', { scope: 'col', text: label })))),
+    h(
+      'tbody',
+      {},
+      rows.map((row) => {
+        const [text, tone] = status[row.status] ?? [row.status, 'muted'];
+        return h(
+          'tr',
+          { dataset: { ticket: row.ticketId } },
+          h('td', { dataset: { label: 'Name' }, class: 'cell-strong', text: row.name }),
+          h('td', { dataset: { label: 'Email' }, text: row.email }),
+          h('td', { dataset: { label: 'Status' } }, h('span', { class: ['badge', `badge-${tone}`], text })),
+          h('td', { dataset: { label: 'Registered' }, text: dateTime(row.registeredAt) }),
+          h('td', { dataset: { label: 'Checked in' }, text: row.checkedInAt ? dateTime(row.checkedInAt) : '—' }),
+        );
+      }),
+    ),
+  );
+}
+
+function slug(text) {
+  return (
+    String(text)
+      .normalize('NFKD')
+      .replace(/[^\w\s-]/g, '')
+      .trim()
+      .toLowerCase()
+      .replace(/[\s_-]+/g, '-')
+      .slice(0, 60) || 'event'
+  );
+}

@@ -1,0 +1,86 @@
+// `/?page=tickets`: the signed-in person's tickets, each with a fresh download.
+
+import * as api from '../api.js';
+import { h, icon, replace, setTitle } from '../dom.js';
+import { dateTime, relative } from '../format.js';
+import { dateTile, emptyState, link, pageHeader, routes } from './common.js';
+import { downloadButton } from './order.js';
+
+export default async function ticketsPage({ main, signal }) {
+  setTitle('My tickets');
+  const tickets = [];
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: '100' });
+    if (cursor) query.set('cursor', cursor);
+    const page = await api.get(`/me/tickets?${query}`, { signal });
+    tickets.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && tickets.length < 500);
+
+  // The events the tickets are for, once each.
+  const events = new Map();
+  await Promise.all(
+    [...new Set(tickets.map((ticket) => ticket.eventId))].map(async (eventId) => {
+      events.set(eventId, await api.get(`/events/${api.seg(eventId)}`, { signal }).catch(() => null));
+    }),
+  );
+  if (signal.aborted) return;
+
+  // Upcoming first (soonest first), then past ones (latest first).
+  const now = Date.now();
+  const startOf = (ticket) => new Date(events.get(ticket.eventId)?.startsAt ?? ticket.createdAt).getTime();
+  tickets.sort((a, b) => {
+    const [sa, sb] = [startOf(a), startOf(b)];
+    const [pa, pb] = [sa < now, sb < now];
+    if (pa !== pb) return pa ? 1 : -1;
+    return pa ? sb - sa : sa - sb;
+  });
+
+  replace(
+    main,
+    pageHeader('My tickets', { lead: 'Download a ticket any time; each download is a fresh link.' }),
+    tickets.length
+      ? h('ul', { class: 'ticket-list' }, tickets.map((ticket) => ticketCard(ticket, events.get(ticket.eventId))))
+      : emptyState('No tickets yet', 'Tickets you buy appear here, ready to download.', link(routes.home(), { class: 'button button-primary' }, 'Browse events')),
+  );
+}
+
+function ticketCard(ticket, event) {
+  const status = {
+    VALID: { text: 'Valid', tone: 'good' },
+    USED: { text: 'Checked in', tone: 'muted' },
+    VOID: { text: 'Void', tone: 'bad' },
+  }[ticket.status] ?? { text: ticket.status, tone: 'muted' };
+  return h(
+    'li',
+    { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
+    event ? dateTile(event.startsAt) : h('div', { class: 'date-tile' }, icon('ticket')),
+    h(
+      'div',
+      { class: 'ticket-card-body' },
+      h('h2', { class: 'ticket-card-title' }, event ? link(routes.event(event.id), {}, event.title) : 'Event'),
+      event
+        ? h(
+            'p',
+            { class: 'event-card-meta' },
+            h('span', { class: 'meta-item' }, icon('calendar'), h('time', { datetime: event.startsAt, text: dateTime(event.startsAt) })),
+            h('span', { class: 'meta-item' }, icon('pin'), event.venue),
+          )
+        : null,
+      h(
+        'p',
+        { class: 'ticket-card-holder' },
+        h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
+        h('span', { text: ticket.attendeeName }),
+        ticket.usedAt ? h('span', { class: 'muted', text: `Scanned ${relative(ticket.usedAt)}` }) : null,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'ticket-card-actions' },
+      ticket.status === 'VOID' ? null : downloadButton({ ticketId: ticket.ticketId, orderId: ticket.orderId }, { small: true, label: `Download ticket${event ? ` for ${event.title}` : ''} (PDF)` }),
+      link(routes.order(ticket.orderId), { class: 'text-link' }, 'View order'),
+    ),
+  );
+}

@@ -1,0 +1,469 @@
+// The site in real Chromium against a real ticketd: one organizer, one attendee, one evening.
+// The tests run in order and build on each other (one ticketd, one story):
+//   1. A signs up, is promoted to organizer, signs in again and creates a paid event (after
+//      the form has shown the API's field-level messages); the demo organizer adds a free one.
+//   2. B signs up, buys A's event through the Stripe simulator, follows the order page until
+//      the ticket is ready and downloads the PDF; B also takes the last seat of the free event.
+//   3. A opens the scanner with a fake camera playing B's QR code: VALID with B's name, then
+//      ALREADY USED.
+//   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV.
+//   5. An expired session says so and signs in again; sign-out; phone widths.
+// Screenshots of every page go to $TMPDIR/ticketd-screenshots, or docs/screenshots with
+// UPDATE_SCREENSHOTS=1.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  launchBrowser,
+  newContext,
+  newPerson,
+  screenshot,
+  signIn,
+  signUp,
+  startTicketd,
+  tempDir,
+  watchPage,
+} from './harness.mjs';
+import { fakeCameraVideo, readTicket } from './qr.mjs';
+
+const organizer = newPerson('Ada Organizer');
+const buyer = newPerson('Björn Åkesson');
+const PAID_EVENT = 'Jazz by the River';
+const FREE_EVENT = 'Community Coding Night';
+
+let ticketd;
+let browser;
+let work;
+/** Pages and what the tests learn along the way. */
+const s = {};
+const problems = [];
+
+function watch(page, who) {
+  const found = watchPage(page);
+  problems.push([who, found]);
+  return page;
+}
+
+/** A date a few weeks ahead, as the datetime-local input wants it. */
+function futureLocal(days, hour) {
+  const date = new Date(Date.now() + days * 86_400_000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(hour)}:30`;
+}
+
+/** Follows a link of the main navigation. */
+function nav(page, name) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+}
+
+/** No horizontal scrolling at the current width. */
+async function assertFits(page) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at ${page.viewportSize().width}px`);
+}
+
+/** Every visible form control has an accessible name. */
+async function assertLabelled(page) {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('main input:not([type=hidden]), main select, main textarea, main button')]
+      .filter((element) => element.offsetParent !== null)
+      .filter((element) => {
+        const labels = element.labels ? [...element.labels].map((label) => label.textContent.trim()).join('') : '';
+        return !(labels || element.getAttribute('aria-label') || element.textContent.trim());
+      })
+      .map((element) => element.outerHTML.slice(0, 80)),
+  );
+  assert.deepEqual(unlabelled, [], 'controls without a label');
+}
+
+before(async () => {
+  work = await tempDir('ticketd-browser-work-');
+  ticketd = await startTicketd();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await s.scannerBrowser?.close();
+  await ticketd?.stop();
+  await work?.remove();
+  for (const [who, found] of problems) {
+    assert.deepEqual(found, [], `${who}'s pages reported problems`);
+  }
+});
+
+test('an organizer signs up, is promoted, and creates an event with the API checking every field', async () => {
+  const base = ticketd.url;
+  s.orgContext = await newContext(browser);
+  const page = watch(await s.orgContext.newPage(), 'organizer');
+  s.orgPage = page;
+
+  await page.goto(base);
+  await page.getByRole('heading', { name: /Find an event/ }).waitFor();
+  await screenshot(page, 'landing');
+
+  await signUp(page, base, organizer);
+  assert.ok(!/[?&](code|state)=/.test(page.url()), `the sign-in code stays out of the address bar: ${page.url()}`);
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Organize' }).count(), 0, 'a new user is an attendee only');
+
+  // Promotion shows once the person signs in again.
+  await ticketd.cli('users', 'promote', organizer.email);
+  await page.goto(`${base}/?page=organizer`);
+  await page.getByRole('heading', { name: 'This page is for organizers' }).waitFor();
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  await page.getByRole('heading', { name: 'Your events' }).waitFor();
+  await page.getByText('You have no events yet').waitFor();
+  assert.equal(new URL(page.url()).search, '?page=organizer', 'back where the sign-in started');
+
+  // The API's field-level messages, next to their fields.
+  await page.getByRole('link', { name: 'Create event' }).first().click();
+  await page.getByRole('heading', { name: 'Create event' }).waitFor();
+  await assertLabelled(page);
+  await page.getByLabel('Title').fill('   ');
+  await page.getByLabel('Capacity').fill('0');
+  await page.getByRole('button', { name: 'Create event' }).click();
+  await page.getByText(/Please correct \d+ fields/).waitFor();
+  for (const [field, message] of [
+    ['Title', 'Title is required'],
+    ['Venue', 'Venue is required'],
+    ['Date and time', 'Date and time is required'],
+    ['Capacity', /Capacity must be between 1 and/],
+  ]) {
+    const input = page.getByLabel(field, { exact: true });
+    assert.equal(await input.getAttribute('aria-invalid'), 'true', `${field} is marked invalid`);
+    const describedBy = (await input.getAttribute('aria-describedby')).split(' ');
+    const errorText = await page.locator(`#${describedBy.at(-1)}`).textContent();
+    assert.match(errorText, message instanceof RegExp ? message : new RegExp(message), `${field}'s message`);
+  }
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'field-title', 'focus goes to the first field at fault');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'create-event-errors');
+
+  await page.getByLabel('Title').fill(PAID_EVENT);
+  await page.getByLabel('Description').fill('An evening of jazz standards by the water, with the Riverside Quartet.\nDoors open at 19:00; the first set starts at 19:30.');
+  await page.getByLabel('Venue').fill('Riverside Hall, 12 Quay Street');
+  await page.getByLabel('Date and time').fill(futureLocal(30, 19));
+  await page.getByLabel('Capacity').fill('50');
+  await page.getByLabel('Price').fill('25.00');
+  await page.getByLabel('Currency').selectOption('EUR');
+  await screenshot(page, 'create-event');
+  await page.getByRole('button', { name: 'Create event' }).click();
+  await page.getByText('Your event is on sale').waitFor();
+  s.eventId = new URL(page.url()).searchParams.get('manage');
+  assert.ok(s.eventId, 'the new event opens');
+  await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+
+  // The demo organizer publishes a free event with one seat (for NOT YOUR EVENT and sold out).
+  const demo = (await readFile(join(ticketd.dataDir, 'demo-accounts.txt'), 'utf8')).split('\n').find((line) => line.startsWith('organizer@'));
+  const [email, password] = demo.split('\t');
+  const demoContext = await newContext(browser);
+  const demoPage = watch(await demoContext.newPage(), 'demo organizer');
+  await signIn(demoPage, base, { email, password });
+  await demoPage.goto(`${base}/?page=new-event`);
+  await demoPage.getByLabel('Title').fill(FREE_EVENT);
+  await demoPage.getByLabel('Venue').fill('Library, Room 2');
+  await demoPage.getByLabel('Date and time').fill(futureLocal(10, 18));
+  await demoPage.getByLabel('Capacity').fill('1');
+  await demoPage.getByRole('button', { name: 'Create event' }).click();
+  await demoPage.getByText('Your event is on sale').waitFor();
+  await demoContext.close();
+});
+
+test('an attendee buys a ticket through Stripe Checkout, follows the order and downloads the PDF', async () => {
+  const base = ticketd.url;
+  s.buyerContext = await newContext(browser);
+  const page = watch(await s.buyerContext.newPage(), 'buyer');
+  s.buyerPage = page;
+  await signUp(page, base, buyer);
+
+  const card = page.locator('.event-card', { hasText: PAID_EVENT });
+  await card.waitFor();
+  await card.getByText('€25.00').waitFor();
+  await card.getByText('50 seats left').waitFor();
+  await screenshot(page, 'events');
+
+  await card.getByRole('link', { name: PAID_EVENT }).click();
+  await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+  await page.getByText('50 of 50 seats left').waitFor();
+  await assertLabelled(page);
+  await screenshot(page, 'event');
+
+  await page.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
+  // Stripe's hosted page (the simulator's locally).
+  await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
+  await screenshot(page, 'stripe-checkout');
+  await page.locator('#card_number').fill('4242 4242 4242 4242');
+  await page.locator('#card_expiry').fill('12 / 34');
+  await page.locator('#card_cvc').fill('123');
+  await page.locator('#name').fill(buyer.name);
+  // The order page, while the payment is being confirmed: the first answers are held at
+  // PENDING so the waiting state can be seen.
+  let held = 0;
+  await page.route('**/api/orders/*', async (route) => {
+    const response = await route.fetch();
+    const order = await response.json();
+    if (held++ < 3) Object.assign(order, { status: 'PENDING', download: null, ticketId: null });
+    await route.fulfill({ response, json: order });
+  });
+  await page.getByRole('button', { name: /^Pay/ }).click();
+
+  await page.waitForURL(/\/\?order=/);
+  s.orderId = new URL(page.url()).searchParams.get('order');
+  await page.getByRole('heading', { name: 'Your order' }).waitFor();
+  await page.getByText('Confirming your payment…').waitFor();
+  await screenshot(page, 'order-pending');
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  await page.unrouteAll();
+  await page.getByText('Your ticket is ready').waitFor();
+  await screenshot(page, 'order-ready');
+
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download ticket (PDF)' }).click();
+  const download = await downloading;
+  s.pdf = join(work.path, 'ticket.pdf');
+  await download.saveAs(s.pdf);
+  const pdf = await readFile(s.pdf);
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'the download is a PDF');
+  assert.match(download.suggestedFilename(), /^ticket-.*\.pdf$/);
+
+  // How a failed registration reads (the saga refunds, then fails the order): the real order,
+  // answered as FAILED.
+  await page.route('**/api/orders/*', async (route) => {
+    const response = await route.fetch();
+    const order = await response.json();
+    Object.assign(order, { status: 'FAILED', failureReason: 'the event sold out before your payment arrived', download: null });
+    await route.fulfill({ response, json: order });
+  });
+  await page.reload();
+  await page.getByText('We could not issue your ticket').waitFor();
+  await page.getByText('Reason: the event sold out before your payment arrived').waitFor();
+  await page.getByText(/Refund: your payment of €25\.00 has been refunded/).waitFor();
+  await screenshot(page, 'order-failed');
+  await page.unrouteAll();
+
+  // My tickets: the ticket, with a fresh download.
+  await nav(page, 'My tickets');
+  const ticket = page.locator('.ticket-card', { hasText: PAID_EVENT });
+  await ticket.waitFor();
+  await ticket.getByText('Valid').waitFor();
+  const again = page.waitForEvent('download');
+  await ticket.getByRole('button', { name: 'Download' }).click();
+  assert.equal((await (await again).createReadStream()).readable, true);
+
+  // The free event's only seat: straight to the order page, then sold out for everyone.
+  await nav(page, 'Events');
+  await page.locator('.event-card', { hasText: FREE_EVENT }).getByRole('link').click();
+  await page.getByRole('button', { name: 'Get a free ticket' }).click();
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  const freeDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download ticket (PDF)' }).click();
+  s.freePdf = join(work.path, 'free-ticket.pdf');
+  await (await freeDownload).saveAs(s.freePdf);
+  await page.getByRole('link', { name: 'Event details' }).click();
+  await page.getByRole('button', { name: 'Sold out' }).waitFor();
+  assert.equal(await page.locator('#buy').isDisabled(), true, 'no buying a sold-out event');
+
+  await nav(page, 'My tickets');
+  await page.locator('.ticket-card').nth(1).waitFor();
+  await screenshot(page, 'my-tickets');
+});
+
+test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {
+  const base = ticketd.url;
+  const { code, qrPng } = await readTicket(s.pdf, work.path);
+  s.code = code;
+  const video = await fakeCameraVideo(qrPng, join(work.path, 'qr.y4m'));
+
+  // A browser whose camera shows the ticket; the organizer's session comes along.
+  s.scannerBrowser = await launchBrowser({ fakeVideo: video });
+  const context = await newContext(s.scannerBrowser, { origin: base, camera: true });
+  await context.addInitScript((session) => {
+    if (!sessionStorage.getItem('ticketd.session')) sessionStorage.setItem('ticketd.session', session);
+  }, await s.orgPage.evaluate(() => sessionStorage.getItem('ticketd.session')));
+  const page = watch(await context.newPage(), 'scanner');
+  await page.goto(`${base}/?page=scan`);
+  await page.getByRole('heading', { name: 'Scan tickets' }).waitFor();
+  await assertLabelled(page);
+  await page.getByText('Ready to scan').waitFor();
+
+  await page.getByRole('button', { name: 'Start camera' }).click();
+  const result = page.locator('#scan-result');
+  await result.and(page.locator('[data-result="VALID"]')).waitFor({ timeout: 30_000 });
+  assert.match(await result.textContent(), /VALID/);
+  assert.match(await result.textContent(), new RegExp(buyer.name));
+  await screenshot(page, 'scan-valid');
+
+  // The same code keeps showing: it is not sent again until the door is ready for the next.
+  await page.waitForTimeout(1500);
+  assert.equal(await result.getAttribute('data-result'), 'VALID', 'the verdict stays while the same QR is in view');
+  await page.getByRole('button', { name: 'Ready for next ticket' }).click();
+  await result.and(page.locator('[data-result="USED"]')).waitFor({ timeout: 30_000 });
+  const text = await result.textContent();
+  assert.match(text, /ALREADY USED/);
+  assert.match(text, new RegExp(buyer.name));
+  assert.match(text, /First scanned at/);
+  await screenshot(page, 'scan-already-used');
+  await page.getByRole('button', { name: 'Stop camera' }).click();
+  await page.getByText('Camera is off').waitFor();
+  await context.close();
+});
+
+test('manual entry, the attendee list and its CSV', async () => {
+  const base = ticketd.url;
+  const page = s.orgPage;
+  await page.goto(`${base}/?page=scan`);
+  const result = page.locator('#scan-result');
+  const code = page.getByRole('textbox', { name: 'Ticket code' });
+
+  await code.fill(s.code);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await result.and(page.locator('[data-result="USED"]')).waitFor();
+  assert.equal(await code.inputValue(), '', 'the field is cleared for the next code');
+
+  await code.fill(`${s.code.slice(0, -4)}AAAA`);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await result.and(page.locator('[data-result="INVALID"]')).waitFor();
+  assert.match(await result.textContent(), /INVALID.*not signed by this system/);
+  await screenshot(page, 'scan-invalid');
+
+  const { code: other } = await readTicket(s.freePdf, await tempDir('ticketd-free-').then((dir) => dir.path));
+  await code.fill(other);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await result.and(page.locator('[data-result="NOT_YOUR_EVENT"]')).waitFor();
+  assert.match(await result.textContent(), /NOT YOUR EVENT/);
+  await screenshot(page, 'scan-not-your-event');
+  assert.equal(await page.locator('.scan-history li').count(), 3);
+
+  // The organizer's numbers and attendees.
+  await nav(page, 'Organize');
+  const card = page.locator('.org-card', { hasText: PAID_EVENT });
+  await card.waitFor();
+  assert.equal(await card.locator('[data-stat="sold"] dd').textContent(), '1');
+  assert.equal(await card.locator('[data-stat="checkedIn"] dd').textContent(), '1');
+  assert.equal(await card.locator('[data-stat="remaining"] dd').textContent(), '49');
+  await screenshot(page, 'organizer-events');
+  await card.getByRole('link', { name: PAID_EVENT }).click();
+  const row = page.locator('tbody tr', { hasText: buyer.email });
+  await row.waitFor();
+  await row.getByText('Checked in').waitFor();
+  assert.match(await row.textContent(), new RegExp(buyer.name));
+  await screenshot(page, 'organizer-event');
+
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download CSV' }).click();
+  const download = await downloading;
+  assert.match(download.suggestedFilename(), /^attendees-jazz-by-the-river\.csv$/);
+  const csvPath = join(work.path, 'attendees.csv');
+  await download.saveAs(csvPath);
+  const lines = (await readFile(csvPath, 'utf8')).trim().split(/\r?\n/);
+  assert.equal(lines[0], 'name,email,status,ticketId,registeredAt,checkedInAt');
+  assert.equal(lines.length, 2);
+  assert.ok(lines[1].startsWith(`${buyer.name},${buyer.email},USED,`), lines[1]);
+});
+
+test('an expired session says so and signs in again; a refreshable one carries on', async () => {
+  const base = ticketd.url;
+  const page = s.orgPage;
+
+  // Tokens past their time but a good refresh token: refreshed quietly.
+  await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem('ticketd.session'));
+    sessionStorage.setItem('ticketd.session', JSON.stringify({ ...session, expiresAt: 0 }));
+  });
+  await page.goto(`${base}/?page=organizer`);
+  await page.getByRole('heading', { name: 'Your events' }).waitFor();
+
+  // Refresh refused: the session is over.
+  await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem('ticketd.session'));
+    sessionStorage.setItem('ticketd.session', JSON.stringify({ ...session, expiresAt: 0, refreshToken: 'revoked' }));
+  });
+  await page.goto(`${base}/?manage=${s.eventId}`);
+  await page.getByRole('heading', { name: 'Your session has expired — sign in again' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('ticketd.session')), null, 'the dead session is forgotten');
+  await screenshot(page, 'session-expired');
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  // The identity provider's session is still live: straight back, to the same page.
+  await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+  assert.equal(new URL(page.url()).searchParams.get('manage'), s.eventId);
+
+  // A token the API refuses mid-page (401) ends the session the same way.
+  await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem('ticketd.session'));
+    const [head, , sig] = session.idToken.split('.');
+    const claims = JSON.parse(atob(session.idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    const forged = btoa(JSON.stringify({ ...claims, name: 'Mallory' })).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+    sessionStorage.setItem('ticketd.session', JSON.stringify({ ...session, idToken: `${head}.${forged}.${sig}`, refreshToken: 'revoked' }));
+  });
+  await page.goto(`${base}/?page=tickets`);
+  await page.getByRole('heading', { name: 'Your session has expired — sign in again' }).waitFor();
+});
+
+test('sign-out ends the session here and at the identity provider', async () => {
+  const base = ticketd.url;
+  const page = s.buyerPage;
+  await page.goto(`${base}/?page=tickets`);
+  await page.getByRole('heading', { name: 'My tickets' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: /Find an event/ }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing left in storage');
+  // Signing in again asks for the password: the identity provider's session ended too.
+  await page.getByRole('button', { name: 'Sign in', exact: true }).first().click();
+  await page.waitForURL(/\/auth\/login/);
+  await page.getByLabel('Password').waitFor();
+  await screenshot(page, 'idp-sign-in');
+  // A page that needs a session says so.
+  await page.goto(`${base}/?page=tickets`);
+  await page.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
+});
+
+test('every page works at phone width', async () => {
+  const base = ticketd.url;
+  const context = await newContext(browser, { phone: true });
+  const page = watch(await context.newPage(), 'phone');
+  await page.goto(base);
+  await page.getByRole('heading', { name: /Find an event/ }).waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-landing');
+  await signIn(page, base, buyer);
+  await page.getByRole('heading', { name: 'Upcoming events' }).waitFor();
+  await page.locator('.event-card').first().waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-events');
+  await page.goto(`${base}/?event=${s.eventId}`);
+  await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-event');
+  await page.goto(`${base}/?order=${s.orderId}`);
+  await page.getByText('Your ticket is ready').waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-order');
+  await page.goto(`${base}/?page=tickets`);
+  await page.locator('.ticket-card').first().waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-my-tickets');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: /Find an event/ }).waitFor();
+
+  await signIn(page, base, organizer);
+  for (const [path, heading, name] of [
+    ['/?page=organizer', 'Your events', 'phone-organizer-events'],
+    [`/?manage=${s.eventId}`, PAID_EVENT, 'phone-organizer-event'],
+    ['/?page=new-event', 'Create event', 'phone-create-event'],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await page.getByRole('heading', { name: heading }).waitFor();
+    await page.waitForLoadState('networkidle');
+    await assertFits(page);
+    await screenshot(page, name);
+  }
+  await page.goto(`${base}/?page=scan`);
+  await page.getByRole('textbox', { name: 'Ticket code' }).fill(s.code);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await page.locator('[data-result="USED"]').waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-scan');
+  await context.close();
+});
