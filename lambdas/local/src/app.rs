@@ -22,7 +22,7 @@ use crate::gateway::Gateway;
 use crate::idp::{self, Idp, IdpConfig};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState};
-use crate::stripe_sim::{SimulatorConfig, StripeSimulator};
+use crate::stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
 use crate::workflow::{Executor, ExecutorOptions};
 use crate::{SqliteStore, keys};
 
@@ -181,7 +181,7 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         payments,
         webhook_secrets,
         simulator,
-    } = payments_setup(stripe, &url)?;
+    } = payments_setup(stripe, &url, &data_dir)?;
     // Its webhooks wait until the server answers; deliveries retry meanwhile.
     let simulator_work = simulator.as_ref().map(StripeSimulator::start);
     let ticket_verifier = Arc::new(signer.verifier());
@@ -263,7 +263,11 @@ struct PaymentsSetup {
 
 /// Real Stripe when an account is given; else the built-in simulator at `<url>/stripe`, driven
 /// by the same Stripe client and delivering its webhooks to this server's API.
-fn payments_setup(stripe: Option<StripeAccount>, url: &str) -> Result<PaymentsSetup, BoxError> {
+fn payments_setup(
+    stripe: Option<StripeAccount>,
+    url: &str,
+    data_dir: &Path,
+) -> Result<PaymentsSetup, BoxError> {
     if let Some(account) = stripe {
         tracing::info!("payments: Stripe (STRIPE_SECRET_KEY is set)");
         return Ok(PaymentsSetup {
@@ -272,9 +276,12 @@ fn payments_setup(stripe: Option<StripeAccount>, url: &str) -> Result<PaymentsSe
             simulator: None,
         });
     }
-    let config = SimulatorConfig::local(
+    let secrets = SimulatorSecrets::load_or_create(data_dir)
+        .map_err(|error| format!("cannot open the Stripe simulator's secrets: {error}"))?;
+    let config = SimulatorConfig::with_secrets(
         &format!("{url}/stripe"),
         &format!("{url}/api/stripe/webhook"),
+        secrets,
     );
     let payments = StripePayments::new(&config.secret_key, Some(&config.base_url))?;
     tracing::info!(base_url = %config.base_url, "payments: the Stripe simulator");

@@ -28,6 +28,8 @@ mod ledger;
 mod webhooks;
 
 use std::fmt;
+use std::io;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -63,13 +65,18 @@ pub struct SimulatorConfig {
 }
 
 impl SimulatorConfig {
-    /// A simulator at `base_url` delivering to `webhook_url`, with fresh random secrets
-    /// (`sk_test_sim_...`, `whsec_...`), the system clock and the default delivery policy.
+    /// A simulator at `base_url` delivering to `webhook_url`, with fresh random secrets, the
+    /// system clock and the default delivery policy.
     pub fn local(base_url: &str, webhook_url: &str) -> Self {
+        Self::with_secrets(base_url, webhook_url, SimulatorSecrets::fresh())
+    }
+
+    /// [`Self::local`] with the given secrets (ticketd's, from its data directory).
+    pub fn with_secrets(base_url: &str, webhook_url: &str, secrets: SimulatorSecrets) -> Self {
         Self {
             base_url: base_url.to_owned(),
-            secret_key: random_id("sk_test_sim_", 32),
-            webhook_secret: random_id("whsec_", 32),
+            secret_key: secrets.secret_key,
+            webhook_secret: secrets.webhook_secret,
             webhook_url: webhook_url.to_owned(),
             clock: Arc::new(ticket_core::SystemClock),
             delivery: DeliveryPolicy::default(),
@@ -236,6 +243,49 @@ impl StripeSimulator {
         if let Some(record) = lock(&self.inner.deliveries).get_mut(index) {
             update(record);
         }
+    }
+}
+
+/// The simulator's secret key and webhook signing secret, kept in the data directory
+/// ([`SECRETS_FILE`], mode 0600) so webhooks queued before a restart still verify after it, and
+/// so tools and tests can call the simulator and sign events as it does.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulatorSecrets {
+    pub secret_key: String,
+    pub webhook_secret: String,
+}
+
+/// Where [`SimulatorSecrets`] live in the data directory.
+pub const SECRETS_FILE: &str = "stripe-simulator.json";
+
+impl SimulatorSecrets {
+    /// Random test-mode secrets: `sk_test_sim_...`, `whsec_...`.
+    pub fn fresh() -> Self {
+        Self {
+            secret_key: random_id("sk_test_sim_", 32),
+            webhook_secret: random_id("whsec_", 32),
+        }
+    }
+
+    /// The data directory's secrets, made on first use.
+    pub fn load_or_create(data_dir: &Path) -> io::Result<Self> {
+        let text = crate::secret_file::load_or_create(&data_dir.join(SECRETS_FILE), || {
+            Ok(serde_json::to_vec_pretty(&Self::fresh()).expect("secrets serialise"))
+        })?;
+        serde_json::from_slice(&text).map_err(|error| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{SECRETS_FILE} is not valid: {error}"),
+            )
+        })
+    }
+
+    /// The data directory's secrets, if ticketd made them.
+    pub fn read(data_dir: &Path) -> io::Result<Self> {
+        let text = std::fs::read(data_dir.join(SECRETS_FILE))?;
+        serde_json::from_slice(&text)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
     }
 }
 

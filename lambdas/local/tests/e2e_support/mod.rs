@@ -3,6 +3,8 @@
 //! and every API answer is checked against the contract every answer keeps (no 5xx, no internal
 //! text, errors as `{"error": ...}`, successes `no-store`).
 
+#![allow(dead_code, reason = "each test binary uses a part of this module")]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
