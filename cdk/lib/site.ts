@@ -7,6 +7,9 @@ import { Construct } from 'constructs';
 import { acknowledge } from './nag';
 import { FRONTEND_DIR } from './paths';
 
+/** Files of `frontend/` that are tooling, not the site (html5-qrcode is served from `vendor/`). */
+export const SITE_EXCLUDES = ['node_modules', 'package.json', 'package-lock.json', 'scripts'];
+
 /** What the site reads from `/config.json` at run time. */
 export interface SiteConfig {
   readonly apiUrl: string;
@@ -119,7 +122,7 @@ export class Site extends Construct {
   /** Uploads `frontend/` and the run-time `config.json`, then invalidates the cache. */
   deployContent(config: SiteConfig): s3deploy.BucketDeployment {
     const deployment = new s3deploy.BucketDeployment(this, 'Content', {
-      sources: [s3deploy.Source.asset(FRONTEND_DIR), s3deploy.Source.jsonData('config.json', config)],
+      sources: [s3deploy.Source.asset(FRONTEND_DIR, { exclude: SITE_EXCLUDES }), s3deploy.Source.jsonData('config.json', config)],
       destinationBucket: this.bucket,
       distribution: this.distribution,
       distributionPaths: ['/*'],
