@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -17,6 +17,7 @@ use ticket_core::{FileKey, PageRequest, Store};
 use tokio::net::TcpListener;
 use tower_http::LatencyUnit;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -48,7 +49,22 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     // ServeDir refuses `..` components (also percent-encoded ones), so nothing outside
     // the site dir is reachable; it answers 404 for missing files and 405 for non-GET.
-    let site = ServeDir::new(&state.site_dir);
+    let site = Router::new()
+        .fallback_service(ServeDir::new(&state.site_dir))
+        // The page's own CSP is a meta tag (the same file works behind CloudFront, which adds
+        // its headers); framing can only be refused by a header.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ));
     let stripe_sim = state.stripe_sim.as_ref().map(StripeSimulator::router);
     let app = Router::new()
         .route("/health", get(health))

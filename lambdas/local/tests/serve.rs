@@ -102,6 +102,11 @@ async fn the_root_serves_the_sites_index() {
         .unwrap()
         .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
+    // No framing (clickjacking), no sniffing, no full URLs (order ids) in referrers.
+    let headers = response.headers();
+    assert_eq!(headers["content-security-policy"], "frame-ancestors 'none'");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
     assert_eq!(response.text().await.unwrap(), INDEX);
 }
 
