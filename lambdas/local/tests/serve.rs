@@ -106,7 +106,10 @@ async fn the_root_serves_the_sites_index() {
     let headers = response.headers();
     assert_eq!(headers["content-security-policy"], "frame-ancestors 'none'");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin");
+    assert_eq!(
+        headers["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
     assert_eq!(response.text().await.unwrap(), INDEX);
 }
 
