@@ -47,7 +47,7 @@ pub struct FlashSaleArgs {
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub seats: u32,
     /// Buyers in flight at once.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
     /// Keep the stack's state in this directory instead of a temporary one.
     #[arg(long)]
@@ -75,7 +75,8 @@ pub async fn run(args: FlashSaleArgs) -> Result<(), BoxError> {
     };
     // The site is not part of the sale.
     let site_dir = dir.join("site");
-    std::fs::create_dir_all(&site_dir)?;
+    std::fs::create_dir_all(&site_dir)
+        .map_err(|error| format!("cannot create {}: {error}", site_dir.display()))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let options = ServeOptions {
         demo_accounts: false,
@@ -638,6 +639,9 @@ struct Latencies(Vec<u64>);
 impl Latencies {
     /// `p50 x ms, p99 y ms`.
     fn summary(&mut self) -> String {
+        if self.0.is_empty() {
+            return "none".to_owned();
+        }
         self.0.sort_unstable();
         format!(
             "p50 {:.1} ms, p99 {:.1} ms",
