@@ -53,6 +53,18 @@ pub fn page(
     response
 }
 
+/// A page's stylesheet: the server's own, cacheable for an hour.
+pub fn stylesheet(css: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        css,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -681,14 +681,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        pages::STYLESHEET,
-    )
-        .into_response()
+    crate::html::stylesheet(pages::STYLESHEET)
 }
 
 #[cfg(test)]

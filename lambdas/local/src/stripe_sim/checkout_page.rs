@@ -385,14 +385,7 @@ fn see_other(sim: &StripeSimulator, url: &str) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
+    crate::html::stylesheet(STYLESHEET)
 }
 
 #[cfg(test)]
