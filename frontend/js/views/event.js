@@ -82,7 +82,7 @@ export default async function eventPage({ main, signal, id, navigate }) {
         badge,
         buy,
         status,
-        h('p', { class: 'fine-print', text: event.priceMinor === 0 ? 'Free entry. Your ticket is ready in seconds.' : 'Your seat is held for 30 minutes while you pay on Stripe’s secure page.' }),
+        h('p', { class: 'fine-print', text: event.priceMinor === 0 ? 'Free entry. Your ticket is ready in seconds.' : 'Your seat is held for half an hour while you pay on Stripe’s secure page.' }),
         event.organizedByYou
           ? h('div', { class: 'organizer-note' }, h('p', { text: 'You organize this event.' }), link(routes.manage(event.id), { class: 'button button-secondary button-block' }, icon('users'), 'Manage event'))
           : null,

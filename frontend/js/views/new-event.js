@@ -147,7 +147,7 @@ export default async function newEventPage({ main, navigate }) {
           'ul',
           {},
           h('li', {}, h('strong', { text: 'On sale at once. ' }), 'Attendees see the event in the upcoming list as soon as you create it.'),
-          h('li', {}, h('strong', { text: 'Paid through Stripe. ' }), 'Each seat is held for 30 minutes while its buyer pays; unpaid seats come back by themselves.'),
+          h('li', {}, h('strong', { text: 'Paid through Stripe. ' }), 'Each seat is held for half an hour while its buyer pays; unpaid seats come back by themselves.'),
           h('li', {}, h('strong', { text: 'Tickets by email address. ' }), 'Every buyer gets a PDF ticket with a signed QR code.'),
           h('li', {}, h('strong', { text: 'At the door. ' }), 'Open Scan on a phone: each ticket admits once.'),
         ),

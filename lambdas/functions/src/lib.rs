@@ -124,6 +124,11 @@ pub async fn files_from_env() -> Result<S3Files, ConfigError> {
     files_from(&aws_config().await)
 }
 
+/// Whether the function was given the secret: its value in `var` or its ARN in `arn_var`.
+pub fn secret_given(var: &'static str, arn_var: &'static str) -> bool {
+    optional_env(var).is_some() || optional_env(arn_var).is_some()
+}
+
 /// A secret's value: `var` itself where it is set (ticketd, tests), else the Secrets Manager
 /// secret whose ARN is in `arn_var` (what the CDK app sets), fetched once per cold start.
 pub async fn secret_from_env(

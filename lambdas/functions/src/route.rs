@@ -21,7 +21,7 @@ use ticket_core::{
 use crate::{
     ConfigError, SIGNING_KEY_ARN_VAR, SIGNING_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR,
     STRIPE_SECRET_KEY_VAR, STRIPE_WEBHOOK_SECRET_ARN_VAR, STRIPE_WEBHOOK_SECRET_VAR, files_from,
-    optional_env, payments_from, secret_from_env, signer_from, store_from,
+    optional_env, payments_from, secret_from_env, secret_given, signer_from, store_from,
 };
 
 /// Names the environment variable with the registration state machine's ARN.
@@ -83,13 +83,12 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         Some(_) => Arc::new(files_from(config)?),
         None => Arc::new(NotGiven("the ticket bucket")),
     };
-    let stripe_given = optional_env(STRIPE_SECRET_KEY_VAR).is_some()
-        || optional_env(STRIPE_SECRET_KEY_ARN_VAR).is_some();
-    let payments: Arc<dyn Payments> = if stripe_given {
-        Arc::new(payments_from(config).await?)
-    } else {
-        Arc::new(NotGiven("Stripe"))
-    };
+    let payments: Arc<dyn Payments> =
+        if secret_given(STRIPE_SECRET_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR) {
+            Arc::new(payments_from(config).await?)
+        } else {
+            Arc::new(NotGiven("Stripe"))
+        };
     let workflow: Arc<dyn Workflow> = match optional_env(STATE_MACHINE_ARN_VAR) {
         Some(arn) => Arc::new(StepFunctionsWorkflow::new(
             aws_sdk_sfn::Client::new(config),
@@ -97,10 +96,9 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         )),
         None => Arc::new(NotGiven("the registration state machine")),
     };
-    let webhook_given = optional_env(STRIPE_WEBHOOK_SECRET_VAR).is_some()
-        || optional_env(STRIPE_WEBHOOK_SECRET_ARN_VAR).is_some();
     // Without secrets every delivery fails verification: a webhook function must be given them.
-    let webhook_secrets = if webhook_given {
+    let webhook_secrets = if secret_given(STRIPE_WEBHOOK_SECRET_VAR, STRIPE_WEBHOOK_SECRET_ARN_VAR)
+    {
         let text = secret_from_env(
             config,
             STRIPE_WEBHOOK_SECRET_VAR,
@@ -131,7 +129,7 @@ async fn verifier_from(config: &SdkConfig) -> Result<TicketVerifier, ConfigError
         return TicketVerifier::from_public_keys(text.split(',').map(str::trim))
             .map_err(|error| ConfigError::Invalid(PUBLIC_KEYS_VAR, error.to_string()));
     }
-    if optional_env(SIGNING_KEY_VAR).is_some() || optional_env(SIGNING_KEY_ARN_VAR).is_some() {
+    if secret_given(SIGNING_KEY_VAR, SIGNING_KEY_ARN_VAR) {
         return Ok(signer_from(config).await?.verifier());
     }
     TicketVerifier::from_public_keys::<[&str; 0]>([])

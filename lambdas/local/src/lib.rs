@@ -12,7 +12,6 @@ pub mod html;
 pub mod idp;
 pub mod keys;
 pub mod logging;
-pub mod payments;
 pub mod registration;
 pub mod saga_bench;
 pub mod secret_file;

@@ -13,15 +13,15 @@ use chrono::TimeDelta;
 use serde_json::Value;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
 use ticket_core::{
-    Attendee, Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Store, SystemClock,
-    TicketSigner, UserId, Workflow,
+    Attendee, CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, NewEvent, NewHold, OrderId,
+    Payments, PaymentsError, RandomIds, Refund, RefundRequest, Store, SystemClock, TicketSigner,
+    UserId, Workflow,
 };
 use tokio::sync::Semaphore;
 
 use crate::SqliteStore;
 use crate::bench::percentile;
 use crate::files::LocalFiles;
-use crate::payments::UnconfiguredPayments;
 use crate::registration::{self, LocalWorkflow};
 use crate::workflow::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
 
@@ -224,4 +224,29 @@ async fn paid_seats(
         });
     }
     Ok(requests)
+}
+
+/// The bench's registrations never need a payment provider (no step fails, so nothing is
+/// refunded): one that did would fail loudly here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnconfiguredPayments;
+
+const NOT_CONFIGURED: &str = "no payment provider is configured";
+
+#[async_trait]
+impl Payments for UnconfiguredPayments {
+    async fn create_checkout(
+        &self,
+        _request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentsError> {
+        Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
+    }
+
+    async fn expire_checkout(&self, _session: &OrderId) -> Result<(), PaymentsError> {
+        Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
+    }
+
+    async fn refund(&self, _request: &RefundRequest) -> Result<Refund, PaymentsError> {
+        Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
+    }
 }

@@ -11,6 +11,7 @@
 //! codes and refresh tokens live in memory: a restart signs everyone out.
 
 mod flows;
+pub(crate) use flows::random_token;
 pub mod keys;
 mod pages;
 mod routes;

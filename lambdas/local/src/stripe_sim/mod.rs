@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::MissedTickBehavior;
 
+use crate::idp::random_token;
 use ledger::Ledger;
 pub use webhooks::{
     API_VERSION, DeliveryPolicy, DeliveryRecord, DeliveryStatus, MAX_CONCURRENT_DELIVERIES,
@@ -260,11 +261,11 @@ pub struct SimulatorSecrets {
 pub const SECRETS_FILE: &str = "stripe-simulator.json";
 
 impl SimulatorSecrets {
-    /// Random test-mode secrets: `sk_test_sim_...`, `whsec_...`.
+    /// Random test-mode secrets (256 bits each): `sk_test_sim_...`, `whsec_...`.
     pub fn fresh() -> Self {
         Self {
-            secret_key: random_id("sk_test_sim_", 32),
-            webhook_secret: random_id("whsec_", 32),
+            secret_key: format!("sk_test_sim_{}", random_token()),
+            webhook_secret: format!("whsec_{}", random_token()),
         }
     }
 
