@@ -66,9 +66,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         path.display(),
         args.ops
     );
-    if cfg!(debug_assertions) {
-        println!("(debug build: compare numbers from a --release build)");
-    }
+    note_debug_build();
     println!(
         "{:>5} {:>8} {:>8} {:>9} {:>8} {:>8}",
         "tasks", "ops", "seconds", "ops/s", "p50 us", "p99 us"
@@ -166,9 +164,30 @@ async fn sell(
         };
         let held = store.hold_seat(event_id, &hold, now).await?;
         store.confirm_hold(event_id, held.id).await?;
-        latencies.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        latencies.push(micros(started.elapsed()));
     }
     Ok(latencies)
+}
+
+/// Says so when the figures come from a debug build.
+pub(crate) fn note_debug_build() {
+    if cfg!(debug_assertions) {
+        println!("(debug build: compare numbers from a --release build)");
+    }
+}
+
+/// A duration in whole microseconds, the unit the benches record latencies in.
+pub(crate) fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// `p50 x ms, p99 y ms` of sorted latencies in microseconds.
+pub(crate) fn latency_summary(sorted: &[u64]) -> String {
+    format!(
+        "p50 {:.1} ms, p99 {:.1} ms",
+        percentile(sorted, 50) as f64 / 1000.0,
+        percentile(sorted, 99) as f64 / 1000.0
+    )
 }
 
 /// Nearest-rank percentile of sorted values; 0 for none.

@@ -25,7 +25,7 @@ use ticket_core::{EventId, OrderId, OrderStatus, PageRequest, Store, TicketStatu
 use tokio::sync::oneshot;
 
 use crate::app::{self, ServeOptions};
-use crate::bench::percentile;
+use crate::bench::{latency_summary, micros, note_debug_build};
 use crate::idp::{self, SigningKey};
 use crate::stripe_sim::{DeliveryStatus, StripeSimulator};
 use crate::workflow::{ExecutionStatus, Executor};
@@ -61,9 +61,7 @@ pub async fn run(args: FlashSaleArgs) -> Result<(), BoxError> {
          registration saga)",
         args.buyers, args.seats, args.concurrency
     );
-    if cfg!(debug_assertions) {
-        println!("(debug build: compare numbers from a --release build)");
-    }
+    note_debug_build();
     ticket_render::warm_up();
     let temp_dir;
     let dir = match &args.data_dir {
@@ -643,14 +641,6 @@ impl Latencies {
             return "none".to_owned();
         }
         self.0.sort_unstable();
-        format!(
-            "p50 {:.1} ms, p99 {:.1} ms",
-            percentile(&self.0, 50) as f64 / 1000.0,
-            percentile(&self.0, 99) as f64 / 1000.0
-        )
+        latency_summary(&self.0)
     }
-}
-
-fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }

@@ -20,7 +20,7 @@ use ticket_core::{
 use tokio::sync::Semaphore;
 
 use crate::SqliteStore;
-use crate::bench::percentile;
+use crate::bench::{latency_summary, micros, note_debug_build};
 use crate::files::LocalFiles;
 use crate::registration::{self, LocalWorkflow};
 use crate::workflow::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
@@ -70,9 +70,7 @@ pub async fn run(args: RegistrationBenchArgs) -> Result<(), Box<dyn Error + Send
          (store, PDF render, file write + fsync, execution journal)",
         args.count
     );
-    if cfg!(debug_assertions) {
-        println!("(debug build: compare numbers from a --release build)");
-    }
+    note_debug_build();
     ticket_render::warm_up();
     for &concurrency in &args.concurrency {
         let temp_dir;
@@ -144,7 +142,7 @@ async fn measure(
     }
     let mut latencies = Vec::with_capacity(count as usize);
     while let Some(run) = runs.join_next().await {
-        latencies.push(u64::try_from(run??.as_micros()).unwrap_or(u64::MAX));
+        latencies.push(micros(run??));
     }
     let elapsed = started.elapsed();
     executor.shutdown();
@@ -161,11 +159,10 @@ async fn measure(
 
     println!(
         "\nconcurrency {concurrency}: {count} registrations in {:.2} s = {:.0}/s; \
-         latency p50 {:.1} ms, p99 {:.1} ms",
+         latency {}",
         elapsed.as_secs_f64(),
         f64::from(count) / elapsed.as_secs_f64(),
-        percentile(&latencies, 50) as f64 / 1000.0,
-        percentile(&latencies, 99) as f64 / 1000.0,
+        latency_summary(&latencies),
     );
     println!(
         "  time inside each step, per registration (the rest is executor, journal, queueing):"
