@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { run } from './harness.mjs';
 
 const DPI = 150;
+/** Pixels per QR module in the camera's picture (the code about 265 px across). */
+const MODULE_PX = 5;
 
 /** Reads a binary PGM (P5) as { width, height, pixels }. */
 function parsePgm(buffer) {
@@ -102,8 +104,10 @@ export async function readTicket(pdfPath, workDir) {
   const page = parsePgm(await readFile(`${base}.pgm`));
   const qrBase = join(workDir, 'qr');
   let code = '';
+  let found;
   // The most likely box first; each crop is read back to be sure it is the code.
   for (const box of findQrs(page).slice(0, 5)) {
+    found = box;
     const margin = Math.round(box.module * 4); // the quiet zone
     const crop = ['-x', box.x - margin, '-y', box.y - margin, '-W', box.width + 2 * margin, '-H', box.height + 2 * margin].map(String);
     await run('pdftoppm', ['-r', String(DPI), '-png', '-singlefile', ...crop, pdfPath, qrBase]);
@@ -114,15 +118,26 @@ export async function readTicket(pdfPath, workDir) {
     if (code) break;
   }
   if (!code.startsWith('T1.')) throw new Error(`no readable ticket code in the ticket's QR (read: ${code || 'nothing'})`);
-  return { code, qrPng: `${qrBase}.png` };
+  // What the camera shows: the same crop drawn again from the vector page with modules about
+  // MODULE_PX pixels wide, small enough that the scanner's box holds the whole quiet zone. At
+  // 380 px the code filled the box edge to edge and the browser's decoder sometimes never
+  // read it.
+  const scale = MODULE_PX / found.module;
+  const margin = found.module * 4;
+  const sharp = ['-x', (found.x - margin) * scale, '-y', (found.y - margin) * scale, '-W', (found.width + 2 * margin) * scale, '-H', (found.height + 2 * margin) * scale].map((value) => (typeof value === 'number' ? String(Math.round(value)) : value));
+  const cameraBase = join(workDir, 'qr-camera');
+  await run('pdftoppm', ['-r', String(DPI * scale), '-png', '-singlefile', ...sharp, pdfPath, cameraBase]);
+  const { stdout } = await run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${cameraBase}.png`]);
+  if (stdout.trim() !== code) throw new Error('the camera picture of the QR does not read back as the code');
+  return { code, qrPng: `${cameraBase}.png` };
 }
 
-/** A two-second 640×480 video of the QR code, centred on white, as .y4m. */
+/** A two-second 640×480 video of the QR code (unscaled), centred on white, as .y4m. */
 export async function fakeCameraVideo(qrPng, out) {
   await run('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
     '-loop', '1', '-i', qrPng,
-    '-vf', 'scale=380:380:flags=neighbor,pad=640:480:(ow-iw)/2:(oh-ih)/2:color=white,format=yuv420p',
+    '-vf', 'pad=640:480:(ow-iw)/2:(oh-ih)/2:color=white,format=yuv420p',
     '-r', '10', '-t', '2',
     out,
   ]);
