@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use aws_sdk_dynamodb::types::{KeySchemaElement, TimeToLiveStatus};
 
 ticket_core::store_conformance_tests!(support::fresh_store());
+ticket_core::reconcile_conformance_tests!(support::fresh_store());
 
 fn keys(elements: &[KeySchemaElement]) -> Vec<support::KeySpec> {
     elements
@@ -78,7 +79,7 @@ async fn the_table_matches_the_schema_file() {
             .iter()
             .map(|index| index.index_name.as_str())
             .collect::<Vec<_>>(),
-        ["GSI1", "GSI2"]
+        ["GSI1", "GSI2", "GSI3"]
     );
 
     let ttl = client

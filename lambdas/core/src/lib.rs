@@ -13,6 +13,7 @@ pub mod money;
 pub mod order;
 pub mod page;
 pub mod payments;
+pub mod reconcile;
 pub mod registration;
 pub mod store;
 pub mod stripe_webhook;
@@ -25,6 +26,8 @@ pub mod workflow;
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod files_conformance;
+#[cfg(feature = "conformance")]
+pub mod reconcile_conformance;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -41,12 +44,13 @@ pub use order::{
 pub use page::{Page, PageRequest};
 pub use payments::{
     CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
+    SessionSnapshot, SessionStatus,
 };
 pub use registration::{
     RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure, TicketPdf,
     TicketRenderer,
 };
-pub use store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+pub use store::{FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 pub use ticket_code::{CodeError, KeyId, TicketPublicKey, TicketSigner, TicketVerifier};
 pub use validation::{FieldError, ValidationErrors};
 pub use workflow::{Started, Workflow, WorkflowError};

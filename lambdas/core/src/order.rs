@@ -48,21 +48,35 @@ status_enum!(
     /// A held seat is counted as taken until it is sold or released.
     HoldStatus { Held = "HELD", Sold = "SOLD", Released = "RELEASED" }
 );
-status_enum!(OrderStatus {
-    Pending = "PENDING",
-    Fulfilled = "FULFILLED",
-    Failed = "FAILED",
-    Refunded = "REFUNDED",
-});
+status_enum!(
+    /// `EXPIRED`: the checkout ended unpaid (expired, its delayed payment failed, or it never
+    /// reached the payment provider) and its seat went back.
+    OrderStatus {
+        Pending = "PENDING",
+        Fulfilled = "FULFILLED",
+        Failed = "FAILED",
+        Refunded = "REFUNDED",
+        Expired = "EXPIRED",
+    }
+);
 status_enum!(TicketStatus { Valid = "VALID", Used = "USED", Void = "VOID" });
 
 impl OrderStatus {
+    /// Whether a registration may still record the order's ticket: pending, or expired and
+    /// paid late after all (see [`Self::allowed_from`]).
+    pub fn takes_a_ticket(self) -> bool {
+        Self::Fulfilled.allowed_from().contains(&self)
+    }
+
     /// The statuses an order may move to `self` from. Moving to the status it already has is
     /// always allowed and changes nothing.
     pub fn allowed_from(self) -> &'static [OrderStatus] {
         match self {
             Self::Pending => &[],
-            Self::Fulfilled | Self::Failed => &[Self::Pending],
+            Self::Expired => &[Self::Pending],
+            // A payment that still reaches an expired checkout is a late payment: it takes a
+            // free seat (`FULFILLED`) or is refunded (`FAILED`).
+            Self::Fulfilled | Self::Failed => &[Self::Pending, Self::Expired],
             Self::Refunded => &[Self::Fulfilled, Self::Failed],
         }
     }

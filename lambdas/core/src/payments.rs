@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, HoldId, OrderId, UserId};
 use crate::money::Money;
+use crate::stripe_webhook::SessionFields;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentsError {
@@ -59,6 +60,36 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// Where a Checkout Session stands at the provider (Stripe's `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// The buyer may still pay.
+    Open,
+    /// The buyer finished: paid, or paying by a delayed method (see `payment_status`).
+    Complete,
+    /// It can never be paid.
+    Expired,
+}
+
+/// A Checkout Session as the provider has it now: what the reconciliation pass decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    pub status: SessionStatus,
+    /// The same fields a webhook carries, so both build the same registration.
+    pub fields: SessionFields,
+}
+
+impl SessionSnapshot {
+    /// Complete and its money received (`paid`, or nothing was due).
+    pub fn is_paid(&self) -> bool {
+        self.status == SessionStatus::Complete
+            && matches!(
+                self.fields.payment_status.as_deref(),
+                Some("paid" | "no_payment_required")
+            )
+    }
+}
+
 /// Gives back what an order paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
@@ -94,6 +125,12 @@ pub trait Payments: Send + Sync {
     /// Expires an open session so it can no longer be paid. Expiring one that is already
     /// expired is `Ok`; one that was paid is `Rejected`.
     async fn expire_checkout(&self, session: &OrderId) -> Result<(), PaymentsError>;
+
+    /// The session as the provider has it now; `None` when it has no such session.
+    async fn get_checkout(
+        &self,
+        session: &OrderId,
+    ) -> Result<Option<SessionSnapshot>, PaymentsError>;
 
     /// Refunds a payment in full, at most once per order (see [`RefundRequest::idempotency_key`]).
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError>;

@@ -2,7 +2,7 @@
 //! concurrent callers can never oversell a seat or admit a ticket twice.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::{Event, EventStats, EventView};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
@@ -62,6 +62,11 @@ pub enum ReleaseOutcome {
     /// Sold and the scope was `Unpaid`: nothing changed.
     KeptSold,
 }
+
+/// How long after its creation a `PENDING` order is first due for a reconciliation check
+/// ([`Store::orders_due`]): soon, so a payment whose webhook was lost still becomes a ticket
+/// within minutes.
+pub const FIRST_ORDER_CHECK: TimeDelta = TimeDelta::minutes(1);
 
 /// The answer to a door scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +139,10 @@ pub trait Store: Send + Sync {
     /// call created. `OrderClosed` if the order failed or was refunded before any ticket.
     async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError>;
 
-    /// Stores a `PENDING` order unless one exists under its id; returns the stored order.
+    /// Stores a `PENDING` order unless one exists under its id; returns the stored order. The
+    /// order's hold (if it exists) then belongs to the order: it leaves
+    /// [`Store::expired_holds`], and the order is due for its first check
+    /// [`FIRST_ORDER_CHECK`] after `order.created_at`.
     async fn create_order(&self, order: &Order) -> Result<Order, StoreError>;
 
     async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
@@ -175,6 +183,24 @@ pub trait Store: Send + Sync {
         event_id: EventId,
         page: &PageRequest,
     ) -> Result<Page<Ticket>, StoreError>;
+
+    /// Holds still `HELD`, without an order, whose expiry is at or before `now`: oldest expiry
+    /// first, at most `limit`. Their checkout failed or crashed before it opened an order, so
+    /// nobody was given a page to pay on. Read from an index, never a scan.
+    async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Hold>, StoreError>;
+
+    /// Orders still `PENDING` whose next check is due at or before `now`: longest due first,
+    /// at most `limit`. Read from an index, never a scan.
+    async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError>;
+
+    /// Puts a `PENDING` order's next check off until `until`; an order no longer pending (or
+    /// unknown) is left alone.
+    async fn defer_order_check(&self, id: &OrderId, until: DateTime<Utc>)
+    -> Result<(), StoreError>;
 
     /// Capacity, held, sold, remaining, checked in and status of an event.
     async fn event_stats(

@@ -8,6 +8,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::ids::{EventId, HoldId, OrderId, UserId};
+use crate::money::Currency;
+use crate::order::Attendee;
+use crate::registration::RegistrationRequest;
+
 /// The header Stripe signs each delivery with (lower case, as [`crate::api::ApiRequest`] keeps
 /// header names).
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -83,7 +88,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now.timestamp() - timestamp).abs() > TOLERANCE_SECONDS {
+    // `abs_diff`: a `t` near i64::MIN or MAX must not overflow the subtraction.
+    if now.timestamp().abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = secrets.iter().any(|secret| {
@@ -149,7 +155,57 @@ fn text(value: &Value, path: &[&str]) -> Option<String> {
     value.as_str().map(str::to_owned)
 }
 
+/// A session field parsed, or why not (naming it).
+fn field<T: std::str::FromStr>(value: &Option<String>, name: &str) -> Result<T, String> {
+    value
+        .as_deref()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| format!("the checkout session has no valid {name}"))
+}
+
 impl SessionFields {
+    /// Whether the session carries this system's metadata (not another integration's on the
+    /// same Stripe account).
+    pub fn is_ours(&self) -> bool {
+        self.hold_id.is_some()
+    }
+
+    /// The event and hold the session was opened for.
+    pub fn hold(&self) -> Result<(EventId, HoldId), String> {
+        Ok((
+            field(&self.event_id, "metadata.eventId")?,
+            field(&self.hold_id, "metadata.holdId")?,
+        ))
+    }
+
+    /// The registration a paid session asks for, from its metadata and what Stripe collected.
+    /// The webhook and the reconciliation pass both build it here, so a session always asks
+    /// for the same execution.
+    pub fn registration(&self) -> Result<RegistrationRequest, String> {
+        let (event_id, hold_id) = self.hold()?;
+        let email = self.customer_email.clone().unwrap_or_default();
+        let registration = RegistrationRequest {
+            order_id: OrderId(self.id.clone()),
+            event_id,
+            hold_id,
+            user_id: UserId(field::<String>(&self.user_id, "metadata.userId")?),
+            payment_intent_id: Some(field(&self.payment_intent, "payment_intent")?),
+            amount_minor: self
+                .amount_total
+                .ok_or("the checkout session has no amount_total")?,
+            currency: field::<Currency>(&self.currency, "currency")?,
+            attendee: Attendee {
+                // Stripe collects a name only with some settings; the ticket then shows the email.
+                name: self.customer_name.clone().unwrap_or_else(|| email.clone()),
+                email,
+            },
+        };
+        registration
+            .validate()
+            .map_err(|errors| format!("the checkout session cannot become a ticket: {errors}"))?;
+        Ok(registration)
+    }
+
     /// `None` when the object has no string `id`.
     pub fn of(session: &Value) -> Option<Self> {
         Some(Self {
@@ -282,6 +338,13 @@ mod tests {
         }
         for offset in [-TOLERANCE_SECONDS - 1, TOLERANCE_SECONDS + 1] {
             let header = signature_header(SECRET, now().timestamp() + offset, payload);
+            assert_eq!(
+                verify(Some(&header), payload, &secrets(&[SECRET]), now()),
+                Err(SignatureError::Stale)
+            );
+        }
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = signature_header(SECRET, extreme, payload);
             assert_eq!(
                 verify(Some(&header), payload, &secrets(&[SECRET]), now()),
                 Err(SignatureError::Stale)

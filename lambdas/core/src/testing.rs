@@ -4,6 +4,7 @@
 //! - [`FakePayments`]: an in-memory payment provider that keeps checkout sessions and refunds by
 //!   idempotency key, the way Stripe does, and counts calls.
 //! - [`FlakyStore`]: wraps any store and makes chosen calls fail with `Unavailable`.
+//! - [`RecordingWorkflow`]: records the registrations started, one execution per order.
 //! - [`Faults`]: the fault switch each of them carries as its `faults` field.
 
 use std::collections::HashMap;
@@ -18,8 +19,12 @@ use crate::order::{Hold, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticke
 use crate::page::{Page, PageRequest};
 use crate::payments::{
     CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
+    SessionSnapshot, SessionStatus,
 };
+use crate::registration::RegistrationRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+use crate::stripe_webhook::SessionFields;
+use crate::workflow::{Started, Workflow, WorkflowError};
 
 /// The message of every injected fault.
 pub const INJECTED_FAULT: &str = "injected fault";
@@ -62,6 +67,8 @@ impl Faults {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
     Open,
+    /// Complete, paid by a delayed method whose money has not arrived yet.
+    Processing,
     Paid,
     Expired,
 }
@@ -124,12 +131,27 @@ impl FakePayments {
         self.ledger().session_states.get(session).copied()
     }
 
-    /// The buyer pays an open session (what the provider's checkout page does).
+    /// The buyer pays an open session (what the provider's checkout page does), or a delayed
+    /// payment's money arrives.
     pub fn pay(&self, session: &OrderId) -> Result<(), PaymentsError> {
+        self.complete(session, SessionState::Paid)
+    }
+
+    /// The buyer completes an open session with a delayed payment method.
+    pub fn pay_later(&self, session: &OrderId) -> Result<(), PaymentsError> {
+        self.complete(session, SessionState::Processing)
+    }
+
+    /// The payment intent a paid session reports.
+    pub fn payment_intent_of(session: &OrderId) -> String {
+        format!("pi_for_{session}")
+    }
+
+    fn complete(&self, session: &OrderId, to: SessionState) -> Result<(), PaymentsError> {
         let mut ledger = self.ledger();
         match ledger.session_states.get_mut(session) {
-            Some(state @ SessionState::Open) => {
-                *state = SessionState::Paid;
+            Some(state @ (SessionState::Open | SessionState::Processing)) => {
+                *state = to;
                 Ok(())
             }
             Some(state) => Err(PaymentsError::Rejected(format!(
@@ -206,11 +228,48 @@ impl Payments for FakePayments {
                 *state = SessionState::Expired;
                 Ok(())
             }
-            Some(SessionState::Paid) => Err(PaymentsError::Rejected(format!(
-                "session {session} was paid"
-            ))),
+            Some(SessionState::Paid | SessionState::Processing) => Err(PaymentsError::Rejected(
+                format!("session {session} is complete"),
+            )),
             None => Err(PaymentsError::Rejected(format!("no session {session}"))),
         }
+    }
+
+    async fn get_checkout(
+        &self,
+        session: &OrderId,
+    ) -> Result<Option<SessionSnapshot>, PaymentsError> {
+        let ledger = self.call()?;
+        let Some(state) = ledger.session_states.get(session).copied() else {
+            return Ok(None);
+        };
+        let (request, _) = ledger
+            .sessions
+            .values()
+            .find(|(_, made)| &made.id == session)
+            .expect("every session state has its session");
+        let (status, payment_status) = match state {
+            SessionState::Open => (SessionStatus::Open, "unpaid"),
+            SessionState::Processing => (SessionStatus::Complete, "unpaid"),
+            SessionState::Paid => (SessionStatus::Complete, "paid"),
+            SessionState::Expired => (SessionStatus::Expired, "unpaid"),
+        };
+        Ok(Some(SessionSnapshot {
+            status,
+            fields: SessionFields {
+                id: session.to_string(),
+                payment_status: Some(payment_status.into()),
+                payment_intent: (state != SessionState::Open)
+                    .then(|| Self::payment_intent_of(session)),
+                amount_total: Some(request.price.amount_minor),
+                currency: Some(request.price.currency.code().to_ascii_lowercase()),
+                event_id: Some(request.event_id.to_string()),
+                hold_id: Some(request.hold_id.to_string()),
+                user_id: Some(request.user_id.to_string()),
+                customer_email: request.customer_email.clone(),
+                customer_name: None,
+            },
+        }))
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError> {
@@ -234,6 +293,57 @@ impl Payments for FakePayments {
         ledger.refunds.push((request.clone(), refund.clone()));
         ledger.refund_keys.insert(key, index);
         Ok(refund)
+    }
+}
+
+/// A workflow that runs nothing and records each registration started, named by its order as
+/// Step Functions names executions: the same request again is `Existing`, another request for
+/// the same order is refused as `AlreadyExists`.
+#[derive(Debug, Default)]
+pub struct RecordingWorkflow {
+    started: Mutex<Vec<RegistrationRequest>>,
+    pub faults: Faults,
+}
+
+impl RecordingWorkflow {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The distinct registrations started, in order.
+    pub fn started(&self) -> Vec<RegistrationRequest> {
+        self.started.lock().expect("workflow lock").clone()
+    }
+
+    /// Whether the registration of `order` was started.
+    pub fn has_started(&self, order: &OrderId) -> bool {
+        self.started()
+            .iter()
+            .any(|request| &request.order_id == order)
+    }
+}
+
+#[async_trait]
+impl Workflow for RecordingWorkflow {
+    async fn start_registration(
+        &self,
+        request: &RegistrationRequest,
+    ) -> Result<Started, WorkflowError> {
+        if self.faults.trip() {
+            return Err(WorkflowError::Unavailable(INJECTED_FAULT.into()));
+        }
+        let mut started = self.started.lock().expect("workflow lock");
+        match started
+            .iter()
+            .find(|first| first.order_id == request.order_id)
+        {
+            Some(first) if first == request => Ok(Started::Existing),
+            Some(_) => Err(WorkflowError::AlreadyExists(request.order_id.to_string())),
+            None => {
+                started.push(request.clone());
+                Ok(Started::New)
+            }
+        }
     }
 }
 
@@ -402,6 +512,29 @@ impl Store for FlakyStore {
     ) -> Result<Option<EventStats>, StoreError> {
         self.check()?;
         self.inner.event_stats(id, now).await
+    }
+
+    async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Hold>, StoreError> {
+        self.check()?;
+        self.inner.expired_holds(now, limit).await
+    }
+
+    async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.check()?;
+        self.inner.orders_due(now, limit).await
+    }
+
+    async fn defer_order_check(
+        &self,
+        id: &OrderId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.defer_order_check(id, until).await
     }
 }
 

@@ -119,6 +119,7 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         verifier: Arc::new(verifier_from(config).await?),
         webhook_secrets,
         site_url: optional_env(SITE_URL_VAR).unwrap_or_default(),
+        hold_minutes: ticket_core::api::HOLD_MINUTES,
     })
 }
 
@@ -178,6 +179,12 @@ impl Payments for NotGiven {
         Err(PaymentsError::Internal(self.reason()))
     }
     async fn expire_checkout(&self, _session: &OrderId) -> Result<(), PaymentsError> {
+        Err(PaymentsError::Internal(self.reason()))
+    }
+    async fn get_checkout(
+        &self,
+        _session: &OrderId,
+    ) -> Result<Option<ticket_core::SessionSnapshot>, PaymentsError> {
         Err(PaymentsError::Internal(self.reason()))
     }
     async fn refund(&self, _request: &RefundRequest) -> Result<Refund, PaymentsError> {

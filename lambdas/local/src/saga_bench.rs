@@ -243,6 +243,13 @@ impl Payments for UnconfiguredPayments {
         Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
     }
 
+    async fn get_checkout(
+        &self,
+        _session: &OrderId,
+    ) -> Result<Option<ticket_core::SessionSnapshot>, PaymentsError> {
+        Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
+    }
+
     async fn refund(&self, _request: &RefundRequest) -> Result<Refund, PaymentsError> {
         Err(PaymentsError::Rejected(NOT_CONFIGURED.into()))
     }

@@ -12,21 +12,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::types::Type;
+use rusqlite::types::{Type, ValueRef};
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
-    Attendee, Event, EventId, EventView, Hold, HoldId, HoldStatus, Money, NewHold, NewTicket,
-    Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome,
-    ReleaseScope, SeatCounts, Store, StoreError, Ticket, TicketId, TicketStatus, UserId,
+    Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money,
+    NewHold, NewTicket, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
+    ReleaseOutcome, ReleaseScope, SeatCounts, Store, StoreError, Ticket, TicketId, TicketStatus,
+    UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
 /// Append new migrations; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id           TEXT PRIMARY KEY,
     organizer_id TEXT NOT NULL,
@@ -87,7 +89,38 @@ CREATE TABLE tickets (
 );
 CREATE INDEX tickets_by_user ON tickets (user_id, created_at, id);
 CREATE INDEX tickets_by_event ON tickets (event_id, registration_id);
-"#];
+"#,
+    r#"
+-- Reconciliation: orders close as EXPIRED; a pending order carries when it is next checked
+-- (`check_after`), a hold the order that took it over (`order_id`). Both indexes are partial,
+-- so they hold only what a pass may have to act on.
+CREATE TABLE orders_v2 (
+    id                TEXT PRIMARY KEY,
+    event_id          TEXT NOT NULL,
+    hold_id           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    payment_intent_id TEXT,
+    amount_minor      INTEGER NOT NULL,
+    currency          TEXT NOT NULL,
+    status            TEXT NOT NULL
+                      CHECK (status IN ('PENDING', 'FULFILLED', 'FAILED', 'REFUNDED', 'EXPIRED')),
+    ticket_id         TEXT UNIQUE,
+    failure_reason    TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    check_after       TEXT CHECK (check_after IS NULL OR status = 'PENDING')
+);
+INSERT INTO orders_v2
+    SELECT *, CASE WHEN status = 'PENDING' THEN created_at END FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_v2 RENAME TO orders;
+CREATE INDEX orders_due ON orders (check_after, id) WHERE check_after IS NOT NULL;
+
+ALTER TABLE holds ADD COLUMN order_id TEXT;
+UPDATE holds SET order_id = (SELECT id FROM orders WHERE orders.hold_id = holds.id LIMIT 1);
+CREATE INDEX holds_expiring ON holds (expires_at, id) WHERE status = 'HELD' AND order_id IS NULL;
+"#,
+];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
      price_minor, currency, created_at, taken, sold, checked_in";
@@ -119,8 +152,6 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(5))
-            .map_err(store_error)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(store_error)?;
         migrate(&mut conn)?;
         Ok(Self {
@@ -175,6 +206,16 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // A migration may rebuild a table others refer to: SQLite's documented way is with
+    // foreign keys off, checking them before the commit.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(store_error)?;
+    migrate_schema(conn)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(store_error)
+}
+
+fn migrate_schema(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(store_error)?;
@@ -190,6 +231,15 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for migration in &MIGRATIONS[version..] {
         tx.execute_batch(migration).map_err(store_error)?;
+    }
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()
+        .map_err(store_error)?;
+    if let Some(table) = broken {
+        return Err(StoreError::Internal(format!(
+            "migrating left a broken reference in table {table}"
+        )));
     }
     tx.pragma_update(None, "user_version", MIGRATIONS.len() as u32)
         .map_err(store_error)?;
@@ -318,7 +368,7 @@ fn read_event(tx: &Connection, id: EventId) -> Result<Option<EventView>, StoreEr
         event_view,
     )
     .optional()
-    .map_err(store_error)
+    .map_err(|error| read_error("events", &id.to_string(), error))
 }
 
 fn read_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Option<Hold>, StoreError> {
@@ -328,7 +378,7 @@ fn read_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Option<Ho
         hold,
     )
     .optional()
-    .map_err(store_error)
+    .map_err(|error| read_error("holds", &id.to_string(), error))
 }
 
 fn existing_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Hold, StoreError> {
@@ -342,7 +392,7 @@ fn read_order(tx: &Connection, id: &OrderId) -> Result<Option<Order>, StoreError
         order,
     )
     .optional()
-    .map_err(store_error)
+    .map_err(|error| read_error("orders", id.as_str(), error))
 }
 
 fn read_ticket(tx: &Connection, id: TicketId) -> Result<Option<Ticket>, StoreError> {
@@ -352,7 +402,7 @@ fn read_ticket(tx: &Connection, id: TicketId) -> Result<Option<Ticket>, StoreErr
         ticket,
     )
     .optional()
-    .map_err(store_error)
+    .map_err(|error| read_error("tickets", &id.to_string(), error))
 }
 
 fn set_hold_status(tx: &Connection, hold: &Hold, status: HoldStatus) -> Result<Hold, StoreError> {
@@ -387,12 +437,10 @@ fn page_of<T>(
     position: impl Fn(&T) -> serde_json::Value,
 ) -> Result<Page<T>, StoreError> {
     let mut statement = tx.prepare_cached(sql).map_err(store_error)?;
-    let mut items = statement
-        .query_map(params, map)
-        .map_err(store_error)?
-        .take(limit as usize + 1)
-        .collect::<rusqlite::Result<Vec<T>>>()
-        .map_err(store_error)?;
+    let rows = statement.query(params).map_err(store_error)?;
+    let mut items = decodable(table_of(sql), rows, map, limit as usize + 1)?;
+    // The cursor is the last item returned: rows skipped after it are read (and skipped)
+    // again by the next page, so none that can be read is ever lost.
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|last| encode_cursor(&position(last)))
@@ -400,6 +448,85 @@ fn page_of<T>(
         None
     };
     Ok(Page { items, next_cursor })
+}
+
+/// Every row a query returns.
+fn rows_of<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(store_error)?;
+    let rows = statement.query(params).map_err(store_error)?;
+    decodable(table_of(sql), rows, map, usize::MAX)
+}
+
+// ---- rows that cannot be read ---------------------------------------------------------------
+
+/// Whether reading a row's values failed (a value of the wrong type, a malformed timestamp or
+/// id, text that is not UTF-8), not the query itself.
+fn is_undecodable(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::Utf8Error(..)
+    )
+}
+
+/// The row's key (its first column, `id` in every table) as text, for the log.
+fn row_key(row: &Row<'_>) -> String {
+    match row.get_ref(0) {
+        Ok(ValueRef::Text(text)) => String::from_utf8_lossy(text).into_owned(),
+        Ok(ValueRef::Integer(number)) => number.to_string(),
+        Ok(other) => format!("{other:?}"),
+        Err(error) => format!("<{error}>"),
+    }
+}
+
+/// The table a `SELECT … FROM <table> …` reads, for the log.
+fn table_of(sql: &str) -> &str {
+    sql.split_once(" FROM ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or("?")
+}
+
+/// The error of a single read: a row that cannot be read is logged with its table and key and
+/// is an `Internal` error naming them (the caller asked for that row: it gets a clear failure,
+/// and nothing else is affected).
+fn read_error(table: &str, key: &str, error: rusqlite::Error) -> StoreError {
+    if is_undecodable(&error) {
+        tracing::error!(table, key, %error, "a stored row cannot be read");
+        StoreError::Internal(format!("the {table} row {key} cannot be read: {error}"))
+    } else {
+        store_error(error)
+    }
+}
+
+/// Up to `limit` rows that can be read: a row that cannot is logged with its table and key and
+/// skipped, so one bad row never takes a whole list down.
+fn decodable<T>(
+    table: &str,
+    mut rows: rusqlite::Rows<'_>,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let mut items = Vec::new();
+    while items.len() < limit
+        && let Some(row) = rows.next().map_err(store_error)?
+    {
+        match map(row) {
+            Ok(item) => items.push(item),
+            Err(error) if is_undecodable(&error) => {
+                let key = row_key(row);
+                tracing::error!(table, key, %error, "skipped a stored row that cannot be read");
+            }
+            Err(error) => return Err(store_error(error)),
+        }
+    }
+    Ok(items)
 }
 
 /// A (sort key, id) position after which a page starts; before the first row when absent.
@@ -630,7 +757,7 @@ impl Store for SqliteStore {
                     ticket,
                 });
             }
-            if order.status != OrderStatus::Pending {
+            if !order.status.takes_a_ticket() {
                 return Err(StoreError::OrderClosed(order.status));
             }
             let ticket = request.ticket();
@@ -703,7 +830,7 @@ impl Store for SqliteStore {
                 });
             }
             tx.execute(
-                "UPDATE orders SET status = ?1, updated_at = ?2, \
+                "UPDATE orders SET status = ?1, updated_at = ?2, check_after = NULL, \
                  failure_reason = COALESCE(?3, failure_reason) WHERE id = ?4",
                 params![to.as_str(), to_key(now), reason, id.as_str()],
             )
@@ -806,6 +933,59 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Hold>, StoreError> {
+        self.read(move |conn| {
+            rows_of(
+                conn,
+                &format!(
+                    "SELECT {HOLD_COLUMNS} FROM holds \
+                     WHERE status = 'HELD' AND order_id IS NULL AND expires_at <= ?1 \
+                     ORDER BY expires_at, id LIMIT ?2"
+                ),
+                params![to_key(now), limit as i64],
+                hold,
+            )
+        })
+        .await
+    }
+
+    async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.read(move |conn| {
+            rows_of(
+                conn,
+                &format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders \
+                     WHERE check_after IS NOT NULL AND check_after <= ?1 \
+                     ORDER BY check_after, id LIMIT ?2"
+                ),
+                params![to_key(now), limit as i64],
+                order,
+            )
+        })
+        .await
+    }
+
+    async fn defer_order_check(
+        &self,
+        id: &OrderId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE orders SET check_after = ?1 WHERE id = ?2 AND status = 'PENDING'",
+                params![to_key(until), id.as_str()],
+            )
+            .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn attendees_of_event(
         &self,
         event_id: EventId,
@@ -842,8 +1022,8 @@ fn insert_order(tx: &Connection, order: &Order) -> Result<Order, StoreError> {
     };
     tx.execute(
         &format!(
-            "INSERT INTO orders ({ORDER_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10)"
+            "INSERT INTO orders ({ORDER_COLUMNS}, check_after) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10, ?11)"
         ),
         params![
             order.id.as_str(),
@@ -856,6 +1036,17 @@ fn insert_order(tx: &Connection, order: &Order) -> Result<Order, StoreError> {
             order.status.as_str(),
             to_key(order.created_at),
             to_key(order.updated_at),
+            to_key(order.created_at + FIRST_ORDER_CHECK),
+        ],
+    )
+    .map_err(store_error)?;
+    // The hold's fate is its order's from now on.
+    tx.execute(
+        "UPDATE holds SET order_id = ?1 WHERE id = ?2 AND event_id = ?3 AND order_id IS NULL",
+        params![
+            order.id.as_str(),
+            order.hold_id.to_string(),
+            order.event_id.to_string()
         ],
     )
     .map_err(store_error)?;

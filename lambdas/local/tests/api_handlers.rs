@@ -44,6 +44,13 @@ impl Payments for RecordingPayments {
         self.inner.expire_checkout(session).await
     }
 
+    async fn get_checkout(
+        &self,
+        session: &OrderId,
+    ) -> Result<Option<ticket_core::SessionSnapshot>, PaymentsError> {
+        self.inner.get_checkout(session).await
+    }
+
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError> {
         self.inner.refund(request).await
     }
@@ -86,6 +93,7 @@ impl Stack {
             verifier: Arc::new(adapters.signer.verifier()),
             webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
             site_url: SITE.into(),
+            hold_minutes: api::HOLD_MINUTES,
         };
         Self {
             adapters,

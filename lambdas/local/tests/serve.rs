@@ -330,4 +330,13 @@ impl Store for BrokenStore {
     ) -> Result<Page<Ticket>, StoreError> {
         broken()
     }
+    async fn expired_holds(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Hold>, StoreError> {
+        broken()
+    }
+    async fn orders_due(&self, _: DateTime<Utc>, _: usize) -> Result<Vec<Order>, StoreError> {
+        broken()
+    }
+    async fn defer_order_check(&self, _: &OrderId, _: DateTime<Utc>) -> Result<(), StoreError> {
+        broken()
+    }
 }

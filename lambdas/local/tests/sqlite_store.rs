@@ -11,6 +11,7 @@ async fn fresh_store() -> conformance::SharedStore {
 }
 
 ticket_core::store_conformance_tests!(fresh_store());
+ticket_core::reconcile_conformance_tests!(fresh_store());
 
 /// A database file in a directory of its own, removed when dropped.
 struct TempDb(PathBuf);
@@ -57,7 +58,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         .unwrap();
 
     let reopened = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(reopened.schema_version().unwrap(), 1);
+    assert_eq!(reopened.schema_version().unwrap(), 2);
     assert_eq!(
         reopened.get_event(event.id).await.unwrap().unwrap().event,
         event

@@ -10,8 +10,8 @@ use super::DynamoStore;
 use super::expr::Expr;
 use super::failure::{Failure, failure, store_error};
 use super::items::{
-    Item, event_from_item, event_key, hold_from_item, hold_key, order_from_item, order_key,
-    ticket_from_item, ticket_key,
+    Item, decodable, decoded, event_from_item, event_key, hold_from_item, hold_key,
+    order_from_item, order_key, ticket_from_item, ticket_key,
 };
 use super::paging::{QuerySpec, next_cursor};
 
@@ -156,17 +156,36 @@ impl DynamoStore {
         ))
     }
 
+    /// One page of a query, decoded. An item that cannot be read is logged and skipped, and the
+    /// page is topped up from where the query stopped, so it is as full as without it and its
+    /// cursor (DynamoDB's own position) skips nothing that can be read.
+    pub(super) async fn query_page<T>(
+        &self,
+        spec: &QuerySpec,
+        page: &PageRequest,
+        decode: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let mut items = Vec::new();
+        let mut request = page.clone();
+        loop {
+            let (found, next_cursor) = self.query(spec, &request).await?;
+            items.extend(decodable(&found, decode));
+            let missing = page.limit() as usize - items.len().min(page.limit() as usize);
+            match next_cursor {
+                Some(cursor) if missing > 0 => {
+                    request = PageRequest::after(missing as u32, cursor);
+                }
+                next_cursor => return Ok(Page { items, next_cursor }),
+            }
+        }
+    }
+
     pub(super) async fn query_events(
         &self,
         spec: QuerySpec,
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError> {
-        let (found, next_cursor) = self.query(&spec, page).await?;
-        let items = found
-            .iter()
-            .map(event_from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        self.query_page(&spec, page, event_from_item).await
     }
 
     pub(super) async fn query_tickets(
@@ -174,12 +193,7 @@ impl DynamoStore {
         spec: QuerySpec,
         page: &PageRequest,
     ) -> Result<Page<Ticket>, StoreError> {
-        let (found, next_cursor) = self.query(&spec, page).await?;
-        let items = found
-            .iter()
-            .map(ticket_from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        self.query_page(&spec, page, ticket_from_item).await
     }
 
     // --- Reads ------------------------------------------------------------------------------
@@ -188,7 +202,7 @@ impl DynamoStore {
         self.get(event_key(id))
             .await?
             .as_ref()
-            .map(event_from_item)
+            .map(|item| decoded(item, event_from_item))
             .transpose()
     }
 
@@ -200,7 +214,7 @@ impl DynamoStore {
         self.get(hold_key(event_id, id))
             .await?
             .as_ref()
-            .map(hold_from_item)
+            .map(|item| decoded(item, hold_from_item))
             .transpose()
     }
 
@@ -208,7 +222,7 @@ impl DynamoStore {
         self.get(order_key(id))
             .await?
             .as_ref()
-            .map(order_from_item)
+            .map(|item| decoded(item, order_from_item))
             .transpose()
     }
 
@@ -216,7 +230,7 @@ impl DynamoStore {
         self.get(ticket_key(id))
             .await?
             .as_ref()
-            .map(ticket_from_item)
+            .map(|item| decoded(item, ticket_from_item))
             .transpose()
     }
 

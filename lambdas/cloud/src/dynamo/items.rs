@@ -1,8 +1,8 @@
 //! The table layout: keys, and the mapping between items and the core types.
 //!
 //! One table, string keys `PK` and `SK`; `GSI1` (organizer's events, user's tickets) and `GSI2`
-//! (upcoming events) over `GSI1PK`/`GSI1SK` and `GSI2PK`/`GSI2SK`. `cdk/table-schema.json` holds
-//! the table definition.
+//! (upcoming events) over `GSI1PK`/`GSI1SK` and `GSI2PK`/`GSI2SK`; `GSI3` (what reconciliation
+//! may have to act on, see `due.rs`). `cdk/table-schema.json` holds the table definition.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -12,9 +12,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
-    Attendee, Event, EventId, EventView, Hold, HoldId, Money, Order, OrderId, RegistrationId,
-    SeatCounts, StoreError, Ticket, TicketId, UserId,
+    Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money, Order,
+    OrderId, OrderStatus, RegistrationId, SeatCounts, StoreError, Ticket, TicketId, UserId,
 };
+
+use super::due::{hold_due, order_due};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -121,6 +123,9 @@ pub(crate) fn hold_item(hold: &Hold) -> Item {
         ("expiresAt".to_owned(), s(to_key(hold.expires_at))),
         ("createdAt".to_owned(), s(to_key(hold.created_at))),
     ]);
+    if hold.status == HoldStatus::Held {
+        item.extend(hold_due(hold).map(|(name, value)| (name.to_owned(), value)));
+    }
     item
 }
 
@@ -155,6 +160,10 @@ pub(crate) fn order_item(order: &Order) -> Item {
     );
     if let Some(ticket) = order.ticket_id {
         item.insert("ticketId".to_owned(), s(ticket.to_string()));
+    }
+    if order.status == OrderStatus::Pending {
+        let due = order_due(&order.id, order.created_at + FIRST_ORDER_CHECK);
+        item.extend(due.map(|(name, value)| (name.to_owned(), value)));
     }
     item
 }
@@ -342,6 +351,45 @@ pub(crate) fn ticket_from_item(item: &Item) -> Result<Ticket, StoreError> {
     })
 }
 
+/// The item's table key, `PK/SK`, for the log.
+fn key_of(item: &Item) -> String {
+    let part = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(text)) => text.clone(),
+        Some(other) => format!("{other:?}"),
+        None => "?".to_owned(),
+    };
+    format!("{}/{}", part(PK), part(SK))
+}
+
+/// Decodes one item the caller asked for. One that cannot be read is logged with its key and
+/// is an `Internal` error naming it: a clear failure of that read, and of nothing else.
+pub(crate) fn decoded<T>(
+    item: &Item,
+    decode: fn(&Item) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    decode(item).map_err(|error| {
+        let key = key_of(item);
+        tracing::error!(key, %error, "a stored item cannot be read");
+        StoreError::Internal(format!("the item {key} cannot be read: {error}"))
+    })
+}
+
+/// Decodes the items of a list: one that cannot be read is logged with its key and skipped,
+/// so one bad item never takes a whole list down.
+pub(crate) fn decodable<T>(items: &[Item], decode: fn(&Item) -> Result<T, StoreError>) -> Vec<T> {
+    items
+        .iter()
+        .filter_map(|item| match decode(item) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                let key = key_of(item);
+                tracing::error!(key, %error, "skipped a stored item that cannot be read");
+                None
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;
@@ -430,6 +478,28 @@ mod tests {
             ticket_from_item(&registration_item(&ticket)).unwrap(),
             ticket
         );
+    }
+
+    #[test]
+    fn lists_skip_what_cannot_be_read_and_single_reads_name_it() {
+        let good = |minute: u32| Hold {
+            id: HoldId(Uuid::now_v7()),
+            event_id: EventId(Uuid::nil()),
+            user_id: UserId::from("u"),
+            status: HoldStatus::Held,
+            expires_at: at(&format!("2030-01-01T00:{minute:02}:00.000Z")),
+            created_at: at("2030-01-01T00:00:00.000Z"),
+        };
+        let (first, last) = (good(1), good(2));
+        let mut bad = hold_item(&good(3));
+        bad.insert("expiresAt".into(), s("+10000-13-01"));
+        let items = [hold_item(&first), bad.clone(), hold_item(&last)];
+        assert_eq!(decodable(&items, hold_from_item), [first, last]);
+        let Err(StoreError::Internal(message)) = decoded(&bad, hold_from_item) else {
+            panic!("a corrupt item must be an internal error");
+        };
+        assert!(message.starts_with("the item EVENT#"), "{message}");
+        assert!(message.contains("expiresAt"), "{message}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! backoff. Reads never guard writes, and nothing scans the table.
 
 mod calls;
+mod due;
 mod expr;
 mod failure;
 mod items;
@@ -25,12 +26,14 @@ use ticket_core::{
     StoreError, Ticket, TicketId, TicketStatus, UserId,
 };
 
+use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
 use self::expr::Expr;
 use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
-    EVENTS_PARTITION, GSI1, GSI2, PK, REGISTRATION_PREFIX, event_item, event_partition, hold_item,
-    hold_key, order_from_item, order_item, order_key, organizer_partition, registration_item,
-    registration_key, s, ticket_item, ticket_key, user_partition,
+    EVENTS_PARTITION, GSI1, GSI2, PK, REGISTRATION_PREFIX, event_item, event_partition,
+    hold_from_item, hold_item, hold_key, order_from_item, order_item, order_key,
+    organizer_partition, registration_item, registration_key, s, ticket_item, ticket_key,
+    user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
 use self::writes::SeatGuard;
@@ -291,7 +294,7 @@ impl Store for DynamoStore {
                         ticket,
                     });
                 }
-                if order.status != OrderStatus::Pending {
+                if !order.status.takes_a_ticket() {
                     return Err(StoreError::OrderClosed(order.status));
                 }
             }
@@ -314,16 +317,29 @@ impl Store for DynamoStore {
             updated_at: to_millis(order.updated_at),
             ..order.clone()
         };
+        // With its hold when the hold exists (the order takes it over), alone when not.
+        let mut with_hold = true;
         for attempt in 0..MAX_ATTEMPTS {
-            let mut expr = Expr::default();
-            let condition = format!("attribute_not_exists({})", expr.name(PK));
-            match self.put(order_item(&order), condition, expr).await {
+            let mut writes = vec![self.tx_create(order_item(&order))?];
+            if with_hold {
+                writes.push(self.hold_taken_by(&order)?);
+            }
+            match self.transact(writes).await {
                 Ok(()) => return Ok(order),
                 Err(Failure::Store(error)) => return Err(error),
                 Err(Failure::Refused) => {}
             }
             if let Some(stored) = self.read_order(&order.id).await? {
                 return Ok(stored);
+            }
+            if with_hold
+                && self
+                    .read_hold(order.event_id, order.hold_id)
+                    .await?
+                    .is_none()
+            {
+                with_hold = false;
+                continue;
             }
             backoff(attempt).await;
         }
@@ -359,6 +375,8 @@ impl Store for DynamoStore {
                         expr.value(s(reason))
                     );
                 }
+                // Only pending orders are due for checks.
+                update += &format!(" REMOVE {}, {}", expr.name(GSI3PK), expr.name(GSI3SK));
                 let allowed: Vec<String> = from
                     .iter()
                     .map(|status| expr.value(s(status.as_str())))
@@ -468,6 +486,51 @@ impl Store for DynamoStore {
             item_prefix: "TICKET#",
         };
         self.query_tickets(spec, page).await
+    }
+
+    async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Hold>, StoreError> {
+        self.query_due(HOLDS_DUE, now, limit)
+            .await?
+            .iter()
+            .map(hold_from_item)
+            .collect()
+    }
+
+    async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError> {
+        self.query_due(ORDERS_DUE, now, limit)
+            .await?
+            .iter()
+            .map(order_from_item)
+            .collect()
+    }
+
+    async fn defer_order_check(
+        &self,
+        id: &OrderId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut expr = Expr::default();
+        let update = format!(
+            "SET {} = {}, {} = {}",
+            expr.name(GSI3PK),
+            expr.value(s(ORDERS_DUE)),
+            expr.name(GSI3SK),
+            expr.value(s(order_due_key(id, until)))
+        );
+        let condition = format!(
+            "{} = {}",
+            expr.name("status"),
+            expr.value(s(OrderStatus::Pending.as_str()))
+        );
+        match self.update(order_key(id), update, condition, expr).await {
+            // Refused: the order moved on (or does not exist); it is due for nothing.
+            Ok(_) | Err(Failure::Refused) => Ok(()),
+            Err(Failure::Store(error)) => Err(error),
+        }
     }
 
     async fn attendees_of_event(

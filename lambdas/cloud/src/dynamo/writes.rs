@@ -3,10 +3,12 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::{
-    EventId, HoldId, HoldStatus, NewTicket, Order, OrderStatus, StoreError, Ticket, TicketStatus,
+    EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTicket, Order, OrderStatus, StoreError,
+    Ticket, TicketStatus,
 };
 
 use super::DynamoStore;
+use super::due::{GSI3PK, GSI3SK, order_due};
 use super::expr::Expr;
 use super::items::{
     self, Item, PK, TTL, event_key, hold_key, n, order_key, registration_key, s, ticket_key,
@@ -39,12 +41,15 @@ impl DynamoStore {
         let mut expr = Expr::default();
         let status = expr.name("status");
         let mut update = format!("SET {status} = {}", expr.value(s(to.as_str())));
+        // A hold that is no longer `HELD` leaves the reconciliation index.
+        let mut removes = vec![expr.name(GSI3PK), expr.name(GSI3SK)];
         if let Some(at) = released_at {
             let expires = (at + RELEASED_HOLD_RETENTION).timestamp();
             update += &format!(", {} = {}", expr.name(TTL), expr.value(n(expires)));
         } else if from == HoldStatus::Released {
-            update += &format!(" REMOVE {}", expr.name(TTL));
+            removes.push(expr.name(TTL));
         }
+        update += &format!(" REMOVE {}", removes.join(", "));
         let condition = format!("{status} = {}", expr.value(s(from.as_str())));
         self.tx_update(hold_key(event_id, id), update, condition, expr)
     }
@@ -116,6 +121,26 @@ impl DynamoStore {
         self.tx_put(item, condition, expr)
     }
 
+    /// Hands a hold over to its order: the hold leaves the reconciliation index (the order's
+    /// checks decide its fate). Requires the hold to exist.
+    pub(super) fn hold_taken_by(&self, order: &Order) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let order_id = expr.name("orderId");
+        let update = format!(
+            "SET {order_id} = if_not_exists({order_id}, {}) REMOVE {}, {}",
+            expr.value(s(order.id.as_str())),
+            expr.name(GSI3PK),
+            expr.name(GSI3SK)
+        );
+        let condition = format!("attribute_exists({})", expr.name(PK));
+        self.tx_update(
+            hold_key(order.event_id, order.hold_id),
+            update,
+            condition,
+            expr,
+        )
+    }
+
     /// Creates the order unless it exists and gives it its ticket, if it has none and is
     /// still pending.
     pub(super) fn order_takes_ticket(
@@ -127,8 +152,10 @@ impl DynamoStore {
             ..request.order.clone()
         };
         let mut expr = Expr::default();
+        let due = order_due(&order.id, order.created_at + FIRST_ORDER_CHECK);
         let sets: Vec<String> = items::order_creation_attributes(&order)
             .into_iter()
+            .chain(due)
             .map(|(attribute, value)| {
                 let name = expr.name(attribute);
                 format!("{name} = if_not_exists({name}, {})", expr.value(value))
@@ -140,11 +167,12 @@ impl DynamoStore {
             sets.join(", "),
             expr.value(s(request.ticket_id.to_string()))
         );
+        let status = expr.name("status");
         let condition = format!(
-            "attribute_not_exists({ticket}) AND (attribute_not_exists({}) OR {} = {})",
+            "attribute_not_exists({ticket}) AND (attribute_not_exists({}) OR {status} IN ({}, {}))",
             expr.name(PK),
-            expr.name("status"),
-            expr.value(s(OrderStatus::Pending.as_str()))
+            expr.value(s(OrderStatus::Pending.as_str())),
+            expr.value(s(OrderStatus::Expired.as_str()))
         );
         self.tx_update(order_key(&order.id), update, condition, expr)
     }

@@ -37,7 +37,7 @@ pub(crate) async fn checkout(
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
         user_id: caller.user_id.clone(),
-        expires_at: now + TimeDelta::minutes(HOLD_MINUTES),
+        expires_at: now + TimeDelta::minutes(ports.hold_minutes),
     };
     let hold = ports
         .store

@@ -49,6 +49,9 @@ pub struct ApiPorts {
     /// The hosted site's origin without a trailing slash (`https://tickets.example.org`): where
     /// Stripe Checkout sends the buyer back.
     pub site_url: String,
+    /// How long a checkout holds its seat: [`HOLD_MINUTES`] wherever real Stripe takes the
+    /// payment (its sessions last at least 30 minutes); shorter only with ticketd's simulator.
+    pub hold_minutes: i64,
 }
 
 /// Who may call a route.

@@ -116,7 +116,9 @@ fn every_reference_resolves() {
 
 #[test]
 fn the_documented_limits_are_the_validations() {
-    use crate::event::{MAX_CAPACITY, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, MAX_VENUE_CHARS};
+    use crate::event::{
+        MAX_CAPACITY, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, MAX_VENUE_CHARS, MAX_YEARS_AHEAD,
+    };
     use crate::money::MAX_AMOUNT_MINOR;
     let doc = document();
     let new_event = &doc["components"]["schemas"]["NewEvent"]["properties"];
@@ -125,6 +127,9 @@ fn the_documented_limits_are_the_validations() {
     assert_eq!(new_event["description"]["maxLength"], MAX_DESCRIPTION_CHARS);
     assert_eq!(new_event["capacity"]["maximum"], MAX_CAPACITY);
     assert_eq!(new_event["priceMinor"]["maximum"], MAX_AMOUNT_MINOR);
+    assert_eq!(new_event["startsAt"]["x-max-years-ahead"], MAX_YEARS_AHEAD);
+    let starts_at = new_event["startsAt"]["description"].as_str().unwrap();
+    assert!(starts_at.contains(&format!("at most {MAX_YEARS_AHEAD} years from now")));
     let code = &doc["components"]["schemas"]["ScanRequest"]["properties"]["code"];
     assert_eq!(code["maxLength"], scan::MAX_SCAN_CHARS);
     let limit = doc["paths"]["/me/tickets"]["get"]["parameters"]

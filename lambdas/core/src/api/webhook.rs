@@ -6,11 +6,9 @@ use serde_json::json;
 
 use super::ApiPorts;
 use super::http::{ApiError, ApiRequest, ApiResponse};
-use crate::ids::{EventId, HoldId, OrderId, UserId};
-use crate::money::Currency;
-use crate::order::Attendee;
-use crate::registration::RegistrationRequest;
-use crate::store::{ReleaseOutcome, ReleaseScope, StoreError};
+use crate::ids::OrderId;
+use crate::reconcile::close_unpaid;
+use crate::store::ReleaseOutcome;
 use crate::stripe_webhook::{self, SIGNATURE_HEADER, SessionFields, WebhookEvent};
 use crate::workflow::{Started, WorkflowError};
 
@@ -50,7 +48,7 @@ pub(crate) async fn stripe_webhook(
 fn our_session(event: &WebhookEvent) -> Result<Option<SessionFields>, ApiError> {
     let session = SessionFields::of(&event.object)
         .ok_or_else(|| ApiError::bad_request("`data.object` is not a checkout session"))?;
-    Ok(session.hold_id.is_some().then_some(session))
+    Ok(session.is_ours().then_some(session))
 }
 
 async fn paid(ports: &ApiPorts, event: &WebhookEvent) -> Result<&'static str, ApiError> {
@@ -64,7 +62,7 @@ async fn paid(ports: &ApiPorts, event: &WebhookEvent) -> Result<&'static str, Ap
     {
         return Ok("awaiting payment");
     }
-    let registration = registration_of(&session)?;
+    let registration = session.registration().map_err(ApiError::bad_request)?;
     match ports.workflow.start_registration(&registration).await {
         Ok(Started::New) => Ok("registration started"),
         // A redelivery, or the completed and async-succeeded events of one session.
@@ -79,64 +77,27 @@ async fn paid(ports: &ApiPorts, event: &WebhookEvent) -> Result<&'static str, Ap
     }
 }
 
-/// A session field parsed, or a 400 naming it.
-fn field<T: std::str::FromStr>(value: &Option<String>, name: &str) -> Result<T, ApiError> {
-    value
-        .as_deref()
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| ApiError::bad_request(format!("the checkout session has no valid {name}")))
-}
-
-/// The registration a paid session asks for, from its metadata and what Stripe collected.
-fn registration_of(session: &SessionFields) -> Result<RegistrationRequest, ApiError> {
-    let email = session.customer_email.clone().unwrap_or_default();
-    let registration = RegistrationRequest {
-        order_id: OrderId(session.id.clone()),
-        event_id: field::<EventId>(&session.event_id, "metadata.eventId")?,
-        hold_id: field::<HoldId>(&session.hold_id, "metadata.holdId")?,
-        user_id: UserId(field::<String>(&session.user_id, "metadata.userId")?),
-        payment_intent_id: Some(field(&session.payment_intent, "payment_intent")?),
-        amount_minor: session
-            .amount_total
-            .ok_or_else(|| ApiError::bad_request("the checkout session has no amount_total"))?,
-        currency: field::<Currency>(&session.currency, "currency")?,
-        attendee: Attendee {
-            // Stripe collects a name only with some settings; the ticket then shows the email.
-            name: session
-                .customer_name
-                .clone()
-                .unwrap_or_else(|| email.clone()),
-            email,
-        },
-    };
-    registration.validate().map_err(|errors| {
-        ApiError::bad_request(format!(
-            "the checkout session cannot become a ticket: {errors}"
-        ))
-    })?;
-    Ok(registration)
-}
-
-/// The session expired or its delayed payment failed: the seat goes back, unless a payment
-/// already sold it (an expiry that arrives after the payment does no damage). The order stays
-/// `PENDING`: a payment that still arrives gets a ticket if a seat is left and a refund if not,
-/// and `GET /orders/{id}` shows the buyer that the checkout expired meanwhile.
+/// The session expired or its delayed payment failed: the seat goes back and the order closes
+/// `EXPIRED`, unless a payment already sold the seat (an expiry that arrives after the payment
+/// does no damage). Stripe never takes a payment for an expired session, so nothing is owed.
 async fn unpaid(ports: &ApiPorts, event: &WebhookEvent) -> Result<&'static str, ApiError> {
     let Some(session) = our_session(event)? else {
         return Ok("ignored: not a ticketing checkout");
     };
-    let event_id = field::<EventId>(&session.event_id, "metadata.eventId")?;
-    let hold_id = field::<HoldId>(&session.hold_id, "metadata.holdId")?;
-    let outcome = ports
-        .store
-        .release_hold(event_id, hold_id, ReleaseScope::Unpaid, ports.clock.now())
-        .await;
-    match outcome {
-        Ok(ReleaseOutcome::Released { .. }) => Ok("seat released"),
-        Ok(ReleaseOutcome::AlreadyReleased) => Ok("seat already released"),
-        Ok(ReleaseOutcome::KeptSold) => Ok("seat kept: it was paid"),
-        // The event or hold is gone: nothing to give back.
-        Err(StoreError::NotFound(_)) => Ok("ignored: no such hold"),
-        Err(error) => Err(ApiError::store(error)),
-    }
+    let (event_id, hold_id) = session.hold().map_err(ApiError::bad_request)?;
+    let order_id = OrderId(session.id.clone());
+    let outcome = close_unpaid(
+        &*ports.store,
+        event_id,
+        hold_id,
+        &order_id,
+        ports.clock.now(),
+    )
+    .await
+    .map_err(ApiError::store)?;
+    Ok(match outcome {
+        ReleaseOutcome::Released { .. } => "seat released",
+        ReleaseOutcome::AlreadyReleased => "seat already released",
+        ReleaseOutcome::KeptSold => "seat kept: it was paid",
+    })
 }

@@ -168,6 +168,7 @@ pub async fn confirm_seat(
             order.id
         )));
     }
+    // An `EXPIRED` order whose payment arrives after all is a late payment (below).
     if matches!(order.status, OrderStatus::Failed | OrderStatus::Refunded) {
         return Err(StepFailure::rejected(format!(
             "order {} is {} already",
@@ -435,7 +436,9 @@ pub async fn fail_order(
         request.refund().is_some(),
     );
     let (to, outcome) = match order.status {
-        OrderStatus::Pending | OrderStatus::Failed => (OrderStatus::Failed, Outcome::Failed),
+        OrderStatus::Pending | OrderStatus::Failed | OrderStatus::Expired => {
+            (OrderStatus::Failed, Outcome::Failed)
+        }
         OrderStatus::Fulfilled | OrderStatus::Refunded => {
             (OrderStatus::Refunded, Outcome::Refunded)
         }
