@@ -16,13 +16,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::header::LOCATION;
 use serde_json::Value;
 use sha2::Sha256;
+use tempfile::TempDir;
 use ticket_cloud::StripePayments;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, ManualClock, Money, OrderId,
-    Payments, PaymentsError, RefundRequest, UserId,
+    Payments, PaymentsError, RefundRequest, SessionStatus, UserId,
 };
 use ticketd::stripe_sim::{
-    DeliveryPolicy, DeliveryRecord, DeliveryStatus, SimulatorConfig, StripeSimulator,
+    DeliveryPolicy, DeliveryRecord, DeliveryStatus, STRIPE_MIN_EXPIRY, SimulatorConfig,
+    StripeSimulator,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -105,13 +107,36 @@ struct Harness {
     clock: Arc<ManualClock>,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
     browser: reqwest::Client,
+    /// The simulator's data directory (its SQLite state).
+    data_dir: TempDir,
+    webhook_url: String,
+    /// The simulator's HTTP server and its background work.
+    server: JoinHandle<()>,
     background: JoinHandle<()>,
 }
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        self.server.abort();
         self.background.abort();
     }
+}
+
+/// The retry schedule under test, on the harness's manual clock: attempts 20 ms and then
+/// 40 ms apart, none later than 100 ms after the event (three in all).
+const TEST_DELIVERY: DeliveryPolicy = DeliveryPolicy {
+    first_retry: Duration::from_millis(20),
+    max_retry: Duration::from_millis(50),
+    give_up_after: Duration::from_millis(100),
+    timeout: Duration::from_secs(2),
+};
+
+/// Serves the simulator on `listener`.
+fn serve_simulator(sim: &StripeSimulator, listener: TcpListener) -> JoinHandle<()> {
+    let router = sim.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    })
 }
 
 async fn serve(router: Router) -> String {
@@ -142,21 +167,10 @@ impl Harness {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/stripe", listener.local_addr().unwrap());
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let sim = StripeSimulator::new(SimulatorConfig {
-            base_url: base_url.clone(),
-            secret_key: SECRET_KEY.to_owned(),
-            webhook_secret: WEBHOOK_SECRET.to_owned(),
-            webhook_url: format!("{receiver_url}/api/stripe/webhook"),
-            clock: clock.clone(),
-            delivery: DeliveryPolicy {
-                attempts: 3,
-                first_retry: Duration::from_millis(20),
-                max_retry: Duration::from_millis(50),
-                timeout: Duration::from_secs(2),
-            },
-        });
-        let router = sim.router();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let webhook_url = format!("{receiver_url}/api/stripe/webhook");
+        let data_dir = tempfile::tempdir().unwrap();
+        let sim = Self::open(&base_url, &webhook_url, &clock, &data_dir);
+        let server = serve_simulator(&sim, listener);
         let background = sim.start();
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -168,8 +182,63 @@ impl Harness {
             clock,
             deliveries,
             browser,
+            data_dir,
+            webhook_url,
+            server,
             background,
         }
+    }
+
+    fn open(
+        base_url: &str,
+        webhook_url: &str,
+        clock: &Arc<ManualClock>,
+        data_dir: &TempDir,
+    ) -> StripeSimulator {
+        let config = SimulatorConfig {
+            base_url: base_url.to_owned(),
+            secret_key: SECRET_KEY.to_owned(),
+            webhook_secret: WEBHOOK_SECRET.to_owned(),
+            webhook_url: webhook_url.to_owned(),
+            clock: clock.clone(),
+            delivery: TEST_DELIVERY,
+            min_expiry: STRIPE_MIN_EXPIRY,
+        };
+        StripeSimulator::open(config, data_dir.path()).unwrap()
+    }
+
+    /// Stops the simulator as a crash would (its server and background work aborted, nothing
+    /// flushed), then starts a new one on the same data directory and address.
+    async fn restart(&mut self) {
+        self.server.abort();
+        self.background.abort();
+        let _ = (&mut self.server).await;
+        let _ = (&mut self.background).await;
+        let address = self.base_url.trim_start_matches("http://");
+        let address = address.trim_end_matches("/stripe").to_owned();
+        let listener = TcpListener::bind(address).await.unwrap();
+        self.sim = Self::open(
+            &self.base_url,
+            &self.webhook_url,
+            &self.clock,
+            &self.data_dir,
+        );
+        self.server = serve_simulator(&self.sim, listener);
+        self.background = self.sim.start();
+    }
+
+    /// Waits until the first event's delivery has been attempted `attempts` times, then moves
+    /// the clock on to when the next attempt is due.
+    async fn after_failed_attempt(&self, attempts: u32) {
+        tokio::time::timeout(PATIENCE, async {
+            while self.sim.deliveries()[0].attempts < attempts {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the attempt is recorded in time");
+        self.clock
+            .advance(TimeDelta::from_std(TEST_DELIVERY.backoff(attempts)).unwrap());
     }
 
     async fn start() -> Self {
@@ -911,7 +980,9 @@ async fn a_webhook_answered_500_twice_is_delivered_on_the_third_attempt() {
     let mut harness = Harness::start_with_webhook(&[error, error], Duration::ZERO).await;
     let (session, _) = harness.paid_session().await;
 
+    harness.after_failed_attempt(1).await;
     let second = harness.next_delivery().await;
+    harness.after_failed_attempt(2).await;
     let third = harness.next_delivery().await;
 
     assert_eq!(third.event()["id"], second.event()["id"]);
@@ -929,6 +1000,8 @@ async fn a_webhook_that_keeps_failing_is_given_up_after_the_last_attempt() {
     let error = StatusCode::SERVICE_UNAVAILABLE;
     let mut harness = Harness::start_with_webhook(&[error, error, error], Duration::ZERO).await;
     harness.paid_session().await;
+    harness.after_failed_attempt(1).await;
+    harness.after_failed_attempt(2).await;
 
     let record = harness.settled_deliveries().await.remove(0);
 
@@ -972,4 +1045,148 @@ async fn deliveries_run_concurrently() {
         .map(|record| record.session_id())
         .collect();
     assert_eq!(delivered.len(), SESSIONS);
+}
+
+// ---- the session as it stands (what reconciliation reads) ----
+
+#[tokio::test]
+async fn get_checkout_reads_an_open_a_paid_an_expired_and_an_unknown_session() {
+    let mut harness = Harness::start().await;
+    let payments = harness.payments();
+    let (request, open) = harness.checkout().await;
+    let (paid, payment_intent) = harness.paid_session().await;
+    let (_, expired) = harness.checkout().await;
+    payments.expire_checkout(&expired.id).await.unwrap();
+
+    let open = payments.get_checkout(&open.id).await.unwrap().unwrap();
+    assert_eq!(open.status, SessionStatus::Open);
+    assert!(!open.is_paid());
+    assert_eq!(
+        open.fields.hold().unwrap(),
+        (request.event_id, request.hold_id)
+    );
+    let paid = payments.get_checkout(&paid.id).await.unwrap().unwrap();
+    assert_eq!(paid.status, SessionStatus::Complete);
+    assert!(paid.is_paid());
+    assert_eq!(
+        paid.fields.payment_intent.as_deref(),
+        Some(payment_intent.as_str())
+    );
+    assert_eq!(paid.fields.amount_total, Some(2500));
+    assert_eq!(paid.fields.currency.as_deref(), Some("eur"));
+    let expired = payments.get_checkout(&expired.id).await.unwrap().unwrap();
+    assert_eq!(expired.status, SessionStatus::Expired);
+    let unknown = OrderId::from("cs_test_never_created");
+    assert_eq!(payments.get_checkout(&unknown).await.unwrap(), None);
+}
+
+// ---- durability: what Stripe keeps survives a crash ----
+
+#[tokio::test]
+async fn sessions_payments_and_idempotency_keys_survive_a_crash() {
+    let mut harness = Harness::start().await;
+    let (request, open) = harness.checkout().await;
+    let (paid, payment_intent) = harness.paid_session().await;
+
+    harness.restart().await;
+
+    let payments = harness.payments();
+    let retried = payments.create_checkout(&request).await.unwrap();
+    assert_eq!(retried, open, "the idempotency key is remembered");
+    assert_eq!(harness.retrieve(open.id.as_str()).await["status"], "open");
+    let paid_now = harness.retrieve(paid.id.as_str()).await;
+    assert_eq!(
+        (
+            paid_now["status"].as_str(),
+            paid_now["payment_status"].as_str()
+        ),
+        (Some("complete"), Some("paid"))
+    );
+    payments
+        .refund(&refund_request(&paid, &payment_intent))
+        .await
+        .unwrap();
+    harness.restart().await;
+    let listed = harness
+        .browser
+        .get(harness.api(&format!("/refunds?payment_intent={payment_intent}")))
+        .bearer_auth(SECRET_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    // The open session can still be paid after both restarts.
+    assert_eq!(
+        harness.pay_with(&open, PAYING_CARD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_event_not_delivered_before_a_crash_is_delivered_after_it() {
+    let error = StatusCode::SERVICE_UNAVAILABLE;
+    let mut harness = Harness::start_with_webhook(&[error], Duration::ZERO).await;
+    let (session, _) = harness.paid_session().await;
+    harness.after_failed_attempt(1).await;
+    harness.background.abort();
+
+    harness.restart().await;
+
+    let again = harness.next_delivery().await;
+    assert_eq!(again.event()["data"]["object"]["id"], session.id.as_str());
+    let record = &harness.settled_deliveries().await[0];
+    assert_eq!(
+        (record.status, record.attempts, record.last_status),
+        (DeliveryStatus::Delivered, 2, Some(200))
+    );
+    harness.assert_no_more_deliveries(1).await;
+}
+
+#[tokio::test]
+async fn an_open_session_still_expires_on_time_after_a_crash() {
+    let mut harness = Harness::start().await;
+    let (_, session) = harness.checkout().await;
+
+    harness.restart().await;
+    harness.clock.advance(TimeDelta::minutes(32));
+
+    let event = harness.next_delivery().await.event();
+    assert_eq!(event["type"], "checkout.session.expired");
+    assert_eq!(event["data"]["object"]["id"], session.id.as_str());
+}
+
+#[tokio::test]
+async fn flushing_the_outbox_delivers_what_is_due_and_keeps_what_fails() {
+    let error = StatusCode::SERVICE_UNAVAILABLE;
+    let mut harness = Harness::start_with_webhook(&[error], Duration::ZERO).await;
+    // No background work: only the flush sends.
+    harness.background.abort();
+    let (_, first) = harness.checkout().await;
+    let (_, second) = harness.checkout().await;
+    for session in [&first, &second] {
+        let paid = harness.pay_with(session, PAYING_CARD).await;
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    }
+
+    let report = harness
+        .sim
+        .flush_outbox(tokio::time::Instant::now() + PATIENCE)
+        .await;
+
+    assert_eq!(
+        (report.attempted, report.delivered, report.pending),
+        (2, 1, 1)
+    );
+    harness.next_delivery().await;
+    harness.next_delivery().await;
+    let kept: Vec<_> = harness
+        .sim
+        .deliveries()
+        .into_iter()
+        .filter(|record| record.status == DeliveryStatus::Pending)
+        .collect();
+    assert_eq!((kept.len(), kept[0].last_status), (1, Some(503)));
 }

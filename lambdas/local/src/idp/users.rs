@@ -111,6 +111,13 @@ impl NewUser {
             );
         } else if name.chars().any(char::is_control) {
             errors.add("name", "Your name cannot contain control characters.");
+        } else if name.chars().any(ticket_core::validation::is_bidi_control) {
+            // The name goes on tickets and attendee lists: an override left open would reorder
+            // what follows it there.
+            errors.add(
+                "name",
+                "Your name cannot contain bidirectional control characters.",
+            );
         }
         for message in password_policy_failures(password) {
             errors.add("password", message);
@@ -496,6 +503,11 @@ mod tests {
             vec![
                 "email", "name", "password", "password", "password", "password"
             ]
+        );
+        let bidi = NewUser::validate("a@example.com", "Ada\u{202E}nimda", "Str0ng!passw0rd");
+        assert_eq!(bidi.unwrap_err().fields(), ["name"]);
+        assert!(
+            NewUser::validate("a@example.com", "\u{5E9}\u{5E8}\u{5D4}", "Str0ng!passw0rd").is_ok()
         );
         let user = NewUser::validate(" Ada@Example.com ", " Ada ", "Str0ng!passw0rd").unwrap();
         assert_eq!(

@@ -2,6 +2,7 @@
 //! error shapes, Bearer (or Basic) secret-key auth and idempotency keys on every POST.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,12 +17,13 @@ use ticket_core::money::MAX_AMOUNT_MINOR;
 use ticket_core::{Currency, Money};
 
 use super::ledger::{
-    KeyedRequest, Ledger, LineItem, NewRefund, NewSession, SavedAnswer, no_such_session,
+    Failure, KeyedRequest, Ledger, LineItem, NewRefund, NewSession, SavedAnswer, no_such_session,
 };
 use super::{StripeSimulator, random_id};
 
-/// Stripe's bounds on `expires_at`, from the session's creation.
-const MIN_EXPIRY_SECONDS: i64 = 30 * 60;
+/// Stripe's bounds on `expires_at`, from the session's creation: at least 30 minutes ahead
+/// (real Stripe's floor, the simulator's unless configured lower), at most 24 hours.
+pub const STRIPE_MIN_EXPIRY: Duration = Duration::from_secs(30 * 60);
 const MAX_EXPIRY_SECONDS: i64 = 24 * 3600;
 /// Stripe's limits on metadata and ids.
 const MAX_METADATA_KEYS: usize = 50;
@@ -106,6 +108,19 @@ impl ApiError {
             status,
             ..Self::invalid(param, format!("No such {object}: '{id}'"))
                 .with_code("resource_missing")
+        }
+    }
+
+    /// 500 `api_error`: the simulator's own trouble (its database), not the request's.
+    fn internal() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "api_error",
+            message: "An error occurred with our connection to Stripe's simulator: its state \
+                      could not be read or written. The request was not carried out."
+                .to_owned(),
+            param: None,
+            code: None,
         }
     }
 
@@ -374,7 +389,22 @@ fn line_items(params: &mut Params) -> Result<(Vec<LineItem>, Currency), ApiError
     }
 }
 
-fn parse_new_session(params: &mut Params, now: i64) -> Result<NewSession, ApiError> {
+/// `expires_at`'s floor as Stripe words it: "30 minutes", "5 minutes", "90 seconds".
+fn describe_floor(floor: Duration) -> String {
+    let seconds = floor.as_secs();
+    match seconds {
+        60 => "1 minute".to_owned(),
+        _ if seconds.is_multiple_of(60) => format!("{} minutes", seconds / 60),
+        1 => "1 second".to_owned(),
+        _ => format!("{seconds} seconds"),
+    }
+}
+
+fn parse_new_session(
+    params: &mut Params,
+    now: i64,
+    min_expiry: Duration,
+) -> Result<NewSession, ApiError> {
     let mode = params.required("mode")?;
     if mode != "payment" {
         return Err(ApiError::invalid(
@@ -412,11 +442,14 @@ fn parse_new_session(params: &mut Params, now: i64) -> Result<NewSession, ApiErr
     let expires_at = params
         .integer("expires_at")?
         .unwrap_or(now + MAX_EXPIRY_SECONDS);
-    if expires_at < now + MIN_EXPIRY_SECONDS {
+    let floor = i64::try_from(min_expiry.as_secs()).unwrap_or(MAX_EXPIRY_SECONDS);
+    if expires_at < now.saturating_add(floor) {
         return Err(ApiError::invalid(
             Some("expires_at"),
-            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session \
-             creation.",
+            format!(
+                "The `expires_at` timestamp must be at least {} from Checkout Session creation.",
+                describe_floor(min_expiry)
+            ),
         ));
     }
     if expires_at > now + MAX_EXPIRY_SECONDS {
@@ -511,16 +544,18 @@ fn parse_new_refund(params: &mut Params) -> Result<NewRefund, ApiError> {
 
 /// A POST: authenticated, then answered from its idempotency key if the key was used before
 /// (the same answer with `Idempotent-Replayed: true`, or an `idempotency_error` for different
-/// parameters), else parsed and executed under one lock. As at Stripe, an answer is kept for
-/// the key once the endpoint began executing, errors included; a request refused for its
-/// parameters keeps nothing, so it can be corrected and sent again with the same key.
+/// parameters), else parsed and executed in one transaction, which also keeps the answer for
+/// the key: concurrent requests with one key run one after the other, so the second replays
+/// the first. As at Stripe, an answer is kept for the key once the endpoint began executing,
+/// errors included; a request refused for its parameters keeps nothing, so it can be
+/// corrected and sent again with the same key.
 fn post_request<T>(
     sim: &StripeSimulator,
     headers: &HeaderMap,
     path: &str,
     body: &[u8],
     parse: impl FnOnce(&mut Params, i64) -> Result<T, ApiError>,
-    execute: impl FnOnce(&mut Ledger, T, i64) -> Result<Value, ApiError>,
+    execute: impl FnOnce(&mut Ledger, T) -> Result<Value, Failure>,
 ) -> Response {
     if let Err(error) = authenticate(sim, headers) {
         return error.into_response();
@@ -534,35 +569,46 @@ fn post_request<T>(
         endpoint: format!("POST {path}"),
         params: params.0.clone().into_iter().collect(),
     };
-    let now = sim.now();
-    sim.with_ledger(|ledger| {
+    let answered = sim.with_ledger(|ledger| {
         if let Some(key) = &key
-            && let Some(saved) = ledger.idempotency.get(key)
+            && let Some(saved) = ledger.saved_answer(key)?
         {
-            return replay(key, saved, &request);
+            return Ok(replay(key, &saved, &request));
         }
+        let now = ledger.now();
         let input = match parse(&mut params, now).and_then(|input| params.finish().map(|()| input))
         {
             Ok(input) => input,
-            Err(error) => return error.into_response(),
+            Err(error) => return Ok(error.into_response()),
         };
-        let (status, body) = match execute(ledger, input, now) {
+        let (status, body) = match execute(ledger, input) {
             Ok(object) => (StatusCode::OK, object),
-            Err(error) => (error.status, error.body()),
+            Err(Failure::Api(error)) => (error.status, error.body()),
+            Err(storage @ Failure::Storage(_)) => return Err(storage),
         };
         if let Some(key) = key {
-            ledger.idempotency.insert(
-                key,
-                SavedAnswer {
-                    request,
-                    status,
-                    body: body.clone(),
-                    saved_at: now,
-                },
-            );
+            let saved = SavedAnswer {
+                request,
+                status,
+                body,
+            };
+            ledger.save_answer(&key, &saved)?;
+            return Ok(answer(saved.status, &saved.body));
         }
-        answer(status, &body)
-    })
+        Ok(answer(status, &body))
+    });
+    answered.unwrap_or_else(failure_response)
+}
+
+/// The answer to a failed operation; a storage failure is logged and answered 500.
+pub(super) fn failure_response(failure: Failure) -> Response {
+    match failure {
+        Failure::Api(error) => error.into_response(),
+        Failure::Storage(error) => {
+            tracing::error!(%error, "the Stripe simulator's database failed");
+            ApiError::internal().into_response()
+        }
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -614,22 +660,26 @@ fn replay(key: &str, saved: &SavedAnswer, request: &KeyedRequest) -> Response {
     response
 }
 
-/// A GET: authenticated, its query parameters checked, answered under the lock.
+/// A GET: authenticated, its query parameters checked, answered in one transaction (reading a
+/// session past its time expires it).
 fn get_request(
     sim: &StripeSimulator,
     headers: &HeaderMap,
     query: Option<&str>,
-    read: impl FnOnce(&mut Ledger, &mut Params, i64) -> Result<Value, ApiError>,
+    read: impl FnOnce(&mut Ledger, &mut Params) -> Result<Value, Failure>,
 ) -> Response {
     if let Err(error) = authenticate(sim, headers) {
         return error.into_response();
     }
     let mut params = Params::parse(query.unwrap_or_default().as_bytes());
-    let now = sim.now();
-    let result = sim.with_ledger(|ledger| read(ledger, &mut params, now));
-    match result.and_then(|object| params.finish().map(|()| object)) {
+    let result = sim.with_ledger(|ledger| {
+        let object = read(ledger, &mut params)?;
+        params.finish()?;
+        Ok(object)
+    });
+    match result {
         Ok(object) => answer(StatusCode::OK, &object),
-        Err(error) => error.into_response(),
+        Err(failure) => failure_response(failure),
     }
 }
 
@@ -639,13 +689,14 @@ async fn create_session(
     body: Bytes,
 ) -> Response {
     let base_url = sim.base_url().to_owned();
+    let min_expiry = sim.config().min_expiry;
     post_request(
         &sim,
         &headers,
         "/v1/checkout/sessions",
         &body,
-        parse_new_session,
-        |ledger, request, now| Ok(ledger.create_session(request, now).to_json(&base_url)),
+        |params, now| parse_new_session(params, now, min_expiry),
+        |ledger, request| Ok(ledger.create_session(request)?.to_json(&base_url)),
     )
 }
 
@@ -656,10 +707,8 @@ async fn retrieve_session(
     RawQuery(query): RawQuery,
 ) -> Response {
     let base_url = sim.base_url().to_owned();
-    get_request(&sim, &headers, query.as_deref(), |ledger, _, now| {
-        let session = ledger
-            .session(&id, now)
-            .ok_or_else(|| no_such_session(&id))?;
+    get_request(&sim, &headers, query.as_deref(), |ledger, _| {
+        let session = ledger.session(&id)?.ok_or_else(|| no_such_session(&id))?;
         Ok(session.to_json(&base_url))
     })
 }
@@ -677,7 +726,7 @@ async fn expire_session(
         &format!("/v1/checkout/sessions/{id}/expire"),
         &body,
         |_, _| Ok(()),
-        |ledger, (), now| Ok(ledger.expire(&id, now)?.to_json(&base_url)),
+        |ledger, ()| Ok(ledger.expire(&id)?.to_json(&base_url)),
     )
 }
 
@@ -692,7 +741,7 @@ async fn create_refund(
         "/v1/refunds",
         &body,
         |params, _| parse_new_refund(params),
-        |ledger, request, now| ledger.refund(request, now),
+        |ledger, request| ledger.refund(request),
     )
 }
 
@@ -701,7 +750,7 @@ async fn list_refunds(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    get_request(&sim, &headers, query.as_deref(), |ledger, params, _| {
+    get_request(&sim, &headers, query.as_deref(), |ledger, params| {
         let payment_intent = params.take("payment_intent");
         let limit = params
             .integer("limit")?
@@ -715,7 +764,7 @@ async fn list_refunds(
                     format!("This value must be between 1 and {MAX_LIST_LIMIT}."),
                 )
             })?;
-        Ok(ledger.refunds(payment_intent.as_deref(), limit))
+        ledger.refunds(payment_intent.as_deref(), limit)
     })
 }
 
@@ -725,7 +774,10 @@ async fn deliveries(State(sim): State<StripeSimulator>, headers: HeaderMap) -> R
     if let Err(error) = authenticate(&sim, &headers) {
         return error.into_response();
     }
-    let data = sim.deliveries();
+    let data = match sim.try_deliveries() {
+        Ok(data) => data,
+        Err(error) => return failure_response(Failure::Storage(error)),
+    };
     answer(
         StatusCode::OK,
         &json!({ "object": "list", "data": data, "has_more": false }),
@@ -774,6 +826,13 @@ mod tests {
         let error = params.finish().unwrap_err();
         assert_eq!(error.param.as_deref(), Some("extra"));
         assert_eq!(error.code, Some("parameter_unknown"));
+    }
+
+    #[test]
+    fn the_expiry_floor_is_worded_like_stripe() {
+        assert_eq!(describe_floor(STRIPE_MIN_EXPIRY), "30 minutes");
+        assert_eq!(describe_floor(Duration::from_secs(60)), "1 minute");
+        assert_eq!(describe_floor(Duration::from_secs(90)), "90 seconds");
     }
 
     #[test]

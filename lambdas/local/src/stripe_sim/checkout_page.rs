@@ -14,7 +14,7 @@ use chrono::DateTime;
 
 use super::StripeSimulator;
 use super::api::is_email;
-use super::ledger::{Payer, Session, SessionStatus};
+use super::ledger::{Failure, Payer, Session, SessionStatus};
 use crate::html::{escape, page};
 
 /// Only this origin's stylesheet; no `form-action`, since paying redirects to the merchant's
@@ -87,6 +87,24 @@ fn notice(
         );
     }
     html(sim, status, title, &body)
+}
+
+/// The page for a failed lookup or change: not found, or the simulator's own trouble.
+fn failed(sim: &StripeSimulator, failure: Failure) -> Response {
+    match failure {
+        Failure::Storage(error) => {
+            tracing::error!(%error, "the Stripe simulator's database failed");
+            notice(
+                sim,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "The checkout could not be loaded or saved, and nothing was charged. Try again \
+                 in a moment.",
+                None,
+            )
+        }
+        Failure::Api(_) => not_found(sim),
+    }
 }
 
 fn not_found(sim: &StripeSimulator) -> Response {
@@ -252,13 +270,13 @@ fn payment_page(
 }
 
 async fn show(State(sim): State<StripeSimulator>, Path(id): Path<String>) -> Response {
-    let now = sim.now();
-    match sim.with_ledger(|ledger| ledger.session(&id, now).cloned()) {
-        None => not_found(&sim),
-        Some(session) if session.status == SessionStatus::Open => {
+    match sim.with_ledger(|ledger| ledger.session(&id)) {
+        Err(failure) => failed(&sim, failure),
+        Ok(None) => not_found(&sim),
+        Ok(Some(session)) if session.status == SessionStatus::Open => {
             payment_page(&sim, &session, &Entered::default(), None)
         }
-        Some(session) => closed(&sim, &session, StatusCode::OK),
+        Ok(Some(session)) => closed(&sim, &session, StatusCode::OK),
     }
 }
 
@@ -308,13 +326,13 @@ async fn pay(State(sim): State<StripeSimulator>, Path(id): Path<String>, body: B
         name: field("name"),
     };
     let card_number = field("card_number");
-    let now = sim.now();
+    // Paying commits the session's completion and its event together, before the redirect.
     let payment = sim.with_ledger(|ledger| {
-        let Some(session) = ledger.session(&id, now).cloned() else {
-            return Payment::UnknownSession;
+        let Some(session) = ledger.session(&id)? else {
+            return Ok(Payment::UnknownSession);
         };
         if session.status != SessionStatus::Open {
-            return Payment::Closed(session);
+            return Ok(Payment::Closed(session));
         }
         let email = match &session.request.customer_email {
             Some(email) => email.clone(),
@@ -325,21 +343,25 @@ async fn pay(State(sim): State<StripeSimulator>, Path(id): Path<String>, body: B
                     field: "email",
                     message: "Enter a valid email address.",
                 };
-                return Payment::Refused(session, refusal);
+                return Ok(Payment::Refused(session, refusal));
             }
         };
         if let Err(refusal) = charge_card(&card_number) {
-            return Payment::Refused(session, refusal);
+            return Ok(Payment::Refused(session, refusal));
         }
         let payer = Payer {
             email: Some(email),
             name: Some(entered.name.clone()).filter(|name| !name.is_empty()),
         };
-        match ledger.complete(&id, payer) {
-            Some(paid) => Payment::Paid(paid.clone()),
+        Ok(match ledger.complete(&id, payer)? {
+            Some(paid) => Payment::Paid(paid),
             None => Payment::Closed(session),
-        }
+        })
     });
+    let payment = match payment {
+        Ok(payment) => payment,
+        Err(failure) => return failed(&sim, failure),
+    };
     match payment {
         Payment::UnknownSession => not_found(&sim),
         Payment::Closed(session) => closed(&sim, &session, StatusCode::CONFLICT),
@@ -353,11 +375,10 @@ async fn pay(State(sim): State<StripeSimulator>, Path(id): Path<String>, body: B
 /// `POST {base}/checkout/{id}/cancel`: back to the merchant's cancel URL. The session stays
 /// open until it expires, as at Stripe.
 async fn cancel(State(sim): State<StripeSimulator>, Path(id): Path<String>) -> Response {
-    let now = sim.now();
-    let session = sim.with_ledger(|ledger| ledger.session(&id, now).cloned());
-    match session {
-        None => not_found(&sim),
-        Some(session) => match &session.request.cancel_url {
+    match sim.with_ledger(|ledger| ledger.session(&id)) {
+        Err(failure) => failed(&sim, failure),
+        Ok(None) => not_found(&sim),
+        Ok(Some(session)) => match &session.request.cancel_url {
             Some(url) => see_other(&sim, url),
             None => notice(
                 &sim,

@@ -1,16 +1,21 @@
 //! The simulated Stripe account: checkout sessions, the payments made through them, refunds, and
-//! the idempotency keys of past requests. Plain state transitions under the caller's lock, no
-//! HTTP; objects come out in Stripe's JSON shapes, and every session that completes or expires
-//! leaves an event for the webhook deliveries.
+//! the idempotency keys of past requests, as rows of the simulator's database. State
+//! transitions inside the caller's transaction, no HTTP; objects come out in Stripe's JSON
+//! shapes, and every session that completes or expires queues its event in the outbox in the
+//! same transaction, so a crash never leaves a paid session without its event.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ticket_core::{Currency, Money};
 
 use super::api::ApiError;
-use super::random_id;
+use super::db::{decode_json, encode_json};
+use super::{random_id, webhooks};
 
 /// How long Stripe keeps an idempotency key.
 const IDEMPOTENCY_KEY_SECONDS: i64 = 24 * 3600;
@@ -30,6 +35,12 @@ impl SessionStatus {
             Self::Expired => "expired",
         }
     }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Open, Self::Complete, Self::Expired]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
 }
 
 /// A webhook event type the simulator sends.
@@ -48,7 +59,7 @@ impl SessionEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
     pub name: String,
     pub unit_amount: i64,
@@ -56,7 +67,7 @@ pub struct LineItem {
 }
 
 /// A validated `POST /v1/checkout/sessions`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewSession {
     pub line_items: Vec<LineItem>,
     pub currency: Currency,
@@ -69,7 +80,7 @@ pub struct NewSession {
 }
 
 /// Who paid, as the hosted page collected it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payer {
     pub email: Option<String>,
     pub name: Option<String>,
@@ -204,32 +215,36 @@ pub fn currency_param(currency: Currency) -> String {
     currency.code().to_ascii_lowercase()
 }
 
-/// A payment made through a session, with what has been refunded of it.
-#[derive(Debug, Clone)]
-struct Payment {
-    charge: String,
-    amount: Money,
-    refunded: i64,
+/// Why a ledger operation did not happen: Stripe's answer to the request, or the database.
+#[derive(Debug)]
+pub enum Failure {
+    Api(ApiError),
+    Storage(rusqlite::Error),
 }
 
-/// A validated `POST /v1/refunds`.
-#[derive(Debug, Clone)]
-pub struct NewRefund {
-    pub payment_intent: String,
-    /// The rest of the payment when absent.
-    pub amount: Option<i64>,
-    pub metadata: BTreeMap<String, String>,
-    pub reason: Option<String>,
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
 }
 
+impl From<rusqlite::Error> for Failure {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Storage(error)
+    }
+}
+
+/// A refund as Stripe shows it.
 #[derive(Debug, Clone)]
 struct Refund {
     id: String,
+    payment_intent: String,
     charge: String,
     balance_transaction: String,
     amount: Money,
     created: i64,
-    request: NewRefund,
+    metadata: BTreeMap<String, String>,
+    reason: Option<String>,
 }
 
 impl Refund {
@@ -243,15 +258,25 @@ impl Refund {
             "created": self.created,
             "currency": currency_param(self.amount.currency),
             "destination_details": null,
-            "metadata": self.request.metadata,
-            "payment_intent": self.request.payment_intent,
-            "reason": self.request.reason,
+            "metadata": self.metadata,
+            "payment_intent": self.payment_intent,
+            "reason": self.reason,
             "receipt_number": null,
             "source_transfer_reversal": null,
             "status": "succeeded",
             "transfer_reversal": null,
         })
     }
+}
+
+/// A validated `POST /v1/refunds`.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub payment_intent: String,
+    /// The rest of the payment when absent.
+    pub amount: Option<i64>,
+    pub metadata: BTreeMap<String, String>,
+    pub reason: Option<String>,
 }
 
 /// What a reused idempotency key must match.
@@ -269,137 +294,266 @@ pub struct SavedAnswer {
     pub request: KeyedRequest,
     pub status: StatusCode,
     pub body: Value,
-    pub saved_at: i64,
 }
 
-#[derive(Debug, Default)]
-pub struct Ledger {
-    sessions: HashMap<String, Session>,
-    payments: HashMap<String, Payment>,
-    /// In the order they were made.
-    refunds: Vec<Refund>,
-    pub idempotency: HashMap<String, SavedAnswer>,
-    /// Sessions that completed or expired since the last [`Self::take_events`].
-    events: Vec<(SessionEvent, Session)>,
+const SESSION_COLUMNS: &str = "id, created, status, request, payment_intent, payer";
+const REFUND_COLUMNS: &str = "id, payment_intent, charge, balance_transaction, amount_minor, currency, created, metadata, \
+     reason";
+
+fn conversion_error(index: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, message.into())
 }
 
-impl Ledger {
-    pub fn create_session(&mut self, request: NewSession, now: i64) -> &Session {
-        let id = random_id("cs_test_", 58);
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    let status: String = row.get(2)?;
+    Ok(Session {
+        id: row.get(0)?,
+        created: row.get(1)?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| conversion_error(2, format!("session status {status:?}")))?,
+        request: decode_json(row, 3)?,
+        payment_intent: row.get(4)?,
+        payer: row
+            .get::<_, Option<String>>(5)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|error| conversion_error(5, error.to_string()))?,
+    })
+}
+
+fn currency_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Currency> {
+    let code: String = row.get(index)?;
+    code.parse()
+        .map_err(|_| conversion_error(index, format!("currency {code:?}")))
+}
+
+fn refund_from_row(row: &Row<'_>) -> rusqlite::Result<Refund> {
+    Ok(Refund {
+        id: row.get(0)?,
+        payment_intent: row.get(1)?,
+        charge: row.get(2)?,
+        balance_transaction: row.get(3)?,
+        amount: Money {
+            amount_minor: row.get(4)?,
+            currency: currency_column(row, 5)?,
+        },
+        created: row.get(6)?,
+        metadata: decode_json(row, 7)?,
+        reason: row.get(8)?,
+    })
+}
+
+/// The account as one transaction sees and changes it, at one instant.
+pub struct Ledger<'t> {
+    tx: &'t Transaction<'t>,
+    /// Where the sessions' hosted pages are (their `url`).
+    base_url: &'t str,
+    /// The transaction's instant, unix ms.
+    now_ms: i64,
+    /// How many events this transaction queued.
+    events: usize,
+}
+
+impl<'t> Ledger<'t> {
+    pub fn new(tx: &'t Transaction<'t>, base_url: &'t str, now_ms: i64) -> Self {
+        Self {
+            tx,
+            base_url,
+            now_ms,
+            events: 0,
+        }
+    }
+
+    /// Stripe's timestamps: unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now_ms.div_euclid(1000)
+    }
+
+    /// How many webhook events this transaction queued.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    pub fn create_session(&mut self, request: NewSession) -> Result<Session, Failure> {
         let session = Session {
-            id: id.clone(),
-            created: now,
+            id: random_id("cs_test_", 58),
+            created: self.now(),
             request,
             status: SessionStatus::Open,
             payment_intent: None,
             payer: None,
         };
-        self.sessions.entry(id).or_insert(session)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO sessions (id, created, status, expires_at, request)
+                 VALUES (?1, ?2, 'open', ?3, ?4)",
+            )?
+            .execute(params![
+                session.id,
+                session.created,
+                session.request.expires_at,
+                encode_json(&session.request)
+            ])?;
+        Ok(session)
+    }
+
+    fn load(&self, id: &str) -> Result<Option<Session>, Failure> {
+        Ok(self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))?
+            .query_row([id], session_from_row)
+            .optional()?)
     }
 
     /// The session, expired first if its time has come: a late buyer never pays, whether or
     /// not the background sweep has run yet.
-    pub fn session(&mut self, id: &str, now: i64) -> Option<&Session> {
-        if self
-            .sessions
-            .get(id)
-            .is_some_and(|session| session.status == SessionStatus::Open && session.expires(now))
-        {
-            self.close(id, SessionEvent::Expired);
+    pub fn session(&mut self, id: &str) -> Result<Option<Session>, Failure> {
+        match self.load(id)? {
+            Some(session)
+                if session.status == SessionStatus::Open && session.expires(self.now()) =>
+            {
+                self.close(session, SessionEvent::Expired).map(Some)
+            }
+            found => Ok(found),
         }
-        self.sessions.get(id)
     }
 
     /// `POST /v1/checkout/sessions/{id}/expire`.
-    pub fn expire(&mut self, id: &str, now: i64) -> Result<&Session, ApiError> {
-        let session = self.session(id, now).ok_or_else(|| no_such_session(id))?;
+    pub fn expire(&mut self, id: &str) -> Result<Session, Failure> {
+        let session = self.session(id)?.ok_or_else(|| no_such_session(id))?;
         if session.status != SessionStatus::Open {
             return Err(ApiError::invalid(
                 None,
                 "Only Checkout Sessions with a status in [\"open\"] can be expired.",
-            ));
+            )
+            .into());
         }
-        Ok(self.close(id, SessionEvent::Expired))
+        self.close(session, SessionEvent::Expired)
     }
 
-    /// Expires every open session whose time has come; returns how many.
-    pub fn expire_due(&mut self, now: i64) -> usize {
+    /// Expires every open session whose time has come, and forgets idempotency keys and
+    /// settled events past Stripe's retention; returns how many sessions expired.
+    pub fn expire_due(&mut self) -> Result<usize, Failure> {
         let due: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|session| session.status == SessionStatus::Open && session.expires(now))
-            .map(|session| session.id.clone())
-            .collect();
+            .tx
+            .prepare_cached(
+                "SELECT id FROM sessions WHERE status = 'open' AND expires_at <= ?1
+                 ORDER BY expires_at",
+            )?
+            .query_map([self.now()], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         for id in &due {
-            self.close(id, SessionEvent::Expired);
+            if let Some(session) = self.load(id)? {
+                self.close(session, SessionEvent::Expired)?;
+            }
         }
-        self.idempotency
-            .retain(|_, saved| now - saved.saved_at < IDEMPOTENCY_KEY_SECONDS);
-        due.len()
+        self.tx
+            .prepare_cached("DELETE FROM idempotency_keys WHERE saved_at <= ?1")?
+            .execute([self.now() - IDEMPOTENCY_KEY_SECONDS])?;
+        let retention = i64::try_from(webhooks::EVENT_RETENTION.as_millis()).unwrap_or(i64::MAX);
+        webhooks::prune(self.tx, self.now_ms.saturating_sub(retention))?;
+        Ok(due.len())
     }
 
     /// Records a successful card payment of an open session; `None` if it is not open.
-    pub fn complete(&mut self, id: &str, payer: Payer) -> Option<&Session> {
-        let session = self
-            .sessions
-            .get_mut(id)
-            .filter(|session| session.status == SessionStatus::Open)?;
+    pub fn complete(&mut self, id: &str, payer: Payer) -> Result<Option<Session>, Failure> {
+        let Some(mut session) = self
+            .load(id)?
+            .filter(|session| session.status == SessionStatus::Open)
+        else {
+            return Ok(None);
+        };
         let payment_intent = random_id("pi_", 24);
-        self.payments.insert(
-            payment_intent.clone(),
-            Payment {
-                charge: random_id("ch_", 24),
-                amount: session.money(session.amount_total()),
-                refunded: 0,
-            },
-        );
+        let amount = session.money(session.amount_total());
+        self.tx
+            .prepare_cached(
+                "INSERT INTO payment_intents (id, session_id, charge, amount_minor, currency, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                payment_intent,
+                session.id,
+                random_id("ch_", 24),
+                amount.amount_minor,
+                amount.currency.code(),
+                self.now(),
+            ])?;
         session.payment_intent = Some(payment_intent);
         session.payer = Some(payer);
-        Some(self.close(id, SessionEvent::Completed))
+        self.close(session, SessionEvent::Completed).map(Some)
     }
 
-    /// Moves an open session to the status `event` tells of, and records the event.
-    fn close(&mut self, id: &str, event: SessionEvent) -> &Session {
-        let session = self.sessions.get_mut(id).expect("a known session");
+    /// Moves an open session to the status `event` tells of, and queues the event.
+    fn close(&mut self, mut session: Session, event: SessionEvent) -> Result<Session, Failure> {
         session.status = match event {
             SessionEvent::Completed => SessionStatus::Complete,
             SessionEvent::Expired => SessionStatus::Expired,
         };
-        self.events.push((event, session.clone()));
-        session
-    }
-
-    pub fn take_events(&mut self) -> Vec<(SessionEvent, Session)> {
-        std::mem::take(&mut self.events)
+        self.tx
+            .prepare_cached(
+                "UPDATE sessions SET status = ?2, payment_intent = ?3, payer = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                session.id,
+                session.status.as_str(),
+                session.payment_intent,
+                session.payer.as_ref().map(encode_json),
+            ])?;
+        let object = session.to_json(self.base_url);
+        webhooks::enqueue(
+            self.tx,
+            &webhooks::event(event, object, self.now()),
+            self.now_ms,
+        )?;
+        self.events += 1;
+        Ok(session)
     }
 
     /// `POST /v1/refunds`.
-    pub fn refund(&mut self, request: NewRefund, now: i64) -> Result<Value, ApiError> {
+    pub fn refund(&mut self, request: NewRefund) -> Result<Value, Failure> {
         let payment = self
-            .payments
-            .get_mut(&request.payment_intent)
-            .ok_or_else(|| {
-                ApiError::no_such(
-                    StatusCode::BAD_REQUEST,
-                    "payment_intent",
-                    &request.payment_intent,
-                    Some("payment_intent"),
-                )
-            })?;
-        let unrefunded = payment.amount.amount_minor - payment.refunded;
+            .tx
+            .prepare_cached(
+                "SELECT charge, amount_minor, currency, refunded_minor FROM payment_intents
+                 WHERE id = ?1",
+            )?
+            .query_row([&request.payment_intent], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    Money {
+                        amount_minor: row.get(1)?,
+                        currency: currency_column(row, 2)?,
+                    },
+                    row.get::<_, i64>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((charge, paid, refunded)) = payment else {
+            return Err(ApiError::no_such(
+                StatusCode::BAD_REQUEST,
+                "payment_intent",
+                &request.payment_intent,
+                Some("payment_intent"),
+            )
+            .into());
+        };
+        let unrefunded = paid.amount_minor - refunded;
         if unrefunded == 0 {
             return Err(ApiError::invalid(
                 None,
-                format!("Charge {} has already been refunded.", payment.charge),
+                format!("Charge {charge} has already been refunded."),
             )
-            .with_code("charge_already_refunded"));
+            .with_code("charge_already_refunded")
+            .into());
         }
         let amount = request.amount.unwrap_or(unrefunded);
+        let money = |amount_minor| Money {
+            amount_minor,
+            ..paid
+        };
         if amount > unrefunded {
-            let money = |amount_minor| Money {
-                amount_minor,
-                ..payment.amount
-            };
             return Err(ApiError::invalid(
                 Some("amount"),
                 format!(
@@ -408,42 +562,104 @@ impl Ledger {
                     money(unrefunded)
                 ),
             )
-            .with_code("amount_too_large"));
+            .with_code("amount_too_large")
+            .into());
         }
-        payment.refunded += amount;
         let refund = Refund {
             id: random_id("re_", 24),
-            charge: payment.charge.clone(),
+            payment_intent: request.payment_intent,
+            charge,
             balance_transaction: random_id("txn_", 24),
-            amount: Money {
-                amount_minor: amount,
-                ..payment.amount
-            },
-            created: now,
-            request,
+            amount: money(amount),
+            created: self.now(),
+            metadata: request.metadata,
+            reason: request.reason,
         };
-        let answer = refund.to_json();
-        self.refunds.push(refund);
-        Ok(answer)
+        self.tx
+            .prepare_cached(
+                "UPDATE payment_intents SET refunded_minor = refunded_minor + ?2 WHERE id = ?1",
+            )?
+            .execute(params![refund.payment_intent, amount])?;
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?
+            .execute(params![
+                refund.id,
+                refund.payment_intent,
+                refund.charge,
+                refund.balance_transaction,
+                refund.amount.amount_minor,
+                refund.amount.currency.code(),
+                refund.created,
+                encode_json(&refund.metadata),
+                refund.reason,
+            ])?;
+        Ok(refund.to_json())
     }
 
     /// `GET /v1/refunds`: newest first, like every Stripe list.
-    pub fn refunds(&self, payment_intent: Option<&str>, limit: usize) -> Value {
-        let matching: Vec<&Refund> = self
-            .refunds
-            .iter()
-            .rev()
-            .filter(|refund| {
-                payment_intent.is_none_or(|wanted| refund.request.payment_intent == wanted)
-            })
-            .collect();
-        let data: Vec<Value> = matching.iter().take(limit).map(|r| r.to_json()).collect();
-        json!({
+    pub fn refunds(&self, payment_intent: Option<&str>, limit: usize) -> Result<Value, Failure> {
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        let mut matching: Vec<Refund> = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds
+                 WHERE ?1 IS NULL OR payment_intent = ?1 ORDER BY seq DESC LIMIT ?2"
+            ))?
+            .query_map(params![payment_intent, fetch], refund_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let has_more = matching.len() > limit;
+        matching.truncate(limit);
+        let data: Vec<Value> = matching.iter().map(Refund::to_json).collect();
+        Ok(json!({
             "object": "list",
             "data": data,
-            "has_more": matching.len() > limit,
+            "has_more": has_more,
             "url": "/v1/refunds",
-        })
+        }))
+    }
+
+    /// The answer saved for `key`, unless Stripe would have forgotten it by now.
+    pub fn saved_answer(&self, key: &str) -> Result<Option<SavedAnswer>, Failure> {
+        let saved = self
+            .tx
+            .prepare_cached(
+                "SELECT endpoint, params, status, body FROM idempotency_keys
+                 WHERE key = ?1 AND saved_at > ?2",
+            )?
+            .query_row(params![key, self.now() - IDEMPOTENCY_KEY_SECONDS], |row| {
+                let status: u16 = row.get(2)?;
+                Ok(SavedAnswer {
+                    request: KeyedRequest {
+                        endpoint: row.get(0)?,
+                        params: decode_json(row, 1)?,
+                    },
+                    status: StatusCode::from_u16(status)
+                        .map_err(|_| conversion_error(2, format!("HTTP status {status}")))?,
+                    body: decode_json(row, 3)?,
+                })
+            })
+            .optional()?;
+        Ok(saved)
+    }
+
+    /// Keeps the answer to replay for `key`, in the transaction that made it.
+    pub fn save_answer(&mut self, key: &str, saved: &SavedAnswer) -> Result<(), Failure> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO idempotency_keys (key, endpoint, params, status, body, saved_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                key,
+                saved.request.endpoint,
+                encode_json(&saved.request.params),
+                saved.status.as_u16(),
+                encode_json(&saved.body),
+                self.now(),
+            ])?;
+        Ok(())
     }
 }
 

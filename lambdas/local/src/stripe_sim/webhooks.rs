@@ -1,5 +1,7 @@
-//! Webhook events: the envelope Stripe sends, signed with the endpoint's secret, POSTed to the
-//! webhook URL and retried with backoff until it is answered 2xx or the attempts run out.
+//! Webhook events: the envelope Stripe sends, the durable outbox they wait in, and their
+//! delivery: signed, POSTed to the webhook URL, retried on Stripe's schedule ([`DeliveryPolicy`])
+//! until answered 2xx or the schedule runs out. Every attempt is recorded in the outbox, so a
+//! restart resumes the deliveries that were due.
 
 use std::error::Error as _;
 use std::fmt::Write as _;
@@ -8,11 +10,13 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::header;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 use ticket_core::stripe_webhook::{SIGNATURE_HEADER, signature_header};
 use tokio::sync::Semaphore;
 
+use super::db::{decode_json, encode_json};
 use super::ledger::SessionEvent;
 use super::{StripeSimulator, random_id};
 
@@ -22,28 +26,32 @@ pub const API_VERSION: &str = "2026-09-30.endive";
 const USER_AGENT: &str = "Stripe/1.0 (+https://stripe.com/docs/webhooks)";
 /// At most this many POSTs in flight: a flash sale completes thousands of sessions at once.
 pub const MAX_CONCURRENT_DELIVERIES: usize = 64;
+/// How long a settled event stays listed: Stripe lists events for 30 days.
+pub const EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// How persistently an event is delivered.
+/// When an event's delivery is attempted: the first attempt at once, then after every failure
+/// a wait that doubles from `first_retry` up to `max_retry`, for as long as the next attempt
+/// falls within `give_up_after` of the event's creation. The one place the schedule lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryPolicy {
-    /// Attempts per event, the first included.
-    pub attempts: u32,
-    /// The wait before the first retry; it doubles after every failed retry.
+    /// The wait after the first failed attempt.
     pub first_retry: Duration,
     /// The longest wait between two attempts.
     pub max_retry: Duration,
+    /// No attempt is made later than this after the event was created.
+    pub give_up_after: Duration,
     /// How long one attempt may take, connecting included.
     pub timeout: Duration,
 }
 
 impl Default for DeliveryPolicy {
-    /// Six attempts over about half a minute (1, 2, 4, 8, 16 s apart): enough to ride out a
-    /// ticketd restart. Stripe itself keeps trying for three days.
+    /// Stripe's live mode: exponential backoff for up to three days. Stripe does not publish
+    /// its intervals; these are 1 min, 2, 4, ... up to 12 h apart (15 attempts in all).
     fn default() -> Self {
         Self {
-            attempts: 6,
-            first_retry: Duration::from_secs(1),
-            max_retry: Duration::from_secs(30),
+            first_retry: Duration::from_secs(60),
+            max_retry: Duration::from_secs(12 * 3600),
+            give_up_after: Duration::from_secs(3 * 24 * 3600),
             timeout: Duration::from_secs(10),
         }
     }
@@ -51,12 +59,37 @@ impl Default for DeliveryPolicy {
 
 impl DeliveryPolicy {
     /// The wait after failed attempt number `attempt` (1-based).
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let doubled = self
             .first_retry
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
         doubled.min(self.max_retry)
     }
+
+    /// When (unix ms) to make the next attempt of an event created at `created_ms` whose
+    /// attempt number `attempts` failed at `failed_ms`; `None` once the schedule is over.
+    pub fn next_attempt_ms(&self, created_ms: i64, attempts: u32, failed_ms: i64) -> Option<i64> {
+        let next = failed_ms.saturating_add(millis(self.backoff(attempts)));
+        (next <= created_ms.saturating_add(millis(self.give_up_after))).then_some(next)
+    }
+
+    /// When every attempt comes, from the first, for a receiver that fails each one at once.
+    pub fn schedule(&self) -> Vec<Duration> {
+        let mut offsets = vec![0i64];
+        while let Some(next) =
+            self.next_attempt_ms(0, offsets.len() as u32, *offsets.last().unwrap_or(&0))
+        {
+            offsets.push(next);
+        }
+        offsets
+            .into_iter()
+            .map(|ms| Duration::from_millis(ms.unsigned_abs()))
+            .collect()
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,17 +98,42 @@ pub enum DeliveryStatus {
     /// Queued, being attempted or waiting for a retry.
     Pending,
     Delivered,
-    /// Every attempt failed.
+    /// Every attempt the schedule allows failed.
     Failed,
 }
 
-/// One event and how its delivery went.
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event and how its delivery went, as the outbox keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeliveryRecord {
     /// The event as sent (`evt_...`, `type`, `data.object` the session).
     pub event: Value,
     pub status: DeliveryStatus,
     pub attempts: u32,
+    /// When the event was created (unix ms, the simulator's clock).
+    pub created_at_ms: i64,
+    /// When the last attempt ended, if there was one.
+    pub last_attempt_at_ms: Option<i64>,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at_ms: Option<i64>,
     /// The HTTP status of the last answer, if there was one.
     pub last_status: Option<u16>,
     /// Why the last attempt failed, if it did.
@@ -114,6 +172,147 @@ pub fn event(kind: SessionEvent, object: Value, created: i64) -> Value {
     })
 }
 
+// ---- the outbox ----
+
+/// Queues `event` for delivery now, in the transaction that made it.
+pub fn enqueue(tx: &Transaction<'_>, event: &Value, now_ms: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (event_id, event, created_ms, status, attempts, next_attempt_ms)
+         VALUES (?1, ?2, ?3, 'pending', 0, ?3)",
+        params![
+            event["id"].as_str().unwrap_or_default(),
+            encode_json(event),
+            now_ms
+        ],
+    )?;
+    Ok(())
+}
+
+const RECORD_COLUMNS: &str = "event, status, attempts, created_ms, last_attempt_ms, \
+     next_attempt_ms, last_status, last_error";
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
+    let status: String = row.get(1)?;
+    Ok(DeliveryRecord {
+        event: decode_json(row, 0)?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Text,
+                format!("delivery status {status:?}").into(),
+            )
+        })?,
+        attempts: row.get(2)?,
+        created_at_ms: row.get(3)?,
+        last_attempt_at_ms: row.get(4)?,
+        next_attempt_at_ms: row.get(5)?,
+        last_status: row.get(6)?,
+        last_error: row.get(7)?,
+    })
+}
+
+/// Every event still kept, oldest first.
+pub fn all(conn: &Connection) -> rusqlite::Result<Vec<DeliveryRecord>> {
+    let mut statement =
+        conn.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM outbox ORDER BY seq"))?;
+    statement
+        .query_map([], record_from_row)?
+        .collect::<rusqlite::Result<_>>()
+}
+
+/// The outbox entries due at `now_ms`, soonest first, at most `limit` of them.
+pub fn due(conn: &Connection, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1
+         ORDER BY next_attempt_ms, seq LIMIT ?2",
+    )?;
+    statement
+        .query_map(
+            params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |row| row.get(0),
+        )?
+        .collect()
+}
+
+/// The event body of entry `seq` while it is pending.
+pub fn payload(conn: &Connection, seq: i64) -> rusqlite::Result<Option<Bytes>> {
+    conn.prepare_cached("SELECT event FROM outbox WHERE seq = ?1 AND status = 'pending'")?
+        .query_row([seq], |row| row.get::<_, String>(0))
+        .optional()
+        .map(|event| event.map(Bytes::from))
+}
+
+/// How many entries are still pending.
+pub fn pending(conn: &Connection) -> rusqlite::Result<usize> {
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM outbox WHERE status = 'pending'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(usize::try_from(count).unwrap_or_default())
+}
+
+/// Records the outcome of an attempt of entry `seq` that ended at `now_ms`, scheduling the
+/// next one if the policy allows; the record as it now stands.
+pub fn record_attempt(
+    tx: &Transaction<'_>,
+    seq: i64,
+    outcome: &Result<u16, String>,
+    now_ms: i64,
+    policy: &DeliveryPolicy,
+) -> rusqlite::Result<Option<DeliveryRecord>> {
+    let Some((attempts, created_ms)) = tx
+        .query_row(
+            "SELECT attempts, created_ms FROM outbox WHERE seq = ?1 AND status = 'pending'",
+            [seq],
+            |row| Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?)),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let attempts = attempts + 1;
+    let delivered = matches!(outcome, Ok(status) if (200..300).contains(status));
+    let next = (!delivered)
+        .then(|| policy.next_attempt_ms(created_ms, attempts, now_ms))
+        .flatten();
+    let status = match (delivered, next) {
+        (true, _) => DeliveryStatus::Delivered,
+        (false, Some(_)) => DeliveryStatus::Pending,
+        (false, None) => DeliveryStatus::Failed,
+    };
+    tx.execute(
+        "UPDATE outbox SET status = ?2, attempts = ?3, last_attempt_ms = ?4,
+             next_attempt_ms = ?5, last_status = ?6, last_error = ?7
+         WHERE seq = ?1",
+        params![
+            seq,
+            status.as_str(),
+            attempts,
+            now_ms,
+            next,
+            outcome.as_ref().ok(),
+            outcome.as_ref().err(),
+        ],
+    )?;
+    tx.query_row(
+        &format!("SELECT {RECORD_COLUMNS} FROM outbox WHERE seq = ?1"),
+        [seq],
+        record_from_row,
+    )
+    .map(Some)
+}
+
+/// Forgets settled events created before `before_ms`.
+pub fn prune(tx: &Transaction<'_>, before_ms: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "DELETE FROM outbox WHERE status != 'pending' AND created_ms < ?1",
+        [before_ms],
+    )
+}
+
+// ---- sending ----
+
 /// What sends one simulator's webhooks: one HTTP client, so deliveries reuse connections, and
 /// the cap on POSTs in flight. Clones share both.
 #[derive(Clone)]
@@ -142,56 +341,38 @@ impl WebhookClient {
     }
 }
 
-/// Delivers the event of record `index`, retrying per the policy, and keeps the record up to
-/// date. A permit of `client`'s cap is held per attempt, not while waiting for a retry.
-pub async fn deliver(sim: StripeSimulator, index: usize, client: WebhookClient) {
-    let Some(record) = sim.delivery(index) else {
-        return;
+/// One attempt at delivering outbox entry `seq`, recorded in the outbox. A permit of the
+/// simulator's cap is held while the POST is in flight.
+pub async fn attempt(sim: &StripeSimulator, seq: i64, payload: Bytes) -> Option<DeliveryRecord> {
+    let client = sim.webhook_client();
+    let outcome = {
+        let _permit = client
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        post(sim, &client.http, payload).await
     };
-    let payload = Bytes::from(serde_json::to_vec(&record.event).expect("JSON values serialize"));
-    let event_id = record.event_id().to_owned();
-    let policy = sim.config().delivery;
-    let attempts = policy.attempts.max(1);
-    for attempt in 1..=attempts {
-        let outcome = {
-            let _permit = client
-                .in_flight
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            attempt_delivery(&sim, &client.http, payload.clone()).await
-        };
-        let delivered = matches!(outcome, Ok(status) if (200..300).contains(&status));
-        let last = attempt == attempts;
-        sim.update_delivery(index, |record| {
-            record.attempts = attempt;
-            record.last_status = outcome.as_ref().ok().copied();
-            record.last_error = outcome.as_ref().err().cloned();
-            record.status = match (delivered, last) {
-                (true, _) => DeliveryStatus::Delivered,
-                (false, true) => DeliveryStatus::Failed,
-                (false, false) => DeliveryStatus::Pending,
-            };
-        });
-        if delivered {
-            return;
+    let record = sim.record_attempt(seq, &outcome)?;
+    let event = record.event_id();
+    let problem = match &outcome {
+        Ok(status) => format!("answered HTTP {status}"),
+        Err(error) => error.clone(),
+    };
+    match record.status {
+        DeliveryStatus::Delivered => {}
+        DeliveryStatus::Pending => {
+            tracing::warn!(%event, attempt = record.attempts, %problem, next_attempt_at_ms = ?record.next_attempt_at_ms, "webhook delivery failed");
         }
-        let problem = match &outcome {
-            Ok(status) => format!("answered HTTP {status}"),
-            Err(error) => error.clone(),
-        };
-        if last {
-            tracing::error!(event = %event_id, attempts, %problem, "webhook delivery failed, giving up");
-            return;
+        DeliveryStatus::Failed => {
+            tracing::error!(%event, attempts = record.attempts, %problem, "webhook delivery failed, giving up");
         }
-        let wait = policy.backoff(attempt);
-        tracing::warn!(event = %event_id, attempt, %problem, retry_in = ?wait, "webhook delivery failed");
-        tokio::time::sleep(wait).await;
     }
+    Some(record)
 }
 
 /// One signed POST; the answer's HTTP status, or why there was none.
-async fn attempt_delivery(
+async fn post(
     sim: &StripeSimulator,
     http: &reqwest::Client,
     payload: Bytes,
@@ -250,10 +431,47 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = DeliveryPolicy::default();
+        let policy = DeliveryPolicy {
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(30),
+            ..DeliveryPolicy::default()
+        };
         let waits: Vec<u64> = (1..=7).map(|n| policy.backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
         assert_eq!(policy.backoff(u32::MAX), policy.max_retry);
+    }
+
+    #[test]
+    fn stripes_schedule_backs_off_exponentially_for_three_days() {
+        let schedule = DeliveryPolicy::default().schedule();
+        let minutes: Vec<u64> = schedule.iter().map(|at| at.as_secs() / 60).collect();
+        assert_eq!(
+            minutes,
+            [
+                0, 1, 3, 7, 15, 31, 63, 127, 255, 511, 1023, 1743, 2463, 3183, 3903
+            ]
+        );
+        let three_days = Duration::from_secs(3 * 24 * 3600);
+        assert!(schedule.iter().all(|at| *at <= three_days));
+        // One more wait would pass the three days.
+        assert!(*schedule.last().unwrap() + Duration::from_secs(12 * 3600) > three_days);
+    }
+
+    #[test]
+    fn the_next_attempt_counts_from_the_failure_and_stops_at_the_cut_off() {
+        let policy = DeliveryPolicy {
+            first_retry: Duration::from_secs(1),
+            max_retry: Duration::from_secs(4),
+            give_up_after: Duration::from_secs(10),
+            ..DeliveryPolicy::default()
+        };
+        assert_eq!(policy.next_attempt_ms(0, 1, 500), Some(1_500));
+        assert_eq!(policy.next_attempt_ms(0, 3, 6_000), Some(10_000));
+        assert_eq!(policy.next_attempt_ms(0, 3, 6_001), None);
+        assert_eq!(
+            policy.schedule(),
+            [0, 1, 3, 7].map(Duration::from_secs).to_vec()
+        );
     }
 
     #[tokio::test]
