@@ -4,25 +4,30 @@
 //! stack in-process with [`start`].
 
 use std::error::Error;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use ticket_cloud::StripePayments;
-use ticket_core::api::ApiPorts;
+use ticket_core::api::{ApiPorts, HOLD_MINUTES};
+use ticket_core::reconcile::ReconcilePorts;
 use ticket_core::registration::RegistrationSteps;
 use ticket_core::{Payments, RandomIds, SystemClock};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::Gateway;
 use crate::idp::{self, Idp, IdpConfig};
+use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState};
-use crate::stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
+use crate::stripe_sim::{self, SimulatorConfig, SimulatorSecrets, StripeSimulator};
 use crate::workflow::{Executor, ExecutorOptions};
 use crate::{SqliteStore, keys};
 
@@ -43,7 +48,20 @@ pub struct ServeOptions {
     pub stripe: Option<StripeAccount>,
     /// Make the demo organizer and attendee on a fresh data directory.
     pub demo_accounts: bool,
+    /// How long a checkout holds its seat; below [`HOLD_MINUTES`] only with the simulator
+    /// (Stripe's sessions last at least 30 minutes).
+    pub hold_minutes: i64,
+    /// The pause between two reconciliation passes (the first runs on start).
+    pub reconcile_every: Duration,
+    /// How long a shutdown may take to finish requests, executions and webhook deliveries.
+    pub shutdown_deadline: Duration,
 }
+
+/// `ticketd serve`'s default for `--shutdown-deadline`.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// The longest hold: Stripe's sessions expire within 24 hours of their creation, which comes a
+/// moment after the hold's.
+pub const MAX_HOLD_MINUTES: i64 = 24 * 60 - 1;
 
 impl ServeOptions {
     /// `ticketd serve`'s defaults for these directories.
@@ -55,6 +73,9 @@ impl ServeOptions {
             callback_urls: Vec::new(),
             stripe: None,
             demo_accounts: true,
+            hold_minutes: HOLD_MINUTES,
+            reconcile_every: reconciler::DEFAULT_EVERY,
+            shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
         }
     }
 }
@@ -96,8 +117,15 @@ pub struct RunningApp {
     pub simulator: Option<StripeSimulator>,
     pub demo_accounts: DemoAccounts,
     listener: TcpListener,
+    /// The simulator's side door, a loopback port of its own: ticketd's Stripe client and the
+    /// simulator's webhooks go through it, so both keep working while a shutdown has already
+    /// closed `listener` to the world.
+    internal: Option<TcpListener>,
     /// The simulator's webhook deliveries and expiry sweep.
     simulator_work: Option<JoinHandle<()>>,
+    reconcile: ReconcilePorts,
+    reconcile_every: Duration,
+    shutdown_deadline: Duration,
 }
 
 impl RunningApp {
@@ -115,22 +143,121 @@ impl RunningApp {
         self.serve_router(router, shutdown).await
     }
 
-    /// Serves `router` (this app's, maybe with layers added) until `shutdown` resolves, lets
-    /// in-flight requests finish, then stops the executor and the simulator's work. Executions
-    /// still running stay RUNNING in the journal and resume on the next start.
+    /// Serves `router` (this app's, maybe with layers added), with the reconciliation loop
+    /// running, until `shutdown` resolves. Then, within the shutdown deadline: accepts no new
+    /// connection and answers every request already sent (see [`server::serve_draining`]),
+    /// lets the reconciliation pass under way end and starts none, delivers the simulator's
+    /// queued webhooks, lets the registration executions finish, and stops. What the deadline
+    /// cuts short is durable and resumes on the next start: executions stay RUNNING in the
+    /// journal at the state they last entered, undelivered webhooks stay in the outbox, and
+    /// an interrupted pass is redone by the next.
     pub async fn serve_router(
         self,
         router: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        self.executor.shutdown();
-        if let Some(work) = self.simulator_work {
+        let Self {
+            executor,
+            simulator,
+            listener,
+            internal,
+            simulator_work,
+            reconcile,
+            reconcile_every,
+            shutdown_deadline,
+            ..
+        } = self;
+        let (stop, stopped) = watch::channel(false);
+        let mut public = tokio::spawn(server::serve_draining(listener, router.clone(), stopped));
+        let (close_internal, internal_closed) = watch::channel(false);
+        let internal = internal.map(|listener| {
+            tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(turned_true(internal_closed))
+                    .into_future(),
+            )
+        });
+        let reconciler = Reconciler::spawn(reconcile, reconcile_every);
+
+        let ended_early = tokio::select! {
+            () = shutdown => None,
+            // The server does not stop by itself; should its task die, stop the rest too.
+            served = &mut public => Some(served),
+        };
+        let deadline = Instant::now() + shutdown_deadline;
+        tracing::info!(
+            deadline_seconds = shutdown_deadline.as_secs_f64(),
+            "shutting down: no new connections; finishing requests, executions and webhooks"
+        );
+        let _ = stop.send(true);
+        let (served, pass_ended) = tokio::join!(
+            async {
+                match ended_early {
+                    Some(served) => Some(served),
+                    None => tokio::time::timeout_at(deadline, &mut public).await.ok(),
+                }
+            },
+            reconciler.stop(deadline),
+        );
+        let served = match served {
+            Some(Ok(served)) => served,
+            Some(Err(error)) => Err(std::io::Error::other(format!("the server failed: {error}"))),
+            None => {
+                tracing::warn!("requests still unanswered at the shutdown deadline are cut off");
+                public.abort();
+                Ok(())
+            }
+        };
+        if !pass_ended {
+            tracing::warn!("the reconciliation pass under way was stopped at the deadline");
+        }
+        // Deliveries may start registrations: before the executions are waited for.
+        if let Some(simulator) = &simulator {
+            let flushed = simulator.flush_outbox(deadline).await;
+            if flushed.pending > 0 {
+                tracing::warn!(%flushed, "undelivered webhooks are sent after the next start");
+            } else {
+                tracing::info!(%flushed);
+            }
+        }
+        let running = executions_settled(&executor, deadline).await;
+        if running > 0 {
+            tracing::warn!(
+                running,
+                "executions still running at the deadline resume on the next start"
+            );
+        }
+        executor.shutdown();
+        let _ = close_internal.send(true);
+        if let Some(internal) = internal {
+            // Only ticketd's own calls use it, and those have ended; a stuck one is cut.
+            let last = deadline.max(Instant::now() + Duration::from_millis(500));
+            if tokio::time::timeout_at(last, internal).await.is_err() {
+                tracing::warn!(
+                    "calls to the Stripe simulator still open at the deadline are cut off"
+                );
+            }
+        }
+        if let Some(work) = simulator_work {
             work.abort();
         }
         served
+    }
+}
+
+/// Resolves once `flag` is true (or its sender is gone).
+async fn turned_true(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|flag| *flag).await;
+}
+
+/// Waits until no execution runs or `deadline` passes; how many still run.
+async fn executions_settled(executor: &Executor, deadline: Instant) -> usize {
+    loop {
+        let running = executor.running_count();
+        if running == 0 || Instant::now() >= deadline {
+            return running;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -144,7 +271,23 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         callback_urls,
         stripe,
         demo_accounts,
+        hold_minutes,
+        reconcile_every,
+        shutdown_deadline,
     } = options;
+    let shortest_hold = if stripe.is_some() { HOLD_MINUTES } else { 1 };
+    if !(shortest_hold..=MAX_HOLD_MINUTES).contains(&hold_minutes) {
+        return Err(format!(
+            "a hold of {hold_minutes} minutes is out of range: {shortest_hold} to \
+             {MAX_HOLD_MINUTES}{}",
+            if stripe.is_some() {
+                " with Stripe, whose checkout sessions last at least 30 minutes"
+            } else {
+                ""
+            }
+        )
+        .into());
+    }
     if !site_dir.is_dir() {
         return Err(format!(
             "site directory {} does not exist (set --site-dir)",
@@ -177,11 +320,30 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
 
     let store = Arc::new(store);
     let files = Arc::new(files);
+    // The simulator's side door (see `RunningApp::internal`); real Stripe needs none.
+    let internal = match stripe {
+        Some(_) => None,
+        None => Some(
+            TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+                .await
+                .map_err(|error| format!("cannot listen for the Stripe simulator: {error}"))?,
+        ),
+    };
+    let internal_url = match &internal {
+        Some(listener) => Some(format!("http://{}", listener.local_addr()?)),
+        None => None,
+    };
     let PaymentsSetup {
         payments,
         webhook_secrets,
         simulator,
-    } = payments_setup(stripe, &url, &data_dir)?;
+    } = payments_setup(
+        stripe,
+        &url,
+        internal_url.as_deref(),
+        &data_dir,
+        hold_minutes,
+    )?;
     // Its webhooks wait until the server answers; deliveries retry meanwhile.
     let simulator_work = simulator.as_ref().map(StripeSimulator::start);
     let ticket_verifier = Arc::new(signer.verifier());
@@ -216,17 +378,25 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
     } else {
         DemoAccounts::None
     };
+    let workflow = Arc::new(LocalWorkflow::new(executor.clone()));
+    let reconcile = ReconcilePorts {
+        store: store.clone(),
+        payments: payments.clone(),
+        workflow: workflow.clone(),
+        clock: Arc::new(SystemClock),
+    };
     let gateway = Gateway {
         ports: Arc::new(ApiPorts {
             store: store.clone(),
             files: files.clone(),
             payments,
-            workflow: Arc::new(LocalWorkflow::new(executor.clone())),
+            workflow,
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             verifier: ticket_verifier,
             webhook_secrets,
             site_url: url.clone(),
+            hold_minutes,
         }),
         verifier: idp.verifier().clone(),
         site_origin: url.parse()?,
@@ -248,7 +418,11 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         simulator,
         demo_accounts,
         listener,
+        internal,
         simulator_work,
+        reconcile,
+        reconcile_every,
+        shutdown_deadline,
     })
 }
 
@@ -261,12 +435,16 @@ struct PaymentsSetup {
     simulator: Option<StripeSimulator>,
 }
 
-/// Real Stripe when an account is given; else the built-in simulator at `<url>/stripe`, driven
-/// by the same Stripe client and delivering its webhooks to this server's API.
+/// Real Stripe when an account is given; else the built-in simulator at `<url>/stripe` (where
+/// its hosted pages are), which ticketd's Stripe client calls, and which delivers its webhooks
+/// to this server's API, both through the side door at `internal_url`. Its sessions may then
+/// expire as soon as a hold of `hold_minutes`.
 fn payments_setup(
     stripe: Option<StripeAccount>,
     url: &str,
+    internal_url: Option<&str>,
     data_dir: &Path,
+    hold_minutes: i64,
 ) -> Result<PaymentsSetup, BoxError> {
     if let Some(account) = stripe {
         tracing::info!("payments: Stripe (STRIPE_SECRET_KEY is set)");
@@ -278,17 +456,22 @@ fn payments_setup(
     }
     let secrets = SimulatorSecrets::load_or_create(data_dir)
         .map_err(|error| format!("cannot open the Stripe simulator's secrets: {error}"))?;
-    let config = SimulatorConfig::with_secrets(
+    let internal_url = internal_url.unwrap_or(url);
+    let mut config = SimulatorConfig::with_secrets(
         &format!("{url}/stripe"),
-        &format!("{url}/api/stripe/webhook"),
+        &format!("{internal_url}/api/stripe/webhook"),
         secrets,
     );
-    let payments = StripePayments::new(&config.secret_key, Some(&config.base_url))?;
-    tracing::info!(base_url = %config.base_url, "payments: the Stripe simulator");
+    let hold = Duration::from_secs(u64::try_from(hold_minutes).unwrap_or(0) * 60);
+    config.min_expiry = stripe_sim::min_expiry_for_hold(hold);
+    let api_url = format!("{internal_url}/stripe");
+    let payments = StripePayments::new(&config.secret_key, Some(&api_url))?;
+    tracing::info!(base_url = %config.base_url, %api_url, hold_minutes, "payments: the Stripe simulator");
     Ok(PaymentsSetup {
         payments: Arc::new(payments),
         webhook_secrets: vec![config.webhook_secret.clone()],
-        simulator: Some(StripeSimulator::new(config)),
+        // Sessions, payments, refunds and undelivered webhooks survive a restart.
+        simulator: Some(StripeSimulator::open(config, data_dir)?),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod html;
 pub mod idp;
 pub mod keys;
 pub mod logging;
+pub mod reconciler;
 pub mod registration;
 pub mod saga_bench;
 pub mod secret_file;

@@ -4,8 +4,10 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use ticket_core::api::HOLD_MINUTES;
 use ticket_core::stripe_webhook;
 use ticketd::app::{self, DemoAccounts, ServeOptions, StripeAccount};
 use ticketd::bench::{self, BenchArgs};
@@ -13,7 +15,7 @@ use ticketd::executions::{self, ExecutionsArgs};
 use ticketd::flash_sale::{self, FlashSaleArgs};
 use ticketd::idp::users_cli::{self, UsersArgs};
 use ticketd::saga_bench::{self, RegistrationBenchArgs};
-use ticketd::{idp, keys, logging, server};
+use ticketd::{idp, keys, logging, reconciler, server};
 use tracing::level_filters::LevelFilter;
 
 /// Ticketd: the event ticketing platform on one machine.
@@ -96,6 +98,34 @@ struct ServeArgs {
         requires = "stripe_secret_key"
     )]
     stripe_webhook_secret: Option<String>,
+    /// Minutes a checkout holds its seat while the buyer pays. Shorter than the default only
+    /// with the built-in simulator: Stripe's checkout sessions last at least 30 minutes.
+    #[arg(
+        long,
+        env = "TICKETD_HOLD_MINUTES",
+        default_value_t = HOLD_MINUTES,
+        value_parser = clap::value_parser!(i64).range(1..=app::MAX_HOLD_MINUTES)
+    )]
+    hold_minutes: i64,
+    /// Seconds between two reconciliation passes, which release holds past their expiry and
+    /// settle payments whose webhook never arrived; the first pass runs on start.
+    #[arg(
+        long,
+        env = "TICKETD_RECONCILE_EVERY",
+        default_value_t = reconciler::DEFAULT_EVERY.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    reconcile_every: u64,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) may take to answer the requests already sent, let
+    /// registrations finish and deliver queued webhooks; what is left then resumes on the
+    /// next start.
+    #[arg(
+        long,
+        env = "TICKETD_SHUTDOWN_DEADLINE",
+        default_value_t = app::DEFAULT_SHUTDOWN_DEADLINE.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3_600)
+    )]
+    shutdown_deadline: u64,
 }
 
 /// `./frontend` when run from a checkout's root, else the frontend of the source tree this
@@ -153,6 +183,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         client_id: args.client_id,
         callback_urls: args.callback_urls,
         stripe,
+        hold_minutes: args.hold_minutes,
+        reconcile_every: Duration::from_secs(args.reconcile_every),
+        shutdown_deadline: Duration::from_secs(args.shutdown_deadline),
         ..ServeOptions::new(args.data_dir, args.site_dir)
     };
     let app = app::start(options, listener).await?;

@@ -1,20 +1,26 @@
 //! The HTTP side of `ticketd`: health check, ticket files, the operator's routes, the API, the
 //! identity provider, the site and its run-time configuration.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, Version, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::Listener;
 use axum::{Json, Router};
 use serde_json::json;
 use ticket_core::files::{PDF_CONTENT_TYPE, content_disposition};
 use ticket_core::{FileKey, PageRequest, Store};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower_http::LatencyUnit;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -93,6 +99,134 @@ pub fn router(state: AppState) -> Router {
                     .latency_unit(LatencyUnit::Micros),
             ),
     )
+}
+
+/// How long after the stop a connection may still hand over a request it had already sent.
+/// hyper closes a connection at once when told to shut down while it has not read a request
+/// yet, which drops a request that is still in the socket buffer, or a connection the kernel
+/// accepted a moment before the stop; after this grace every such request is being served and
+/// is let finish.
+pub const REQUEST_GRACE: Duration = Duration::from_millis(500);
+
+/// Serves `router` on `listener` until `stop` turns true; then accepts nothing new (the
+/// connections the kernel had already queued are taken and served, the socket is closed, so
+/// later connects are refused), answers what the open connections send within
+/// [`REQUEST_GRACE`] with `Connection: close`, and returns once every request has been
+/// answered. Bound the wait by dropping the future: the connections' tasks are not its own.
+pub async fn serve_draining(
+    listener: TcpListener,
+    router: Router,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let closing = stop.clone();
+    let router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let closing = *closing.borrow();
+        async move {
+            let http1 = request.version() <= Version::HTTP_11;
+            let mut response = next.run(request).await;
+            // Tells a keep-alive client not to send its next request on this connection.
+            if closing && http1 {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
+    }));
+    let mut stopped = stop.clone();
+    let listener = DrainingListener {
+        listener: Some(listener),
+        queued: VecDeque::new(),
+        stop,
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+            tokio::time::sleep(REQUEST_GRACE).await;
+        })
+        .await
+}
+
+/// A listener that, once `stop` turns true, hands out the connections the kernel had queued
+/// and closes its socket.
+struct DrainingListener {
+    listener: Option<TcpListener>,
+    queued: VecDeque<(TcpStream, SocketAddr)>,
+    stop: watch::Receiver<bool>,
+}
+
+impl DrainingListener {
+    /// Takes every connection already waiting in the backlog, then closes the socket. Through
+    /// the standard library's non-blocking accept, which asks the kernel rather than the
+    /// reactor's possibly stale readiness.
+    fn drain(&mut self) {
+        let Some(listener) = self.listener.take() else {
+            return;
+        };
+        let listener = match listener.into_std() {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, "cannot take the queued connections");
+                return;
+            }
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, addr)) => {
+                    let stream = stream
+                        .set_nonblocking(true)
+                        .and_then(|()| TcpStream::from_std(stream));
+                    match stream {
+                        Ok(stream) => self.queued.push_back((stream, addr)),
+                        Err(error) => tracing::warn!(%error, "cannot serve a queued connection"),
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    tracing::warn!(%error, "accepting the queued connections stopped");
+                    break;
+                }
+            }
+        }
+        tracing::info!(
+            queued = self.queued.len(),
+            "no longer accepting connections"
+        );
+    }
+}
+
+impl Listener for DrainingListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            if let Some(connection) = self.queued.pop_front() {
+                return connection;
+            }
+            let Some(listener) = self.listener.as_mut() else {
+                // Closed: axum stops asking once the grace is over.
+                return std::future::pending().await;
+            };
+            let accepted = tokio::select! {
+                biased;
+                _ = self.stop.wait_for(|stop| *stop) => None,
+                connection = Listener::accept(listener) => Some(connection),
+            };
+            match accepted {
+                Some(connection) => return connection,
+                None => self.drain(),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match &self.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(std::io::Error::other("the listener is closed")),
+        }
+    }
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight

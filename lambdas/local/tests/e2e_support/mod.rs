@@ -6,8 +6,8 @@
 #![allow(dead_code, reason = "each test binary uses a part of this module")]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,40 +39,20 @@ pub struct Ticketd {
     pub data_dir: TempDir,
     child: Child,
     http: reqwest::Client,
+    /// What `serve` was given besides `--addr` and `--data-dir`.
+    args: Vec<String>,
 }
 
 impl Ticketd {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Self::start`] with more `serve` arguments (kept for [`Self::restart`]).
+    pub fn start_with(args: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(data_dir.path().join("ticketd.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
-            .arg("serve")
-            .args(["--addr", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            // Its built-in Stripe simulator, whatever the environment holds.
-            .env_remove("STRIPE_SECRET_KEY")
-            .env_remove("STRIPE_WEBHOOK_SECRET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("run ticketd");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let url = loop {
-            line.clear();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                let status = child.wait().unwrap();
-                let log = std::fs::read_to_string(data_dir.path().join("ticketd.log"));
-                panic!("ticketd exited ({status}) before listening: {log:?}");
-            }
-            if let Some(url) = line.trim().strip_prefix("ticketd listening on ") {
-                break url.to_owned();
-            }
-        };
-        // Whatever else it prints must not fill the pipe and block it.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+        let (child, url) = spawn_serve(data_dir.path(), "127.0.0.1:0", &args);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -83,10 +63,49 @@ impl Ticketd {
             data_dir,
             child,
             http,
+            args,
         };
         // The demo accounts are written once the identity provider is open.
         ticketd.wait_for(|| ticketd.data_dir.path().join("demo-accounts.txt").exists());
         ticketd
+    }
+
+    /// Sends the process `signal` (`KILL`, `TERM`, ...) and waits for it to exit, at most
+    /// `within`; its exit status and how long it took.
+    pub fn signal(&mut self, signal: &str, within: Duration) -> (ExitStatus, Duration) {
+        let began = Instant::now();
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, began.elapsed());
+            }
+            if began.elapsed() > within {
+                let _ = self.child.kill();
+                panic!(
+                    "ticketd did not exit within {within:?} of SIG{signal}; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// `ticketd serve` again, once the last one has exited: the same data directory, address
+    /// (so tokens, links and hosted pages stay valid) and arguments.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.try_wait().unwrap().is_some(),
+            "ticketd is still running"
+        );
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let (child, url) = spawn_serve(self.data_dir.path(), &addr, &self.args);
+        assert_eq!(url, self.url);
+        self.child = child;
     }
 
     fn wait_for(&self, ready: impl Fn() -> bool) {
@@ -291,6 +310,47 @@ impl Ticketd {
     pub fn raw(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
+}
+
+/// Runs `ticketd serve` on `data_dir` at `addr` with `args`, its stderr appended to the
+/// directory's `ticketd.log`, until it says where it listens: the process and its URL.
+fn spawn_serve(data_dir: &std::path::Path, addr: &str, args: &[String]) -> (Child, String) {
+    let log_path = data_dir.join("ticketd.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
+        .arg("serve")
+        .args(["--addr", addr])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        // Its built-in Stripe simulator, whatever the environment holds.
+        .env_remove("STRIPE_SECRET_KEY")
+        .env_remove("STRIPE_WEBHOOK_SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("run ticketd");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let status = child.wait().unwrap();
+            let log = std::fs::read_to_string(&log_path);
+            panic!("ticketd exited ({status}) before listening: {log:?}");
+        }
+        if let Some(url) = line.trim().strip_prefix("ticketd listening on ") {
+            break url.to_owned();
+        }
+    };
+    // Whatever else it prints must not fill the pipe and block it.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, url)
 }
 
 impl Drop for Ticketd {
