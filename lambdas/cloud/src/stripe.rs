@@ -1,6 +1,10 @@
 //! The Stripe adapter of the [`Payments`] port, on async-stripe: Checkout Sessions in `payment`
 //! mode and refunds, against real Stripe or any server that speaks its API (ticketd's simulator).
 //!
+//! Keys: with a [`KeySource`] (what the Lambdas configure when the key is in Secrets Manager), a
+//! 401 from Stripe makes the adapter read the key again once and, if it changed, send the
+//! request again with it (see [`keyed`]); otherwise the 401 stands.
+//!
 //! Retries: every request is sent exactly once. Creating a session or a refund carries the
 //! port's idempotency key ([`CheckoutRequest::idempotency_key`],
 //! [`RefundRequest::idempotency_key`]) and async-stripe's `RequestStrategy::Idempotent` sends it
@@ -18,10 +22,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use stripe::{ApiErrors, ApiErrorsCode, Client, ClientBuilder, RequestStrategy, StripeError};
+use stripe::{ApiErrors, ApiErrorsCode, RequestStrategy, StripeError};
 use stripe::{IdempotencyKey, StripeRequest};
 use stripe_checkout::CheckoutSessionStatus;
 use stripe_checkout::checkout_session::{
@@ -29,20 +34,28 @@ use stripe_checkout::checkout_session::{
     ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_core::refund::{CreateRefund, ListRefund};
+use ticket_core::stripe_webhook::SessionFields;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, OrderId, Payments, PaymentsError, Refund, RefundRequest,
+    SessionSnapshot, SessionStatus,
 };
 
+mod keyed;
+
+pub use keyed::KeySource;
+use keyed::KeyedClient;
+
 /// How long one HTTP attempt may take. Stripe usually answers in well under a second; a hung
-/// connection must fail while the API Gateway request (29 s) can still answer.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// connection must fail while the caller can still act: a checkout may wait for three requests
+/// (create, then expire and read back after a store failure) within its 29 s Lambda timeout and
+/// API Gateway's 30 s. The CDK app states the same number (`STRIPE_REQUEST_TIMEOUT_SECONDS`) and
+/// a test there checks every function given the Stripe key outlasts three.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Checkout Sessions and refunds on one Stripe account.
 #[derive(Clone)]
 pub struct StripePayments {
-    client: Client,
-    /// Kept only to scrub it from error messages.
-    secret_key: String,
+    client: KeyedClient,
     base_url: String,
     timeout: Duration,
 }
@@ -52,6 +65,7 @@ impl fmt::Debug for StripePayments {
         f.debug_struct("StripePayments")
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
+            .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
@@ -69,22 +83,24 @@ impl StripePayments {
             Some(url) => format!("{url}/"),
             None => STRIPE_API.to_owned(),
         };
-        let client = ClientBuilder::new(secret_key)
-            .url(base_url.as_str())
-            .request_strategy(RequestStrategy::Once)
-            .build()
-            .map_err(|error| {
-                PaymentsError::Internal(redact(
-                    format!("Stripe client configuration: {error}"),
-                    secret_key,
-                ))
-            })?;
+        let client = KeyedClient::new(secret_key, &base_url).map_err(|error| {
+            PaymentsError::Internal(redact(
+                format!("Stripe client configuration: {error}"),
+                &[secret_key.to_owned()],
+            ))
+        })?;
         Ok(Self {
             client,
-            secret_key: secret_key.to_owned(),
             base_url,
             timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// Reads the key again from `source` when Stripe answers 401, and sends the request once
+    /// more if it changed: a key put after deploy takes effect without new containers.
+    pub fn with_key_source(mut self, source: Arc<dyn KeySource>) -> Self {
+        self.client = self.client.with_source(source);
+        self
     }
 
     /// Changes the per-attempt timeout (default [`DEFAULT_TIMEOUT`]).
@@ -98,16 +114,11 @@ impl StripePayments {
     }
 
     fn error(&self, operation: &str, error: StripeError) -> PaymentsError {
+        let keys = self.client.keys();
         match payments_error(operation, error) {
-            PaymentsError::Rejected(text) => {
-                PaymentsError::Rejected(redact(text, &self.secret_key))
-            }
-            PaymentsError::Unavailable(text) => {
-                PaymentsError::Unavailable(redact(text, &self.secret_key))
-            }
-            PaymentsError::Internal(text) => {
-                PaymentsError::Internal(redact(text, &self.secret_key))
-            }
+            PaymentsError::Rejected(text) => PaymentsError::Rejected(redact(text, &keys)),
+            PaymentsError::Unavailable(text) => PaymentsError::Unavailable(redact(text, &keys)),
+            PaymentsError::Internal(text) => PaymentsError::Internal(redact(text, &keys)),
         }
     }
 
@@ -208,13 +219,14 @@ fn payments_error(operation: &str, error: StripeError) -> PaymentsError {
     }
 }
 
-/// Defence in depth: no message leaves with the secret key in it, whatever the server echoed.
-fn redact(text: String, secret_key: &str) -> String {
-    if secret_key.is_empty() || !text.contains(secret_key) {
-        text
-    } else {
-        text.replace(secret_key, "[redacted]")
+/// Defence in depth: no message leaves with a secret key in it, whatever the server echoed.
+fn redact(mut text: String, secret_keys: &[String]) -> String {
+    for key in secret_keys {
+        if !key.is_empty() && text.contains(key.as_str()) {
+            text = text.replace(key.as_str(), "[redacted]");
+        }
     }
+    text
 }
 
 fn idempotency_key(key: String) -> Result<IdempotencyKey, PaymentsError> {
@@ -325,6 +337,60 @@ impl Payments for StripePayments {
             ))),
             _ => Err(refused),
         }
+    }
+
+    async fn get_checkout(
+        &self,
+        session: &OrderId,
+    ) -> Result<Option<SessionSnapshot>, PaymentsError> {
+        let id = session_id(session)?;
+        let found = RetrieveCheckoutSession::new(id)
+            .customize()
+            .timeout(self.timeout)
+            .send(&self.client)
+            .await;
+        let found = match found {
+            Ok(found) => found,
+            Err(StripeError::Stripe(_, 404)) => return Ok(None),
+            Err(error) => return Err(self.error("retrieve checkout session", error)),
+        };
+        let status = match found.status {
+            Some(CheckoutSessionStatus::Open) => SessionStatus::Open,
+            Some(CheckoutSessionStatus::Complete) => SessionStatus::Complete,
+            Some(CheckoutSessionStatus::Expired) => SessionStatus::Expired,
+            other => {
+                return Err(PaymentsError::Internal(format!(
+                    "checkout session {id} has status {other:?}"
+                )));
+            }
+        };
+        let metadata = |name: &str| {
+            found
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.get(name).cloned())
+        };
+        let details = found.customer_details.as_ref();
+        Ok(Some(SessionSnapshot {
+            status,
+            fields: SessionFields {
+                id: found.id.as_str().to_owned(),
+                payment_status: Some(found.payment_status.as_str().to_owned()),
+                payment_intent: found
+                    .payment_intent
+                    .as_ref()
+                    .map(|intent| intent.id().as_str().to_owned()),
+                amount_total: found.amount_total,
+                currency: found.currency.as_ref().map(ToString::to_string),
+                event_id: metadata("eventId"),
+                hold_id: metadata("holdId"),
+                user_id: metadata("userId").or_else(|| found.client_reference_id.clone()),
+                customer_email: details
+                    .and_then(|details| details.email.clone())
+                    .or_else(|| found.customer_email.clone()),
+                customer_name: details.and_then(|details| details.name.clone()),
+            },
+        }))
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError> {

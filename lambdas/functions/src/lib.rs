@@ -1,18 +1,22 @@
-//! Start-up shared by the Lambda binaries (one per route and saga step, and Cognito's
-//! post-confirmation trigger, under `src/bin/`): read configuration from the environment, build
-//! the adapters once per cold start, and hand events to core. No business logic lives here.
+//! Start-up shared by the Lambda binaries (one per route and saga step, Cognito's
+//! post-confirmation trigger and the scheduled reconciliation pass, under `src/bin/`): read
+//! configuration from the environment, build the adapters once per cold start, and hand events
+//! to core. No business logic lives here.
 
 mod post_confirmation;
+mod reconcile;
 mod route;
 
 use std::env;
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::Value;
 use ticket_cloud::s3::S3Files;
+use ticket_cloud::stripe::KeySource;
 use ticket_cloud::{DynamoStore, StripePayments};
 use ticket_core::TicketSigner;
 use ticket_core::registration::{Step, StepFailure, StepPayload, output};
@@ -20,6 +24,7 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 pub use post_confirmation::{post_confirmation, run_post_confirmation};
+pub use reconcile::{PASS_FAILED, pass, reconcile_ports, run_reconcile};
 pub use route::{PUBLIC_KEYS_VAR, SITE_URL_VAR, STATE_MACHINE_ARN_VAR, binary_name, run_route};
 
 /// Names the environment variable that holds the DynamoDB table name (set by the CDK app).
@@ -64,6 +69,21 @@ pub enum ConfigError {
     MissingSecret(&'static str, &'static str),
     #[error("the secret named by {0} cannot be read: {1}")]
     SecretUnreadable(&'static str, String),
+    #[error(
+        "the secret named by {0} still holds the placeholder the stack created it with: put the \
+         real value (aws secretsmanager put-secret-value --secret-id <that ARN> --secret-string ...)"
+    )]
+    PlaceholderSecret(&'static str),
+    #[error("environment variable {0} holds a placeholder, not a real value")]
+    PlaceholderValue(&'static str),
+}
+
+/// Whether a secret's text is the placeholder the CDK app creates each secret with
+/// (`{"unset": "...", "placeholder": "<random>"}`, see cdk/lib/secrets.ts): no real key, webhook
+/// secret or signing key is a JSON object with an `unset` member.
+pub fn is_placeholder(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, Value>>(text.trim())
+        .is_ok_and(|object| object.contains_key("unset"))
 }
 
 /// Reads a required, non-empty environment variable.
@@ -130,34 +150,78 @@ pub fn secret_given(var: &'static str, arn_var: &'static str) -> bool {
 }
 
 /// A secret's value: `var` itself where it is set (ticketd, tests), else the Secrets Manager
-/// secret whose ARN is in `arn_var` (what the CDK app sets), fetched once per cold start.
+/// secret whose ARN is in `arn_var` (what the CDK app sets), fetched once per cold start. The
+/// stack's placeholder ([`is_placeholder`]) is refused, naming the variable: a function must not
+/// start on a secret nobody has set.
 pub async fn secret_from_env(
     config: &SdkConfig,
     var: &'static str,
     arn_var: &'static str,
 ) -> Result<String, ConfigError> {
     if let Some(value) = optional_env(var) {
+        if is_placeholder(&value) {
+            return Err(ConfigError::PlaceholderValue(var));
+        }
         return Ok(value);
     }
     let arn = optional_env(arn_var).ok_or(ConfigError::MissingSecret(var, arn_var))?;
-    let answer = aws_sdk_secretsmanager::Client::new(config)
-        .get_secret_value()
-        .secret_id(arn.trim())
-        .send()
+    SecretsManagerSecret::new(config, arn, arn_var)
+        .fetch()
         .await
-        .map_err(|error| {
-            // The code only: the SDK's full text can carry request details.
-            let code = error
-                .as_service_error()
-                .and_then(|error| error.meta().code())
-                .unwrap_or("no answer from Secrets Manager");
-            ConfigError::SecretUnreadable(arn_var, code.to_owned())
-        })?;
-    answer
-        .secret_string()
-        .filter(|value| !value.trim().is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| ConfigError::SecretUnreadable(arn_var, "it has no text value".into()))
+}
+
+/// One Secrets Manager secret, named by its ARN (found in the variable `arn_var`).
+#[derive(Debug, Clone)]
+pub struct SecretsManagerSecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    arn_var: &'static str,
+}
+
+impl SecretsManagerSecret {
+    pub fn new(config: &SdkConfig, arn: impl Into<String>, arn_var: &'static str) -> Self {
+        Self {
+            client: aws_sdk_secretsmanager::Client::new(config),
+            arn: arn.into().trim().to_owned(),
+            arn_var,
+        }
+    }
+
+    /// The secret's current text; neither empty nor the stack's placeholder.
+    pub async fn fetch(&self) -> Result<String, ConfigError> {
+        let answer = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|error| {
+                // The code only: the SDK's full text can carry request details.
+                let code = error
+                    .as_service_error()
+                    .and_then(|error| error.meta().code())
+                    .unwrap_or("no answer from Secrets Manager");
+                ConfigError::SecretUnreadable(self.arn_var, code.to_owned())
+            })?;
+        let text = answer
+            .secret_string()
+            .filter(|value| !value.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::SecretUnreadable(self.arn_var, "it has no text value".into())
+            })?;
+        if is_placeholder(text) {
+            return Err(ConfigError::PlaceholderSecret(self.arn_var));
+        }
+        Ok(text.to_owned())
+    }
+}
+
+/// The Stripe adapter reads its key here again after a 401.
+#[async_trait::async_trait]
+impl KeySource for SecretsManagerSecret {
+    async fn current_key(&self) -> Result<String, String> {
+        self.fetch().await.map_err(|error| error.to_string())
+    }
 }
 
 /// The ticket-signing key from `TICKET_SIGNING_KEY`.
@@ -177,11 +241,38 @@ fn parse_signer(text: &str) -> Result<TicketSigner, ConfigError> {
 }
 
 /// Stripe, with the key from `STRIPE_SECRET_KEY` or the secret named by
-/// `STRIPE_SECRET_KEY_SECRET_ARN`, at `STRIPE_API_BASE` if set.
+/// `STRIPE_SECRET_KEY_SECRET_ARN`, at `STRIPE_API_BASE` if set. A key from Secrets Manager is
+/// read there again when Stripe refuses it (HTTP 401), so one put after deploy takes effect in
+/// running containers; the plain variable cannot change under a running process.
 pub async fn payments_from(config: &SdkConfig) -> Result<StripePayments, ConfigError> {
-    let key = secret_from_env(config, STRIPE_SECRET_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR).await?;
     let base = optional_env(STRIPE_API_BASE_VAR);
-    StripePayments::new(key.trim(), base.as_deref().map(str::trim))
+    let base = base.as_deref().map(str::trim);
+    if let Some(key) = optional_env(STRIPE_SECRET_KEY_VAR) {
+        if is_placeholder(&key) {
+            return Err(ConfigError::PlaceholderValue(STRIPE_SECRET_KEY_VAR));
+        }
+        return stripe_payments(&key, base);
+    }
+    let arn = optional_env(STRIPE_SECRET_KEY_ARN_VAR).ok_or(ConfigError::MissingSecret(
+        STRIPE_SECRET_KEY_VAR,
+        STRIPE_SECRET_KEY_ARN_VAR,
+    ))?;
+    let secret = SecretsManagerSecret::new(config, arn, STRIPE_SECRET_KEY_ARN_VAR);
+    payments_from_secret(secret, base).await
+}
+
+/// Stripe with the key in `secret` (refused if it is the placeholder), at `base_url` or real
+/// Stripe, reading the secret again after a 401.
+pub async fn payments_from_secret(
+    secret: SecretsManagerSecret,
+    base_url: Option<&str>,
+) -> Result<StripePayments, ConfigError> {
+    let key = secret.fetch().await?;
+    Ok(stripe_payments(&key, base_url)?.with_key_source(Arc::new(secret)))
+}
+
+fn stripe_payments(key: &str, base_url: Option<&str>) -> Result<StripePayments, ConfigError> {
+    StripePayments::new(key.trim(), base_url)
         .map_err(|error| ConfigError::Invalid(STRIPE_SECRET_KEY_VAR, error.to_string()))
 }
 
@@ -266,6 +357,29 @@ mod tests {
         assert!(
             !error.to_string().contains("not-a-key"),
             "the secret is not echoed: {error}"
+        );
+    }
+
+    #[test]
+    fn the_stacks_placeholder_is_recognised_and_real_values_are_not() {
+        // What cdk/lib/secrets.ts generates: its template plus a random `placeholder` member.
+        let generated = r#"{"unset":"put the real value with aws secretsmanager put-secret-value","placeholder":"Zx81kQvBn2LmT0aYcW5hRj7eUsPd4GfN"}"#;
+        assert!(is_placeholder(generated));
+        assert!(is_placeholder(&format!(" {generated}\n")));
+        for real in [
+            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "whsec_abc,whsec_def",
+            "K1:secret:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            r#"{"key":"a JSON secret of another shape"}"#,
+            "unset",
+        ] {
+            assert!(!is_placeholder(real), "{real}");
+        }
+        assert_eq!(
+            ConfigError::PlaceholderSecret(STRIPE_SECRET_KEY_ARN_VAR).to_string(),
+            "the secret named by STRIPE_SECRET_KEY_SECRET_ARN still holds the placeholder the \
+             stack created it with: put the real value (aws secretsmanager put-secret-value \
+             --secret-id <that ARN> --secret-string ...)"
         );
     }
 
