@@ -3,7 +3,7 @@ the first refusal, so the fuzzing reaches the handlers' logic and not only 404s 
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import schemathesis
 from hypothesis import strategies as st
@@ -38,13 +38,18 @@ def is_date_time(value):
 
 @schemathesis.hook
 def flatmap_body(context, body):
-    """Half the new events start in the future, as the API requires (a JSON Schema cannot say
-    so). Only valid values are replaced, so a case made to break the schema stays broken."""
+    """Half the new events start in the API's window (the future, at most 10 years ahead: a
+    JSON Schema cannot say so). Only valid values are replaced, so a case made to break the
+    schema stays broken."""
     if operation_path(context) != "/events" or not isinstance(body, dict):
         return st.just(body)
     if not is_date_time(body.get("startsAt")):
         return st.just(body)
-    future = st.datetimes(min_value=datetime(2030, 1, 1), max_value=datetime(2099, 12, 31))
+    # Inside the API's window: after now, at most 10 years ahead (a day's margin each way).
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    future = st.datetimes(
+        min_value=now + timedelta(days=1), max_value=now + timedelta(days=365 * 10 - 1)
+    )
     return st.one_of(
         st.just(body),
         future.map(lambda moment: {**body, "startsAt": moment.isoformat() + "Z"}),

@@ -1,17 +1,20 @@
 //! Events, their validation and their seat counts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, UserId};
 use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
 use crate::time::to_millis;
-use crate::validation::{ValidationErrors, single_line};
+use crate::validation::{ValidationErrors, multi_line, single_line};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_VENUE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 5_000;
 pub const MAX_CAPACITY: i64 = 1_000_000;
+/// How far ahead an event may start. Keeps every stored instant a four-digit year (the stored
+/// form sorts and parses as RFC 3339 only then) and refuses dates nobody means.
+pub const MAX_YEARS_AHEAD: u32 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,20 +55,28 @@ impl NewEvent {
     ) -> Result<Event, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let title = single_line(&mut errors, "title", &self.title, MAX_TITLE_CHARS);
-        let description = self.description.trim().to_owned();
-        let description_chars = description.chars().count();
-        if description_chars > MAX_DESCRIPTION_CHARS {
-            errors.add(
-                "description",
-                format!(
-                    "must be at most {MAX_DESCRIPTION_CHARS} characters (got {description_chars})"
-                ),
-            );
-        }
+        let description = multi_line(
+            &mut errors,
+            "description",
+            &self.description,
+            MAX_DESCRIPTION_CHARS,
+        );
         let venue = single_line(&mut errors, "venue", &self.venue, MAX_VENUE_CHARS);
-        match self.starts_at {
+        let latest = now.checked_add_months(Months::new(12 * MAX_YEARS_AHEAD));
+        // Judged as stored (milliseconds): a start a microsecond after now would be stored as
+        // now, an event that has started before anyone could buy.
+        let starts_at = self.starts_at.map(to_millis);
+        match starts_at {
             None => errors.add("startsAt", "is required"),
             Some(at) if at <= now => errors.add("startsAt", "must be in the future"),
+            Some(at) if latest.is_none_or(|latest| at > latest) => errors.add(
+                "startsAt",
+                format!("must be at most {MAX_YEARS_AHEAD} years from now"),
+            ),
+            // chrono takes `:60` in any minute; browsers and most clients do not.
+            Some(at) if at.nanosecond() >= 1_000_000_000 => {
+                errors.add("startsAt", "must not be a leap second (:60)")
+            }
             Some(_) => {}
         }
         if !(1..=MAX_CAPACITY).contains(&self.capacity) {
@@ -92,7 +103,7 @@ impl NewEvent {
             title,
             description,
             venue,
-            starts_at: to_millis(self.starts_at.expect("checked above")),
+            starts_at: starts_at.expect("checked above"),
             capacity: u32::try_from(self.capacity).expect("checked above"),
             price: Money {
                 amount_minor: self.price_minor,
@@ -322,6 +333,62 @@ mod tests {
             }),
             ["startsAt"]
         );
+    }
+
+    #[test]
+    fn starts_at_is_kept_to_a_window_of_four_digit_years() {
+        let at = |text: &str| NewEvent {
+            starts_at: Some(serde_json::from_value(serde_json::json!(text)).unwrap()),
+            ..valid()
+        };
+        // now() is 2026-11-24T12:00:00Z: the window ends ten calendar years later.
+        assert!(check(&at("2036-11-24T12:00:00Z")).is_ok());
+        assert!(check(&at("2026-11-24T12:00:00.001Z")).is_ok());
+        // Stored to the millisecond, this would start the moment it is created.
+        assert_eq!(
+            check(&at("2026-11-24T12:00:00.000999Z"))
+                .unwrap_err()
+                .fields(),
+            ["startsAt"]
+        );
+        for refused in [
+            "2036-11-24T12:00:00.001Z",
+            "9999-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+            "+262142-12-31T23:59:59Z",
+            "-0001-01-01T00:00:00Z",
+            "2030-06-30T23:59:60Z",
+        ] {
+            let errors = check(&at(refused)).unwrap_err();
+            assert_eq!(errors.fields(), ["startsAt"], "{refused}");
+        }
+        assert!(
+            check(&at("+10000-01-01T00:00:00Z"))
+                .unwrap_err()
+                .to_string()
+                .contains("startsAt: must be at most 10 years from now")
+        );
+    }
+
+    #[test]
+    fn bidi_controls_are_refused_in_every_text_field() {
+        let rlo = "\u{202E}";
+        assert_eq!(
+            failing_fields(NewEvent {
+                title: format!("Meetup{rlo}gpj.exe"),
+                venue: "Hall\u{2066}1".into(),
+                description: format!("Talks\n{rlo}and pizza"),
+                ..valid()
+            }),
+            ["title", "description", "venue"]
+        );
+        let event = check(&NewEvent {
+            title: "\u{5DE}\u{5E4}\u{5D2}\u{5E9} Rust".into(),
+            description: "Line one\r\n\tLine two".into(),
+            ..valid()
+        })
+        .unwrap();
+        assert_eq!(event.description, "Line one\r\n\tLine two");
     }
 
     #[test]

@@ -1,0 +1,311 @@
+//! Items the DynamoDB store cannot read (written around it, with a raw PutItem against moto) are
+//! logged with their key and skipped by every list, which still pages correctly; a single read
+//! of one is a clear error, and every other item reads as before.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeDelta, Utc};
+use ticket_cloud::DynamoStore;
+use ticket_core::time::to_millis;
+use ticket_core::{
+    Attendee, Event, EventId, EventView, HoldId, Money, NewHold, NewTicket, Order, OrderId,
+    OrderStatus, Page, PageRequest, RegistrationId, Store, StoreError, Ticket, TicketId, UserId,
+};
+use uuid::Uuid;
+
+/// Everything this test process logs.
+static LOG: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || Sink(sink.clone()))
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    log
+});
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The error lines logged about `key`.
+fn logged_about(key: &str) -> Vec<String> {
+    let log = LOG.lock().unwrap();
+    String::from_utf8_lossy(&log)
+        .lines()
+        .filter(|line| line.contains("ERROR") && line.contains(key))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn store() -> (Client, String, DynamoStore) {
+    LazyLock::force(&LOG);
+    let client = support::client().await;
+    let table = support::unique_table_name();
+    support::create_table(&client, &table).await;
+    (
+        client.clone(),
+        table.clone(),
+        DynamoStore::new(client, table),
+    )
+}
+
+fn key(pk: String, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
+    [("PK", pk), ("SK", sk.to_owned())]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), AttributeValue::S(value)))
+        .collect()
+}
+
+/// Rewrites one attribute of a stored item, behind the store's back.
+async fn corrupt(
+    client: &Client,
+    table: &str,
+    pk: String,
+    sk: &str,
+    name: &str,
+    to: AttributeValue,
+) {
+    let mut item = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(pk, sk)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item");
+    item.insert(name.to_owned(), to);
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
+    Event {
+        id: EventId(Uuid::now_v7()),
+        organizer_id: UserId::from(organizer),
+        title: format!("Day {day}"),
+        description: String::new(),
+        venue: "Hall".into(),
+        starts_at: to_millis(now + TimeDelta::days(day)),
+        capacity: 5,
+        price: Money {
+            amount_minor: 0,
+            currency: "EUR".parse().unwrap(),
+        },
+        created_at: to_millis(now),
+    }
+}
+
+/// Every page of a list, `limit` at a time: every page but the last is full.
+async fn every_page<T, F, Fut>(limit: u32, list: F) -> Vec<T>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(limit);
+    loop {
+        let Page {
+            items: got,
+            next_cursor,
+        } = list(page).await.expect("a list never fails");
+        assert!(got.len() <= limit as usize);
+        let full = got.len() == limit as usize;
+        items.extend(got);
+        match next_cursor {
+            Some(cursor) => {
+                assert!(full, "a page short of items before the last");
+                page = PageRequest::after(limit, cursor);
+            }
+            None => return items,
+        }
+    }
+}
+
+fn titles(views: &[EventView]) -> Vec<String> {
+    views.iter().map(|view| view.event.title.clone()).collect()
+}
+
+#[tokio::test]
+async fn event_lists_skip_items_that_cannot_be_read() {
+    let (client, table, store) = store().await;
+    let now = Utc::now();
+    let organizer = format!("org-{}", Uuid::now_v7().simple());
+    let events: Vec<Event> = (1..=7).map(|day| event(&organizer, now, day)).collect();
+    for event in &events {
+        store.create_event(event).await.unwrap();
+    }
+    // Days 2 and 3 (side by side), 5 and 7 (the last) cannot be read, each for another reason.
+    let bad = [
+        (1, "capacity", AttributeValue::S("many".into())),
+        (2, "startsAt", AttributeValue::S("+10000-13-45".into())),
+        (4, "title", AttributeValue::N("5".into())),
+        (6, "currency", AttributeValue::S("XYZ".into())),
+    ];
+    for (index, name, to) in bad.clone() {
+        let pk = format!("EVENT#{}", events[index].id);
+        corrupt(&client, &table, pk, "METADATA", name, to).await;
+    }
+    for limit in [1, 2, 3, 10] {
+        let mine = every_page(limit, |page| {
+            let (store, organizer) = (&store, UserId::from(organizer.as_str()));
+            async move { store.list_organizer_events(&organizer, &page).await }
+        })
+        .await;
+        assert_eq!(titles(&mine), ["Day 1", "Day 4", "Day 6"], "limit {limit}");
+        let upcoming = every_page(limit, |page| {
+            let store = &store;
+            async move { store.list_upcoming_events(now, &page).await }
+        })
+        .await;
+        assert_eq!(
+            titles(&upcoming),
+            ["Day 1", "Day 4", "Day 6"],
+            "limit {limit}"
+        );
+    }
+    for (index, name, _) in &bad {
+        let id = events[*index].id;
+        let Err(StoreError::Internal(message)) = store.get_event(id).await else {
+            panic!("reading the bad event {id} must be an internal error");
+        };
+        assert!(message.contains(&format!("EVENT#{id}")), "{message}");
+        assert!(message.contains(name), "{message}");
+        let lines = logged_about(&format!("EVENT#{id}"));
+        assert!(
+            lines
+                .iter()
+                .any(|line| line.contains("skipped a stored item")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|line| line.contains("cannot be read")),
+            "{lines:?}"
+        );
+    }
+    let good = store.get_event(events[3].id).await.unwrap().unwrap();
+    assert_eq!(good.event, events[3]);
+}
+
+#[tokio::test]
+async fn ticket_lists_skip_items_that_cannot_be_read() {
+    let (client, table, store) = store().await;
+    let now = to_millis(Utc::now());
+    let organizer = format!("org-{}", Uuid::now_v7().simple());
+    let show = event(&organizer, now, 3);
+    store.create_event(&show).await.unwrap();
+    let buyer = UserId::from(format!("buyer-{}", Uuid::now_v7().simple()));
+    let mut tickets: Vec<Ticket> = Vec::new();
+    for n in 0..4 {
+        let hold = NewHold {
+            id: HoldId(Uuid::now_v7()),
+            user_id: buyer.clone(),
+            expires_at: now + TimeDelta::minutes(30),
+        };
+        store.hold_seat(show.id, &hold, now).await.unwrap();
+        let at = now + TimeDelta::seconds(n);
+        let order = Order {
+            id: OrderId(format!("cs_test_{}", Uuid::now_v7().simple())),
+            event_id: show.id,
+            hold_id: hold.id,
+            user_id: buyer.clone(),
+            payment_intent_id: None,
+            amount: show.price,
+            status: OrderStatus::Pending,
+            ticket_id: None,
+            failure_reason: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let recorded = store
+            .record_ticket(&NewTicket {
+                order,
+                registration_id: RegistrationId(Uuid::now_v7()),
+                ticket_id: TicketId(Uuid::now_v7()),
+                attendee: Attendee {
+                    name: format!("Guest {n}"),
+                    email: "guest@example.org".into(),
+                },
+                created_at: at,
+            })
+            .await
+            .unwrap();
+        tickets.push(recorded.ticket);
+    }
+    // The second ticket: both its items (the user's and the attendee list's).
+    let bad = &tickets[1];
+    let registration_sk = format!("REG#{}", bad.registration_id);
+    for (pk, sk) in [
+        (format!("TICKET#{}", bad.id), "METADATA"),
+        (format!("EVENT#{}", show.id), registration_sk.as_str()),
+    ] {
+        corrupt(
+            &client,
+            &table,
+            pk,
+            sk,
+            "attendeeName",
+            AttributeValue::Bool(true),
+        )
+        .await;
+    }
+    let names = |tickets: &[Ticket]| -> Vec<String> {
+        tickets
+            .iter()
+            .map(|ticket| ticket.attendee.name.clone())
+            .collect()
+    };
+    for limit in [1, 2, 5] {
+        let mine = every_page(limit, |page| {
+            let (store, buyer) = (&store, buyer.clone());
+            async move { store.tickets_of_user(&buyer, &page).await }
+        })
+        .await;
+        assert_eq!(
+            names(&mine),
+            ["Guest 3", "Guest 2", "Guest 0"],
+            "limit {limit}"
+        );
+        let attendees = every_page(limit, |page| {
+            let store = &store;
+            async move { store.attendees_of_event(show.id, &page).await }
+        })
+        .await;
+        assert_eq!(
+            names(&attendees),
+            ["Guest 0", "Guest 2", "Guest 3"],
+            "limit {limit}"
+        );
+    }
+    assert!(matches!(
+        store.get_ticket(bad.id).await,
+        Err(StoreError::Internal(message)) if message.contains(&format!("TICKET#{}", bad.id))
+    ));
+    assert!(!logged_about(&format!("TICKET#{}", bad.id)).is_empty());
+    assert!(!logged_about(&registration_sk).is_empty());
+    assert_eq!(
+        store.get_ticket(tickets[2].id).await.unwrap().unwrap(),
+        tickets[2]
+    );
+}
