@@ -569,7 +569,23 @@ async fn verify(
             !settled
         })
         .count();
+    let pending = orders
+        .values()
+        .filter(|order| order.status == OrderStatus::Pending)
+        .count();
+    let capacity = i64::from(args.seats);
+    let sold = i64::from(seats.sold);
+    let still_held = i64::from(seats.taken) - sold;
+    let remaining = capacity - i64::from(seats.taken);
     Ok(vec![
+        (
+            still_held == 0 && capacity == sold + remaining,
+            format!(
+                "seats: capacity {capacity} = sold {sold} + remaining {remaining}, \
+                 {still_held} still held"
+            ),
+        ),
+        (pending == 0, format!("orders left PENDING: {pending}")),
         (
             tickets == expected && (seats.sold, seats.taken) == (expected as u32, expected as u32),
             format!(
