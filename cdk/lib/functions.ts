@@ -11,6 +11,8 @@
  * | table: 'read'               | TABLE_NAME                         | GetItem, Query (table and each GSI)     |
  * | table: 'readWrite'          | TABLE_NAME                         | + PutItem, UpdateItem, DeleteItem,      |
  * |                             |                                    |   ConditionCheckItem (transactions)     |
+ * | table: { items, indexes }   | TABLE_NAME                         | exactly `items` on the table, Query on  |
+ * |                             |                                    |   the named indexes only                |
  * | ticketFiles: [...]          | BUCKET_NAME                        | on `tickets/*` of the ticket bucket:    |
  * |   'read'                    |                                    |   GetObject (presigned download links)  |
  * |   'check'                   |                                    |   GetObject + ListBucket (HeadObject    |
@@ -20,13 +22,24 @@
  * | startsRegistration          | STATE_MACHINE_ARN                  | StartExecution on the state machine,    |
  * |                             |                                    | DescribeExecution on its executions     |
  * | siteUrl                     | SITE_URL                           | -                                       |
+ * | schedule: { rateMinutes }   | -                                  | - (an EventBridge rule invokes it)      |
  * | trigger: 'postConfirmation' | -                                  | AdminAddUserToGroup on the user pool    |
  *
  * Every function also gets its own log group (JSON log format; `AWS_LAMBDA_LOG_FORMAT=JSON` and
  * `AWS_LAMBDA_LOG_LEVEL` are set by Lambda) and may write only there.
  */
 
-export type TableAccess = 'read' | 'readWrite';
+export type DynamoAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
+
+/** A narrower grant than 'read'/'readWrite': these actions on the table, Query on these indexes. */
+export interface TableGrant {
+  /** Actions on the table itself (TransactWriteItems is authorised per item through them). */
+  readonly items: readonly DynamoAction[];
+  /** Indexes of cdk/table-schema.json the function queries. */
+  readonly indexes: readonly string[];
+}
+
+export type TableAccess = 'read' | 'readWrite' | TableGrant;
 export type FileAccess = 'read' | 'check' | 'write' | 'delete';
 export type SecretName = 'stripeSecretKey' | 'stripeWebhookSecret' | 'ticketSigningKey';
 export type HttpMethodName = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -46,8 +59,16 @@ export interface LambdaSpec {
   readonly purpose: string;
   /** Memory in MB (CPU scales with it). Default 256. */
   readonly memoryMb?: number;
-  /** Default: 25 s for saga steps (under the state's 30 s), 10 s for routes, 5 s for Cognito triggers. */
+  /**
+   * Default: 25 s for saga steps (under the state's 30 s: the function's own timeout fires first
+   * and is retried as Sandbox.Timedout), 10 s for routes, 5 s for Cognito triggers. A function
+   * given the Stripe key needs at least STRIPE_CALLS_PER_INVOCATION Stripe requests' worth.
+   */
   readonly timeoutSeconds?: number;
+  /** Reserved concurrency: at most this many instances at once. */
+  readonly reservedConcurrency?: number;
+  /** Invoked by an EventBridge rule at this rate (no retries: the next tick is the retry). */
+  readonly schedule?: { readonly rateMinutes: number };
   readonly table?: TableAccess;
   readonly ticketFiles?: readonly FileAccess[];
   readonly secrets?: readonly SecretName[];
@@ -81,6 +102,23 @@ export const SECRET_ENV: Record<SecretName, string> = {
   stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET_SECRET_ARN',
   ticketSigningKey: 'TICKET_SIGNING_KEY_SECRET_ARN',
 };
+
+/**
+ * The Stripe client's per-request timeout, in seconds: `DEFAULT_TIMEOUT` of
+ * lambdas/cloud/src/stripe.rs (a test checks the two agree).
+ */
+export const STRIPE_REQUEST_TIMEOUT_SECONDS = 8;
+
+/**
+ * Stripe requests one invocation may have to wait for, each up to the timeout above: checkout
+ * creates a session and, if the store then fails, expires it and reads its status; a refund is
+ * created and, once refunded, listed; a 401 re-reads the key and sends the request once more.
+ * A function given the Stripe key must outlast that many (a test checks).
+ */
+export const STRIPE_CALLS_PER_INVOCATION = 3;
+
+/** API Gateway HTTP API's integration timeout: a route function must answer within it. */
+export const API_INTEGRATION_TIMEOUT_SECONDS = 30;
 
 export const LAMBDAS: readonly LambdaSpec[] = [
   // ---- Registration saga: one function per state of statemachines/registration.asl.json.
@@ -188,6 +226,10 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     secrets: ['stripeSecretKey'],
     startsRegistration: true,
     siteUrl: true,
+    // Three 8 s Stripe requests (create, and after a store failure expire + status) and the
+    // store's writes, still inside API Gateway's 30 s: the handler answers, the gateway does not
+    // time out first. A killed invocation's held seat is the reconcile pass's to release.
+    timeoutSeconds: 29,
   },
   {
     binary: 'list-attendees',
@@ -232,11 +274,39 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     secrets: ['stripeWebhookSecret'],
     startsRegistration: true,
   },
+
+  // ---- Scheduled.
+  {
+    binary: 'reconcile',
+    purpose:
+      'Every minute: one reconciliation pass (ticket_core::reconcile): expired holds released, PENDING orders settled with Stripe.',
+    schedule: { rateMinutes: 1 },
+    // Under the 1-minute rate, so a pass is over before the next tick; a backlog bigger than one
+    // pass is the next pass's (each action is done, or not, on its own).
+    timeoutSeconds: 50,
+    // Two passes at once are safe (every action is conditional and idempotent) but gain nothing.
+    reservedConcurrency: 1,
+    // What the pass's store calls need: GetItem (holds, orders, events), UpdateItem (releases and
+    // order transitions, alone or in TransactWriteItems), Query on the sparse GSI3 of due items.
+    table: { items: ['GetItem', 'UpdateItem'], indexes: ['GSI3'] },
+    secrets: ['stripeSecretKey'],
+    startsRegistration: true,
+  },
 ];
 
 /** The saga steps, in list order. */
 export function stepLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[] {
   return list.filter((spec) => spec.step !== undefined);
+}
+
+/** The functions an EventBridge schedule invokes. */
+export function scheduledLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[] {
+  return list.filter((spec) => spec.schedule !== undefined);
+}
+
+/** The function's timeout in seconds: its own, or the default of its kind. */
+export function timeoutOf(spec: LambdaSpec): number {
+  return spec.timeoutSeconds ?? (spec.step ? 25 : spec.trigger ? 5 : 10);
 }
 
 /** Every route of every function, with the binary serving it. */
@@ -268,6 +338,13 @@ export function checkList(list: readonly LambdaSpec[]): void {
     const key = `${route.method} ${route.path}`;
     if (routes.has(key)) throw new Error(`route ${key} is listed twice`);
     routes.add(key);
+  }
+  for (const spec of list) {
+    const kinds = [spec.step, spec.routes?.length, spec.trigger, spec.schedule].filter(Boolean).length;
+    if (kinds > 1) throw new Error(`${spec.binary} is more than one of a step, a route, a trigger and a schedule`);
+    if (spec.schedule && !(Number.isInteger(spec.schedule.rateMinutes) && spec.schedule.rateMinutes >= 1)) {
+      throw new Error(`${spec.binary}: schedule rateMinutes must be a whole number of minutes`);
+    }
   }
   const steps = new Set<string>();
   for (const spec of stepLambdas(list)) {

@@ -2,6 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,7 +12,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Data } from './data';
-import { ENV, FileAccess, LambdaSpec, SECRET_ENV, checkList } from './functions';
+import { ENV, FileAccess, LambdaSpec, SECRET_ENV, TableAccess, checkList, timeoutOf } from './functions';
 import { acknowledge } from './nag';
 import { Secrets } from './secrets';
 import { Settings } from './settings';
@@ -116,7 +119,6 @@ export class Lambdas extends Construct {
           resources: [logGroup.logGroupArn],
         }),
       );
-      const defaultTimeout = spec.step ? 25 : spec.trigger ? 5 : 10;
       const fn = new lambda.Function(this, name, {
         description: spec.purpose.slice(0, 256),
         runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -124,7 +126,8 @@ export class Lambdas extends Construct {
         handler: 'bootstrap',
         code: lambda.Code.fromAsset(dirs.get(spec.binary)!),
         memorySize: spec.memoryMb ?? 256,
-        timeout: Duration.seconds(spec.timeoutSeconds ?? defaultTimeout),
+        timeout: Duration.seconds(timeoutOf(spec)),
+        reservedConcurrentExecutions: spec.reservedConcurrency,
         role,
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
@@ -132,6 +135,7 @@ export class Lambdas extends Construct {
         systemLogLevelV2: lambda.SystemLogLevel.WARN,
       });
       this.functions.set(spec.binary, fn);
+      if (spec.schedule) this.schedule(name, fn, spec.schedule.rateMinutes);
 
       if (spec.table) this.grantTable(fn, spec.table);
       if (spec.ticketFiles?.length) this.grantTicketFiles(fn, spec.ticketFiles);
@@ -194,9 +198,51 @@ export class Lambdas extends Construct {
     return Stack.of(this).resolve(element.logicalId) as string;
   }
 
-  private grantTable(fn: lambda.Function, access: 'read' | 'readWrite'): void {
+  /**
+   * An EventBridge rule invokes the function every `rateMinutes`. A failed or throttled pass is
+   * not retried (neither by EventBridge nor by Lambda's async queue, whose events expire after the
+   * minimum of 60 s): the next tick is the retry, and ticks do not pile up behind one another.
+   */
+  private schedule(name: string, fn: lambda.Function, rateMinutes: number): void {
+    fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    new events.Rule(this, `${name}Schedule`, {
+      description: `Invokes ${fn.node.id} every ${rateMinutes === 1 ? 'minute' : `${rateMinutes} minutes`}`,
+      schedule: events.Schedule.rate(Duration.minutes(rateMinutes)),
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+    // One failed pass is repaired by the next; failing for 15 minutes (a bad key, a missing
+    // grant) leaves holds and orders unsettled until someone acts.
+    new cloudwatch.Alarm(this, `${name}Failing`, {
+      alarmDescription: `${fn.node.id} (scheduled) failed in each of the last 15 minutes' 5-minute periods: see its log group.`,
+      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private grantTable(fn: lambda.Function, access: TableAccess): void {
     const table = this.data.table;
     fn.addEnvironment(ENV.table, table.tableName);
+    if (typeof access === 'object') {
+      const unknown = access.indexes.filter((index) => !this.data.indexNames.includes(index));
+      if (unknown.length) throw new Error(`${fn.node.id}: no index ${unknown.join(', ')} in table-schema.json`);
+      if (access.items.length) {
+        const actions = [...new Set(access.items)].sort().map((action) => `dynamodb:${action}`);
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [table.tableArn] }));
+      }
+      if (access.indexes.length) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:Query'],
+            resources: access.indexes.map((index) => `${table.tableArn}/index/${index}`),
+          }),
+        );
+      }
+      return;
+    }
     const indexes = this.data.indexNames.map((index) => `${table.tableArn}/index/${index}`);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [table.tableArn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [table.tableArn, ...indexes] }));

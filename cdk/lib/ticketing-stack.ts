@@ -10,6 +10,14 @@ import { Settings } from './settings';
 import { Site } from './site';
 import { Workflow } from './workflow';
 
+/** The Checkout events the webhook handler acts on: the endpoint in Stripe must send all four. */
+export const WEBHOOK_EVENTS = [
+  'checkout.session.completed',
+  'checkout.session.async_payment_succeeded',
+  'checkout.session.async_payment_failed',
+  'checkout.session.expired',
+] as const;
+
 export interface TicketingStackProps extends StackProps {
   readonly settings: Settings;
   /** The function list; the app's is `LAMBDAS`. */
@@ -82,7 +90,7 @@ export class TicketingStack extends Stack {
       new CfnOutput(this, id, { value, description });
     output('SiteUrl', this.site.url, 'The hosted site');
     output('ApiUrl', this.api.url, 'Base URL of the HTTP API');
-    output('WebhookUrl', `${this.api.url}/stripe/webhook`, 'Stripe webhook endpoint (events: checkout.session.completed, checkout.session.expired)');
+    output('WebhookUrl', `${this.api.url}/stripe/webhook`, `Stripe webhook endpoint (events: ${WEBHOOK_EVENTS.join(', ')})`);
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool');
     output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client of the site');
     output('CognitoDomain', this.auth.hostedUiUrl, 'Hosted UI base URL');
