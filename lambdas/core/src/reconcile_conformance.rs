@@ -13,7 +13,6 @@ use crate::api::{self, ApiPorts, ApiRequest, HOLD_MINUTES};
 use crate::clock::{Clock, ManualClock};
 use crate::conformance::{SharedStore, now};
 use crate::event::{Event, NewEvent};
-use crate::files::{FileKey, FilesError, TicketFiles};
 use crate::identity::{Caller, Group};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, UserId};
 use crate::order::{HoldStatus, NewHold, Order, OrderStatus};
@@ -21,7 +20,7 @@ use crate::payments::{Payments, PaymentsError, SessionSnapshot};
 use crate::reconcile::{PassReport, ReconcilePorts, reconcile};
 use crate::store::FIRST_ORDER_CHECK;
 use crate::stripe_webhook::signature_header;
-use crate::testing::{FakePayments, RecordingWorkflow, SessionState};
+use crate::testing::{FakePayments, NoFiles, RecordingWorkflow, SessionState};
 use crate::ticket_code::TicketVerifier;
 
 /// Expands to one `#[tokio::test]` per reconciliation check. `$make` is an async expression
@@ -62,30 +61,6 @@ const CAPACITY: i64 = 20;
 
 /// Rounds of each race: enough for both orders of arrival to come up.
 const RACE_ROUNDS: usize = 6;
-
-/// No ticket is rendered in these checks.
-struct NoFiles;
-
-#[async_trait::async_trait]
-impl TicketFiles for NoFiles {
-    async fn put_pdf(&self, _: &FileKey, _: Vec<u8>) -> Result<(), FilesError> {
-        Ok(())
-    }
-    async fn download_url(
-        &self,
-        key: &FileKey,
-        _: &str,
-        _: std::time::Duration,
-    ) -> Result<String, FilesError> {
-        Ok(format!("https://files.invalid/{key}"))
-    }
-    async fn delete(&self, _: &FileKey) -> Result<(), FilesError> {
-        Ok(())
-    }
-    async fn exists(&self, _: &FileKey) -> Result<bool, FilesError> {
-        Ok(false)
-    }
-}
 
 /// The ports of one check: the store under test, fakes for the rest, a clock the check moves.
 struct World {

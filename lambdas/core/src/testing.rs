@@ -5,6 +5,7 @@
 //!   idempotency key, the way Stripe does, and counts calls.
 //! - [`FlakyStore`]: wraps any store and makes chosen calls fail with `Unavailable`.
 //! - [`RecordingWorkflow`]: records the registrations started, one execution per order.
+//! - [`NoFiles`]: ticket files that are never rendered; links point nowhere.
 //! - [`Faults`]: the fault switch each of them carries as its `faults` field.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::event::{Event, EventStats, EventView};
+use crate::files::{FileKey, FilesError, TicketFiles};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
 use crate::order::{Hold, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket};
 use crate::page::{Page, PageRequest};
@@ -535,6 +537,33 @@ impl Store for FlakyStore {
     ) -> Result<(), StoreError> {
         self.check()?;
         self.inner.defer_order_check(id, until).await
+    }
+}
+
+/// Ticket files for checks that never render one: puts are dropped, links point nowhere.
+pub struct NoFiles;
+
+#[async_trait]
+impl TicketFiles for NoFiles {
+    async fn put_pdf(&self, _: &FileKey, _: Vec<u8>) -> Result<(), FilesError> {
+        Ok(())
+    }
+
+    async fn download_url(
+        &self,
+        key: &FileKey,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<String, FilesError> {
+        Ok(format!("https://files.invalid/{key}"))
+    }
+
+    async fn delete(&self, _: &FileKey) -> Result<(), FilesError> {
+        Ok(())
+    }
+
+    async fn exists(&self, _: &FileKey) -> Result<bool, FilesError> {
+        Ok(false)
     }
 }
 

@@ -5,10 +5,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a part of this module")]
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, Months, SecondsFormat, TimeDelta, Utc};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -17,12 +15,9 @@ use ticket_core::event::{
     MAX_CAPACITY, MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, MAX_VENUE_CHARS, MAX_YEARS_AHEAD,
 };
 use ticket_core::money::MAX_AMOUNT_MINOR;
-use ticket_core::testing::FakePayments;
+use ticket_core::testing::{FakePayments, NoFiles, RecordingWorkflow};
 use ticket_core::time::to_millis;
-use ticket_core::{
-    Caller, FileKey, FilesError, KeyId, ManualClock, RandomIds, RegistrationRequest, Started,
-    Store, TicketFiles, TicketSigner, Workflow, WorkflowError,
-};
+use ticket_core::{Caller, KeyId, ManualClock, RandomIds, Store, TicketSigner};
 
 /// One event as posted, in the loose form the API takes.
 #[derive(Debug, Clone)]
@@ -157,55 +152,13 @@ pub fn event(now: DateTime<Utc>) -> impl Strategy<Value = Posted> {
         )
 }
 
-/// Starts nothing: records what it was asked to start.
-#[derive(Default)]
-pub struct RecordedStarts(pub Mutex<Vec<RegistrationRequest>>);
-
-#[async_trait]
-impl Workflow for RecordedStarts {
-    async fn start_registration(
-        &self,
-        request: &RegistrationRequest,
-    ) -> Result<Started, WorkflowError> {
-        self.0.lock().unwrap().push(request.clone());
-        Ok(Started::New)
-    }
-}
-
-/// No ticket is ever rendered here: links point nowhere.
-struct NoFiles;
-
-#[async_trait]
-impl TicketFiles for NoFiles {
-    async fn put_pdf(&self, _: &FileKey, _: Vec<u8>) -> Result<(), FilesError> {
-        Ok(())
-    }
-
-    async fn download_url(
-        &self,
-        key: &FileKey,
-        _: &str,
-        _: Duration,
-    ) -> Result<String, FilesError> {
-        Ok(format!("https://files.invalid/{key}"))
-    }
-
-    async fn delete(&self, _: &FileKey) -> Result<(), FilesError> {
-        Ok(())
-    }
-
-    async fn exists(&self, _: &FileKey) -> Result<bool, FilesError> {
-        Ok(false)
-    }
-}
-
 /// The API's ports over `store` at the instant `now`.
 pub fn ports(store: Arc<dyn Store>, now: DateTime<Utc>) -> ApiPorts {
     ApiPorts {
         store,
         files: Arc::new(NoFiles),
         payments: Arc::new(FakePayments::new()),
-        workflow: Arc::new(RecordedStarts::default()),
+        workflow: Arc::new(RecordingWorkflow::new()),
         clock: Arc::new(ManualClock::new(now)),
         ids: Arc::new(RandomIds),
         verifier: Arc::new(TicketSigner::from_seed(KeyId::new("EP").unwrap(), &[7; 32]).verifier()),
