@@ -2,111 +2,30 @@
 //! table and key and skipped by every list, which still pages correctly; a single read of one is
 //! a clear error, and every other row reads as before.
 
-use std::io::Write;
-use std::sync::{Arc, LazyLock, Mutex};
+#[path = "support/bad_rows.rs"]
+mod bad_rows;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use bad_rows::{event, every_page, logged_about, titles};
+use chrono::{TimeDelta, Utc};
 use rusqlite::Connection;
 use tempfile::TempDir;
 use ticket_core::time::to_millis;
 use ticket_core::{
-    Attendee, Event, EventId, EventView, HoldId, Money, NewHold, NewTicket, Order, OrderId,
-    OrderStatus, Page, PageRequest, RegistrationId, Store, StoreError, Ticket, TicketId, UserId,
+    Attendee, Event, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, RegistrationId,
+    Store, StoreError, Ticket, TicketId, UserId,
 };
 use ticketd::SqliteStore;
 use uuid::Uuid;
 
-/// Everything this test process logs.
-static LOG: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(|| {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || Sink(sink.clone()))
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-    log
-});
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The error lines logged about `key`.
-fn logged_about(key: &str) -> Vec<String> {
-    let log = LOG.lock().unwrap();
-    String::from_utf8_lossy(&log)
-        .lines()
-        .filter(|line| line.contains("ERROR") && line.contains(key))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A store in a directory of its own, and a raw connection to its file.
 fn store() -> (TempDir, SqliteStore, Connection) {
-    LazyLock::force(&LOG);
+    bad_rows::capture_log();
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("ticketd.sqlite3");
     let store = SqliteStore::open(&path).unwrap();
     let raw = Connection::open(&path).unwrap();
     raw.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
     (dir, store, raw)
-}
-
-fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
-    Event {
-        id: EventId(Uuid::now_v7()),
-        organizer_id: UserId::from(organizer),
-        title: format!("Day {day}"),
-        description: String::new(),
-        venue: "Hall".into(),
-        starts_at: to_millis(now + TimeDelta::days(day)),
-        capacity: 5,
-        price: Money {
-            amount_minor: 0,
-            currency: "EUR".parse().unwrap(),
-        },
-        created_at: to_millis(now),
-    }
-}
-
-/// Every page of a list, `limit` at a time: every page but the last is full.
-async fn every_page<T, F, Fut>(limit: u32, list: F) -> Vec<T>
-where
-    F: Fn(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
-{
-    let mut items = Vec::new();
-    let mut page = PageRequest::first(limit);
-    loop {
-        let Page {
-            items: got,
-            next_cursor,
-        } = list(page).await.expect("a list never fails");
-        assert!(got.len() <= limit as usize);
-        let full = got.len() == limit as usize;
-        items.extend(got);
-        match next_cursor {
-            Some(cursor) => {
-                assert!(full, "a page short of items before the last");
-                page = PageRequest::after(limit, cursor);
-            }
-            None => return items,
-        }
-    }
-}
-
-fn titles(views: &[EventView]) -> Vec<String> {
-    views.iter().map(|view| view.event.title.clone()).collect()
 }
 
 #[tokio::test]
