@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::secret_file;
 use crate::server::{AppState, error_response};
-use crate::workflow::{ExecutionStatus, Executor, StartError};
+use asl::{ExecutionStatus, Executor, StartError};
 
 /// The token's file, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";

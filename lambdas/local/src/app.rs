@@ -28,8 +28,8 @@ use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState};
 use crate::stripe_sim::{self, SimulatorConfig, SimulatorSecrets, StripeSimulator};
-use crate::workflow::{Executor, ExecutorOptions};
 use crate::{SqliteStore, keys};
+use asl::{Executor, ExecutorOptions};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::registration::EXECUTIONS_FILE;
-use crate::workflow::{ExecutionLog, ExecutionStatus, ExecutorOptions};
+use asl::{ExecutionLog, ExecutionStatus, ExecutorOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ExecutionsArgs {

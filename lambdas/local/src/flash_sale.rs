@@ -28,7 +28,7 @@ use crate::app::{self, ServeOptions};
 use crate::bench::{latency_summary, micros, note_debug_build};
 use crate::idp::{self, SigningKey};
 use crate::stripe_sim::{DeliveryStatus, StripeSimulator};
-use crate::workflow::{ExecutionStatus, Executor};
+use asl::{ExecutionStatus, Executor};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

@@ -19,6 +19,5 @@ pub mod secret_file;
 pub mod server;
 pub mod sqlite;
 pub mod stripe_sim;
-pub mod workflow;
 
 pub use sqlite::SqliteStore;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
 use ticket_core::{Started, Workflow, WorkflowError};
 
-use crate::workflow::{
+use asl::{
     Bindings, Executor, ExecutorError, ExecutorOptions, StartError, StartOutcome, TaskFailure,
     TaskFunction,
 };

@@ -23,7 +23,7 @@ use crate::SqliteStore;
 use crate::bench::{latency_summary, micros, note_debug_build};
 use crate::files::LocalFiles;
 use crate::registration::{self, LocalWorkflow};
-use crate::workflow::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
+use asl::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistrationBenchArgs {

@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
+use asl::ExecutorOptions;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,7 +16,6 @@ use ticketd::gateway::Gateway;
 use ticketd::idp::{Idp, IdpConfig, SigningKey};
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState};
-use ticketd::workflow::ExecutorOptions;
 
 use support::{Adapters, WEBHOOK_SECRET};
 

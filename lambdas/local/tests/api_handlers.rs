@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
+use asl::{ExecutionStatus, Executor, ExecutorOptions};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -17,7 +18,6 @@ use ticket_core::{
     TicketId, TicketSigner, TicketStatus, stripe_webhook,
 };
 use ticketd::registration::{self, LocalWorkflow};
-use ticketd::workflow::{ExecutionStatus, Executor, ExecutorOptions};
 
 use support::{Adapters, WEBHOOK_SECRET};
 

@@ -10,6 +10,10 @@ use std::ops::Deref;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use asl::{
+    Bindings, ExecutionStatus, ExecutionSummary, Executor, ExecutorOptions, HistoryEvent,
+    HistoryEventKind, TaskFailure, TaskFunction,
+};
 use async_trait::async_trait;
 use serde_json::Value;
 use ticket_core::registration::{
@@ -21,10 +25,6 @@ use ticket_core::{
 use ticketd::admin::Admin;
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState};
-use ticketd::workflow::{
-    Bindings, ExecutionStatus, ExecutionSummary, Executor, ExecutorOptions, HistoryEvent,
-    HistoryEventKind, TaskFailure, TaskFunction,
-};
 
 use support::{Adapters, scan};
 

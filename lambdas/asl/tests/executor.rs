@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use serde_json::{Value, json};
-use tempfile::TempDir;
-use ticketd::workflow::{
+use asl::{
     Bindings, ExecutionStatus, ExecutionSummary, Executor, ExecutorError, ExecutorOptions,
     HistoryEvent, HistoryEventKind, JitterStrategy, StartError, StartOutcome, TaskFailure,
     TaskFunction, retry_delay_seconds, scaled,
 };
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tempfile::TempDir;
 use tokio::sync::Semaphore;
 
 // ---- helpers ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ use super::journal::{
 };
 use super::model::{
     Bindings, ExecutionStatus, ExecutionSummary, ExecutorError, ExecutorOptions, HistoryEvent,
-    StartError, StartOutcome, TaskFailure,
+    StartError, StartOutcome, TaskFailure, execution_arn_prefix,
 };
 use super::retry::{
     self, DATA_LIMIT, NO_CHOICE, RESULT_PATH, RUNTIME, TIMEOUT, error_matches, retry_delay_seconds,
@@ -329,28 +329,6 @@ fn validate_name(name: &str) -> Result<(), StartError> {
         Ok(())
     } else {
         Err(StartError::InvalidName(name.to_owned()))
-    }
-}
-
-/// `arn:aws:states:R:A:stateMachine:M` → (`arn:aws:states:R:A:execution:M:`, `M`).
-pub(crate) fn execution_arn_prefix(machine: &str) -> Result<(String, String), ExecutorError> {
-    let parts: Vec<&str> = machine.split(':').collect();
-    match parts.as_slice() {
-        [
-            "arn",
-            partition,
-            "states",
-            region,
-            account,
-            "stateMachine",
-            name,
-        ] if !name.is_empty() => Ok((
-            format!("arn:{partition}:states:{region}:{account}:execution:{name}:"),
-            (*name).to_owned(),
-        )),
-        _ => Err(ExecutorError::Options(format!(
-            "state_machine_arn `{machine}` is not arn:aws:states:<region>:<account>:stateMachine:<name>"
-        ))),
     }
 }
 

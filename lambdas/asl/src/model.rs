@@ -321,3 +321,25 @@ pub enum StartError {
     #[error("the executor is shut down")]
     ShutDown,
 }
+
+/// `arn:aws:states:R:A:stateMachine:M` → (`arn:aws:states:R:A:execution:M:`, `M`).
+pub(crate) fn execution_arn_prefix(machine: &str) -> Result<(String, String), ExecutorError> {
+    let parts: Vec<&str> = machine.split(':').collect();
+    match parts.as_slice() {
+        [
+            "arn",
+            partition,
+            "states",
+            region,
+            account,
+            "stateMachine",
+            name,
+        ] if !name.is_empty() => Ok((
+            format!("arn:{partition}:states:{region}:{account}:execution:{name}:"),
+            (*name).to_owned(),
+        )),
+        _ => Err(ExecutorError::Options(format!(
+            "state_machine_arn `{machine}` is not arn:aws:states:<region>:<account>:stateMachine:<name>"
+        ))),
+    }
+}

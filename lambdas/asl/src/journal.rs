@@ -387,7 +387,7 @@ impl ExecutionLog {
     /// Opens the journal at `path` read-only. `state_machine_arn` forms the execution ARNs, as
     /// [`ExecutorOptions::state_machine_arn`](super::ExecutorOptions) does.
     pub fn open(path: &Path, state_machine_arn: &str) -> Result<Self, ExecutorError> {
-        let (arn_prefix, _) = super::engine::execution_arn_prefix(state_machine_arn)?;
+        let (arn_prefix, _) = super::model::execution_arn_prefix(state_machine_arn)?;
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
             |error| ExecutorError::Journal(format!("cannot open {}: {error}", path.display())),
         )?;
@@ -518,7 +518,7 @@ fn migrate(conn: &mut Connection) -> Result<(), String> {
     let version = version as usize;
     if version > MIGRATIONS.len() {
         return Err(format!(
-            "the journal has schema version {version}, newer than this ticketd knows ({})",
+            "the journal has schema version {version}, newer than this executor knows ({})",
             MIGRATIONS.len()
         ));
     }
