@@ -22,9 +22,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::secret_file;
 use crate::server::{AppState, error_response};
 use asl::{ExecutionStatus, Executor, StartError};
+use local_support::secret_file;
 
 /// The token's file, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";

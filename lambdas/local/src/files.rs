@@ -26,7 +26,7 @@ use sha2::Sha256;
 use ticket_core::files::MAX_LINK_TTL;
 use ticket_core::{Clock, FileKey, FilesError, SystemClock, TicketFiles};
 
-use crate::secret_file;
+use local_support::secret_file;
 
 type HmacSha256 = Hmac<Sha256>;
 

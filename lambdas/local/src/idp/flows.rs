@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
+use local_support::random_token;
 use sha2::{Digest, Sha256};
 
 /// How long a sign-in form stays usable.
@@ -158,13 +159,6 @@ impl Flows {
             .filter(|entry| entry.expires_at > now)
             .map(|entry| entry.grant.clone())
     }
-}
-
-/// 256 random bits, base64url.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source");
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A PKCE S256 challenge: the base64url of a SHA-256 digest, 43 characters.

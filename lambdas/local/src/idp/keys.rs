@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::secret_file;
+use local_support::secret_file;
 
 /// The key file's name in the data directory.
 pub const KEY_FILE: &str = "idp-signing.key";

@@ -11,7 +11,6 @@
 //! codes and refresh tokens live in memory: a restart signs everyone out.
 
 mod flows;
-pub(crate) use flows::random_token;
 pub mod keys;
 mod pages;
 mod routes;
@@ -283,7 +282,7 @@ pub async fn ensure_demo_accounts(
         text.push_str(&format!("{email}\t{password}\t{groups}\n"));
     }
     let path = data_dir.join(DEMO_ACCOUNTS_FILE);
-    crate::secret_file::load_or_create(&path, || Ok(text.clone().into_bytes()))?;
+    local_support::secret_file::load_or_create(&path, || Ok(text.clone().into_bytes()))?;
     Ok(Some(text))
 }
 

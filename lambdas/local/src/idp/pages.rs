@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::users::MIN_PASSWORD_LENGTH;
-use crate::html::{escape, page};
+use local_support::html::{escape, page};
 
 /// `default-src 'self'` with framing and `<base>` shut off as well (neither falls back to
 /// `default-src`).

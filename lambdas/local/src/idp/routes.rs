@@ -13,9 +13,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use ticket_core::identity::on_user_confirmed;
 
+use local_support::random_token;
+
 use super::flows::{
     AuthRequest, CODE_TTL, CodeEntry, Grant, REQUEST_TTL, SESSION_TTL, Session, is_code_verifier,
-    is_s256_challenge, random_token, s256,
+    is_s256_challenge, s256,
 };
 use super::pages::{self, FormState};
 use super::users::{NewUser, User, UserError};
@@ -681,7 +683,7 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    crate::html::stylesheet(pages::STYLESHEET)
+    local_support::html::stylesheet(pages::STYLESHEET)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use chrono::DateTime;
 use super::StripeSimulator;
 use super::api::is_email;
 use super::ledger::{Failure, Payer, Session, SessionStatus};
-use crate::html::{escape, page};
+use local_support::html::{escape, page};
 
 /// Only this origin's stylesheet; no `form-action`, since paying redirects to the merchant's
 /// success URL, which browsers would check against it.
@@ -406,7 +406,7 @@ fn see_other(sim: &StripeSimulator, url: &str) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    crate::html::stylesheet(STYLESHEET)
+    local_support::html::stylesheet(STYLESHEET)
 }
 
 #[cfg(test)]

@@ -47,10 +47,10 @@ use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::idp::random_token;
 pub use api::STRIPE_MIN_EXPIRY;
 use db::Db;
 use ledger::{Failure, Ledger};
+use local_support::random_token;
 pub use webhooks::{
     API_VERSION, DeliveryPolicy, DeliveryRecord, DeliveryStatus, EVENT_RETENTION,
     MAX_CONCURRENT_DELIVERIES,
@@ -480,9 +480,10 @@ impl SimulatorSecrets {
 
     /// The data directory's secrets, made on first use.
     pub fn load_or_create(data_dir: &Path) -> io::Result<Self> {
-        let text = crate::secret_file::load_or_create(&data_dir.join(SECRETS_FILE), || {
-            Ok(serde_json::to_vec_pretty(&Self::fresh()).expect("secrets serialise"))
-        })?;
+        let text =
+            local_support::secret_file::load_or_create(&data_dir.join(SECRETS_FILE), || {
+                Ok(serde_json::to_vec_pretty(&Self::fresh()).expect("secrets serialise"))
+            })?;
         serde_json::from_slice(&text).map_err(|error| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
