@@ -27,9 +27,9 @@ use crate::idp::{self, Idp, IdpConfig};
 use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState};
-use crate::stripe_sim::{self, SimulatorConfig, SimulatorSecrets, StripeSimulator};
 use crate::{SqliteStore, keys};
 use asl::{Executor, ExecutorOptions};
+use stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

@@ -27,8 +27,8 @@ use tokio::sync::oneshot;
 use crate::app::{self, ServeOptions};
 use crate::bench::{latency_summary, micros, note_debug_build};
 use crate::idp::{self, SigningKey};
-use crate::stripe_sim::{DeliveryStatus, StripeSimulator};
 use asl::{ExecutionStatus, Executor};
+use stripe_sim::{DeliveryStatus, StripeSimulator};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

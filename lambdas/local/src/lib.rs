@@ -16,6 +16,5 @@ pub mod registration;
 pub mod saga_bench;
 pub mod server;
 pub mod sqlite;
-pub mod stripe_sim;
 
 pub use sqlite::SqliteStore;

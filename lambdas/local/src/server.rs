@@ -31,7 +31,7 @@ use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::{self, Gateway};
 use crate::idp::{self, Idp};
-use crate::stripe_sim::StripeSimulator;
+use stripe_sim::StripeSimulator;
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -29,8 +29,8 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
+use stripe_sim::SimulatorSecrets;
 use ticketd::idp::{self, SigningKey};
-use ticketd::stripe_sim::SimulatorSecrets;
 
 use e2e_support::{CLIENT_ID, Ticketd};
 

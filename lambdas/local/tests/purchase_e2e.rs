@@ -12,8 +12,8 @@ use chrono::{TimeDelta, Utc};
 use e2e_support::{Ticketd, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use stripe_sim::SimulatorSecrets;
 use ticket_core::stripe_webhook;
-use ticketd::stripe_sim::SimulatorSecrets;
 
 const PAYS: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000 0000 0000 0002";

@@ -16,10 +16,11 @@ use serde_json::{Value, json};
 use ticket_core::money::MAX_AMOUNT_MINOR;
 use ticket_core::{Currency, Money};
 
+use super::StripeSimulator;
+use super::error::{ApiError, answer};
 use super::ledger::{
     Failure, KeyedRequest, Ledger, LineItem, NewRefund, NewSession, SavedAnswer, no_such_session,
 };
-use super::{StripeSimulator, random_id};
 
 /// Stripe's bounds on `expires_at`, from the session's creation: at least 30 minutes ahead
 /// (real Stripe's floor, the simulator's unless configured lower), at most 24 hours.
@@ -56,114 +57,6 @@ pub(super) fn routes(mount: &str) -> Router<StripeSimulator> {
         )
         .route(&v1("/{*rest}"), any(unrecognized))
         .route(&format!("{mount}/_sim/deliveries"), get(deliveries))
-}
-
-// ---- errors ----
-
-/// An error answer in Stripe's shape: `{"error": {"type", "message", "param", "code", ...}}`.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-    param: Option<String>,
-    code: Option<&'static str>,
-}
-
-impl ApiError {
-    /// 400 `invalid_request_error`.
-    pub fn invalid(param: Option<&str>, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            kind: "invalid_request_error",
-            message: message.into(),
-            param: param.map(str::to_owned),
-            code: None,
-        }
-    }
-
-    pub fn with_code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
-        self
-    }
-
-    fn missing(param: &str) -> Self {
-        Self::invalid(Some(param), format!("Missing required param: {param}."))
-            .with_code("parameter_missing")
-    }
-
-    fn unknown_param(param: &str) -> Self {
-        Self::invalid(Some(param), format!("Received unknown parameter: {param}"))
-            .with_code("parameter_unknown")
-    }
-
-    fn invalid_integer(param: &str, value: &str) -> Self {
-        Self::invalid(Some(param), format!("Invalid integer: {value}"))
-            .with_code("parameter_invalid_integer")
-    }
-
-    /// `resource_missing`: 404 for the object in the path, 400 for one named by a parameter.
-    pub fn no_such(status: StatusCode, object: &str, id: &str, param: Option<&str>) -> Self {
-        Self {
-            status,
-            ..Self::invalid(param, format!("No such {object}: '{id}'"))
-                .with_code("resource_missing")
-        }
-    }
-
-    /// 500 `api_error`: the simulator's own trouble (its database), not the request's.
-    fn internal() -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "api_error",
-            message: "An error occurred with our connection to Stripe's simulator: its state \
-                      could not be read or written. The request was not carried out."
-                .to_owned(),
-            param: None,
-            code: None,
-        }
-    }
-
-    fn unauthorized(message: String) -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            ..Self::invalid(None, message)
-        }
-    }
-
-    fn body(&self) -> Value {
-        let mut error = json!({ "type": self.kind, "message": self.message });
-        if let Some(param) = &self.param {
-            error["param"] = json!(param);
-        }
-        if let Some(code) = self.code {
-            error["code"] = json!(code);
-            error["doc_url"] = json!(format!("https://stripe.com/docs/error-codes/{code}"));
-        }
-        json!({ "error": error })
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = answer(self.status, &self.body());
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"Stripe\""),
-            );
-        }
-        response
-    }
-}
-
-/// Every API answer: JSON with a request id, as Stripe sends.
-fn answer(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(id) = HeaderValue::from_str(&random_id("req_", 14)) {
-        response.headers_mut().insert("request-id", id);
-    }
-    response
 }
 
 // ---- authentication ----

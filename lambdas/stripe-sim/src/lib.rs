@@ -28,6 +28,7 @@
 mod api;
 mod checkout_page;
 mod db;
+mod error;
 mod ledger;
 mod webhooks;
 

@@ -16,15 +16,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use reqwest::header::LOCATION;
 use serde_json::Value;
 use sha2::Sha256;
+use stripe_sim::{
+    DeliveryPolicy, DeliveryRecord, DeliveryStatus, STRIPE_MIN_EXPIRY, SimulatorConfig,
+    StripeSimulator,
+};
 use tempfile::TempDir;
 use ticket_cloud::StripePayments;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, ManualClock, Money, OrderId,
     Payments, PaymentsError, RefundRequest, SessionStatus, UserId,
-};
-use ticketd::stripe_sim::{
-    DeliveryPolicy, DeliveryRecord, DeliveryStatus, STRIPE_MIN_EXPIRY, SimulatorConfig,
-    StripeSimulator,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ticket_core::{Currency, Money};
 
-use super::api::ApiError;
 use super::db::{decode_json, encode_json};
+use super::error::ApiError;
 use super::{random_id, webhooks};
 
 /// How long Stripe keeps an idempotency key.
