@@ -11,20 +11,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequestParts, Path as UrlPath, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::server::{AppState, error_response};
 use asl::{ExecutionStatus, Executor, StartError};
-use local_support::secret_file;
+use local_support::{error_response, random_token, secret_file};
 
 /// The token's file, in the data directory.
 pub const TOKEN_FILE: &str = "admin.token";
@@ -45,9 +43,7 @@ impl Admin {
     /// Reads `<data_dir>/admin.token`, making it on first start.
     pub fn open(data_dir: &Path, executor: Arc<Executor>) -> io::Result<Self> {
         let token = secret_file::load_or_create(&data_dir.join(TOKEN_FILE), || {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(io::Error::other)?;
-            Ok(URL_SAFE_NO_PAD.encode(bytes).into_bytes())
+            Ok(random_token().into_bytes())
         })?;
         let token = String::from_utf8(token)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "admin.token is not text"))?;
@@ -72,45 +68,34 @@ impl Admin {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+/// `/api/admin/...`, each route behind the token.
+pub fn routes(admin: Admin) -> Router {
     Router::new()
         .route("/api/admin/executions", get(list))
         .route("/api/admin/executions/{name}", get(show))
         .route("/api/admin/executions/{name}/redrive", post(redrive))
+        .with_state(admin)
 }
 
-/// Why an admin request is turned away.
-enum Refusal {
-    /// ticketd runs without the admin routes.
-    Off,
-    NoToken,
-}
+/// The admin state, for a request that carries the token: a handler that takes it runs only
+/// then, and every other request gets a 401.
+struct Authorized(Admin);
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Refusal::Off => error_response(StatusCode::NOT_FOUND, "not found"),
-            Refusal::NoToken => {
-                let mut response = error_response(
-                    StatusCode::UNAUTHORIZED,
-                    "the admin routes need `Authorization: Bearer <token from admin.token>`",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("header"));
-                response
-            }
+impl FromRequestParts<Admin> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, admin: &Admin) -> Result<Self, Response> {
+        if admin.allows(&parts.headers) {
+            return Ok(Self(admin.clone()));
         }
-    }
-}
-
-/// The admin part of the state if the request carries its token.
-fn authorize<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Admin, Refusal> {
-    let admin = state.admin.as_ref().ok_or(Refusal::Off)?;
-    if admin.allows(headers) {
-        Ok(admin)
-    } else {
-        Err(Refusal::NoToken)
+        let mut response = error_response(
+            StatusCode::UNAUTHORIZED,
+            "the admin routes need `Authorization: Bearer <token from admin.token>`",
+        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Err(response)
     }
 }
 
@@ -130,14 +115,9 @@ struct ListQuery {
 
 /// `GET /api/admin/executions[?status=FAILED][&limit=100]`: newest first.
 async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(admin): Authorized,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
-    let admin = match authorize(&state, &headers) {
-        Ok(admin) => admin,
-        Err(refusal) => return refusal.into_response(),
-    };
     let Ok(Query(query)) = query else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -157,15 +137,7 @@ async fn list(
 }
 
 /// `GET /api/admin/executions/{name}`: the execution and its history.
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlPath(name): UrlPath<String>,
-) -> Response {
-    let admin = match authorize(&state, &headers) {
-        Ok(admin) => admin,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn show(Authorized(admin): Authorized, UrlPath(name): UrlPath<String>) -> Response {
     let described = admin.executor.describe(&name).await;
     let history = admin.executor.history(&name).await;
     match (described, history) {
@@ -181,15 +153,7 @@ async fn show(
 
 /// `POST /api/admin/executions/{name}/redrive`: a FAILED execution runs again from the state
 /// it failed in (once its cause is mended).
-async fn redrive(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlPath(name): UrlPath<String>,
-) -> Response {
-    let admin = match authorize(&state, &headers) {
-        Ok(admin) => admin,
-        Err(refusal) => return refusal.into_response(),
-    };
+async fn redrive(Authorized(admin): Authorized, UrlPath(name): UrlPath<String>) -> Response {
     match admin.executor.redrive(&name).await {
         Ok(()) => match admin.executor.describe(&name).await {
             Ok(execution) => (

@@ -26,7 +26,7 @@ use crate::gateway::Gateway;
 use crate::idp::{self, Idp, IdpConfig};
 use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
-use crate::server::{self, AppState};
+use crate::server::{self, AppState, Services};
 use crate::{SqliteStore, keys};
 use asl::{Executor, ExecutorOptions};
 use stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
@@ -111,6 +111,10 @@ pub struct RunningApp {
     /// `http://<address>`: the site, `/api`, `/auth`, `/stripe`.
     pub url: String,
     pub state: AppState,
+    /// The identity provider under `/auth`.
+    pub idp: Idp,
+    admin: Admin,
+    gateway: Gateway,
     /// The registration executor, whose executions the payment webhooks start.
     pub executor: Arc<Executor>,
     /// The Stripe simulator, unless real Stripe is configured.
@@ -131,7 +135,13 @@ pub struct RunningApp {
 impl RunningApp {
     /// Every route: what [`Self::serve`] answers with.
     pub fn router(&self) -> Router {
-        server::router(self.state.clone())
+        let services = Services {
+            admin: Some(self.admin.clone()),
+            idp: Some(self.idp.clone()),
+            gateway: Some(self.gateway.clone()),
+            stripe_sim: self.simulator.clone(),
+        };
+        server::router(self.state.clone(), services)
     }
 
     /// Serves [`Self::router`] until `shutdown` resolves, then stops.
@@ -406,14 +416,13 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         store,
         site_dir,
         files,
-        admin: Some(admin),
-        idp: Some(idp),
-        gateway: Some(gateway),
-        stripe_sim: simulator.clone(),
     };
     Ok(RunningApp {
         url,
         state,
+        idp,
+        admin,
+        gateway,
         executor,
         simulator,
         demo_accounts,

@@ -81,7 +81,7 @@ pub async fn run(args: FlashSaleArgs) -> Result<(), BoxError> {
         ..ServeOptions::new(&dir, site_dir)
     };
     let app = app::start(options, listener).await?;
-    let idp = app.state.idp.as_ref().ok_or("no identity provider")?;
+    let idp = &app.idp;
     let stack = Stack {
         url: app.url.clone(),
         issuer: idp.issuer().to_owned(),

@@ -21,7 +21,7 @@ use ticket_core::apigw;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::idp::verifier::JwtVerifier;
-use crate::server::{AppState, error_response};
+use local_support::error_response;
 
 /// The API's ports, the authorizer's verifier and the one origin CORS lets in.
 #[derive(Clone)]
@@ -33,29 +33,23 @@ pub struct Gateway {
 }
 
 /// `/api/openapi.json` and every API route under `/api`, with CORS for the site's origin only.
-pub fn routes(gateway: Option<&Gateway>) -> Router<AppState> {
-    let router = Router::new()
+pub fn routes(gateway: Gateway) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::exact(gateway.site_origin.clone()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
+    Router::new()
         .route("/api/openapi.json", get(openapi))
-        .route("/api/{*path}", any(dispatch));
-    match gateway {
-        Some(gateway) => router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::exact(gateway.site_origin.clone()))
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]),
-        ),
-        None => router,
-    }
+        .route("/api/{*path}", any(dispatch))
+        .with_state(gateway)
+        .layer(cors)
 }
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], api::OPENAPI).into_response()
 }
 
-async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    let Some(gateway) = state.gateway.as_ref() else {
-        return error_response(StatusCode::NOT_FOUND, "not found");
-    };
+async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().strip_prefix("/api").unwrap_or_default();
     let Some((route, path_params)) = api::match_path(parts.method.as_str(), path) else {

@@ -31,9 +31,10 @@ use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::{self, Gateway};
 use crate::idp::{self, Idp};
+use local_support::error_response;
 use stripe_sim::StripeSimulator;
 
-/// What every handler can reach.
+/// What the server's own routes need: health check, ticket files, the site.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -41,18 +42,24 @@ pub struct AppState {
     pub site_dir: PathBuf,
     /// Ticket files, downloaded through the signed links it makes (`/files/...`).
     pub files: Arc<LocalFiles>,
-    /// The operator's routes under `/api/admin` (absent: they answer 404).
+}
+
+/// The services mounted beside the server's own routes, each a router with its own state. One
+/// left out is not mounted: its paths answer 404.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// The operator's routes under `/api/admin`.
     pub admin: Option<Admin>,
-    /// The identity provider under `/auth` (absent: those routes answer 404).
+    /// The identity provider under `/auth`.
     pub idp: Option<Idp>,
-    /// The API under `/api` (absent: its routes answer 404).
+    /// The API under `/api`.
     pub gateway: Option<Gateway>,
     /// The Stripe simulator under `/stripe` (absent: real Stripe, or no payments).
     pub stripe_sim: Option<StripeSimulator>,
 }
 
-/// `/health`, the API under `/api`, and the site for every other path.
-pub fn router(state: AppState) -> Router {
+/// `/health`, ticket files, the services, and the site for every other path.
+pub fn router(state: AppState, services: Services) -> Router {
     // ServeDir refuses `..` components (also percent-encoded ones), so nothing outside
     // the site dir is reachable; it answers 404 for missing files and 405 for non-GET.
     let site = Router::new()
@@ -71,26 +78,35 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ));
-    let stripe_sim = state.stripe_sim.as_ref().map(StripeSimulator::router);
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/health", get(health))
         .route("/files/{*key}", get(download_file))
-        .route("/config.json", get(site_config))
-        .merge(admin::routes())
-        .merge(idp::routes())
-        .merge(gateway::routes(state.gateway.as_ref()))
+        .with_state(state)
         // Unknown API paths answer JSON like the rest of the API, not the site's 404.
-        .route("/api", any(api_not_found))
-        .fallback_service(site)
-        .with_state(state);
-    // The simulator's router carries its own state.
-    let app = match stripe_sim {
-        Some(stripe_sim) => app.merge(stripe_sim),
-        None => app,
+        .route("/api", any(api_not_found));
+    if let (Some(idp), Some(gateway)) = (&services.idp, &services.gateway) {
+        let config = site_config(idp, gateway);
+        app = app.route(
+            "/config.json",
+            get(move || async move { ([(header::CACHE_CONTROL, "no-store")], config) }),
+        );
+    }
+    app = match services.gateway {
+        Some(gateway) => app.merge(gateway::routes(gateway)),
+        None => app.route("/api/{*path}", any(api_not_found)),
     };
+    if let Some(admin) = services.admin {
+        app = app.merge(admin::routes(admin));
+    }
+    if let Some(idp) = services.idp {
+        app = app.merge(idp::routes(idp));
+    }
+    if let Some(stripe_sim) = &services.stripe_sim {
+        app = app.merge(stripe_sim.router());
+    }
     // One span and one "finished processing request" line per request, at info, so a default
     // run shows its traffic.
-    app.layer(
+    app.fallback_service(site).layer(
         TraceLayer::new_for_http()
             .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
             .on_response(
@@ -229,14 +245,15 @@ impl Listener for DrainingListener {
     }
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// Serves `router(state, services)` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    services: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(state, services))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -327,27 +344,15 @@ async fn download_file(
 
 /// The site's run-time configuration: the keys the CDK app writes to `config.json` on AWS, here
 /// naming ticketd's own API and identity provider (whose base is the hosted UI's).
-async fn site_config(State(state): State<AppState>) -> Response {
-    let (Some(idp), Some(gateway)) = (&state.idp, &state.gateway) else {
-        return error_response(StatusCode::NOT_FOUND, "not found");
-    };
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "apiUrl": format!("{}/api", gateway.ports.site_url.trim_end_matches('/')),
-            "cognitoDomain": idp.issuer(),
-            "clientId": idp.config().client.id,
-            "region": "local",
-        })),
-    )
-        .into_response()
+fn site_config(idp: &Idp, gateway: &Gateway) -> Json<serde_json::Value> {
+    Json(json!({
+        "apiUrl": format!("{}/api", gateway.ports.site_url.trim_end_matches('/')),
+        "cognitoDomain": idp.issuer(),
+        "clientId": idp.config().client.id,
+        "region": "local",
+    }))
 }
 
 async fn api_not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not found")
-}
-
-/// The API's error shape: `{"error": "..."}`.
-pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
 }

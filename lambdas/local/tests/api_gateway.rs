@@ -15,7 +15,7 @@ use ticket_core::{RandomIds, SystemClock};
 use ticketd::gateway::Gateway;
 use ticketd::idp::{Idp, IdpConfig, SigningKey};
 use ticketd::registration::{self, LocalWorkflow};
-use ticketd::server::{self, AppState};
+use ticketd::server::{self, AppState, Services};
 
 use support::{Adapters, WEBHOOK_SECRET};
 
@@ -63,12 +63,18 @@ impl Served {
             store: adapters.store.clone(),
             site_dir,
             files: adapters.files.clone(),
-            admin: None,
+        };
+        let services = Services {
             idp: Some(idp.clone()),
             gateway: Some(gateway),
-            stripe_sim: None,
+            ..Services::default()
         };
-        tokio::spawn(server::serve(listener, state, std::future::pending()));
+        tokio::spawn(server::serve(
+            listener,
+            state,
+            services,
+            std::future::pending(),
+        ));
         Self {
             key: SigningKey::load_or_create(data_dir).unwrap(),
             issuer: idp.issuer().to_owned(),

@@ -24,7 +24,7 @@ use ticketd::files::LocalFiles;
 use ticketd::idp::users_cli::add_user;
 use ticketd::idp::verifier::{JwtVerifier, VerifyError, cognito_issuer};
 use ticketd::idp::{self, Idp, IdpConfig, SigningKey};
-use ticketd::server::{self, AppState};
+use ticketd::server::{self, AppState, Services};
 use tokio::net::TcpListener;
 
 const PASSWORD: &str = "Corr3ct-Horse!";
@@ -56,12 +56,17 @@ impl Stack {
             store: Arc::new(SqliteStore::open_in_memory().unwrap()),
             site_dir,
             files: Arc::new(files),
-            admin: None,
-            idp: Some(idp.clone()),
-            gateway: None,
-            stripe_sim: None,
         };
-        tokio::spawn(server::serve(listener, state, std::future::pending()));
+        let services = Services {
+            idp: Some(idp.clone()),
+            ..Services::default()
+        };
+        tokio::spawn(server::serve(
+            listener,
+            state,
+            services,
+            std::future::pending(),
+        ));
         Self {
             dir,
             addr,

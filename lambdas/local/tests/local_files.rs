@@ -22,7 +22,7 @@ use ticket_core::{
 };
 use ticketd::SqliteStore;
 use ticketd::files::{FILES_DIR, LinkError, LocalFiles, SECRET_FILE};
-use ticketd::server::{self, AppState};
+use ticketd::server::{self, AppState, Services};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -70,12 +70,14 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         store: Arc::new(SqliteStore::open_in_memory().unwrap()),
         site_dir,
         files: Arc::clone(&files),
-        admin: None,
-        idp: None,
-        gateway: None,
-        stripe_sim: None,
     };
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    let services = Services::default();
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        services,
+        std::future::pending(),
+    ));
     Served { files, addr, dir }
 }
 

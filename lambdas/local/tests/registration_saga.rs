@@ -24,7 +24,7 @@ use ticket_core::{
 };
 use ticketd::admin::Admin;
 use ticketd::registration::{self, LocalWorkflow};
-use ticketd::server::{self, AppState};
+use ticketd::server::{self, AppState, Services};
 
 use support::{Adapters, scan};
 
@@ -687,12 +687,17 @@ async fn serve_admin(stack: &Stack, token: &str) -> String {
         store: stack.store.clone(),
         site_dir,
         files: stack.files.clone(),
-        admin: Some(Admin::with_token(token, stack.executor.clone())),
-        idp: None,
-        gateway: None,
-        stripe_sim: None,
     };
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    let services = Services {
+        admin: Some(Admin::with_token(token, stack.executor.clone())),
+        ..Services::default()
+    };
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        services,
+        std::future::pending(),
+    ));
     url
 }
 

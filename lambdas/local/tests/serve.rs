@@ -14,7 +14,7 @@ use ticket_core::{
 };
 use ticketd::SqliteStore;
 use ticketd::files::LocalFiles;
-use ticketd::server::{self, AppState};
+use ticketd::server::{self, AppState, Services};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -54,12 +54,14 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         store,
         site_dir,
         files: Arc::new(files),
-        admin: None,
-        idp: None,
-        gateway: None,
-        stripe_sim: None,
     };
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    let services = Services::default();
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        services,
+        std::future::pending(),
+    ));
     TestServer { addr, _dir: dir }
 }
 

@@ -22,14 +22,14 @@ use super::flows::{
 use super::pages::{self, FormState};
 use super::users::{NewUser, User, UserError};
 use super::{Idp, SCOPES, TOKEN_SECONDS, cookies};
-use crate::server::{AppState, error_response};
+use local_support::error_response;
 
 /// The sign-in session cookie.
 pub const SESSION_COOKIE: &str = "ticketd_idp_session";
 /// Binds authorization requests to the browser that started them (see [`AuthRequest`]).
 pub const BROWSER_COOKIE: &str = "ticketd_idp_browser";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(idp: Idp) -> Router {
     Router::new()
         .route("/auth/oauth2/authorize", get(authorize))
         .route("/auth/login", get(login_form).post(login))
@@ -43,19 +43,10 @@ pub fn routes() -> Router<AppState> {
             get(openid_configuration),
         )
         .route("/auth/style.css", get(stylesheet))
+        .with_state(idp)
 }
 
 type Params = HashMap<String, String>;
-
-/// The identity provider, or the 404 a ticketd without one answers.
-macro_rules! idp_or_return {
-    ($state:expr) => {
-        match $state.idp.clone() {
-            Some(idp) => idp,
-            None => return error_response(StatusCode::NOT_FOUND, "not found"),
-        }
-    };
-}
 
 fn unavailable() -> Response {
     pages::error_page(
@@ -108,11 +99,10 @@ fn set_cookie(idp: &Idp, response: &mut Response, name: &str, value: &str, max_a
 
 /// `GET /auth/oauth2/authorize`.
 async fn authorize(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let Ok(Query(params)) = query else {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
@@ -323,31 +313,30 @@ fn sign_in(idp: &Idp, request_id: &str, request: &AuthRequest, user: &User) -> R
 /// `GET /auth/login?request=<id>`, or Cognito's `/login?client_id=...` (same parameters as
 /// `/oauth2/authorize`).
 async fn login_form(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    form_page(state, headers, query, pages::login_page).await
+    form_page(idp, headers, query, pages::login_page).await
 }
 
 /// `GET /auth/signup?request=<id>` (or with the authorize parameters, like `/login`).
 async fn signup_form(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    form_page(state, headers, query, pages::signup_page).await
+    form_page(idp, headers, query, pages::signup_page).await
 }
 
 /// An empty sign-in or sign-up form for a pending authorization request; with the authorize
 /// parameters instead of a request id, starts the authorization first.
 async fn form_page(
-    state: AppState,
+    idp: Idp,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
     page: fn(StatusCode, &str, &FormState<'_>) -> Response,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let params = query.map(|Query(params)| params).unwrap_or_default();
     if !params.contains_key("request") && params.contains_key("client_id") {
         return start_authorization(&idp, &headers, &params).await;
@@ -360,11 +349,10 @@ async fn form_page(
 
 /// `POST /auth/login` (request, email, password).
 async fn login(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let Some((form, request)) = posted_request(&idp, &headers, form) else {
         return expired_request();
     };
@@ -395,11 +383,10 @@ async fn login(
 /// `POST /auth/signup` (request, email, name, password): the account, the post-confirmation
 /// trigger (attendee group), then signed in and back to the client.
 async fn signup(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let Some((form, request)) = posted_request(&idp, &headers, form) else {
         return expired_request();
     };
@@ -483,11 +470,10 @@ fn basic_client_id(headers: &HeaderMap) -> Option<String> {
 
 /// `POST /auth/oauth2/token` (form-encoded).
 async fn token(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let Ok(Form(form)) = form else {
         return oauth_error("invalid_request");
     };
@@ -582,8 +568,7 @@ async fn issue(idp: &Idp, grant: &Grant, with_refresh: bool) -> Response {
 }
 
 /// `GET|POST /auth/oauth2/userInfo` with `Authorization: Bearer <access token>`.
-async fn user_info(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let idp = idp_or_return!(state);
+async fn user_info(State(idp): State<Idp>, headers: HeaderMap) -> Response {
     let refused = || {
         let mut response = no_store(
             (
@@ -638,11 +623,10 @@ async fn user_info(State(state): State<AppState>, headers: HeaderMap) -> Respons
 /// `GET /auth/logout?client_id=...&logout_uri=...`: ends the sign-in session and sends the
 /// browser to the (registered) logout URI.
 async fn logout(
-    State(state): State<AppState>,
+    State(idp): State<Idp>,
     headers: HeaderMap,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Response {
-    let idp = idp_or_return!(state);
     let params = query.map(|Query(params)| params).unwrap_or_default();
     let client = &idp.config().client;
     if params.get("client_id") != Some(&client.id) {
@@ -672,13 +656,11 @@ async fn logout(
     response
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
-    let idp = idp_or_return!(state);
+async fn jwks(State(idp): State<Idp>) -> Response {
     Json(idp.jwks()).into_response()
 }
 
-async fn openid_configuration(State(state): State<AppState>) -> Response {
-    let idp = idp_or_return!(state);
+async fn openid_configuration(State(idp): State<Idp>) -> Response {
     Json(idp.openid_configuration()).into_response()
 }
 
