@@ -23,12 +23,12 @@ use tokio::time::Instant;
 use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::Gateway;
-use crate::idp::{self, Idp, IdpConfig};
 use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState, Services};
 use crate::{SqliteStore, keys};
 use asl::{Executor, ExecutorOptions};
+use cognito_local::{self as idp, Idp, IdpConfig};
 use stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
 
 type BoxError = Box<dyn Error + Send + Sync>;

@@ -26,8 +26,8 @@ use tokio::sync::oneshot;
 
 use crate::app::{self, ServeOptions};
 use crate::bench::{latency_summary, micros, note_debug_build};
-use crate::idp::{self, SigningKey};
 use asl::{ExecutionStatus, Executor};
+use cognito_local::{self as idp, SigningKey};
 use stripe_sim::{DeliveryStatus, StripeSimulator};
 
 type BoxError = Box<dyn Error + Send + Sync>;

@@ -20,7 +20,7 @@ use ticket_core::api::{self, Access, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::apigw;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::idp::verifier::JwtVerifier;
+use cognito_local::verifier::JwtVerifier;
 use local_support::error_response;
 
 /// The API's ports, the authorizer's verifier and the one origin CORS lets in.

@@ -8,7 +8,6 @@ pub mod executions;
 pub mod files;
 pub mod flash_sale;
 pub mod gateway;
-pub mod idp;
 pub mod keys;
 pub mod logging;
 pub mod reconciler;

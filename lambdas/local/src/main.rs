@@ -7,15 +7,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use cognito_local as idp;
+use cognito_local::users_cli::{self, UsersArgs};
 use ticket_core::api::HOLD_MINUTES;
 use ticket_core::stripe_webhook;
 use ticketd::app::{self, DemoAccounts, ServeOptions, StripeAccount};
 use ticketd::bench::{self, BenchArgs};
 use ticketd::executions::{self, ExecutionsArgs};
 use ticketd::flash_sale::{self, FlashSaleArgs};
-use ticketd::idp::users_cli::{self, UsersArgs};
 use ticketd::saga_bench::{self, RegistrationBenchArgs};
-use ticketd::{idp, keys, logging, reconciler, server};
+use ticketd::{keys, logging, reconciler, server};
 use tracing::level_filters::LevelFilter;
 
 /// Ticketd: the event ticketing platform on one machine.

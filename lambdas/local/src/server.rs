@@ -30,7 +30,7 @@ use tracing::Level;
 use crate::admin::{self, Admin};
 use crate::files::LocalFiles;
 use crate::gateway::{self, Gateway};
-use crate::idp::{self, Idp};
+use cognito_local::{self as idp, Idp};
 use local_support::error_response;
 use stripe_sim::StripeSimulator;
 

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use asl::ExecutorOptions;
 use chrono::Utc;
+use cognito_local::{Idp, IdpConfig, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ticket_core::api::{self, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::{RandomIds, SystemClock};
 use ticketd::gateway::Gateway;
-use ticketd::idp::{Idp, IdpConfig, SigningKey};
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState, Services};
 

@@ -25,12 +25,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use cognito_local::{self as idp, SigningKey};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
 use stripe_sim::SimulatorSecrets;
-use ticketd::idp::{self, SigningKey};
 
 use e2e_support::{CLIENT_ID, Ticketd};
 

@@ -9,10 +9,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use cognito_local::SigningKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ticket_core::api::{MAX_BODY_BYTES, ROUTES};
-use ticketd::idp::SigningKey;
 
 use e2e_support::{Ticketd, User};
 

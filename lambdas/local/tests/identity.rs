@@ -11,6 +11,9 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
+use cognito_local::users_cli::add_user;
+use cognito_local::verifier::{JwtVerifier, VerifyError, cognito_issuer};
+use cognito_local::{self as idp, Idp, IdpConfig, SigningKey};
 use jsonwebtoken::jwk::JwkSet;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -21,9 +24,6 @@ use ticket_core::identity::{Caller, Group};
 use ticket_core::{Clock, ManualClock};
 use ticketd::SqliteStore;
 use ticketd::files::LocalFiles;
-use ticketd::idp::users_cli::add_user;
-use ticketd::idp::verifier::{JwtVerifier, VerifyError, cognito_issuer};
-use ticketd::idp::{self, Idp, IdpConfig, SigningKey};
 use ticketd::server::{self, AppState, Services};
 use tokio::net::TcpListener;
 
@@ -766,7 +766,7 @@ async fn the_users_command_adds_with_a_generated_password_and_lists() {
         .find_map(|line| line.strip_prefix("password: "))
         .expect("a generated password is printed")
         .to_owned();
-    assert!(ticketd::idp::users::password_policy_failures(&password).is_empty());
+    assert!(cognito_local::users::password_policy_failures(&password).is_empty());
 
     let refused = ticketd(&["add", "eve@example.com", "--group", "admin"]);
     assert!(!refused.status.success());

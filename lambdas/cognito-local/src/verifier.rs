@@ -157,7 +157,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::idp::keys::SigningKey;
+    use crate::keys::SigningKey;
 
     const ISSUER: &str = "http://127.0.0.1:8080/auth";
     const NOW: i64 = 1_800_000_000;
