@@ -2,7 +2,7 @@
 //! logged with their key and skipped by every list, which still pages correctly; a single read
 //! of one is a clear error, and every other item reads as before.
 
-#[path = "../../local/tests/support/bad_rows.rs"]
+#[path = "../../embedded/tests/support/bad_rows.rs"]
 mod bad_rows;
 
 mod support;

@@ -1,10 +1,10 @@
 //! A handful of generated valid events through the real API handlers on the DynamoDB store
 //! (moto): each created, then read back unchanged through every read route without a 5xx. The
-//! SQLite twin (`lambdas/local/tests/event_properties.rs`) runs many more.
+//! SQLite twin (`lambdas/embedded/tests/event_properties.rs`) runs many more.
 
 mod support;
 
-#[path = "../../local/tests/support/event_properties.rs"]
+#[path = "../../embedded/tests/support/event_properties.rs"]
 mod properties;
 
 use std::sync::LazyLock;

@@ -21,15 +21,16 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::admin::{self, Admin};
-use crate::files::LocalFiles;
 use crate::gateway::Gateway;
+use crate::keys;
 use crate::reconciler::{self, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState, Services};
-use crate::{SqliteStore, keys};
 use asl::{Executor, ExecutorOptions};
 use cognito_local::{self as idp, Idp, IdpConfig};
 use stripe_sim::{SimulatorConfig, SimulatorSecrets, StripeSimulator};
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::LocalFiles;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

@@ -11,7 +11,7 @@ use ticket_core::{
     Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Store, StoreError, SystemClock, UserId,
 };
 
-use crate::SqliteStore;
+use ticket_embedded::SqliteStore;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {

@@ -1,11 +1,10 @@
-//! `ticketd`: the whole ticketing system on one machine. Embedded adapters (SQLite store) and
-//! the HTTP server that serves the site and the API.
+//! `ticketd`: the whole ticketing system on one machine. The composition root that assembles
+//! the local services and adapters, the HTTP server of the site and the API, and the CLI.
 
 pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod executions;
-pub mod files;
 pub mod flash_sale;
 pub mod gateway;
 pub mod keys;
@@ -14,6 +13,3 @@ pub mod reconciler;
 pub mod registration;
 pub mod saga_bench;
 pub mod server;
-pub mod sqlite;
-
-pub use sqlite::SqliteStore;

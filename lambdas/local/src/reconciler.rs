@@ -97,7 +97,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::SqliteStore;
+    use ticket_embedded::SqliteStore;
 
     const TICK: Duration = Duration::from_millis(50);
 

@@ -19,11 +19,11 @@ use ticket_core::{
 };
 use tokio::sync::Semaphore;
 
-use crate::SqliteStore;
 use crate::bench::{latency_summary, micros, note_debug_build};
-use crate::files::LocalFiles;
 use crate::registration::{self, LocalWorkflow};
 use asl::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::LocalFiles;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistrationBenchArgs {

@@ -28,11 +28,11 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::admin::{self, Admin};
-use crate::files::LocalFiles;
 use crate::gateway::{self, Gateway};
 use cognito_local::{self as idp, Idp};
 use local_support::error_response;
 use stripe_sim::StripeSimulator;
+use ticket_embedded::files::LocalFiles;
 
 /// What the server's own routes need: health check, ticket files, the site.
 #[derive(Clone)]

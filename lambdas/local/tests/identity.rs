@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use ticket_core::identity::{Caller, Group};
 use ticket_core::{Clock, ManualClock};
-use ticketd::SqliteStore;
-use ticketd::files::LocalFiles;
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::LocalFiles;
 use ticketd::server::{self, AppState, Services};
 use tokio::net::TcpListener;
 

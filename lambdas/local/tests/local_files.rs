@@ -20,8 +20,8 @@ use ticket_core::files_conformance::{Fetched, SharedFiles, sample_pdf};
 use ticket_core::{
     Clock, DEFAULT_LINK_TTL, EventId, FileKey, FilesError, ManualClock, TicketFiles, TicketId,
 };
-use ticketd::SqliteStore;
-use ticketd::files::{FILES_DIR, LinkError, LocalFiles, SECRET_FILE};
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::{FILES_DIR, LinkError, LocalFiles, SECRET_FILE};
 use ticketd::server::{self, AppState, Services};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -171,7 +171,7 @@ impl Stack {
 
     fn ticket_files(&self) -> Vec<std::path::PathBuf> {
         let mut found = Vec::new();
-        let mut dirs = vec![self.dir.path().join(ticketd::files::FILES_DIR)];
+        let mut dirs = vec![self.dir.path().join(ticket_embedded::files::FILES_DIR)];
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).into_iter().flatten() {
                 let path = entry.unwrap().path();

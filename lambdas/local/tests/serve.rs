@@ -12,8 +12,8 @@ use ticket_core::{
     PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, Ticket,
     TicketId, UserId,
 };
-use ticketd::SqliteStore;
-use ticketd::files::LocalFiles;
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::LocalFiles;
 use ticketd::server::{self, AppState, Services};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

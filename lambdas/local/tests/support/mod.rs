@@ -15,9 +15,9 @@ use ticket_core::{
     RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Store, Ticket, TicketId,
     TicketSigner, UserId,
 };
+use ticket_embedded::SqliteStore;
+use ticket_embedded::files::LocalFiles;
 use ticket_render::PdfRenderer;
-use ticketd::SqliteStore;
-use ticketd::files::LocalFiles;
 use uuid::Uuid;
 
 /// The Stripe webhook signing secret the test stacks accept.

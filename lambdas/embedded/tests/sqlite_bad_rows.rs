@@ -14,7 +14,7 @@ use ticket_core::{
     Attendee, Event, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, RegistrationId,
     Store, StoreError, Ticket, TicketId, UserId,
 };
-use ticketd::SqliteStore;
+use ticket_embedded::SqliteStore;
 use uuid::Uuid;
 
 /// A store in a directory of its own, and a raw connection to its file.

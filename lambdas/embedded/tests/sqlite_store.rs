@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ticket_core::{EventId, NewEvent, Store, conformance};
-use ticketd::SqliteStore;
+use ticket_embedded::SqliteStore;
 
 async fn fresh_store() -> conformance::SharedStore {
     Arc::new(SqliteStore::open_in_memory().expect("open in-memory store"))

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use ticket_core::api::{self, ApiPorts, ApiRequest};
 use ticket_core::{Caller, IdentityError, stripe_webhook};
-use ticketd::SqliteStore;
+use ticket_embedded::SqliteStore;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,6 @@
 //! Generated valid events, each created through the real API handlers and read back through
 //! every read route: no answer may be a 5xx, and every route must show the fields as created.
-//! Shared by the SQLite test (`lambdas/local/tests/event_properties.rs`, many cases) and the
+//! Shared by the SQLite test (`lambdas/embedded/tests/event_properties.rs`, many cases) and the
 //! DynamoDB-on-moto one (`lambdas/cloud/tests/dynamodb_event_properties.rs`, a handful).
 
 #![allow(dead_code, reason = "each test binary uses a part of this module")]

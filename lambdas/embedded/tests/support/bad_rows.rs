@@ -1,4 +1,4 @@
-//! What the bad-row tests share on both adapters (`lambdas/local/tests/sqlite_bad_rows.rs`,
+//! What the bad-row tests share on both adapters (`lambdas/embedded/tests/sqlite_bad_rows.rs`,
 //! `lambdas/cloud/tests/dynamodb_bad_items.rs`): the log they capture, the events they store
 //! and a walk over every page of a list.
 
