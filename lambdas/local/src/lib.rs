@@ -3,13 +3,10 @@
 
 pub mod admin;
 pub mod app;
-pub mod bench;
 pub mod executions;
-pub mod flash_sale;
 pub mod gateway;
 pub mod keys;
 pub mod logging;
 pub mod reconciler;
 pub mod registration;
-pub mod saga_bench;
 pub mod server;

@@ -12,10 +12,7 @@ use cognito_local::users_cli::{self, UsersArgs};
 use ticket_core::api::HOLD_MINUTES;
 use ticket_core::stripe_webhook;
 use ticketd::app::{self, DemoAccounts, ServeOptions, StripeAccount};
-use ticketd::bench::{self, BenchArgs};
 use ticketd::executions::{self, ExecutionsArgs};
-use ticketd::flash_sale::{self, FlashSaleArgs};
-use ticketd::saga_bench::{self, RegistrationBenchArgs};
 use ticketd::{keys, logging, reconciler, server};
 use tracing::level_filters::LevelFilter;
 
@@ -34,15 +31,6 @@ struct Cli {
 enum Command {
     /// Serve the site and the API on one address, with state in the data directory.
     Serve(ServeArgs),
-    /// Measure how fast the store sells seats (hold + confirm), alone and concurrently.
-    Bench(BenchArgs),
-    /// Measure registrations per second through the registration state machine, every step
-    /// real (store, PDF render, file write), on a fresh temporary stack.
-    BenchRegistrations(RegistrationBenchArgs),
-    /// A flash sale through the whole stack over HTTP: many buyers check out and pay for a
-    /// smaller event at once, with the Stripe simulator; checks that exactly the seats were
-    /// sold and nobody else was charged, and reports the throughput.
-    BenchFlashSale(FlashSaleArgs),
     /// List the registration executions of a data directory, or show one with its history.
     Executions(ExecutionsArgs),
     /// Print the public key that verifies this data directory's ticket codes, for door
@@ -152,9 +140,6 @@ async fn main() -> ExitCode {
     });
     let outcome = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Bench(args) => bench::run(args).await,
-        Command::BenchRegistrations(args) => saga_bench::run(args).await,
-        Command::BenchFlashSale(args) => flash_sale::run(args).await,
         Command::Executions(args) => executions::run(args).await,
         Command::PublicKey(args) => print_public_key(&args.data_dir),
         Command::Users(args) => users_cli::run(args).await,

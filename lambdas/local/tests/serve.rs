@@ -177,7 +177,7 @@ fn help_lists_each_subcommand_with_its_description() {
     assert!(help.contains("Ticketd"), "{help}");
     for (name, description) in [
         ("serve", "Serve the site and the API"),
-        ("bench", "Measure how fast the store sells seats"),
+        ("executions", "List the registration executions"),
         ("public-key", "Print the public key that verifies"),
     ] {
         let line = help

@@ -1,4 +1,4 @@
-//! `ticketd bench-flash-sale`: a flash sale through the whole stack over HTTP, in-process. Many
+//! `ticketd-bench flash-sale`: a flash sale through the whole stack over HTTP, in-process. Many
 //! more buyers than seats check out at once (`POST /api/events/{id}/checkout` through the
 //! gateway's JWT check); those who get a seat pay on the Stripe simulator's hosted page, whose
 //! signed webhook starts the registration saga. Then it checks the outcome — exactly the seats
@@ -24,11 +24,11 @@ use ticket_core::page::MAX_PAGE_SIZE;
 use ticket_core::{EventId, OrderId, OrderStatus, PageRequest, Store, TicketStatus};
 use tokio::sync::oneshot;
 
-use crate::app::{self, ServeOptions};
-use crate::bench::{latency_summary, micros, note_debug_build};
+use crate::report::{latency_summary, micros, note_debug_build};
 use asl::{ExecutionStatus, Executor};
 use cognito_local::{self as idp, SigningKey};
 use stripe_sim::{DeliveryStatus, StripeSimulator};
+use ticketd::app::{self, ServeOptions};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

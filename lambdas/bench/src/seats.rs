@@ -1,4 +1,4 @@
-//! `ticketd bench`: how many seats per second a store sells. One operation is a
+//! `ticketd-bench seats`: how many seats per second a store sells. One operation is a
 //! `hold_seat` followed by `confirm_hold`, the store work of one purchase.
 
 use std::error::Error;
@@ -12,6 +12,8 @@ use ticket_core::{
 };
 
 use ticket_embedded::SqliteStore;
+
+use crate::report::{micros, note_debug_build, percentile};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -167,48 +169,4 @@ async fn sell(
         latencies.push(micros(started.elapsed()));
     }
     Ok(latencies)
-}
-
-/// Says so when the figures come from a debug build.
-pub(crate) fn note_debug_build() {
-    if cfg!(debug_assertions) {
-        println!("(debug build: compare numbers from a --release build)");
-    }
-}
-
-/// A duration in whole microseconds, the unit the benches record latencies in.
-pub(crate) fn micros(elapsed: Duration) -> u64 {
-    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// `p50 x ms, p99 y ms` of sorted latencies in microseconds.
-pub(crate) fn latency_summary(sorted: &[u64]) -> String {
-    format!(
-        "p50 {:.1} ms, p99 {:.1} ms",
-        percentile(sorted, 50) as f64 / 1000.0,
-        percentile(sorted, 99) as f64 / 1000.0
-    )
-}
-
-/// Nearest-rank percentile of sorted values; 0 for none.
-pub(crate) fn percentile(sorted: &[u64], percent: usize) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (sorted.len() * percent).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn percentiles_use_nearest_rank() {
-        let values: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&values, 50), 50);
-        assert_eq!(percentile(&values, 99), 99);
-        assert_eq!(percentile(&[7], 99), 7);
-        assert_eq!(percentile(&[], 50), 0);
-    }
 }

@@ -1,4 +1,4 @@
-//! `ticketd bench-registrations`: registrations per second through the local executor, on the
+//! `ticketd-bench registrations`: registrations per second through the local executor, on the
 //! embedded stack: the registration state machine with every step real (SQLite store, PDF
 //! render, ticket file written and synced to disk), timed from start to SUCCEEDED.
 
@@ -19,11 +19,11 @@ use ticket_core::{
 };
 use tokio::sync::Semaphore;
 
-use crate::bench::{latency_summary, micros, note_debug_build};
-use crate::registration::{self, LocalWorkflow};
+use crate::report::{latency_summary, micros, note_debug_build};
 use asl::{ExecutionStatus, ExecutorOptions, TaskFailure, TaskFunction};
 use ticket_embedded::SqliteStore;
 use ticket_embedded::files::LocalFiles;
+use ticketd::registration::{self, LocalWorkflow};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistrationBenchArgs {
