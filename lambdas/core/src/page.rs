@@ -4,8 +4,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::store::StoreError;
-
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
@@ -50,12 +48,14 @@ pub fn encode_cursor<P: Serialize>(position: &P) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("positions serialise"))
 }
 
-/// Decodes a cursor made by [`encode_cursor`]; anything else is `InvalidCursor`.
-pub fn decode_cursor<P: DeserializeOwned>(cursor: &str) -> Result<P, StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+/// A cursor that [`encode_cursor`] did not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidCursor;
+
+/// Decodes a cursor made by [`encode_cursor`]; anything else is [`InvalidCursor`].
+pub fn decode_cursor<P: DeserializeOwned>(cursor: &str) -> Result<P, InvalidCursor> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| InvalidCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| InvalidCursor)
 }
 
 #[cfg(test)]
@@ -69,11 +69,11 @@ mod tests {
         assert_eq!(back, ("2026-01-01T00:00:00.000Z".into(), "abc".into()));
         assert!(matches!(
             decode_cursor::<(String, String)>("!!not base64"),
-            Err(StoreError::InvalidCursor)
+            Err(InvalidCursor)
         ));
         assert!(matches!(
             decode_cursor::<(String, String)>(&encode_cursor(&42)),
-            Err(StoreError::InvalidCursor)
+            Err(InvalidCursor)
         ));
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::event::{Event, EventStats, EventView};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
 use crate::order::{Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket};
-use crate::page::{Page, PageRequest};
+use crate::page::{InvalidCursor, Page, PageRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -35,6 +35,12 @@ pub enum StoreError {
     /// The backend failed in a way a retry will not fix (corrupt data, a bug).
     #[error("the store failed: {0}")]
     Internal(String),
+}
+
+impl From<InvalidCursor> for StoreError {
+    fn from(InvalidCursor: InvalidCursor) -> Self {
+        Self::InvalidCursor
+    }
 }
 
 impl StoreError {

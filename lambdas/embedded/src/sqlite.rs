@@ -532,7 +532,7 @@ fn decodable<T>(
 /// A (sort key, id) position after which a page starts; before the first row when absent.
 fn start_after(page: &PageRequest, first: (&str, &str)) -> Result<(String, String), StoreError> {
     match &page.cursor {
-        Some(cursor) => decode_cursor(cursor),
+        Some(cursor) => Ok(decode_cursor(cursor)?),
         None => Ok((first.0.to_owned(), first.1.to_owned())),
     }
 }

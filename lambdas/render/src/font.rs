@@ -287,7 +287,7 @@ impl GlyphSet {
         let mut chars = self.chars.clone();
         chars.sort_unstable();
         chars.dedup();
-        let subset = subset::subset(face, &chars);
+        let subset = subset::subset(face.data, &face.tables, &face.name_table, &chars);
         ParsedFont {
             original_bytes: subset.bytes,
             font_index: 0,
@@ -322,6 +322,47 @@ impl GlyphSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subset::checksum;
+
+    #[test]
+    fn a_subset_is_small_and_parses_back_with_the_same_metrics() {
+        for weight in [Weight::Regular, Weight::Bold] {
+            let face = weight.face();
+            let text = face.clean("Zoë Ångström — 149.00 EUR ₹ Kongresshaus Zürich 東京");
+            let mut set = GlyphSet::default();
+            set.add(face, &text);
+            let font = set.subset_font(face);
+            assert!(
+                font.original_bytes.len() < 20_000,
+                "{}",
+                font.original_bytes.len()
+            );
+
+            let mut warnings = Vec::new();
+            let mut reparsed =
+                printpdf::ParsedFont::from_bytes(&font.original_bytes, 0, &mut warnings)
+                    .expect("the subset parses");
+            // (The closing 0xFFFF segment of a format 4 cmap maps to .notdef.)
+            reparsed.codepoint_to_glyph.retain(|_, gid| *gid != 0);
+            assert_eq!(reparsed.codepoint_to_glyph, font.codepoint_to_glyph);
+            for c in text.chars() {
+                let new = font.codepoint_to_glyph[&u32::from(c)];
+                let old = face.glyph(c).unwrap();
+                assert_eq!(reparsed.glyph_widths[&new], face.advance(old), "{c}");
+            }
+            assert_eq!(checksum(&font.original_bytes), 0xB1B0_AFBA);
+        }
+    }
+
+    #[test]
+    fn composite_glyphs_bring_their_components() {
+        let face = Weight::Regular.face();
+        let mut set = GlyphSet::default();
+        set.add(face, "é"); // a composite in DejaVu Sans: e + acute
+        let font = set.subset_font(face);
+        // .notdef, é, and its components.
+        assert!(font.glyph_widths.len() >= 3, "{:?}", font.glyph_widths);
+    }
 
     #[test]
     fn covers_latin_and_the_rupee_but_not_cjk_or_emoji() {

@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::font::Face;
-
 /// Where the tables the subsetter needs live in the original font.
 pub struct Tables {
     head: (usize, usize),
@@ -185,10 +183,7 @@ pub struct Subset {
 
 /// The subset of `face` holding the glyphs of `chars` (character and original glyph id,
 /// sorted by character, no duplicates).
-pub fn subset(face: &Face, chars: &[(char, u16)]) -> Subset {
-    let data = face.data;
-    let tables = &face.tables;
-
+pub fn subset(data: &[u8], tables: &Tables, name_table: &[u8], chars: &[(char, u16)]) -> Subset {
     // Glyph 0 (.notdef) must stay first; composites pull in their components.
     let mut keep: Vec<u16> = Vec::with_capacity(chars.len() + 8);
     keep.push(0);
@@ -259,7 +254,7 @@ pub fn subset(face: &Face, chars: &[(char, u16)]) -> Subset {
         (*b"hmtx", hmtx),
         (*b"loca", loca),
         (*b"maxp", maxp),
-        (*b"name", face.name_table.clone()),
+        (*b"name", name_table.to_vec()),
         (*b"post", post),
     ];
     out_tables.sort_by_key(|(tag, _)| *tag);
@@ -346,7 +341,7 @@ pub fn name_table(postscript_name: &str) -> Vec<u8> {
     out
 }
 
-fn checksum(bytes: &[u8]) -> u32 {
+pub(crate) fn checksum(bytes: &[u8]) -> u32 {
     bytes.chunks(4).fold(0u32, |sum, chunk| {
         let mut word = [0u8; 4];
         word[..chunk.len()].copy_from_slice(chunk);
@@ -412,50 +407,4 @@ fn subset_tag(glyphs: &[u16]) -> String {
             letter
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::font::{GlyphSet, Weight};
-
-    #[test]
-    fn a_subset_is_small_and_parses_back_with_the_same_metrics() {
-        for weight in [Weight::Regular, Weight::Bold] {
-            let face = weight.face();
-            let text = face.clean("Zoë Ångström — 149.00 EUR ₹ Kongresshaus Zürich 東京");
-            let mut set = GlyphSet::default();
-            set.add(face, &text);
-            let font = set.subset_font(face);
-            assert!(
-                font.original_bytes.len() < 20_000,
-                "{}",
-                font.original_bytes.len()
-            );
-
-            let mut warnings = Vec::new();
-            let mut reparsed =
-                printpdf::ParsedFont::from_bytes(&font.original_bytes, 0, &mut warnings)
-                    .expect("the subset parses");
-            // (The closing 0xFFFF segment of a format 4 cmap maps to .notdef.)
-            reparsed.codepoint_to_glyph.retain(|_, gid| *gid != 0);
-            assert_eq!(reparsed.codepoint_to_glyph, font.codepoint_to_glyph);
-            for c in text.chars() {
-                let new = font.codepoint_to_glyph[&u32::from(c)];
-                let old = face.glyph(c).unwrap();
-                assert_eq!(reparsed.glyph_widths[&new], face.advance(old), "{c}");
-            }
-            assert_eq!(checksum(&font.original_bytes), 0xB1B0_AFBA);
-        }
-    }
-
-    #[test]
-    fn composite_glyphs_bring_their_components() {
-        let face = Weight::Regular.face();
-        let mut set = GlyphSet::default();
-        set.add(face, "é"); // a composite in DejaVu Sans: e + acute
-        let font = set.subset_font(face);
-        // .notdef, é, and its components.
-        assert!(font.glyph_widths.len() >= 3, "{:?}", font.glyph_widths);
-    }
 }
