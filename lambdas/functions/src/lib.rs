@@ -139,11 +139,6 @@ pub fn files_from(config: &SdkConfig) -> Result<S3Files, ConfigError> {
     Ok(S3Files::new(aws_sdk_s3::Client::new(config), bucket))
 }
 
-/// The ticket files in the S3 bucket named by `BUCKET_NAME`, with the Lambda's own credentials.
-pub async fn files_from_env() -> Result<S3Files, ConfigError> {
-    files_from(&aws_config().await)
-}
-
 /// Whether the function was given the secret: its value in `var` or its ARN in `arn_var`.
 pub fn secret_given(var: &'static str, arn_var: &'static str) -> bool {
     optional_env(var).is_some() || optional_env(arn_var).is_some()
@@ -222,11 +217,6 @@ impl KeySource for SecretsManagerSecret {
     async fn current_key(&self) -> Result<String, String> {
         self.fetch().await.map_err(|error| error.to_string())
     }
-}
-
-/// The ticket-signing key from `TICKET_SIGNING_KEY`.
-pub fn signer_from_env() -> Result<TicketSigner, ConfigError> {
-    parse_signer(&required_env(SIGNING_KEY_VAR)?)
 }
 
 /// The ticket-signing key from `TICKET_SIGNING_KEY`, or from the secret named by

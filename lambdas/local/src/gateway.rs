@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use ticket_core::api::{self, Access, ApiPorts, MAX_BODY_BYTES};
+use ticket_core::api::{self, Access, ApiError, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::apigw;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -57,12 +57,7 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
     };
     // Reading stops one byte past the limit: an error here is a body over it (or a client that
     // went away, which hears nothing anyway).
-    let too_large = || {
-        error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-        )
-    };
+    let too_large = || into_axum(apigw::apigw_response(ApiError::body_too_large().into()));
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
         return too_large();
     };

@@ -2,7 +2,6 @@
 //! identity provider, the site and its run-time configuration.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -243,19 +242,6 @@ impl Listener for DrainingListener {
             None => Err(std::io::Error::other("the listener is closed")),
         }
     }
-}
-
-/// Serves `router(state, services)` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    services: Services,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state, services))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill`, systemd and container runtimes send).

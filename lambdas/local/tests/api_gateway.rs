@@ -69,12 +69,7 @@ impl Served {
             gateway: Some(gateway),
             ..Services::default()
         };
-        tokio::spawn(server::serve(
-            listener,
-            state,
-            services,
-            std::future::pending(),
-        ));
+        tokio::spawn(axum::serve(listener, server::router(state, services)).into_future());
         Self {
             key: SigningKey::load_or_create(data_dir).unwrap(),
             issuer: idp.issuer().to_owned(),

@@ -61,12 +61,7 @@ impl Stack {
             idp: Some(idp.clone()),
             ..Services::default()
         };
-        tokio::spawn(server::serve(
-            listener,
-            state,
-            services,
-            std::future::pending(),
-        ));
+        tokio::spawn(axum::serve(listener, server::router(state, services)).into_future());
         Self {
             dir,
             addr,

@@ -72,12 +72,7 @@ async fn serve(clock: Option<Arc<dyn Clock>>) -> Served {
         files: Arc::clone(&files),
     };
     let services = Services::default();
-    tokio::spawn(server::serve(
-        listener,
-        state,
-        services,
-        std::future::pending(),
-    ));
+    tokio::spawn(axum::serve(listener, server::router(state, services)).into_future());
     Served { files, addr, dir }
 }
 

@@ -692,12 +692,7 @@ async fn serve_admin(stack: &Stack, token: &str) -> String {
         admin: Some(Admin::with_token(token, stack.executor.clone())),
         ..Services::default()
     };
-    tokio::spawn(server::serve(
-        listener,
-        state,
-        services,
-        std::future::pending(),
-    ));
+    tokio::spawn(axum::serve(listener, server::router(state, services)).into_future());
     url
 }
 

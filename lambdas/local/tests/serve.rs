@@ -56,12 +56,7 @@ async fn start_with(store: Arc<dyn Store>) -> TestServer {
         files: Arc::new(files),
     };
     let services = Services::default();
-    tokio::spawn(server::serve(
-        listener,
-        state,
-        services,
-        std::future::pending(),
-    ));
+    tokio::spawn(axum::serve(listener, server::router(state, services)).into_future());
     TestServer { addr, _dir: dir }
 }
 

@@ -52,10 +52,6 @@ impl DynamoStore {
             table: table.into(),
         }
     }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
 }
 
 #[async_trait]

@@ -236,6 +236,14 @@ impl ApiError {
         Self::new(400, message)
     }
 
+    /// The one answer to a body over [`MAX_BODY_BYTES`]: the handlers' and ticketd's gateway's.
+    pub fn body_too_large() -> Self {
+        Self::bad_request(format!(
+            "the request body is larger than {MAX_BODY_BYTES} bytes ({} KiB)",
+            MAX_BODY_BYTES / 1024
+        ))
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, message)
     }

@@ -259,42 +259,63 @@ async fn run(
         }
     };
     if request.body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::bad_request(format!(
-            "the request body is over {} KiB",
-            MAX_BODY_BYTES / 1024
-        )));
+        return Err(ApiError::body_too_large());
     }
-    let Some(caller) = caller else {
-        // The webhook is the only public route (a test keeps it so).
-        return webhook::stripe_webhook(ports, request).await;
-    };
+    // Every handler but the webhook's acts for a caller; the route table gives each of them
+    // SignedIn or a group (a test keeps it so), so `signed_in` fails only if that changes.
+    let signed_in = || caller.ok_or_else(|| ApiError::new(401, "sign in first"));
     match route.handler {
+        Handler::StripeWebhook => webhook::stripe_webhook(ports, request).await,
         Handler::CreateEvent => {
-            events::create(&*ports.store, &*ports.clock, &*ports.ids, caller, request).await
+            events::create(
+                &*ports.store,
+                &*ports.clock,
+                &*ports.ids,
+                signed_in()?,
+                request,
+            )
+            .await
         }
-        Handler::ListEvents => events::list(&*ports.store, &*ports.clock, caller, request).await,
-        Handler::GetEvent => events::get(&*ports.store, &*ports.clock, caller, request).await,
-        Handler::EventStats => events::stats(&*ports.store, &*ports.clock, caller, request).await,
-        Handler::Checkout => checkout::checkout(ports, caller, request).await,
-        Handler::EventAttendees => attendees::list(&*ports.store, caller, request).await,
+        Handler::ListEvents => {
+            events::list(&*ports.store, &*ports.clock, signed_in()?, request).await
+        }
+        Handler::GetEvent => events::get(&*ports.store, &*ports.clock, signed_in()?, request).await,
+        Handler::EventStats => {
+            events::stats(&*ports.store, &*ports.clock, signed_in()?, request).await
+        }
+        Handler::Checkout => checkout::checkout(ports, signed_in()?, request).await,
+        Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => {
-            orders::get_order(&*ports.store, &*ports.files, &*ports.clock, caller, request).await
+            orders::get_order(
+                &*ports.store,
+                &*ports.files,
+                &*ports.clock,
+                signed_in()?,
+                request,
+            )
+            .await
         }
-        Handler::MyTickets => orders::my_tickets(&*ports.store, caller, request).await,
+        Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
         Handler::DownloadTicket => {
-            orders::download(&*ports.store, &*ports.files, &*ports.clock, caller, request).await
+            orders::download(
+                &*ports.store,
+                &*ports.files,
+                &*ports.clock,
+                signed_in()?,
+                request,
+            )
+            .await
         }
         Handler::Scan => {
             scan::scan(
                 &*ports.store,
                 &ports.verifier,
                 &*ports.clock,
-                caller,
+                signed_in()?,
                 request,
             )
             .await
         }
-        Handler::StripeWebhook => webhook::stripe_webhook(ports, request).await,
     }
 }
 

@@ -71,18 +71,6 @@ impl Step {
         Self::ALL.into_iter().find(|step| step.state_name() == name)
     }
 
-    pub fn from_substitution(name: &str) -> Option<Step> {
-        Self::ALL
-            .into_iter()
-            .find(|step| step.substitution() == name)
-    }
-
-    pub fn from_binary_name(name: &str) -> Option<Step> {
-        Self::ALL
-            .into_iter()
-            .find(|step| step.binary_name() == name)
-    }
-
     fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Step::ConfirmSeat => ("ConfirmSeat", "ConfirmSeatFunctionArn", "confirm-seat"),
@@ -178,8 +166,6 @@ mod tests {
             }
             assert_eq!(step.binary_name(), kebab);
             assert_eq!(Step::from_state_name(state), Some(step));
-            assert_eq!(Step::from_substitution(step.substitution()), Some(step));
-            assert_eq!(Step::from_binary_name(step.binary_name()), Some(step));
         }
         assert_eq!(Step::from_state_name("Nope"), None);
         let forward: Vec<_> = Step::ALL
