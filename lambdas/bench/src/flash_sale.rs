@@ -451,7 +451,7 @@ async fn paid_orders(
         .map(|&(order_id, _)| async move {
             let order = stack
                 .store
-                .get_order(&OrderId(order_id.to_owned()))
+                .get_order(&OrderId::from(order_id.to_owned()))
                 .await?
                 .ok_or_else(|| format!("no order {order_id}"))?;
             let refunded_minor = match payment_intents.get(order_id) {

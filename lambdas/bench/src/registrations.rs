@@ -202,12 +202,12 @@ async fn paid_seats(
     for n in 0..count {
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            user_id: UserId(format!("buyer-{n}")),
+            user_id: UserId::from(format!("buyer-{n}")),
             expires_at: now + TimeDelta::minutes(30),
         };
         store.hold_seat(event.id, &hold, now).await?;
         requests.push(RegistrationRequest {
-            order_id: format!("cs_bench_{}", hold.id.0.simple()).into(),
+            order_id: format!("cs_bench_{}", hold.id.as_uuid().simple()).into(),
             event_id: event.id,
             hold_id: hold.id,
             user_id: hold.user_id,

@@ -154,7 +154,7 @@ async fn sell(
     count: u32,
 ) -> Result<Vec<u64>, StoreError> {
     let clock = SystemClock;
-    let user_id = UserId(format!("bench-{task}"));
+    let user_id = UserId::from(format!("bench-{task}"));
     let mut latencies = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let started = Instant::now();

@@ -309,7 +309,7 @@ impl Payments for StripePayments {
             ))
         })?;
         Ok(CheckoutSession {
-            id: OrderId(session.id.as_str().to_owned()),
+            id: OrderId::from(session.id.as_str().to_owned()),
             url,
         })
     }

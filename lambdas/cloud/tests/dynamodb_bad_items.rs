@@ -138,14 +138,14 @@ async fn ticket_lists_skip_items_that_cannot_be_read() {
     let mut tickets: Vec<Ticket> = Vec::new();
     for n in 0..4 {
         let hold = NewHold {
-            id: HoldId(Uuid::now_v7()),
+            id: HoldId::from(Uuid::now_v7()),
             user_id: buyer.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };
         store.hold_seat(show.id, &hold, now).await.unwrap();
         let at = now + TimeDelta::seconds(n);
         let order = Order {
-            id: OrderId(format!("cs_test_{}", Uuid::now_v7().simple())),
+            id: OrderId::from(format!("cs_test_{}", Uuid::now_v7().simple())),
             event_id: show.id,
             hold_id: hold.id,
             user_id: buyer.clone(),
@@ -160,8 +160,8 @@ async fn ticket_lists_skip_items_that_cannot_be_read() {
         let recorded = store
             .record_ticket(&NewTicket {
                 order,
-                registration_id: RegistrationId(Uuid::now_v7()),
-                ticket_id: TicketId(Uuid::now_v7()),
+                registration_id: RegistrationId::from(Uuid::now_v7()),
+                ticket_id: TicketId::from(Uuid::now_v7()),
                 attendee: Attendee {
                     name: format!("Guest {n}"),
                     email: "guest@example.org".into(),

@@ -304,8 +304,8 @@ fn card_declined() -> Value {
 
 fn checkout_request(customer_email: Option<&str>) -> CheckoutRequest {
     CheckoutRequest {
-        event_id: EventId(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000001").unwrap()),
-        hold_id: HoldId(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000002").unwrap()),
+        event_id: EventId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000001").unwrap()),
+        hold_id: HoldId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000002").unwrap()),
         user_id: UserId::from("cognito-sub-123"),
         title: "RustConf & Friends 2026".to_owned(),
         price: Money {

@@ -121,7 +121,7 @@ async fn seats(store: &SharedStore, event: &Event) -> SeatCounts {
 
 fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
     Order {
-        id: OrderId(format!("cs_test_{}", RandomIds.new_id().simple())),
+        id: OrderId::from(format!("cs_test_{}", RandomIds.new_id().simple())),
         event_id: event.id,
         hold_id,
         user_id: user(user_name),
@@ -181,7 +181,7 @@ pub async fn events_round_trip(store: SharedStore) {
 async fn collect_pages<T, F, Fut>(limit: u32, mut fetch: F) -> Vec<T>
 where
     F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::page::Page<T>, StoreError>>,
+    Fut: Future<Output = Result<crate::page::Page<T>, StoreError>>,
 {
     let mut items = Vec::new();
     let mut request = PageRequest::first(limit);
@@ -493,10 +493,7 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
         .unwrap();
     assert_eq!(attendees.items, vec![recorded.ticket]);
     assert_eq!(
-        store
-            .get_order(&OrderId("cs_unknown".into()))
-            .await
-            .unwrap(),
+        store.get_order(&OrderId::from("cs_unknown")).await.unwrap(),
         None
     );
     assert_eq!(store.get_ticket(id()).await.unwrap(), None);
@@ -583,7 +580,7 @@ pub async fn orders_move_forward_only(store: SharedStore) {
     );
     assert_eq!(
         store
-            .transition_order(&OrderId("cs_none".into()), OrderStatus::Failed, None, later)
+            .transition_order(&OrderId::from("cs_none"), OrderStatus::Failed, None, later)
             .await,
         Err(StoreError::NotFound("order"))
     );

@@ -200,7 +200,7 @@ mod tests {
     }
 
     fn check(input: &NewEvent) -> Result<Event, ValidationErrors> {
-        input.validate(EventId(Uuid::nil()), UserId::from("org-1"), now())
+        input.validate(EventId::from(Uuid::nil()), UserId::from("org-1"), now())
     }
 
     fn failing_fields(input: NewEvent) -> Vec<&'static str> {

@@ -201,8 +201,8 @@ mod tests {
 
     #[test]
     fn ticket_keys_name_event_and_ticket() {
-        let event = EventId(Uuid::nil());
-        let ticket = TicketId(Uuid::max());
+        let event = EventId::from(Uuid::nil());
+        let ticket = TicketId::from(Uuid::max());
         let key = FileKey::for_ticket(event, ticket);
         assert_eq!(
             key.as_str(),

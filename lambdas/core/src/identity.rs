@@ -110,7 +110,7 @@ impl Caller {
             .map(|value| parse_groups(&value))
             .unwrap_or_default();
         Ok(Self {
-            user_id: UserId(user_id),
+            user_id: UserId::from(user_id),
             email: text("email"),
             name: text("name"),
             groups,

@@ -165,7 +165,7 @@ impl World {
             .as_str()
             .expect("an order id")
             .to_owned();
-        self.order(&OrderId(order_id)).await
+        self.order(&OrderId::from(order_id)).await
     }
 
     async fn order(&self, id: &OrderId) -> Order {

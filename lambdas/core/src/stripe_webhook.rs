@@ -185,10 +185,10 @@ impl SessionFields {
         let (event_id, hold_id) = self.hold()?;
         let email = self.customer_email.clone().unwrap_or_default();
         let registration = RegistrationRequest {
-            order_id: OrderId(self.id.clone()),
+            order_id: OrderId::from(self.id.clone()),
             event_id,
             hold_id,
-            user_id: UserId(field::<String>(&self.user_id, "metadata.userId")?),
+            user_id: UserId::from(field::<String>(&self.user_id, "metadata.userId")?),
             payment_intent_id: Some(field(&self.payment_intent, "payment_intent")?),
             amount_minor: self
                 .amount_total

@@ -211,7 +211,7 @@ impl Payments for FakePayments {
                 "a checkout needs a positive amount".into(),
             ));
         }
-        let id = OrderId(ledger.next_id("cs"));
+        let id = OrderId::from(ledger.next_id("cs"));
         let session = CheckoutSession {
             url: format!("https://payments.invalid/checkout/{id}"),
             id: id.clone(),
@@ -590,8 +590,8 @@ mod tests {
 
     fn checkout(hold: u128) -> CheckoutRequest {
         CheckoutRequest {
-            event_id: EventId(Uuid::from_u128(1)),
-            hold_id: HoldId(Uuid::from_u128(hold)),
+            event_id: EventId::from(Uuid::from_u128(1)),
+            hold_id: HoldId::from(Uuid::from_u128(hold)),
             user_id: "buyer".into(),
             title: "Show".into(),
             price: eur(1500),

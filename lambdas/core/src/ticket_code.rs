@@ -222,8 +222,8 @@ impl TicketSigner {
 
     /// The code for `ticket` of `event`.
     pub fn sign(&self, ticket: TicketId, event: EventId) -> String {
-        let ticket = ticket.0.as_bytes();
-        let event = event.0.as_bytes();
+        let ticket = ticket.as_uuid().as_bytes();
+        let event = event.as_uuid().as_bytes();
         let signature = self.key.sign(&message(&self.key_id, ticket, event));
         let mut payload = [0u8; PAYLOAD_LEN];
         payload[..16].copy_from_slice(ticket);
@@ -396,8 +396,8 @@ impl TicketVerifier {
         )
         .map_err(|_| CodeError::BadSignature)?;
         Ok(VerifiedCode {
-            ticket_id: TicketId(Uuid::from_bytes(*ticket)),
-            event_id: EventId(Uuid::from_bytes(*event)),
+            ticket_id: TicketId::from(Uuid::from_bytes(*ticket)),
+            event_id: EventId::from(Uuid::from_bytes(*event)),
             key_id: parsed.key_id,
         })
     }
@@ -470,8 +470,8 @@ mod tests {
 
     fn ids() -> (TicketId, EventId) {
         (
-            TicketId(Uuid::parse_str("0190f5a2-7c3e-7b21-9d4e-5f6a7b8c9d0e").unwrap()),
-            EventId(Uuid::parse_str("0190f5a2-0000-7000-8000-000000000001").unwrap()),
+            TicketId::from(Uuid::parse_str("0190f5a2-7c3e-7b21-9d4e-5f6a7b8c9d0e").unwrap()),
+            EventId::from(Uuid::parse_str("0190f5a2-0000-7000-8000-000000000001").unwrap()),
         )
     }
 
@@ -499,7 +499,7 @@ mod tests {
         assert_eq!(signer.sign(ticket, event), signer.sign(ticket, event));
         assert_ne!(
             signer.sign(ticket, event),
-            signer.sign(ticket, EventId(ticket.0))
+            signer.sign(ticket, EventId::from(*ticket.as_uuid()))
         );
     }
 
@@ -914,8 +914,8 @@ mod tests {
         #[test]
         fn arbitrary_ids_round_trip(ticket in any::<[u8; 16]>(), event in any::<[u8; 16]>(), id in "[A-Z0-9]{1,8}") {
             let signer = TicketSigner::from_seed(key_id(&id), &[9; 32]);
-            let ticket = TicketId(Uuid::from_bytes(ticket));
-            let event = EventId(Uuid::from_bytes(event));
+            let ticket = TicketId::from(Uuid::from_bytes(ticket));
+            let event = EventId::from(Uuid::from_bytes(event));
             let code = signer.sign(ticket, event);
             prop_assert_eq!(code.len(), code_len(id.len()));
             let verified = signer.verifier().verify(&code).unwrap();

@@ -288,7 +288,7 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
     Ok(EventView {
         event: Event {
             id: parsed(row, 0)?,
-            organizer_id: UserId(row.get(1)?),
+            organizer_id: UserId::from(row.get::<_, String>(1)?),
             title: row.get(2)?,
             description: row.get(3)?,
             venue: row.get(4)?,
@@ -312,7 +312,7 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
     Ok(Hold {
         id: parsed(row, 0)?,
         event_id: parsed(row, 1)?,
-        user_id: UserId(row.get(2)?),
+        user_id: UserId::from(row.get::<_, String>(2)?),
         status: parsed(row, 3)?,
         expires_at: instant(row, 4)?,
         created_at: instant(row, 5)?,
@@ -322,10 +322,10 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
 fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
     let ticket_id: Option<String> = row.get(8)?;
     Ok(Order {
-        id: OrderId(row.get(0)?),
+        id: OrderId::from(row.get::<_, String>(0)?),
         event_id: parsed(row, 1)?,
         hold_id: parsed(row, 2)?,
-        user_id: UserId(row.get(3)?),
+        user_id: UserId::from(row.get::<_, String>(3)?),
         payment_intent_id: row.get(4)?,
         amount: Money {
             amount_minor: row.get(5)?,
@@ -344,16 +344,16 @@ fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
     Ok(Ticket {
         id: parsed(row, 0)?,
         event_id: parsed(row, 1)?,
-        order_id: OrderId(row.get(2)?),
+        order_id: OrderId::from(row.get::<_, String>(2)?),
         registration_id: parsed(row, 3)?,
-        user_id: UserId(row.get(4)?),
+        user_id: UserId::from(row.get::<_, String>(4)?),
         attendee: Attendee {
             name: row.get(5)?,
             email: row.get(6)?,
         },
         status: parsed(row, 7)?,
         used_at: optional_instant(row, 8)?,
-        used_by: used_by.map(UserId),
+        used_by: used_by.map(UserId::from),
         pdf_key: row.get(10)?,
         created_at: instant(row, 11)?,
     })

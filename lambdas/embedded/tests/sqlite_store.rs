@@ -46,7 +46,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         ..Default::default()
     }
     .validate(
-        EventId(uuid::Uuid::now_v7()),
+        EventId::from(uuid::Uuid::now_v7()),
         "org".into(),
         conformance::now(),
     )

@@ -119,7 +119,7 @@ async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
         verifier: Arc::new(verifier_from(config).await?),
         webhook_secrets,
         site_url: optional_env(SITE_URL_VAR).unwrap_or_default(),
-        hold_minutes: ticket_core::api::HOLD_MINUTES,
+        hold_minutes: api::HOLD_MINUTES,
     })
 }
 

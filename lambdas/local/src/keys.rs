@@ -204,8 +204,8 @@ mod tests {
         let second = load_or_create(dir.path()).unwrap();
         assert_eq!(first.key_id(), second.key_id());
         assert_eq!(first.verifying_key(), second.verifying_key());
-        let ticket = TicketId(Uuid::now_v7());
-        let event = EventId(Uuid::now_v7());
+        let ticket = TicketId::from(Uuid::now_v7());
+        let event = EventId::from(Uuid::now_v7());
         let verified = second
             .verifier()
             .verify(&first.sign(ticket, event))
@@ -270,7 +270,7 @@ mod tests {
     fn a_damaged_key_file_is_refused_without_echoing_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(KEY_FILE);
-        let signer = ticket_core::TicketSigner::generate_with_derived_id();
+        let signer = TicketSigner::generate_with_derived_id();
         let secret = signer.to_secret_text();
         let seed = secret.rsplit(':').next().unwrap();
         for content in [

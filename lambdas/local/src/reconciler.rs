@@ -134,7 +134,7 @@ mod tests {
             currency: "EUR".into(),
             ..NewEvent::default()
         }
-        .validate(EventId::new(&RandomIds), UserId("organizer".into()), now)
+        .validate(EventId::new(&RandomIds), UserId::from("organizer"), now)
         .unwrap();
         store.create_event(&event).await.unwrap();
         event.id
@@ -145,7 +145,7 @@ mod tests {
         let now = Utc::now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            user_id: UserId("buyer".into()),
+            user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
         };
         store.hold_seat(event_id, &hold, now).await.unwrap();

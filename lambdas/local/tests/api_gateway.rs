@@ -52,7 +52,7 @@ impl Served {
                 verifier: Arc::new(adapters.signer.verifier()),
                 webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
                 site_url: url.clone(),
-                hold_minutes: ticket_core::api::HOLD_MINUTES,
+                hold_minutes: api::HOLD_MINUTES,
             }),
             verifier: idp.verifier().clone(),
             site_origin: url.parse().unwrap(),

@@ -145,7 +145,7 @@ impl Stack {
         let order_id = response.json_body()["orderId"].as_str().unwrap().to_owned();
         let summary = self.executor.wait(&order_id).await.unwrap();
         assert_eq!(summary.status, ExecutionStatus::Succeeded, "{summary:?}");
-        let order = self.adapters.order(&OrderId(order_id.clone())).await;
+        let order = self.adapters.order(&OrderId::from(order_id.clone())).await;
         (order_id, order.ticket_id.expect("a ticket"))
     }
 
@@ -598,7 +598,7 @@ async fn a_paid_checkout_opens_a_session_expiring_with_the_hold() {
         .unwrap();
     assert_eq!(hold.expires_at, checkout.expires_at);
 
-    let order = stack.adapters.order(&OrderId(order_id.clone())).await;
+    let order = stack.adapters.order(&OrderId::from(order_id.clone())).await;
     assert_eq!(order.status, OrderStatus::Pending);
     assert_eq!(order.hold_id, checkout.hold_id);
     assert_eq!(order.amount.amount_minor, 2500);
@@ -694,7 +694,7 @@ async fn a_scan_admits_once_and_only_at_the_organizers_door() {
     let ghost = stack
         .adapters
         .signer
-        .sign(TicketId(uuid::Uuid::now_v7()), event_id);
+        .sign(TicketId::from(uuid::Uuid::now_v7()), event_id);
     assert_eq!(
         stack.call(scan(&ORG, &ghost)).await.json_body()["result"],
         "INVALID"
@@ -816,7 +816,7 @@ impl Stack {
     async fn open_checkout(&self, who: &Who, event_id: &str) -> (CheckoutRequest, OrderId) {
         let response = self.checkout(who, event_id).await;
         assert_eq!(response.status, 201, "{}", body_text(&response));
-        let order_id = OrderId(response.json_body()["orderId"].as_str().unwrap().to_owned());
+        let order_id = OrderId::from(response.json_body()["orderId"].as_str().unwrap().to_owned());
         let checkout = self
             .payments
             .checkouts
@@ -872,7 +872,7 @@ impl Stack {
 
     async fn order_shown(&self, who: &Who, order: &OrderId) -> Value {
         let response = self
-            .call(req("GET", "/orders/{id}", who).with_path_param("id", &order.0))
+            .call(req("GET", "/orders/{id}", who).with_path_param("id", order.as_str()))
             .await;
         assert_eq!(response.status, 200, "{}", body_text(&response));
         response.json_body()
@@ -901,7 +901,7 @@ async fn a_paid_checkout_makes_one_ticket_however_often_stripe_delivers() {
         outcomes.contains(&"registration started".to_owned()),
         "{outcomes:?}"
     );
-    let summary = stack.executor.wait(&order.0).await.unwrap();
+    let summary = stack.executor.wait(order.as_str()).await.unwrap();
     assert_eq!(summary.status, ExecutionStatus::Succeeded, "{summary:?}");
     assert_eq!(
         stack
@@ -1013,7 +1013,7 @@ async fn an_expiry_that_arrives_after_the_payment_does_no_damage() {
     stack
         .deliver(stack.delivery("completed", &checkout, &order))
         .await;
-    stack.executor.wait(&order.0).await.unwrap();
+    stack.executor.wait(order.as_str()).await.unwrap();
 
     assert_eq!(
         stack
@@ -1046,11 +1046,11 @@ async fn a_late_payment_gets_a_seat_if_one_is_left_and_else_a_refund() {
     stack
         .deliver(stack.delivery("completed", &on_time, &on_time_order))
         .await;
-    stack.executor.wait(&on_time_order.0).await.unwrap();
+    stack.executor.wait(on_time_order.as_str()).await.unwrap();
     stack
         .deliver(stack.delivery("completed", &late, &late_order))
         .await;
-    stack.executor.wait(&late_order.0).await.unwrap();
+    stack.executor.wait(late_order.as_str()).await.unwrap();
 
     let shown = stack.order_shown(&ATTENDEE, &late_order).await;
     assert_eq!(shown["status"], "FAILED");
@@ -1082,7 +1082,7 @@ async fn a_late_payment_gets_a_seat_if_one_is_left_and_else_a_refund() {
     stack
         .deliver(stack.delivery("completed", &late, &late_order))
         .await;
-    stack.executor.wait(&late_order.0).await.unwrap();
+    stack.executor.wait(late_order.as_str()).await.unwrap();
     assert_eq!(
         stack.order_shown(&ATTENDEE, &late_order).await["status"],
         "FULFILLED"

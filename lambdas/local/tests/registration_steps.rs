@@ -265,7 +265,7 @@ async fn compensations_with_nothing_to_undo_succeed_with_their_nothing_outcome()
     let request = RegistrationRequest {
         payment_intent_id: None,
         amount_minor: 0,
-        ..request_for(&event, HoldId(Uuid::now_v7()), "buyer-1")
+        ..request_for(&event, HoldId::from(Uuid::now_v7()), "buyer-1")
     };
     let mut execution = Execution::new(&world, &request);
     execution.caught(REJECTED);
@@ -559,7 +559,7 @@ async fn permanent_problems_are_rejected() {
     let event = world.event(5, 2500).await;
 
     // An unknown hold.
-    let unknown = request_for(&event, HoldId(Uuid::now_v7()), "buyer-1");
+    let unknown = request_for(&event, HoldId::from(Uuid::now_v7()), "buyer-1");
     let failure = Execution::new(&world, &unknown)
         .run(Step::ConfirmSeat)
         .await

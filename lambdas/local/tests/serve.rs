@@ -206,12 +206,12 @@ fn public_key_is_stable_per_data_dir_and_verifies_its_codes() {
     let public: ticket_core::TicketPublicKey = printed.trim().parse().expect("a public key");
     let signer = ticketd::keys::load_or_create(dir.path()).unwrap();
     let (ticket, event) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
-    let code = signer.sign(ticket_core::TicketId(ticket), ticket_core::EventId(event));
+    let code = signer.sign(TicketId::from(ticket), EventId::from(event));
     let verified = ticket_core::TicketVerifier::new()
         .with_public_key(public)
         .verify(&code)
         .expect("the printed key verifies the data dir's codes");
-    assert_eq!(verified.ticket_id.0, ticket);
+    assert_eq!(*verified.ticket_id.as_uuid(), ticket);
 }
 
 fn run_ticketd(args: &[&str]) -> String {

@@ -20,7 +20,7 @@ fn sample(code: &str) -> TicketPdf<'_> {
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",
-        ticket_id: TicketId(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap()),
+        ticket_id: TicketId::from(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap()),
         price: Money {
             amount_minor: 14_900,
             currency: "EUR".parse().unwrap(),
@@ -33,8 +33,9 @@ fn sample(code: &str) -> TicketPdf<'_> {
 fn bench(c: &mut Criterion) {
     ticket_render::warm_up();
     let signer = TicketSigner::from_seed(KeyId::new("K1").unwrap(), &[7; 32]);
-    let ticket_id = TicketId(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap());
-    let event_id = EventId(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37").unwrap());
+    let ticket_id =
+        TicketId::from(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap());
+    let event_id = EventId::from(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37").unwrap());
     let code = signer.sign(ticket_id, event_id);
 
     let mut group = c.benchmark_group("ticket");

@@ -45,7 +45,7 @@ fn main() {
     report("start");
 
     let signer = TicketSigner::from_seed(KeyId::new("K1").unwrap(), &[7; 32]);
-    let event_id = EventId(Uuid::from_u128(0x019c_1f08_9a44_7c2e_8d51_2b6e_4f9a_0c37));
+    let event_id = EventId::from(Uuid::from_u128(0x019c_1f08_9a44_7c2e_8d51_2b6e_4f9a_0c37));
     let starts_at = Utc.with_ymd_and_hms(2026, 9, 10, 8, 30, 0).unwrap();
     let names = [
         "Zoë Ångström",
@@ -58,7 +58,7 @@ fn main() {
     let started = Instant::now();
     let mut bytes = 0usize;
     for i in 0..count {
-        let ticket_id = TicketId(Uuid::from_u128(
+        let ticket_id = TicketId::from(Uuid::from_u128(
             0x019c_8e52_3f1a_7b6d_9e24_0000_0000_0000 + i as u128,
         ));
         let code = signer.sign(ticket_id, event_id);

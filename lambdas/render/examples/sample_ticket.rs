@@ -23,8 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A fixed demonstration key, so the sample is reproducible. Not a production key.
     let signer = TicketSigner::from_seed(KeyId::new("K1")?, &[7; 32]);
-    let ticket_id = TicketId(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60")?);
-    let event_id = EventId(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37")?);
+    let ticket_id = TicketId::from(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60")?);
+    let event_id = EventId::from(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37")?);
     let code = signer.sign(ticket_id, event_id);
 
     let pdf = render_ticket(&TicketPdf {

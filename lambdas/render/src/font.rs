@@ -339,9 +339,8 @@ mod tests {
             );
 
             let mut warnings = Vec::new();
-            let mut reparsed =
-                printpdf::ParsedFont::from_bytes(&font.original_bytes, 0, &mut warnings)
-                    .expect("the subset parses");
+            let mut reparsed = ParsedFont::from_bytes(&font.original_bytes, 0, &mut warnings)
+                .expect("the subset parses");
             // (The closing 0xFFFF segment of a format 4 cmap maps to .notdef.)
             reparsed.codepoint_to_glyph.retain(|_, gid| *gid != 0);
             assert_eq!(reparsed.codepoint_to_glyph, font.codepoint_to_glyph);

@@ -68,7 +68,7 @@ impl TicketRenderer for PdfRenderer {
 /// digits are the top of a millisecond timestamp and so shared by every ticket issued in
 /// the same ~65 seconds; the last 8 are random.
 pub fn short_ticket_id(id: &TicketId) -> String {
-    let hex = id.0.simple().to_string().to_ascii_uppercase();
+    let hex = id.as_uuid().simple().to_string().to_ascii_uppercase();
     format!("{}-{}", &hex[24..28], &hex[28..32])
 }
 
@@ -314,7 +314,7 @@ mod tests {
             venue: "Hall",
             attendee_name: "Ada",
             attendee_email: "ada@example.org",
-            ticket_id: TicketId(uuid::Uuid::from_u128(7)),
+            ticket_id: TicketId::from(uuid::Uuid::from_u128(7)),
             price: Money {
                 amount_minor: 0,
                 currency: "EUR".parse().unwrap(),

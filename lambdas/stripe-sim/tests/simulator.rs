@@ -251,8 +251,8 @@ impl Harness {
 
     fn checkout_request(&self, title: &str, email: Option<&str>) -> CheckoutRequest {
         CheckoutRequest {
-            event_id: EventId(Uuid::new_v4()),
-            hold_id: HoldId(Uuid::new_v4()),
+            event_id: EventId::from(Uuid::new_v4()),
+            hold_id: HoldId::from(Uuid::new_v4()),
             user_id: UserId::from("cognito-sub-ada"),
             title: title.to_owned(),
             price: Money {

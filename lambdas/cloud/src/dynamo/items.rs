@@ -275,7 +275,7 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
     Ok(EventView {
         event: Event {
             id: a.parse("id")?,
-            organizer_id: UserId(a.string("organizerId")?),
+            organizer_id: UserId::from(a.string("organizerId")?),
             title: a.string("title")?,
             description: a.string("description")?,
             venue: a.string("venue")?,
@@ -300,7 +300,7 @@ pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
     Ok(Hold {
         id: a.parse("holdId")?,
         event_id: a.parse("eventId")?,
-        user_id: UserId(a.string("userId")?),
+        user_id: UserId::from(a.string("userId")?),
         status: a.parse("status")?,
         expires_at: a.time("expiresAt")?,
         created_at: a.time("createdAt")?,
@@ -310,10 +310,10 @@ pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
 pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let a = Attrs(item);
     Ok(Order {
-        id: OrderId(a.string("orderId")?),
+        id: OrderId::from(a.string("orderId")?),
         event_id: a.parse("eventId")?,
         hold_id: a.parse("holdId")?,
-        user_id: UserId(a.string("userId")?),
+        user_id: UserId::from(a.string("userId")?),
         payment_intent_id: a.optional_string("paymentIntentId")?,
         amount: Money {
             amount_minor: a.number("amountMinor")?,
@@ -336,16 +336,16 @@ pub(crate) fn ticket_from_item(item: &Item) -> Result<Ticket, StoreError> {
     Ok(Ticket {
         id: a.parse("ticketId")?,
         event_id: a.parse("eventId")?,
-        order_id: OrderId(a.string("orderId")?),
+        order_id: OrderId::from(a.string("orderId")?),
         registration_id: a.parse("registrationId")?,
-        user_id: UserId(a.string("userId")?),
+        user_id: UserId::from(a.string("userId")?),
         attendee: Attendee {
             name: a.string("attendeeName")?,
             email: a.string("attendeeEmail")?,
         },
         status: a.parse("status")?,
         used_at: a.optional_time("usedAt")?,
-        used_by: a.optional_string("usedBy")?.map(UserId),
+        used_by: a.optional_string("usedBy")?.map(UserId::from),
         pdf_key: a.optional_string("pdfKey")?,
         created_at: a.time("createdAt")?,
     })
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn events_round_trip_with_their_index_keys() {
         let event = Event {
-            id: EventId(Uuid::now_v7()),
+            id: EventId::from(Uuid::now_v7()),
             organizer_id: UserId::from("org-1"),
             title: "Meetup".into(),
             description: String::new(),
@@ -432,8 +432,8 @@ mod tests {
     #[test]
     fn holds_orders_and_tickets_round_trip() {
         let hold = Hold {
-            id: HoldId(Uuid::now_v7()),
-            event_id: EventId(Uuid::now_v7()),
+            id: HoldId::from(Uuid::now_v7()),
+            event_id: EventId::from(Uuid::now_v7()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at("2030-01-01T00:30:00.000Z"),
@@ -451,17 +451,17 @@ mod tests {
                 currency: "JPY".parse().unwrap(),
             },
             status: OrderStatus::Failed,
-            ticket_id: Some(TicketId(Uuid::now_v7())),
+            ticket_id: Some(TicketId::from(Uuid::now_v7())),
             failure_reason: Some("declined".into()),
             created_at: hold.created_at,
             updated_at: hold.created_at + TimeDelta::minutes(1),
         };
         assert_eq!(order_from_item(&order_item(&order)).unwrap(), order);
         let ticket = Ticket {
-            id: TicketId(Uuid::now_v7()),
+            id: TicketId::from(Uuid::now_v7()),
             event_id: hold.event_id,
             order_id: order.id.clone(),
-            registration_id: RegistrationId(Uuid::now_v7()),
+            registration_id: RegistrationId::from(Uuid::now_v7()),
             user_id: hold.user_id.clone(),
             attendee: Attendee {
                 name: "Zoë".into(),
@@ -483,8 +483,8 @@ mod tests {
     #[test]
     fn lists_skip_what_cannot_be_read_and_single_reads_name_it() {
         let good = |minute: u32| Hold {
-            id: HoldId(Uuid::now_v7()),
-            event_id: EventId(Uuid::nil()),
+            id: HoldId::from(Uuid::now_v7()),
+            event_id: EventId::from(Uuid::nil()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at(&format!("2030-01-01T00:{minute:02}:00.000Z")),
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn corrupt_items_are_internal_errors() {
-        let mut item = event_key(EventId(Uuid::nil()));
+        let mut item = event_key(EventId::from(Uuid::nil()));
         item.insert("id".into(), n(5));
         assert!(matches!(
             event_from_item(&item),

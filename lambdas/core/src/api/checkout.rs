@@ -23,7 +23,7 @@ pub const HOLD_MINUTES: i64 = 31;
 /// The order id of a free registration: one per hold, and a valid execution name (at most 80
 /// characters of `[A-Za-z0-9_-]`).
 pub fn free_order_id(hold: HoldId) -> OrderId {
-    OrderId(format!("free_{}", hold.0.simple()))
+    OrderId::from(format!("free_{}", hold.as_uuid().simple()))
 }
 
 pub(crate) async fn checkout(

@@ -76,7 +76,7 @@ fn order_id(request: &ApiRequest) -> Result<OrderId, ApiError> {
             "`id` must be an order id: 1 to {MAX_ORDER_ID_LEN} characters of A-Z, a-z, 0-9, _ and -"
         )));
     }
-    Ok(OrderId(id.to_owned()))
+    Ok(OrderId::from(id.to_owned()))
 }
 
 /// The order's state for its buyer; a fulfilled order carries a fresh download link.

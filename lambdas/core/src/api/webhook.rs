@@ -85,7 +85,7 @@ async fn unpaid(ports: &ApiPorts, event: &WebhookEvent) -> Result<&'static str, 
         return Ok("ignored: not a ticketing checkout");
     };
     let (event_id, hold_id) = session.hold().map_err(ApiError::bad_request)?;
-    let order_id = OrderId(session.id.clone());
+    let order_id = OrderId::from(session.id.clone());
     let outcome = close_unpaid(
         &*ports.store,
         event_id,

@@ -187,8 +187,8 @@ mod tests {
     fn request() -> RegistrationRequest {
         RegistrationRequest {
             order_id: "cs_test_a1".into(),
-            event_id: EventId(Uuid::from_u128(1)),
-            hold_id: HoldId(Uuid::from_u128(2)),
+            event_id: EventId::from(Uuid::from_u128(1)),
+            hold_id: HoldId::from(Uuid::from_u128(2)),
             user_id: "user-sub-1".into(),
             payment_intent_id: Some("pi_123".into()),
             amount_minor: 2500,
@@ -308,7 +308,7 @@ mod tests {
             ]
         );
         let long_id = RegistrationRequest {
-            order_id: OrderId("c".repeat(MAX_ORDER_ID_LEN + 1)),
+            order_id: OrderId::from("c".repeat(MAX_ORDER_ID_LEN + 1)),
             ..request()
         };
         assert_eq!(long_id.validate().unwrap_err().fields(), ["orderId"]);

@@ -55,7 +55,7 @@ pub fn logged_about(key: &str) -> Vec<String> {
 /// A free five-seat event of `organizer`'s, `day` days after `now`, titled "Day {day}".
 pub fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
     Event {
-        id: EventId(Uuid::now_v7()),
+        id: EventId::from(Uuid::now_v7()),
         organizer_id: UserId::from(organizer),
         title: format!("Day {day}"),
         description: String::new(),
@@ -74,7 +74,7 @@ pub fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
 pub async fn every_page<T, F, Fut>(limit: u32, list: F) -> Vec<T>
 where
     F: Fn(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
 {
     let mut items = Vec::new();
     let mut page = PageRequest::first(limit);

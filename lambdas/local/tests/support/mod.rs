@@ -74,7 +74,7 @@ impl Adapters {
             price_minor,
             currency: "EUR".into(),
         }
-        .validate(EventId(Uuid::now_v7()), "organizer-1".into(), now)
+        .validate(EventId::from(Uuid::now_v7()), "organizer-1".into(), now)
         .unwrap();
         self.store.create_event(&event).await.unwrap();
         event
@@ -83,7 +83,7 @@ impl Adapters {
     /// A seat held for `buyer` for 30 minutes.
     pub async fn hold(&self, event_id: EventId, buyer: &str) -> HoldId {
         let hold = NewHold {
-            id: HoldId(Uuid::now_v7()),
+            id: HoldId::from(Uuid::now_v7()),
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
         };
@@ -137,7 +137,7 @@ impl Adapters {
 /// intent) unless the event is free.
 pub fn request_for(event: &Event, hold_id: HoldId, buyer: &str) -> RegistrationRequest {
     RegistrationRequest {
-        order_id: OrderId(format!("cs_test_{}", Uuid::now_v7().simple())),
+        order_id: OrderId::from(format!("cs_test_{}", Uuid::now_v7().simple())),
         event_id: event.id,
         hold_id,
         user_id: UserId::from(buyer),

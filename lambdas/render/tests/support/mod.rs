@@ -13,11 +13,11 @@ pub fn signer() -> TicketSigner {
 }
 
 pub fn ticket_id() -> TicketId {
-    TicketId(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap())
+    TicketId::from(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap())
 }
 
 pub fn event_id() -> EventId {
-    EventId(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37").unwrap())
+    EventId::from(Uuid::parse_str("019c1f08-9a44-7c2e-8d51-2b6e4f9a0c37").unwrap())
 }
 
 pub fn eur(amount_minor: i64) -> Money {
