@@ -26,6 +26,8 @@ pub mod workflow;
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod files_conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory_store;
 #[cfg(feature = "conformance")]
 pub mod reconcile_conformance;
 #[cfg(any(test, feature = "testing"))]

@@ -1,8 +1,10 @@
-//! Test doubles for the ports that have no embedded adapter, and fault injection for the ones
+//! Test doubles for the ports (an in-memory store among them), and fault injection for the ones
 //! that do (feature `testing`).
 //!
 //! - [`FakePayments`]: an in-memory payment provider that keeps checkout sessions and refunds by
 //!   idempotency key, the way Stripe does, and counts calls.
+//! - [`MemoryStore`]: a store in memory with the SQLite adapter's semantics, for tests that
+//!   need no database.
 //! - [`FlakyStore`]: wraps any store and makes chosen calls fail with `Unavailable`.
 //! - [`RecordingWorkflow`]: records the registrations started, one execution per order.
 //! - [`NoFiles`]: ticket files that are never rendered; links point nowhere.
@@ -27,6 +29,8 @@ use crate::registration::RegistrationRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::stripe_webhook::SessionFields;
 use crate::workflow::{Started, Workflow, WorkflowError};
+
+pub use crate::memory_store::MemoryStore;
 
 /// The message of every injected fault.
 pub const INJECTED_FAULT: &str = "injected fault";

@@ -19,13 +19,17 @@ use ticket_cloud::s3::S3Files;
 use ticket_cloud::stripe::KeySource;
 use ticket_cloud::{DynamoStore, StripePayments};
 use ticket_core::TicketSigner;
-use ticket_core::registration::{Step, StepFailure, StepPayload, output};
+use ticket_core::registration::{StepFailure, StepPayload, output};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 pub use post_confirmation::{post_confirmation, run_post_confirmation};
 pub use reconcile::{PASS_FAILED, pass, reconcile_ports, run_reconcile};
-pub use route::{PUBLIC_KEYS_VAR, SITE_URL_VAR, STATE_MACHINE_ARN_VAR, binary_name, run_route};
+pub use route::{
+    PUBLIC_KEYS_VAR, SITE_URL_VAR, STATE_MACHINE_ARN_VAR, binary_name, run_route, serves,
+};
+pub use ticket_core::api::Handler;
+pub use ticket_core::registration::Step;
 
 /// Names the environment variable that holds the DynamoDB table name (set by the CDK app).
 pub const TABLE_NAME_VAR: &str = "TABLE_NAME";
@@ -58,6 +62,36 @@ pub const STRIPE_WEBHOOK_SECRET_ARN_VAR: &str = "STRIPE_WEBHOOK_SECRET_SECRET_AR
 /// Names the optional environment variable that points the Stripe client at another server
 /// (a simulator); real Stripe when unset.
 pub const STRIPE_API_BASE_VAR: &str = "STRIPE_API_BASE";
+
+/// Whether two strings are equal, at build time.
+pub const fn same_str(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Names the step a saga-step binary runs, as `STEP`. A binary whose file name is not that
+/// step's binary name does not build, so the function the state machine invokes for a step
+/// runs that step.
+#[macro_export]
+macro_rules! step_binary {
+    ($step:ident) => {
+        const STEP: $crate::Step = $crate::Step::$step;
+        const _: () = assert!(
+            $crate::same_str(STEP.binary_name(), env!("CARGO_BIN_NAME")),
+            "this binary's name is not the binary name of the step it runs"
+        );
+    };
+}
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -434,14 +468,14 @@ mod tests {
 
     #[test]
     fn every_step_has_its_binary() {
+        // What each binary runs is checked when it builds (`step_binary!`).
         let bins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
         for step in Step::ALL {
             let source = bins.join(format!("{}.rs", step.binary_name()));
-            let text = std::fs::read_to_string(&source)
-                .unwrap_or_else(|error| panic!("{}: {error}", source.display()));
-            let runs = format!("Step::{:?}", step);
-            assert!(text.contains(&runs), "{} runs {runs}", source.display());
+            assert!(source.is_file(), "{step:?} needs {}", source.display());
         }
+        assert!(same_str("confirm-seat", Step::ConfirmSeat.binary_name()));
+        assert!(!same_str("confirm-seats", Step::ConfirmSeat.binary_name()));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_runtime::{LambdaEvent, service_fn};
 use ticket_cloud::StepFunctionsWorkflow;
-use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse};
+use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse, Handler};
 use ticket_core::registration::RegistrationRequest;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, FileKey, FilesError, OrderId, Payments, PaymentsError,
@@ -45,33 +45,80 @@ pub fn binary_name(operation_id: &str) -> String {
     name
 }
 
-/// Serves the route whose `operationId` is `operation_id`; events for any other route are
-/// answered 404 (API Gateway sends none: one route, one function).
-pub async fn run_route(operation_id: &'static str) -> Result<(), lambda_runtime::Error> {
+/// Whether `binary` is the binary name of the route `handler` runs ([`binary_name`] of its
+/// operation id). A `const fn`, so [`route_main!`](crate::route_main) checks it at build time.
+pub const fn serves(binary: &str, handler: Handler) -> bool {
+    let mut i = 0;
+    while i < api::ROUTES.len() {
+        let route = &api::ROUTES[i];
+        if route.handler as u8 == handler as u8 {
+            return is_kebab_case_of(binary.as_bytes(), route.operation_id.as_bytes());
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn is_kebab_case_of(kebab: &[u8], camel: &[u8]) -> bool {
+    let (mut k, mut c) = (0, 0);
+    while c < camel.len() {
+        let character = camel[c];
+        if character.is_ascii_uppercase() {
+            if k >= kebab.len() || kebab[k] != b'-' {
+                return false;
+            }
+            k += 1;
+        }
+        if k >= kebab.len() || kebab[k] != character.to_ascii_lowercase() {
+            return false;
+        }
+        k += 1;
+        c += 1;
+    }
+    k == kebab.len()
+}
+
+/// The `main` of a route Lambda: serves the route of `Handler::$handler`. A binary whose file
+/// name is not that route's binary name does not build, so the binary the CDK app deploys for a
+/// route is the one that serves it.
+#[macro_export]
+macro_rules! route_main {
+    ($handler:ident) => {
+        const _: () = assert!(
+            $crate::serves(env!("CARGO_BIN_NAME"), $crate::Handler::$handler),
+            "this binary's name is not the kebab-case operationId of the route it serves"
+        );
+
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_runtime::Error> {
+            $crate::run_route($crate::Handler::$handler).await
+        }
+    };
+}
+
+/// Serves the route that runs `handler`; events for any other route are answered 404 (API
+/// Gateway sends none: one route, one function).
+pub async fn run_route(handler: Handler) -> Result<(), lambda_runtime::Error> {
     crate::init_logging();
     let config = crate::aws_config().await;
     let ports = &ports_from(&config).await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(apigw::apigw_response(
-                serve(ports, operation_id, event.payload).await,
+                serve(ports, handler, event.payload).await,
             ))
         },
     ))
     .await
 }
 
-async fn serve(
-    ports: &ApiPorts,
-    operation_id: &str,
-    event: ApiGatewayV2httpRequest,
-) -> ApiResponse {
+async fn serve(ports: &ApiPorts, handler: Handler, event: ApiGatewayV2httpRequest) -> ApiResponse {
     let request = match apigw::api_request(event) {
         Ok(request) => request,
         Err(refused) => return refused,
     };
     match api::find_route(&request.method, &request.route) {
-        Some(route) if route.operation_id == operation_id => api::handle(ports, request).await,
+        Some(route) if route.handler == handler => api::handle(ports, request).await,
         _ => ApiError::not_found("route").into(),
     }
 }
@@ -207,19 +254,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_route_has_its_binary_serving_it() {
+    fn every_route_has_its_binary() {
+        // What each binary serves is checked when it builds (`route_main!`).
         let bin_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin");
         for route in api::ROUTES {
-            let name = binary_name(route.operation_id);
-            let path = format!("{bin_dir}/{name}.rs");
-            let source = std::fs::read_to_string(&path)
-                .unwrap_or_else(|_| panic!("{} {} needs {path}", route.method, route.path));
+            let path = format!("{bin_dir}/{}.rs", binary_name(route.operation_id));
             assert!(
-                source.contains(&format!("run_route(\"{}\")", route.operation_id)),
-                "{path} serves {}",
-                route.operation_id
+                std::path::Path::new(&path).is_file(),
+                "{} {} needs {path}",
+                route.method,
+                route.path
             );
+            assert!(serves(&binary_name(route.operation_id), route.handler));
         }
+    }
+
+    #[test]
+    fn a_binary_serves_only_the_route_its_name_is_of() {
+        assert!(serves("list-my-tickets", Handler::MyTickets));
+        assert!(!serves("list-my-ticket", Handler::MyTickets));
+        assert!(!serves("list-my-tickets-", Handler::MyTickets));
+        assert!(!serves("listmytickets", Handler::MyTickets));
+        assert!(!serves("checkout", Handler::MyTickets));
+        assert!(serves("checkout", Handler::Checkout));
     }
 
     #[test]

@@ -46,17 +46,17 @@ impl Step {
     ];
 
     /// The state's name in the state machine.
-    pub fn state_name(self) -> &'static str {
+    pub const fn state_name(self) -> &'static str {
         self.names().0
     }
 
     /// The `${...}` placeholder the state's `Resource` (or `FunctionName`) is written with.
-    pub fn substitution(self) -> &'static str {
+    pub const fn substitution(self) -> &'static str {
         self.names().1
     }
 
     /// The Lambda binary (`lambdas/functions/src/bin/<name>.rs`) that runs the step on AWS.
-    pub fn binary_name(self) -> &'static str {
+    pub const fn binary_name(self) -> &'static str {
         self.names().2
     }
 
@@ -71,7 +71,7 @@ impl Step {
         Self::ALL.into_iter().find(|step| step.state_name() == name)
     }
 
-    fn names(self) -> (&'static str, &'static str, &'static str) {
+    const fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Step::ConfirmSeat => ("ConfirmSeat", "ConfirmSeatFunctionArn", "confirm-seat"),
             Step::RecordTicket => ("RecordTicket", "RecordTicketFunctionArn", "record-ticket"),

@@ -1,6 +1,3 @@
 //! The route GET /tickets/{id}/download: API Gateway's event to the route's handler in core.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::run_route("downloadTicket").await
-}
+ticket_functions::route_main!(DownloadTicket);

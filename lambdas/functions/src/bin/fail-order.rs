@@ -1,14 +1,16 @@
 //! FailOrder (compensation): closes the order as FAILED (or REFUNDED, if it had been
 //! fulfilled) with a reason the buyer can read. Needs the table only.
 
-use ticket_core::registration::{Step, fail_order};
+use ticket_core::registration::fail_order;
 use ticket_core::{Clock, SystemClock};
+
+ticket_functions::step_binary!(FailOrder);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ticket_functions::init_logging();
     let store = &ticket_functions::store_from_env().await?;
-    ticket_functions::run_step(Step::FailOrder, move |payload| async move {
+    ticket_functions::run_step(STEP, move |payload| async move {
         fail_order(
             store,
             &payload.request,

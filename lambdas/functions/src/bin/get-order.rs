@@ -1,6 +1,3 @@
 //! The route GET /orders/{id}: API Gateway's event to the route's handler in core.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::run_route("getOrder").await
-}
+ticket_functions::route_main!(GetOrder);

@@ -1,6 +1,3 @@
 //! The route GET /events: API Gateway's event to the route's handler in core.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::run_route("listEvents").await
-}
+ticket_functions::route_main!(ListEvents);

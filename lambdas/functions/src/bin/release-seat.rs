@@ -1,13 +1,15 @@
 //! ReleaseSeat (compensation): gives the seat back, sold or held. Needs the table only.
 
-use ticket_core::registration::{Step, release_seat};
+use ticket_core::registration::release_seat;
 use ticket_core::{Clock, SystemClock};
+
+ticket_functions::step_binary!(ReleaseSeat);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     ticket_functions::init_logging();
     let store = &ticket_functions::store_from_env().await?;
-    ticket_functions::run_step(Step::ReleaseSeat, move |payload| async move {
+    ticket_functions::run_step(STEP, move |payload| async move {
         release_seat(store, &payload.request, SystemClock.now()).await
     })
     .await

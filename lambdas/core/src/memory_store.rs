@@ -1,0 +1,675 @@
+//! An in-memory [`Store`] (feature `testing`), so the API handlers can be tested without a
+//! database. It keeps the SQLite adapter's semantics and passes both conformance suites.
+//!
+//! All state sits behind one mutex and each method does all its work under one lock, so every
+//! call is atomic, the way one SQLite transaction is. Each call makes all its checks before
+//! its first write, so a refused call changes nothing (SQLite would roll back). The maps are
+//! ordered, so lists and ties come out the same on every run. The reconciliation queries
+//! filter the maps: the "never a scan" rule matters for a real table, not here.
+//!
+//! Instants are stored to the millisecond, the precision every adapter stores
+//! ([`crate::time::to_key`]). A `now` is truncated the same way before it is compared, just as
+//! SQLite compares `to_key(now)`.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::event::{Event, EventView, SeatCounts};
+use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
+use crate::order::{
+    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket, TicketStatus,
+};
+use crate::page::{Page, PageRequest, decode_cursor, encode_cursor};
+use crate::store::{
+    FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError,
+};
+use crate::time::to_millis;
+
+/// A [`Store`] that lives in memory and dies with its value. Each `new()` store starts empty.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A poisoned lock means an earlier call panicked: the state may be half-written.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("memory store lock")
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    events: BTreeMap<EventId, EventView>,
+    /// A hold's id is unique within its event (as DynamoDB keys it).
+    holds: BTreeMap<(EventId, HoldId), StoredHold>,
+    orders: BTreeMap<OrderId, StoredOrder>,
+    /// A ticket is also its registration: one attendee, one ticket.
+    tickets: BTreeMap<TicketId, Ticket>,
+}
+
+#[derive(Debug)]
+struct StoredHold {
+    hold: Hold,
+    /// The order that took the hold over: from then on the order's checks decide the hold's
+    /// fate, and the hold is no longer one of [`Store::expired_holds`].
+    order: Option<OrderId>,
+}
+
+#[derive(Debug)]
+struct StoredOrder {
+    order: Order,
+    /// When the order is next due for a reconciliation check. Only a `PENDING` order has one.
+    check_after: Option<DateTime<Utc>>,
+}
+
+impl StoredOrder {
+    /// A new order is `PENDING` without a ticket, whatever the caller passed (as in SQLite),
+    /// and first due for a check [`FIRST_ORDER_CHECK`] after it was made.
+    fn new(order: &Order) -> Self {
+        let order = Order {
+            status: OrderStatus::Pending,
+            ticket_id: None,
+            failure_reason: None,
+            created_at: to_millis(order.created_at),
+            updated_at: to_millis(order.updated_at),
+            ..order.clone()
+        };
+        Self {
+            check_after: Some(order.created_at + FIRST_ORDER_CHECK),
+            order,
+        }
+    }
+}
+
+/// What a hold or ticket names but cannot be found: a bug of this store, not the caller's.
+fn missing(what: &str, id: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("{what} {id} is missing"))
+}
+
+/// The position after which a page starts; `None` for the first page.
+fn start<P: DeserializeOwned>(page: &PageRequest) -> Result<Option<P>, StoreError> {
+    Ok(page.cursor.as_deref().map(decode_cursor).transpose()?)
+}
+
+/// The first page of `items` (sorted, and already past the cursor). The next cursor is the
+/// position of the last item given, present only when more items follow.
+fn page_of<T, P: Serialize>(
+    items: impl IntoIterator<Item = T>,
+    page: &PageRequest,
+    position: impl Fn(&T) -> P,
+) -> Page<T> {
+    let mut items = items.into_iter();
+    let first: Vec<T> = items.by_ref().take(page.limit() as usize).collect();
+    let next_cursor = match items.next() {
+        Some(_) => first.last().map(|last| encode_cursor(&position(last))),
+        None => None,
+    };
+    Page {
+        items: first,
+        next_cursor,
+    }
+}
+
+fn event_position(view: &EventView) -> (DateTime<Utc>, EventId) {
+    (view.event.starts_at, view.event.id)
+}
+
+fn ticket_position(ticket: &Ticket) -> (DateTime<Utc>, TicketId) {
+    (ticket.created_at, ticket.id)
+}
+
+impl State {
+    fn create_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        let Entry::Vacant(entry) = self.events.entry(event.id) else {
+            return Err(StoreError::AlreadyExists("event"));
+        };
+        entry.insert(EventView {
+            event: Event {
+                starts_at: to_millis(event.starts_at),
+                created_at: to_millis(event.created_at),
+                ..event.clone()
+            },
+            seats: SeatCounts::default(),
+        });
+        Ok(())
+    }
+
+    /// Events that `keep` takes, by start time (then id), from the page's cursor on.
+    fn events_page(
+        &self,
+        page: &PageRequest,
+        keep: impl Fn(&EventView) -> bool,
+    ) -> Result<Page<EventView>, StoreError> {
+        let after: Option<(DateTime<Utc>, EventId)> = start(page)?;
+        let mut views: Vec<&EventView> = self
+            .events
+            .values()
+            .filter(|view| keep(view) && after.is_none_or(|after| event_position(view) > after))
+            .collect();
+        views.sort_by_key(|view| event_position(view));
+        Ok(page_of(views.into_iter().cloned(), page, event_position))
+    }
+
+    /// Adds to an event's counters, refusing what SQLite's `CHECK (0 <= sold AND sold <= taken
+    /// AND taken <= capacity)` refuses. Callers check for a free seat first: a refusal here is
+    /// a bug.
+    fn add_seats(&mut self, event_id: EventId, taken: i64, sold: i64) -> Result<(), StoreError> {
+        let view = self
+            .events
+            .get_mut(&event_id)
+            .ok_or_else(|| missing("event", event_id))?;
+        let new_taken = u32::try_from(i64::from(view.seats.taken) + taken).ok();
+        let new_sold = u32::try_from(i64::from(view.seats.sold) + sold).ok();
+        match (new_taken, new_sold) {
+            (Some(taken), Some(sold)) if sold <= taken && taken <= view.event.capacity => {
+                view.seats.taken = taken;
+                view.seats.sold = sold;
+                Ok(())
+            }
+            _ => Err(StoreError::Internal(format!(
+                "the seat counts of event {event_id} would leave their bounds"
+            ))),
+        }
+    }
+
+    fn hold(&self, event_id: EventId, hold_id: HoldId) -> Result<&Hold, StoreError> {
+        self.holds
+            .get(&(event_id, hold_id))
+            .map(|stored| &stored.hold)
+            .ok_or(StoreError::NotFound("hold"))
+    }
+
+    fn set_hold_status(
+        &mut self,
+        event_id: EventId,
+        hold_id: HoldId,
+        status: HoldStatus,
+    ) -> Result<Hold, StoreError> {
+        let stored = self
+            .holds
+            .get_mut(&(event_id, hold_id))
+            .ok_or(StoreError::NotFound("hold"))?;
+        stored.hold.status = status;
+        Ok(stored.hold.clone())
+    }
+
+    fn hold_seat(
+        &mut self,
+        event_id: EventId,
+        new_hold: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        let now = to_millis(now);
+        let view = self
+            .events
+            .get(&event_id)
+            .ok_or(StoreError::NotFound("event"))?;
+        // In SQLite's order: a full or started event refuses even a repeated hold id.
+        if now >= view.event.starts_at {
+            return Err(StoreError::EventEnded);
+        }
+        if view.seats.taken >= view.event.capacity {
+            return Err(StoreError::SoldOut);
+        }
+        if self.holds.contains_key(&(event_id, new_hold.id)) {
+            return Err(StoreError::AlreadyExists("hold"));
+        }
+        let hold = Hold {
+            id: new_hold.id,
+            event_id,
+            user_id: new_hold.user_id.clone(),
+            status: HoldStatus::Held,
+            expires_at: to_millis(new_hold.expires_at),
+            created_at: now,
+        };
+        self.add_seats(event_id, 1, 0)?;
+        self.holds.insert(
+            (event_id, hold.id),
+            StoredHold {
+                hold: hold.clone(),
+                order: None,
+            },
+        );
+        Ok(hold)
+    }
+
+    fn confirm_hold(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let hold = self.hold(event_id, hold_id)?;
+        match hold.status {
+            HoldStatus::Sold => Ok(hold.clone()),
+            HoldStatus::Released => Err(StoreError::HoldReleased),
+            HoldStatus::Held => {
+                self.add_seats(event_id, 0, 1)?;
+                self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
+            }
+        }
+    }
+
+    fn release_hold(
+        &mut self,
+        event_id: EventId,
+        hold_id: HoldId,
+        scope: ReleaseScope,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        let was = self.hold(event_id, hold_id)?.status;
+        let sold = match (was, scope) {
+            (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
+            (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
+            (HoldStatus::Sold, ReleaseScope::Any) => 1,
+            (HoldStatus::Held, _) => 0,
+        };
+        self.add_seats(event_id, -1, -sold)?;
+        self.set_hold_status(event_id, hold_id, HoldStatus::Released)?;
+        Ok(ReleaseOutcome::Released { was })
+    }
+
+    fn take_seat_late(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let hold = self.hold(event_id, hold_id)?;
+        match hold.status {
+            HoldStatus::Sold => return Ok(hold.clone()),
+            // Never released: its seat is still taken, so this is a confirm.
+            HoldStatus::Held => self.add_seats(event_id, 0, 1)?,
+            // Its seat went back to the pool: it needs a free one again. The event's start is
+            // not checked, as in SQLite and DynamoDB.
+            HoldStatus::Released => {
+                let view = self
+                    .events
+                    .get(&event_id)
+                    .ok_or_else(|| missing("event", event_id))?;
+                if view.seats.taken >= view.event.capacity {
+                    return Err(StoreError::SoldOut);
+                }
+                self.add_seats(event_id, 1, 1)?;
+            }
+        }
+        self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
+    }
+
+    /// Stores a new order and hands its hold (if there is one, and no other order took it) over
+    /// to it. The caller has checked that no order has its id.
+    fn insert_order(&mut self, order: &Order) -> Order {
+        let stored = StoredOrder::new(order);
+        let order = stored.order.clone();
+        if let Some(hold) = self.holds.get_mut(&(order.event_id, order.hold_id)) {
+            hold.order.get_or_insert_with(|| order.id.clone());
+        }
+        self.orders.insert(order.id.clone(), stored);
+        order
+    }
+
+    fn record_ticket(&mut self, request: &NewTicket) -> Result<Recorded, StoreError> {
+        let existing = self
+            .orders
+            .get(&request.order.id)
+            .map(|stored| stored.order.clone());
+        if let Some(order) = &existing {
+            if let Some(ticket_id) = order.ticket_id {
+                let ticket = self
+                    .tickets
+                    .get(&ticket_id)
+                    .ok_or_else(|| missing("ticket", ticket_id))?
+                    .clone();
+                return Ok(Recorded {
+                    order: order.clone(),
+                    registration: ticket.registration(),
+                    ticket,
+                });
+            }
+            if !order.status.takes_a_ticket() {
+                return Err(StoreError::OrderClosed(order.status));
+            }
+        }
+        let ticket = Ticket {
+            created_at: to_millis(request.created_at),
+            ..request.ticket()
+        };
+        // SQLite's foreign key: a ticket needs its event (a bug of the caller, hence Internal).
+        if !self.events.contains_key(&ticket.event_id) {
+            return Err(missing("event", ticket.event_id));
+        }
+        if self.tickets.contains_key(&ticket.id) {
+            return Err(StoreError::AlreadyExists("ticket"));
+        }
+        if self.registration_taken(ticket.event_id, ticket.registration_id) {
+            return Err(StoreError::AlreadyExists("registration"));
+        }
+        let order = match existing {
+            Some(order) => order,
+            None => self.insert_order(&request.order),
+        };
+        let stored = self
+            .orders
+            .get_mut(&order.id)
+            .ok_or_else(|| missing("order", &order.id))?;
+        stored.order.ticket_id = Some(ticket.id);
+        let order = stored.order.clone();
+        self.tickets.insert(ticket.id, ticket.clone());
+        Ok(Recorded {
+            order,
+            registration: ticket.registration(),
+            ticket,
+        })
+    }
+
+    fn registration_taken(&self, event_id: EventId, id: RegistrationId) -> bool {
+        self.tickets
+            .values()
+            .any(|ticket| ticket.event_id == event_id && ticket.registration_id == id)
+    }
+
+    fn create_order(&mut self, order: &Order) -> Order {
+        match self.orders.get(&order.id) {
+            Some(stored) => stored.order.clone(),
+            None => self.insert_order(order),
+        }
+    }
+
+    fn transition_order(
+        &mut self,
+        id: &OrderId,
+        to: OrderStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        let stored = self
+            .orders
+            .get_mut(id)
+            .ok_or(StoreError::NotFound("order"))?;
+        let order = &mut stored.order;
+        if order.status == to {
+            return Ok(order.clone());
+        }
+        if !to.allowed_from().contains(&order.status) {
+            return Err(StoreError::InvalidTransition {
+                from: order.status,
+                to,
+            });
+        }
+        order.status = to;
+        order.updated_at = to_millis(now);
+        // A move without a reason keeps an earlier one (SQLite's COALESCE).
+        if let Some(reason) = reason {
+            order.failure_reason = Some(reason.to_owned());
+        }
+        // Only a pending order is due for checks, and no status moves back to `PENDING`.
+        stored.check_after = None;
+        Ok(stored.order.clone())
+    }
+
+    fn void_ticket(&mut self, id: TicketId) -> Result<Ticket, StoreError> {
+        let ticket = self
+            .tickets
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("ticket"))?;
+        match ticket.status {
+            TicketStatus::Void => {}
+            TicketStatus::Used => return Err(StoreError::TicketUsed),
+            TicketStatus::Valid => ticket.status = TicketStatus::Void,
+        }
+        Ok(ticket.clone())
+    }
+
+    fn redeem_ticket(
+        &mut self,
+        id: TicketId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        let Some(ticket) = self.tickets.get_mut(&id) else {
+            return Ok(Redemption::Unknown);
+        };
+        match ticket.status {
+            TicketStatus::Used => return Ok(Redemption::AlreadyUsed(ticket.clone())),
+            TicketStatus::Void => return Ok(Redemption::Void(ticket.clone())),
+            TicketStatus::Valid => {}
+        }
+        let view = self
+            .events
+            .get_mut(&ticket.event_id)
+            .ok_or_else(|| missing("event", ticket.event_id))?;
+        view.seats.checked_in += 1;
+        ticket.status = TicketStatus::Used;
+        ticket.used_at = Some(to_millis(now));
+        ticket.used_by = Some(by.clone());
+        Ok(Redemption::Admitted(ticket.clone()))
+    }
+
+    fn tickets_of_user(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        // Newest first: the page continues below the cursor's position.
+        let before: Option<(DateTime<Utc>, TicketId)> = start(page)?;
+        let mut tickets: Vec<&Ticket> = self
+            .tickets
+            .values()
+            .filter(|ticket| {
+                ticket.user_id == *user
+                    && before.is_none_or(|before| ticket_position(ticket) < before)
+            })
+            .collect();
+        tickets.sort_by_key(|ticket| Reverse(ticket_position(ticket)));
+        Ok(page_of(tickets.into_iter().cloned(), page, ticket_position))
+    }
+
+    fn attendees_of_event(
+        &self,
+        event_id: EventId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        let after: Option<RegistrationId> = start(page)?;
+        let mut tickets: Vec<&Ticket> = self
+            .tickets
+            .values()
+            .filter(|ticket| {
+                ticket.event_id == event_id
+                    && after.is_none_or(|after| ticket.registration_id > after)
+            })
+            .collect();
+        tickets.sort_by_key(|ticket| ticket.registration_id);
+        Ok(page_of(tickets.into_iter().cloned(), page, |ticket| {
+            ticket.registration_id
+        }))
+    }
+
+    fn expired_holds(&self, now: DateTime<Utc>, limit: usize) -> Vec<Hold> {
+        let now = to_millis(now);
+        let mut due: Vec<&Hold> = self
+            .holds
+            .values()
+            .filter(|stored| {
+                stored.order.is_none()
+                    && stored.hold.status == HoldStatus::Held
+                    && stored.hold.expires_at <= now
+            })
+            .map(|stored| &stored.hold)
+            .collect();
+        due.sort_by_key(|hold| (hold.expires_at, hold.id));
+        due.into_iter().take(limit).cloned().collect()
+    }
+
+    fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Vec<Order> {
+        let now = to_millis(now);
+        let mut due: Vec<(DateTime<Utc>, &Order)> = self
+            .orders
+            .values()
+            .filter_map(|stored| Some((stored.check_after?, &stored.order)))
+            .filter(|(check_after, _)| *check_after <= now)
+            .collect();
+        due.sort_by(|(a_at, a), (b_at, b)| (a_at, &a.id).cmp(&(b_at, &b.id)));
+        due.into_iter()
+            .take(limit)
+            .map(|(_, order)| order.clone())
+            .collect()
+    }
+
+    fn defer_order_check(&mut self, id: &OrderId, until: DateTime<Utc>) {
+        if let Some(stored) = self.orders.get_mut(id)
+            && stored.order.status == OrderStatus::Pending
+        {
+            stored.check_after = Some(to_millis(until));
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.state().create_event(event)
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
+        Ok(self.state().events.get(&id).cloned())
+    }
+
+    async fn list_organizer_events(
+        &self,
+        organizer: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        self.state()
+            .events_page(page, |view| view.event.organizer_id == *organizer)
+    }
+
+    async fn list_upcoming_events(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<EventView>, StoreError> {
+        let now = to_millis(now);
+        self.state()
+            .events_page(page, |view| view.event.starts_at > now)
+    }
+
+    async fn hold_seat(
+        &self,
+        event_id: EventId,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, StoreError> {
+        self.state().hold_seat(event_id, hold, now)
+    }
+
+    async fn get_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+    ) -> Result<Option<Hold>, StoreError> {
+        Ok(self
+            .state()
+            .holds
+            .get(&(event_id, hold_id))
+            .map(|stored| stored.hold.clone()))
+    }
+
+    async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        self.state().confirm_hold(event_id, hold_id)
+    }
+
+    async fn release_hold(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+        scope: ReleaseScope,
+        _now: DateTime<Utc>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        self.state().release_hold(event_id, hold_id, scope)
+    }
+
+    async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        self.state().take_seat_late(event_id, hold_id)
+    }
+
+    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
+        self.state().record_ticket(request)
+    }
+
+    async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {
+        Ok(self.state().create_order(order))
+    }
+
+    async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self
+            .state()
+            .orders
+            .get(id)
+            .map(|stored| stored.order.clone()))
+    }
+
+    async fn transition_order(
+        &self,
+        id: &OrderId,
+        to: OrderStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Order, StoreError> {
+        self.state().transition_order(id, to, reason, now)
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        Ok(self.state().tickets.get(&id).cloned())
+    }
+
+    async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError> {
+        self.state().void_ticket(id)
+    }
+
+    async fn redeem_ticket(
+        &self,
+        id: TicketId,
+        by: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        self.state().redeem_ticket(id, by, now)
+    }
+
+    async fn tickets_of_user(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        self.state().tickets_of_user(user, page)
+    }
+
+    async fn attendees_of_event(
+        &self,
+        event_id: EventId,
+        page: &PageRequest,
+    ) -> Result<Page<Ticket>, StoreError> {
+        self.state().attendees_of_event(event_id, page)
+    }
+
+    async fn expired_holds(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Hold>, StoreError> {
+        Ok(self.state().expired_holds(now, limit))
+    }
+
+    async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError> {
+        Ok(self.state().orders_due(now, limit))
+    }
+
+    async fn defer_order_check(
+        &self,
+        id: &OrderId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.state().defer_order_check(id, until);
+        Ok(())
+    }
+}
