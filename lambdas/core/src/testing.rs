@@ -1,5 +1,5 @@
-//! Test doubles for the ports (an in-memory store among them), and fault injection for the ones
-//! that do (feature `testing`).
+//! Test doubles for the ports, an in-memory store among them, and fault injection (feature
+//! `testing`).
 //!
 //! - [`FakePayments`]: an in-memory payment provider that keeps checkout sessions and refunds by
 //!   idempotency key, the way Stripe does, and counts calls.
