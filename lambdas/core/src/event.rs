@@ -1,6 +1,7 @@
 //! Events, their validation and their seat counts.
 
 use chrono::{DateTime, Months, Timelike, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, UserId};
@@ -131,7 +132,7 @@ pub struct EventView {
     pub seats: SeatCounts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventStatus {
     Open,
@@ -139,14 +140,18 @@ pub enum EventStatus {
     Ended,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An event's seats: what is held, sold and left, and how many were scanned at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventStats {
+    #[schemars(range(min = 1))]
     pub capacity: u32,
+    /// Seats held by buyers still paying.
     pub held: u32,
     pub sold: u32,
     pub remaining: u32,
     pub checked_in: u32,
+    /// ENDED once the event has started, whatever seats are left.
     pub status: EventStatus,
 }
 

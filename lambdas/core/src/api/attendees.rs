@@ -1,13 +1,11 @@
 //! `GET /events/{id}/attendees`: JSON pages, or the whole list as CSV with `Accept: text/csv`.
 
-use serde_json::{Value, json};
-
+use super::bodies::{AttendeeBody, PageBody};
 use super::csv::csv_row;
 use super::events::own_event;
-use super::http::{ApiError, ApiRequest, ApiResponse, page_body};
+use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::files::content_disposition;
 use crate::identity::Caller;
-use crate::order::Ticket;
 use crate::page::{MAX_PAGE_SIZE, PageRequest};
 use crate::store::Store;
 use crate::time::to_key;
@@ -21,17 +19,6 @@ pub const CSV_COLUMNS: [&str; 6] = [
     "registeredAt",
     "checkedInAt",
 ];
-
-fn attendee_body(ticket: &Ticket) -> Value {
-    json!({
-        "ticketId": ticket.id,
-        "name": ticket.attendee.name,
-        "email": ticket.attendee.email,
-        "status": ticket.status,
-        "registeredAt": ticket.created_at,
-        "checkedInAt": ticket.used_at,
-    })
-}
 
 fn wants_csv(request: &ApiRequest) -> bool {
     request.header("accept").is_some_and(|accept| {
@@ -60,7 +47,7 @@ pub(crate) async fn list(
             .map_err(ApiError::store)?;
         return Ok(ApiResponse::json(
             200,
-            &page_body(attendees, |ticket| attendee_body(&ticket)),
+            &PageBody::of(attendees, |ticket| AttendeeBody::from(&ticket)),
         ));
     }
     let mut csv = csv_row(&CSV_COLUMNS);

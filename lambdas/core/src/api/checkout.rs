@@ -1,10 +1,8 @@
 //! `POST /events/{id}/checkout`: hold a seat, then start paying for it (Stripe Checkout) or, for
 //! a free event, start the registration straight away.
 
-use chrono::TimeDelta;
-use serde_json::json;
-
 use super::ApiPorts;
+use super::bodies::CheckoutStarted;
 use super::events::find_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::event::Event;
@@ -14,6 +12,7 @@ use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus};
 use crate::payments::CheckoutRequest;
 use crate::registration::RegistrationRequest;
 use crate::store::{ReleaseScope, StoreError};
+use chrono::TimeDelta;
 
 /// How long a seat is held while its buyer pays. The session expires with the hold, and Stripe
 /// refuses an `expires_at` less than 30 minutes after the session's creation, which comes a
@@ -57,11 +56,11 @@ pub(crate) async fn checkout(
     };
     Ok(ApiResponse::json(
         201,
-        &json!({
-            "orderId": order_id,
-            "checkoutUrl": checkout_url,
-            "holdExpiresAt": hold.expires_at,
-        }),
+        &CheckoutStarted {
+            order_id,
+            checkout_url,
+            hold_expires_at: hold.expires_at,
+        },
     ))
 }
 

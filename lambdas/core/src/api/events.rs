@@ -1,33 +1,12 @@
 //! `POST /events`, `GET /events`, `GET /events/{id}`, `GET /events/{id}/stats`.
 
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-
-use super::http::{ApiError, ApiRequest, ApiResponse, page_body};
+use super::bodies::{EventBody, PageBody};
+use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::event::{EventView, NewEvent};
 use crate::identity::Caller;
 use crate::ids::{EventId, Ids};
 use crate::store::Store;
-
-/// An event as the API shows it: its fields, whether the caller organizes it, and its live
-/// availability.
-pub(crate) fn event_body(view: &EventView, caller: &Caller, now: DateTime<Utc>) -> Value {
-    let event = &view.event;
-    json!({
-        "id": event.id,
-        "title": event.title,
-        "description": event.description,
-        "venue": event.venue,
-        "startsAt": event.starts_at,
-        "capacity": event.capacity,
-        "priceMinor": event.price.amount_minor,
-        "currency": event.price.currency.code(),
-        "createdAt": event.created_at,
-        "organizedByYou": event.organizer_id == caller.user_id,
-        "availability": view.stats(now),
-    })
-}
 
 pub(crate) async fn create(
     store: &dyn Store,
@@ -46,7 +25,7 @@ pub(crate) async fn create(
         event,
         seats: Default::default(),
     };
-    Ok(ApiResponse::json(201, &event_body(&view, caller, now)))
+    Ok(ApiResponse::json(201, &EventBody::of(&view, caller, now)))
 }
 
 /// Upcoming events for everyone; `?mine=true` lists the organizer's own events, past and
@@ -77,7 +56,7 @@ pub(crate) async fn list(
     .map_err(ApiError::store)?;
     Ok(ApiResponse::json(
         200,
-        &page_body(events, |view| event_body(&view, caller, now)),
+        &PageBody::of(events, |view| EventBody::of(&view, caller, now)),
     ))
 }
 
@@ -90,7 +69,7 @@ pub(crate) async fn get(
     let view = find_event(store, request).await?;
     Ok(ApiResponse::json(
         200,
-        &event_body(&view, caller, clock.now()),
+        &EventBody::of(&view, caller, clock.now()),
     ))
 }
 

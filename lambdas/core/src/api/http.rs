@@ -1,17 +1,18 @@
 //! The framework-free request and response, the error every handler answers with, and the
 //! parsing of the parts of a request that every handler shares (ids, paging, JSON bodies).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::bodies::ErrorBody;
 use crate::files::FilesError;
 use crate::identity::{Caller, IdentityError};
-use crate::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
+use crate::page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
 use crate::payments::PaymentsError;
 use crate::store::StoreError;
 use crate::validation::ValidationErrors;
@@ -206,21 +207,13 @@ impl ApiResponse {
     }
 }
 
-/// A page of items as the API shows it.
-pub(crate) fn page_body<T, U: Serialize>(page: Page<T>, show: impl Fn(T) -> U) -> Value {
-    json!({
-        "items": page.items.into_iter().map(show).collect::<Vec<_>>(),
-        "nextCursor": page.next_cursor,
-    })
-}
-
 /// A client-facing failure: `{"error": message}` plus, for validation, `fields` naming each
 /// field at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
     pub message: String,
-    pub fields: Option<Map<String, Value>>,
+    pub fields: Option<BTreeMap<String, String>>,
 }
 
 impl ApiError {
@@ -260,7 +253,7 @@ impl ApiError {
         let fields = errors
             .0
             .iter()
-            .map(|error| (error.field.to_owned(), Value::from(error.message.clone())))
+            .map(|error| (error.field.to_owned(), error.message.clone()))
             .collect();
         Self {
             status: 400,
@@ -317,10 +310,10 @@ fn unavailable(port: &str, cause: &dyn Display, status: u16, message: &str) -> A
 
 impl From<ApiError> for ApiResponse {
     fn from(error: ApiError) -> Self {
-        let mut body = json!({ "error": error.message });
-        if let Some(fields) = error.fields {
-            body["fields"] = Value::Object(fields);
-        }
+        let body = ErrorBody {
+            error: error.message,
+            fields: error.fields,
+        };
         ApiResponse::json(error.status, &body)
     }
 }

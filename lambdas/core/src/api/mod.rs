@@ -3,9 +3,11 @@
 //! [`ApiRequest`], calls [`handle`] and writes the [`ApiResponse`] back.
 //!
 //! [`ROUTES`] is the one list of routes: the gateway, the Lambda binaries, the CDK app and the
-//! OpenAPI document ([`OPENAPI`], checked against it by a test) all follow it.
+//! OpenAPI document ([`OPENAPI`], checked against it by a test) all follow it. The bodies it
+//! answers are the types of [`bodies`], whose derived JSON Schemas the document carries.
 
 mod attendees;
+pub mod bodies;
 mod checkout;
 mod csv;
 mod events;

@@ -1,9 +1,7 @@
 //! `GET /orders/{id}`, `GET /me/tickets`, `GET /tickets/{id}/download`.
 
-use chrono::TimeDelta;
-use serde_json::{Value, json};
-
-use super::http::{ApiError, ApiRequest, ApiResponse, page_body};
+use super::bodies::{DownloadLink, OrderBody, PageBody, TicketBody};
+use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::files::{DEFAULT_LINK_TTL, FileKey, TicketFiles};
 use crate::identity::Caller;
@@ -11,13 +9,14 @@ use crate::ids::{OrderId, TicketId};
 use crate::order::{HoldStatus, Order, OrderStatus, Ticket, TicketStatus};
 use crate::registration::MAX_ORDER_ID_LEN;
 use crate::store::Store;
+use chrono::TimeDelta;
 
 /// A fresh download link for a ticket's PDF: `{url, expiresAt}`.
 async fn download_link(
     files: &dyn TicketFiles,
     clock: &dyn Clock,
     ticket: &Ticket,
-) -> Result<Value, ApiError> {
+) -> Result<DownloadLink, ApiError> {
     let name = format!("ticket-{}.pdf", ticket.id);
     let url = files
         .download_url(
@@ -29,34 +28,7 @@ async fn download_link(
         .map_err(ApiError::files)?;
     let expires_at = clock.now()
         + TimeDelta::from_std(DEFAULT_LINK_TTL).expect("the link lifetime fits a TimeDelta");
-    Ok(json!({ "url": url, "expiresAt": expires_at }))
-}
-
-fn order_body(order: &Order, status: &str, download: Option<Value>) -> Value {
-    json!({
-        "orderId": order.id,
-        "eventId": order.event_id,
-        "status": status,
-        "failureReason": order.failure_reason,
-        "amountMinor": order.amount.amount_minor,
-        "currency": order.amount.currency.code(),
-        "ticketId": order.ticket_id,
-        "download": download,
-        "createdAt": order.created_at,
-        "updatedAt": order.updated_at,
-    })
-}
-
-fn ticket_body(ticket: &Ticket) -> Value {
-    json!({
-        "ticketId": ticket.id,
-        "eventId": ticket.event_id,
-        "orderId": ticket.order_id,
-        "status": ticket.status,
-        "attendeeName": ticket.attendee.name,
-        "usedAt": ticket.used_at,
-        "createdAt": ticket.created_at,
-    })
+    Ok(DownloadLink { url, expires_at })
 }
 
 /// Order ids are checkout session ids (`cs_…`) or `free_…`, not UUIDs.
@@ -114,12 +86,12 @@ pub(crate) async fn get_order(
     // A pending order whose seat went back (its checkout expired unpaid) shows as EXPIRED; a
     // payment that still arrives moves it on to FULFILLED or, with no seat left, a refund.
     let status = match order.status {
-        OrderStatus::Pending if hold_released(store, &order).await? => "EXPIRED",
-        status => status.as_str(),
+        OrderStatus::Pending if hold_released(store, &order).await? => OrderStatus::Expired,
+        status => status,
     };
     Ok(ApiResponse::json(
         200,
-        &order_body(&order, status, download),
+        &OrderBody::of(&order, status, download),
     ))
 }
 
@@ -143,7 +115,7 @@ pub(crate) async fn my_tickets(
         .map_err(ApiError::store)?;
     Ok(ApiResponse::json(
         200,
-        &page_body(tickets, |ticket| ticket_body(&ticket)),
+        &PageBody::of(tickets, |ticket| TicketBody::from(&ticket)),
     ))
 }
 

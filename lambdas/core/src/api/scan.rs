@@ -1,14 +1,13 @@
 //! `POST /scan`: a door scan. Every verdict is a 200 with `result`, so a scanner shows it as
 //! is; only a malformed request (400) or a failing store (5xx) is an error.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
-
+use super::bodies::ScanResult;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::identity::Caller;
 use crate::store::{Redemption, Store};
 use crate::ticket_code::{CodeError, TicketVerifier};
+use serde::Deserialize;
 
 /// The longest `code` accepted.
 pub const MAX_SCAN_CHARS: usize = 1024;
@@ -17,10 +16,6 @@ pub const MAX_SCAN_CHARS: usize = 1024;
 #[serde(deny_unknown_fields)]
 struct ScanBody {
     code: String,
-}
-
-fn invalid(reason: &str) -> Value {
-    json!({ "result": "INVALID", "reason": reason })
 }
 
 pub(crate) async fn scan(
@@ -38,9 +33,9 @@ pub(crate) async fn scan(
         )));
     }
     let verdict = match verifier.verify(&body.code) {
-        Err(CodeError::Malformed(_)) => invalid("not a ticket code"),
+        Err(CodeError::Malformed(_)) => ScanResult::invalid("not a ticket code"),
         Err(CodeError::UnknownKey(_) | CodeError::BadSignature) => {
-            invalid("the code is not signed by this system")
+            ScanResult::invalid("the code is not signed by this system")
         }
         Ok(code) => {
             let event = store
@@ -48,35 +43,34 @@ pub(crate) async fn scan(
                 .await
                 .map_err(ApiError::store)?;
             match event {
-                None => invalid("unknown event"),
-                Some(view) if view.event.organizer_id != caller.user_id => json!({
-                    "result": "NOT_YOUR_EVENT",
-                    "eventId": code.event_id,
-                }),
+                None => ScanResult::invalid("unknown event"),
+                Some(view) if view.event.organizer_id != caller.user_id => {
+                    ScanResult::NotYourEvent {
+                        event_id: code.event_id,
+                    }
+                }
                 Some(view) => {
                     let redemption = store
                         .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
                         .await
                         .map_err(ApiError::store)?;
-                    let title = &view.event.title;
+                    let event_title = view.event.title;
                     match redemption {
-                        Redemption::Admitted(ticket) => json!({
-                            "result": "VALID",
-                            "ticketId": ticket.id,
-                            "eventId": ticket.event_id,
-                            "eventTitle": title,
-                            "attendeeName": ticket.attendee.name,
-                        }),
-                        Redemption::AlreadyUsed(ticket) => json!({
-                            "result": "USED",
-                            "ticketId": ticket.id,
-                            "eventId": ticket.event_id,
-                            "eventTitle": title,
-                            "attendeeName": ticket.attendee.name,
-                            "usedAt": ticket.used_at,
-                        }),
-                        Redemption::Void(_) => invalid("the ticket was voided"),
-                        Redemption::Unknown => invalid("unknown ticket"),
+                        Redemption::Admitted(ticket) => ScanResult::Valid {
+                            ticket_id: ticket.id,
+                            event_id: ticket.event_id,
+                            event_title,
+                            attendee_name: ticket.attendee.name,
+                        },
+                        Redemption::AlreadyUsed(ticket) => ScanResult::Used {
+                            ticket_id: ticket.id,
+                            event_id: ticket.event_id,
+                            event_title,
+                            attendee_name: ticket.attendee.name,
+                            used_at: ticket.used_at,
+                        },
+                        Redemption::Void(_) => ScanResult::invalid("the ticket was voided"),
+                        Redemption::Unknown => ScanResult::invalid("unknown ticket"),
                     }
                 }
             }

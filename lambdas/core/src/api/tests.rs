@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::bodies::response_schemas;
 use super::*;
 
 fn document() -> Value {
@@ -167,4 +168,65 @@ fn the_stripe_webhook_is_the_only_public_route() {
         .map(|route| route.handler)
         .collect();
     assert_eq!(public, [Handler::StripeWebhook]);
+}
+
+/// The schema each operation's success answer refers to, by `operationId`.
+const SUCCESS_BODIES: &[(&str, &str)] = &[
+    ("createEvent", "Event"),
+    ("listEvents", "EventPage"),
+    ("getEvent", "Event"),
+    ("getEventStats", "EventStats"),
+    ("checkout", "CheckoutStarted"),
+    ("listAttendees", "AttendeePage"),
+    ("getOrder", "Order"),
+    ("listMyTickets", "TicketPage"),
+    ("downloadTicket", "DownloadLink"),
+    ("scanTicket", "ScanResult"),
+    ("stripeWebhook", "WebhookReceived"),
+];
+
+#[test]
+fn the_documents_response_schemas_are_the_ones_derived_from_the_body_types() {
+    let doc = document();
+    let documented = &doc["components"]["schemas"];
+    for (name, derived) in response_schemas() {
+        assert!(
+            documented[&name] == derived,
+            "components/schemas/{name} differs from its Rust type; the derived schema is:\n{}",
+            serde_json::to_string_pretty(&derived).expect("a schema prints")
+        );
+    }
+}
+
+#[test]
+fn each_success_answer_refers_to_a_body_type_and_each_error_to_the_error_body() {
+    let doc = document();
+    let derived = response_schemas();
+    assert_eq!(SUCCESS_BODIES.len(), ROUTES.len());
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().expect("an operationId");
+        let (_, body) = SUCCESS_BODIES
+            .iter()
+            .find(|(operation_id, _)| *operation_id == id)
+            .unwrap_or_else(|| panic!("{id} has no success body listed"));
+        assert!(derived.contains_key(*body), "{body} is not a body type");
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            let response = match response.get("$ref").and_then(Value::as_str) {
+                Some(shared) => {
+                    &doc["components"]["responses"]
+                        [shared.trim_start_matches("#/components/responses/")]
+                }
+                None => response,
+            };
+            let schema = &response["content"]["application/json"]["schema"]["$ref"];
+            let wanted = match status.as_str() {
+                success if success.starts_with('2') => format!("#/components/schemas/{body}"),
+                // API Gateway's JWT authorizer answers 401 itself, in its own shape.
+                "401" => "#/components/schemas/AuthorizerRefusal".to_owned(),
+                _ => "#/components/schemas/Error".to_owned(),
+            };
+            assert_eq!(schema, &wanted, "{method} {path} {status}");
+        }
+    }
 }

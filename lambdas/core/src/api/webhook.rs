@@ -2,9 +2,8 @@
 //! by the session) or will never be (give the seat back). No JWT: the `Stripe-Signature` over the
 //! raw body proves the sender, and nothing changes before it is checked.
 
-use serde_json::json;
-
 use super::ApiPorts;
+use super::bodies::WebhookReceived;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::ids::OrderId;
 use crate::reconcile::close_unpaid;
@@ -39,7 +38,10 @@ pub(crate) async fn stripe_webhook(
     tracing::info!(event = %event.id, kind = %event.kind, outcome, "Stripe webhook");
     Ok(ApiResponse::json(
         200,
-        &json!({ "received": true, "outcome": outcome }),
+        &WebhookReceived {
+            received: true,
+            outcome,
+        },
     ))
 }
 

@@ -1,0 +1,276 @@
+//! What the API answers: one type per response body. The OpenAPI document's schemas of these
+//! bodies are the ones [`response_schemas`] derives from the types (a test compares them), so
+//! the document cannot drift from what the handlers send.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::event::{EventStats, EventView};
+use crate::identity::Caller;
+use crate::ids::{EventId, OrderId, TicketId};
+use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
+use crate::page::Page;
+
+/// An event with its live availability.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Event")]
+pub struct EventBody {
+    pub id: EventId,
+    pub title: String,
+    pub description: String,
+    pub venue: String,
+    pub starts_at: DateTime<Utc>,
+    pub capacity: u32,
+    /// The price in the currency's minor unit (cents); 0 for a free event.
+    pub price_minor: i64,
+    /// ISO 4217, lower case (`eur`).
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
+    /// Whether the caller organizes the event.
+    pub organized_by_you: bool,
+    pub availability: EventStats,
+}
+
+impl EventBody {
+    pub fn of(view: &EventView, caller: &Caller, now: DateTime<Utc>) -> Self {
+        let event = &view.event;
+        Self {
+            id: event.id,
+            title: event.title.clone(),
+            description: event.description.clone(),
+            venue: event.venue.clone(),
+            starts_at: event.starts_at,
+            capacity: event.capacity,
+            price_minor: event.price.amount_minor,
+            currency: event.price.currency.code().to_owned(),
+            created_at: event.created_at,
+            organized_by_you: event.organizer_id == caller.user_id,
+            availability: view.stats(now),
+        }
+    }
+}
+
+/// A checkout begun: its seat is held until `holdExpiresAt`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutStarted {
+    pub order_id: OrderId,
+    /// Where to pay (Stripe Checkout); null for a free event, whose registration has started.
+    #[schemars(extend("format" = "uri"))]
+    pub checkout_url: Option<String>,
+    pub hold_expires_at: DateTime<Utc>,
+}
+
+/// A short-lived link to a ticket's PDF.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadLink {
+    #[schemars(extend("format" = "uri"))]
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An order as its buyer sees it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Order")]
+pub struct OrderBody {
+    pub order_id: OrderId,
+    pub event_id: EventId,
+    /// PENDING until paid and registered; EXPIRED: the checkout ended unpaid and the seat went
+    /// back (a payment that arrives later still moves it on); FULFILLED: the ticket is ready;
+    /// FAILED: no ticket, see failureReason (a payment taken is refunded); REFUNDED: the ticket
+    /// was issued, then refunded.
+    pub status: OrderStatus,
+    pub failure_reason: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub ticket_id: Option<TicketId>,
+    /// Only when FULFILLED.
+    pub download: Option<DownloadLink>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderBody {
+    /// `status` is the order's own, or EXPIRED for a pending order whose seat went back.
+    pub fn of(order: &Order, status: OrderStatus, download: Option<DownloadLink>) -> Self {
+        Self {
+            order_id: order.id.clone(),
+            event_id: order.event_id,
+            status,
+            failure_reason: order.failure_reason.clone(),
+            amount_minor: order.amount.amount_minor,
+            currency: order.amount.currency.code().to_owned(),
+            ticket_id: order.ticket_id,
+            download,
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+        }
+    }
+}
+
+/// One of the caller's tickets.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Ticket")]
+pub struct TicketBody {
+    pub ticket_id: TicketId,
+    pub event_id: EventId,
+    pub order_id: OrderId,
+    pub status: TicketStatus,
+    pub attendee_name: String,
+    /// When it was scanned at the door.
+    pub used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Ticket> for TicketBody {
+    fn from(ticket: &Ticket) -> Self {
+        Self {
+            ticket_id: ticket.id,
+            event_id: ticket.event_id,
+            order_id: ticket.order_id.clone(),
+            status: ticket.status,
+            attendee_name: ticket.attendee.name.clone(),
+            used_at: ticket.used_at,
+            created_at: ticket.created_at,
+        }
+    }
+}
+
+/// A ticket on an event's attendee list.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Attendee")]
+pub struct AttendeeBody {
+    pub ticket_id: TicketId,
+    pub name: String,
+    pub email: String,
+    pub status: TicketStatus,
+    pub registered_at: DateTime<Utc>,
+    pub checked_in_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Ticket> for AttendeeBody {
+    fn from(ticket: &Ticket) -> Self {
+        Self {
+            ticket_id: ticket.id,
+            name: ticket.attendee.name.clone(),
+            email: ticket.attendee.email.clone(),
+            status: ticket.status,
+            registered_at: ticket.created_at,
+            checked_in_at: ticket.used_at,
+        }
+    }
+}
+
+/// A page of items; `nextCursor` asks for the next one.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "{T}Page")]
+pub struct PageBody<T> {
+    pub items: Vec<T>,
+    /// Present when more items may follow.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> PageBody<T> {
+    pub fn of<U>(page: Page<U>, show: impl Fn(U) -> T) -> Self {
+        Self {
+            items: page.items.into_iter().map(show).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// The verdict of a door scan, always answered with 200 so a scanner shows it as it is.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(
+    tag = "result",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    rename_all_fields = "camelCase"
+)]
+pub enum ScanResult {
+    /// Admitted now.
+    Valid {
+        ticket_id: TicketId,
+        event_id: EventId,
+        event_title: String,
+        attendee_name: String,
+    },
+    /// Admitted before: not again.
+    Used {
+        ticket_id: TicketId,
+        event_id: EventId,
+        event_title: String,
+        attendee_name: String,
+        /// When the ticket was first scanned.
+        used_at: Option<DateTime<Utc>>,
+    },
+    /// Not a ticket of this system, or voided.
+    Invalid { reason: String },
+    /// A genuine ticket of someone else's event.
+    NotYourEvent { event_id: EventId },
+}
+
+impl ScanResult {
+    pub fn invalid(reason: &str) -> Self {
+        Self::Invalid {
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// What the webhook did with a Stripe event.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WebhookReceived {
+    #[schemars(extend("const" = true))]
+    pub received: bool,
+    /// For example "registration started", "registration already started", "seat released",
+    /// "ignored".
+    pub outcome: &'static str,
+}
+
+/// A failure, for people: never internal error text.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody {
+    pub error: String,
+    /// Validation only: each field at fault (camelCase name) and what is wrong with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+/// The JSON Schemas of every response body, by the names the OpenAPI document gives them under
+/// `components/schemas`.
+pub fn response_schemas() -> Map<String, Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        })
+        .for_serialize()
+        .into_generator();
+    add::<EventBody>(&mut generator);
+    add::<PageBody<EventBody>>(&mut generator);
+    add::<CheckoutStarted>(&mut generator);
+    add::<OrderBody>(&mut generator);
+    add::<PageBody<TicketBody>>(&mut generator);
+    add::<PageBody<AttendeeBody>>(&mut generator);
+    add::<ScanResult>(&mut generator);
+    add::<WebhookReceived>(&mut generator);
+    add::<ErrorBody>(&mut generator);
+    generator.take_definitions(true)
+}
+
+fn add<T: JsonSchema>(generator: &mut SchemaGenerator) {
+    generator.subschema_for::<T>();
+}
