@@ -16,8 +16,8 @@ use ticket_core::identity::{DirectoryError, UserDirectory, on_user_confirmed};
 /// Serves the trigger. The user pool comes with each event, so the function needs no
 /// configuration beyond its role's permission to add users to groups.
 pub async fn run_post_confirmation() -> Result<(), lambda_runtime::Error> {
-    crate::init_logging();
-    let client = &aws_sdk_cognitoidentityprovider::Client::new(&crate::aws_config().await);
+    let (_, aws) = crate::cold_start().await;
+    let client = &aws_sdk_cognitoidentityprovider::Client::new(&aws);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         post_confirmation(
             move |pool| CognitoUserDirectory::new(client.clone(), pool),

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use ticket_cloud::StepFunctionsWorkflow;
 use ticket_core::SystemClock;
 use ticket_core::reconcile::{ReconcilePorts, reconcile};
 
-use crate::{ConfigError, STATE_MACHINE_ARN_VAR, payments_from, required_env, store_from};
+use crate::{ConfigError, LambdaConfig};
 
 /// The error type of a pass that could not read its indexes (the function's Errors metric, and
 /// the CDK app's alarm on it, count these).
@@ -19,23 +18,20 @@ pub const PASS_FAILED: &str = "Ticketing.ReconcileFailed";
 
 /// Builds the ports once per cold start, then runs one pass per invocation.
 pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
-    crate::init_logging();
-    let config = crate::aws_config().await;
-    let ports = &reconcile_ports(&config).await?;
+    let (config, aws) = crate::cold_start().await;
+    let ports = &reconcile_ports(&config, &aws).await?;
     lambda_runtime::run(service_fn(move |_tick: LambdaEvent<Value>| pass(ports))).await
 }
 
-/// The table (`TABLE_NAME`), Stripe (its key or the key's secret) and the state machine
-/// (`STATE_MACHINE_ARN`).
-pub async fn reconcile_ports(config: &SdkConfig) -> Result<ReconcilePorts, ConfigError> {
-    let state_machine = required_env(STATE_MACHINE_ARN_VAR)?;
+/// The table, Stripe and the state machine.
+pub async fn reconcile_ports(
+    config: &LambdaConfig,
+    aws: &SdkConfig,
+) -> Result<ReconcilePorts, ConfigError> {
     Ok(ReconcilePorts {
-        store: Arc::new(store_from(config)?),
-        payments: Arc::new(payments_from(config).await?),
-        workflow: Arc::new(StepFunctionsWorkflow::new(
-            aws_sdk_sfn::Client::new(config),
-            state_machine,
-        )),
+        store: Arc::new(config.store(aws)?),
+        payments: Arc::new(config.payments(aws).await?),
+        workflow: Arc::new(config.workflow(aws)?),
         clock: Arc::new(SystemClock),
     })
 }

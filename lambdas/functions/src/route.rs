@@ -9,28 +9,15 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_runtime::{LambdaEvent, service_fn};
-use ticket_cloud::StepFunctionsWorkflow;
 use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse, Handler};
 use ticket_core::registration::RegistrationRequest;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, FileKey, FilesError, OrderId, Payments, PaymentsError,
-    RandomIds, Refund, RefundRequest, Started, SystemClock, TicketFiles, TicketVerifier, Workflow,
-    WorkflowError, apigw, stripe_webhook,
+    RandomIds, Refund, RefundRequest, Started, SystemClock, TicketFiles, Workflow, WorkflowError,
+    apigw,
 };
 
-use crate::{
-    ConfigError, SIGNING_KEY_ARN_VAR, SIGNING_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR,
-    STRIPE_SECRET_KEY_VAR, STRIPE_WEBHOOK_SECRET_ARN_VAR, STRIPE_WEBHOOK_SECRET_VAR, files_from,
-    optional_env, payments_from, secret_from_env, secret_given, signer_from, store_from,
-};
-
-/// Names the environment variable with the registration state machine's ARN.
-pub const STATE_MACHINE_ARN_VAR: &str = "STATE_MACHINE_ARN";
-/// Names the environment variable with the hosted site's origin (Stripe's return URLs).
-pub const SITE_URL_VAR: &str = "SITE_URL";
-/// Names the optional environment variable with the ticket codes' public keys
-/// (`KEYID:<base64url>`, comma-separated): what a scan needs, without the signing key.
-pub const PUBLIC_KEYS_VAR: &str = "TICKET_PUBLIC_KEYS";
+use crate::{ConfigError, LambdaConfig};
 
 /// The binary name of a route: its operation id in kebab case (`listMyTickets` →
 /// `list-my-tickets`).
@@ -99,9 +86,8 @@ macro_rules! route_main {
 /// Serves the route that runs `handler`; events for any other route are answered 404 (API
 /// Gateway sends none: one route, one function).
 pub async fn run_route(handler: Handler) -> Result<(), lambda_runtime::Error> {
-    crate::init_logging();
-    let config = crate::aws_config().await;
-    let ports = &ports_from(&config).await?;
+    let (config, aws) = crate::cold_start().await;
+    let ports = &ports_from(&config, &aws).await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(apigw::apigw_response(
@@ -125,63 +111,31 @@ async fn serve(ports: &ApiPorts, handler: Handler, event: ApiGatewayV2httpReques
 
 /// The ports from the environment: the table always; the bucket, Stripe, the state machine and
 /// the ticket keys where the function was given them.
-async fn ports_from(config: &SdkConfig) -> Result<ApiPorts, ConfigError> {
-    let files: Arc<dyn TicketFiles> = match optional_env(crate::BUCKET_NAME_VAR) {
-        Some(_) => Arc::new(files_from(config)?),
+async fn ports_from(config: &LambdaConfig, aws: &SdkConfig) -> Result<ApiPorts, ConfigError> {
+    let files: Arc<dyn TicketFiles> = match config.bucket_name {
+        Some(_) => Arc::new(config.files(aws)?),
         None => Arc::new(NotGiven("the ticket bucket")),
     };
-    let payments: Arc<dyn Payments> =
-        if secret_given(STRIPE_SECRET_KEY_VAR, STRIPE_SECRET_KEY_ARN_VAR) {
-            Arc::new(payments_from(config).await?)
-        } else {
-            Arc::new(NotGiven("Stripe"))
-        };
-    let workflow: Arc<dyn Workflow> = match optional_env(STATE_MACHINE_ARN_VAR) {
-        Some(arn) => Arc::new(StepFunctionsWorkflow::new(
-            aws_sdk_sfn::Client::new(config),
-            arn,
-        )),
+    let payments: Arc<dyn Payments> = match config.stripe_secret_key {
+        Some(_) => Arc::new(config.payments(aws).await?),
+        None => Arc::new(NotGiven("Stripe")),
+    };
+    let workflow: Arc<dyn Workflow> = match config.state_machine_arn {
+        Some(_) => Arc::new(config.workflow(aws)?),
         None => Arc::new(NotGiven("the registration state machine")),
     };
-    // Without secrets every delivery fails verification: a webhook function must be given them.
-    let webhook_secrets = if secret_given(STRIPE_WEBHOOK_SECRET_VAR, STRIPE_WEBHOOK_SECRET_ARN_VAR)
-    {
-        let text = secret_from_env(
-            config,
-            STRIPE_WEBHOOK_SECRET_VAR,
-            STRIPE_WEBHOOK_SECRET_ARN_VAR,
-        )
-        .await?;
-        stripe_webhook::secrets_from(&text)
-    } else {
-        Vec::new()
-    };
     Ok(ApiPorts {
-        store: Arc::new(store_from(config)?),
+        store: Arc::new(config.store(aws)?),
         files,
         payments,
         workflow,
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
-        verifier: Arc::new(verifier_from(config).await?),
-        webhook_secrets,
-        site_url: optional_env(SITE_URL_VAR).unwrap_or_default(),
+        verifier: Arc::new(config.verifier(aws).await?),
+        webhook_secrets: config.webhook_secrets(aws).await?,
+        site_url: config.site_url.clone().unwrap_or_default(),
         hold_minutes: api::HOLD_MINUTES,
     })
-}
-
-/// The public keys of `TICKET_PUBLIC_KEYS`, or the signing key's own where the function has
-/// it, or none (every code is then refused as signed by an unknown key).
-async fn verifier_from(config: &SdkConfig) -> Result<TicketVerifier, ConfigError> {
-    if let Some(text) = optional_env(PUBLIC_KEYS_VAR) {
-        return TicketVerifier::from_public_keys(text.split(',').map(str::trim))
-            .map_err(|error| ConfigError::Invalid(PUBLIC_KEYS_VAR, error.to_string()));
-    }
-    if secret_given(SIGNING_KEY_VAR, SIGNING_KEY_ARN_VAR) {
-        return Ok(signer_from(config).await?.verifier());
-    }
-    TicketVerifier::from_public_keys::<[&str; 0]>([])
-        .map_err(|error| ConfigError::Invalid(PUBLIC_KEYS_VAR, error.to_string()))
 }
 
 /// A port this function was not configured with. Using it is a deployment mistake (the CDK

@@ -23,8 +23,7 @@ use ticket_core::{
     WorkflowError,
 };
 use ticket_functions::{
-    ConfigError, PASS_FAILED, STRIPE_SECRET_KEY_ARN_VAR, SecretsManagerSecret, pass,
-    payments_from_secret,
+    ConfigError, PASS_FAILED, SecretsManagerSecret, Var, pass, payments_from_secret,
 };
 
 const OLD_KEY: &str = "sk_test_old0000000000000000000000";
@@ -62,7 +61,11 @@ async fn put(arn: &str, value: &str) {
 }
 
 async fn secret(arn: &str) -> SecretsManagerSecret {
-    SecretsManagerSecret::new(&support::sdk_config().await, arn, STRIPE_SECRET_KEY_ARN_VAR)
+    SecretsManagerSecret::new(
+        &support::sdk_config().await,
+        arn,
+        Var::StripeSecretKeySecretArn,
+    )
 }
 
 // ---- a stub Stripe: POST /v1/refunds succeeds for the accepted key only, else 401 ----
@@ -174,7 +177,7 @@ async fn the_stacks_placeholder_is_refused_at_start_up_naming_the_secrets_variab
         .expect_err("a placeholder key is refused");
     assert_eq!(
         refused,
-        ConfigError::PlaceholderSecret(STRIPE_SECRET_KEY_ARN_VAR)
+        ConfigError::PlaceholderSecret(Var::StripeSecretKeySecretArn)
     );
     let message = refused.to_string();
     assert!(

@@ -8,8 +8,8 @@ ticket_functions::step_binary!(ConfirmSeat);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::init_logging();
-    let store = &ticket_functions::store_from_env().await?;
+    let (config, aws) = ticket_functions::cold_start().await;
+    let store = &config.store(&aws)?;
     ticket_functions::run_step(STEP, move |payload| async move {
         confirm_seat(store, &payload.request, SystemClock.now()).await
     })

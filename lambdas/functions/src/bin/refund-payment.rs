@@ -7,9 +7,8 @@ ticket_functions::step_binary!(RefundPayment);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::init_logging();
-    let config = ticket_functions::aws_config().await;
-    let payments = &ticket_functions::payments_from(&config).await?;
+    let (config, aws) = ticket_functions::cold_start().await;
+    let payments = &config.payments(&aws).await?;
     ticket_functions::run_step(STEP, move |payload| async move {
         refund_payment(payments, &payload.request).await
     })

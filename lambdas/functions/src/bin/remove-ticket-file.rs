@@ -7,10 +7,9 @@ ticket_functions::step_binary!(RemoveTicketFile);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    ticket_functions::init_logging();
-    let config = ticket_functions::aws_config().await;
-    let store = &ticket_functions::store_from(&config)?;
-    let files = &ticket_functions::files_from(&config)?;
+    let (config, aws) = ticket_functions::cold_start().await;
+    let store = &config.store(&aws)?;
+    let files = &config.files(&aws)?;
     ticket_functions::run_step(STEP, move |payload| async move {
         remove_ticket_file(store, files, &payload.request).await
     })
