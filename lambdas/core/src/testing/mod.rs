@@ -9,6 +9,7 @@
 //! - [`RecordingWorkflow`]: records the registrations started, one execution per order.
 //! - [`NoFiles`]: ticket files that are never rendered; links point nowhere.
 //! - [`Faults`]: the fault switch each of them carries as its `faults` field.
+//! - [`api`]: known callers, requests and signed webhook deliveries for handler tests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,8 @@ use crate::registration::RegistrationRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::stripe_webhook::SessionFields;
 use crate::workflow::{Started, Workflow, WorkflowError};
+
+pub mod api;
 
 pub use crate::memory_store::MemoryStore;
 
@@ -84,6 +87,8 @@ struct Ledger {
     issued: u64,
     /// Sessions by idempotency key, and the state of each by id.
     sessions: HashMap<String, (CheckoutRequest, CheckoutSession)>,
+    /// The requests that opened a session, oldest first.
+    opened: Vec<CheckoutRequest>,
     session_states: HashMap<OrderId, SessionState>,
     /// Refunds in the order they were made, and their index by idempotency key.
     refunds: Vec<(RefundRequest, Refund)>,
@@ -121,6 +126,11 @@ impl FakePayments {
     /// Calls of [`Payments::refund`], repeats and failures included.
     pub fn refund_calls(&self) -> usize {
         self.ledger().refund_calls
+    }
+
+    /// The checkout requests that opened a session, oldest first (repeats not again).
+    pub fn checkouts(&self) -> Vec<CheckoutRequest> {
+        self.ledger().opened.clone()
     }
 
     /// Calls of any method, failures included.
@@ -223,6 +233,7 @@ impl Payments for FakePayments {
         ledger
             .sessions
             .insert(key, (request.clone(), session.clone()));
+        ledger.opened.push(request.clone());
         ledger.session_states.insert(id, SessionState::Open);
         Ok(session)
     }

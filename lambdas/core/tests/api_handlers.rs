@@ -1,0 +1,590 @@
+//! The API's handlers (`ticket_core::api`) on the in-memory store, the fake payment provider
+//! and a workflow that records the registrations started: each role on every route, the
+//! checks of each input, paging, and the Stripe webhook up to the start of a registration.
+//! What a registration then does is tested where it runs (ticketd's `api_handlers`, the saga
+//! tests).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+use ticket_core::api::{self, ApiPorts, ApiRequest, ApiResponse, MAX_BODY_BYTES, ROUTES};
+use ticket_core::testing::api::{
+    ATTENDEE, ORGANIZER, ORGANIZER_ONLY, OTHER_ATTENDEE, OTHER_ORGANIZER, Who, any_request,
+    assert_error, body_text, checkout_event, request, signed_delivery,
+};
+use ticket_core::testing::{FakePayments, FlakyStore, MemoryStore, NoFiles, RecordingWorkflow};
+use ticket_core::{
+    Caller, CheckoutRequest, Clock, KeyId, ManualClock, Order, OrderId, OrderStatus, RandomIds,
+    Store, TicketSigner,
+};
+
+const SITE: &str = "https://tickets.example.org";
+const WEBHOOK_SECRET: &str = "whsec_core_handlers";
+
+struct Stack {
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    payments: Arc<FakePayments>,
+    workflow: Arc<RecordingWorkflow>,
+    ports: ApiPorts,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let store = Arc::new(MemoryStore::new());
+        let payments = Arc::new(FakePayments::new());
+        let workflow = Arc::new(RecordingWorkflow::new());
+        let signer = TicketSigner::from_seed(KeyId::new("CT").unwrap(), &[7; 32]);
+        let ports = ApiPorts {
+            store: store.clone(),
+            files: Arc::new(NoFiles),
+            payments: payments.clone(),
+            workflow: workflow.clone(),
+            clock: clock.clone(),
+            ids: Arc::new(RandomIds),
+            verifier: Arc::new(signer.verifier()),
+            webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
+            site_url: SITE.into(),
+            hold_minutes: api::HOLD_MINUTES,
+        };
+        Self {
+            store,
+            clock,
+            payments,
+            workflow,
+            ports,
+        }
+    }
+
+    async fn call(&self, request: ApiRequest) -> ApiResponse {
+        api::handle(&self.ports, request).await
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Creates an event through the API as `caller`.
+    async fn create_event(&self, caller: &Who, capacity: u32, price_minor: i64) -> Value {
+        let response = self
+            .call(
+                request("POST", "/events", caller)
+                    .with_json(&self.new_event(capacity, price_minor)),
+            )
+            .await;
+        assert_eq!(response.status, 201, "{}", body_text(&response));
+        response.json_body()
+    }
+
+    fn new_event(&self, capacity: u32, price_minor: i64) -> Value {
+        json!({
+            "title": "Rust Meetup",
+            "description": "Talks and pizza",
+            "venue": "Hall 1",
+            "startsAt": self.now() + TimeDelta::days(7),
+            "capacity": capacity,
+            "priceMinor": price_minor,
+            "currency": "EUR",
+        })
+    }
+
+    async fn checkout(&self, caller: &Who, event_id: &str) -> ApiResponse {
+        self.call(request("POST", "/events/{id}/checkout", caller).with_path_param("id", event_id))
+            .await
+    }
+
+    async fn taken(&self, event_id: &str) -> u32 {
+        let id = event_id.parse().unwrap();
+        self.store.get_event(id).await.unwrap().unwrap().seats.taken
+    }
+
+    async fn order(&self, id: &OrderId) -> Order {
+        self.store.get_order(id).await.unwrap().expect("the order")
+    }
+
+    /// A paid checkout of `who`: the checkout Stripe was asked for, and its session id.
+    async fn open_checkout(&self, who: &Who, event_id: &str) -> (CheckoutRequest, OrderId) {
+        let response = self.checkout(who, event_id).await;
+        assert_eq!(response.status, 201, "{}", body_text(&response));
+        let order_id = OrderId::from(response.json_body()["orderId"].as_str().unwrap().to_owned());
+        let checkout = self.payments.checkouts().last().unwrap().clone();
+        (checkout, order_id)
+    }
+
+    /// `checkout.session.<kind>` for the session, signed as Stripe signs it, now.
+    fn delivery(&self, kind: &str, checkout: &CheckoutRequest, session: &OrderId) -> ApiRequest {
+        let event = checkout_event(kind, checkout, session);
+        self.signed(event.to_string().into_bytes(), WEBHOOK_SECRET, self.now())
+    }
+
+    fn signed(&self, body: Vec<u8>, secret: &str, at: DateTime<Utc>) -> ApiRequest {
+        signed_delivery(body, secret, at)
+    }
+
+    async fn deliver(&self, request: ApiRequest) -> String {
+        let response = self.call(request).await;
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        response.json_body()["outcome"].as_str().unwrap().to_owned()
+    }
+
+    async fn order_shown(&self, who: &Who, order: &OrderId) -> Value {
+        let response = self
+            .call(request("GET", "/orders/{id}", who).with_path_param("id", order.as_str()))
+            .await;
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        response.json_body()
+    }
+}
+
+#[tokio::test]
+async fn every_route_but_the_webhook_needs_a_caller() {
+    let stack = Stack::new().await;
+    for route in ROUTES {
+        let response = stack.call(any_request(route, &Who::Nobody)).await;
+        if route.access == api::Access::Public {
+            // The webhook proves itself with its signature instead.
+            assert_eq!(
+                assert_error(&response, 400),
+                "the Stripe-Signature header is missing",
+                "{}",
+                route.path
+            );
+        } else {
+            assert_error(&response, 401);
+        }
+    }
+    // No `sub` is no caller either.
+    let no_sub = ApiRequest::new(
+        "GET",
+        "/events",
+        Caller::from_claims(&json!({"email": "x"})),
+    );
+    assert_error(&stack.call(no_sub).await, 401);
+}
+
+#[tokio::test]
+async fn group_routes_refuse_callers_outside_the_group() {
+    let stack = Stack::new().await;
+    for route in ROUTES {
+        let api::Access::Group(group) = route.access else {
+            continue;
+        };
+        let outsider = if group.name() == "organizer" {
+            &ATTENDEE
+        } else {
+            &ORGANIZER_ONLY
+        };
+        let message = assert_error(&stack.call(any_request(route, outsider)).await, 403);
+        assert!(message.contains(group.name()), "{message}");
+    }
+    let mine = request("GET", "/events", &ATTENDEE).with_query("mine", "true");
+    assert_error(&stack.call(mine).await, 403);
+    assert_eq!(stack.payments.calls(), 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404() {
+    let stack = Stack::new().await;
+    assert_error(
+        &stack.call(request("DELETE", "/events", &ORGANIZER)).await,
+        404,
+    );
+    assert_error(&stack.call(request("GET", "/admin", &ORGANIZER)).await, 404);
+}
+
+#[tokio::test]
+async fn an_organizer_creates_an_event_and_everyone_sees_it() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 1500).await;
+    assert_eq!(event["title"], "Rust Meetup");
+    assert_eq!(event["priceMinor"], 1500);
+    assert_eq!(event["currency"], "EUR");
+    assert_eq!(event["organizedByYou"], true);
+    assert_eq!(event["availability"]["remaining"], 10);
+    assert_eq!(event["availability"]["status"], "OPEN");
+
+    let id = event["id"].as_str().unwrap();
+    let seen = stack
+        .call(request("GET", "/events/{id}", &ATTENDEE).with_path_param("id", id))
+        .await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.json_body()["title"], "Rust Meetup");
+    assert_eq!(seen.json_body()["organizedByYou"], false);
+    assert!(
+        seen.json_body().get("organizerId").is_none(),
+        "the organizer's subject stays private"
+    );
+
+    let bad = stack
+        .call(request("GET", "/events/{id}", &ATTENDEE).with_path_param("id", "not-a-uuid"))
+        .await;
+    assert!(assert_error(&bad, 400).contains("UUID"));
+    let unknown = stack
+        .call(
+            request("GET", "/events/{id}", &ATTENDEE)
+                .with_path_param("id", uuid::Uuid::now_v7().to_string()),
+        )
+        .await;
+    assert_error(&unknown, 404);
+}
+
+#[tokio::test]
+async fn invalid_events_are_400_naming_each_field() {
+    let stack = Stack::new().await;
+    let post = |body: Vec<u8>| request("POST", "/events", &ORGANIZER).with_body(body);
+
+    let mut event = stack.new_event(10, 100);
+    event["title"] = json!(" ");
+    event["capacity"] = json!(0);
+    event["currency"] = json!("XYZ");
+    let response = stack.call(post(event.to_string().into_bytes())).await;
+    assert_error(&response, 400);
+    let fields = response.json_body()["fields"].clone();
+    let mut named: Vec<&str> = fields
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    named.sort();
+    assert_eq!(named, ["capacity", "currency", "title"]);
+
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"{not json".to_vec(), "not valid JSON"),
+        (b"".to_vec(), "JSON object"),
+        (b"[1,2]".to_vec(), "JSON object"),
+        (
+            {
+                let mut wrong = stack.new_event(10, 100);
+                wrong["capacity"] = json!("ten");
+                wrong.to_string().into_bytes()
+            },
+            "invalid type",
+        ),
+        (
+            {
+                let mut missing = stack.new_event(10, 100);
+                missing.as_object_mut().unwrap().remove("venue");
+                missing.to_string().into_bytes()
+            },
+            "missing field `venue`",
+        ),
+    ];
+    for (body, says) in cases {
+        let message = assert_error(&stack.call(post(body.clone())).await, 400);
+        assert!(
+            message.contains(says),
+            "{message} for {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    // One byte over 64 KiB is refused however valid it would be; 64 KiB exactly is read.
+    let mut padded = stack.new_event(10, 100);
+    let size = padded.to_string().len();
+    padded["description"] = json!("");
+    let filler = MAX_BODY_BYTES - size + "Talks and pizza".len() + 1;
+    let mut over = padded.clone();
+    over["description"] = json!(" ".repeat(filler));
+    assert_eq!(over.to_string().len(), MAX_BODY_BYTES + 1);
+    let message = assert_error(&stack.call(post(over.to_string().into_bytes())).await, 400);
+    assert!(message.contains("64 KiB"), "{message}");
+    let mut at_limit = padded;
+    at_limit["description"] = json!(" ".repeat(filler - 1));
+    let response = stack.call(post(at_limit.to_string().into_bytes())).await;
+    assert_eq!(response.status, 201, "{}", body_text(&response));
+}
+
+#[tokio::test]
+async fn events_are_listed_upcoming_or_mine_and_paged() {
+    let stack = Stack::new().await;
+    let first = stack.create_event(&ORGANIZER, 5, 0).await;
+    let second = stack.create_event(&OTHER_ORGANIZER, 5, 0).await;
+
+    let page1 = stack
+        .call(request("GET", "/events", &ATTENDEE).with_query("limit", "1"))
+        .await;
+    assert_eq!(page1.status, 200);
+    let body1 = page1.json_body();
+    assert_eq!(body1["items"].as_array().unwrap().len(), 1);
+    let cursor = body1["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let page2 = stack
+        .call(
+            request("GET", "/events", &ATTENDEE)
+                .with_query("limit", "1")
+                .with_query("cursor", cursor),
+        )
+        .await
+        .json_body();
+    let ids: Vec<&Value> = vec![&body1["items"][0]["id"], &page2["items"][0]["id"]];
+    assert!(
+        ids.contains(&&first["id"]) && ids.contains(&&second["id"]),
+        "{ids:?}"
+    );
+
+    let mine = stack
+        .call(request("GET", "/events", &ORGANIZER).with_query("mine", "true"))
+        .await
+        .json_body();
+    let items = mine["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], first["id"]);
+
+    for (name, value) in [
+        ("limit", "0"),
+        ("limit", "101"),
+        ("limit", "ten"),
+        ("cursor", "!!garbage"),
+        ("mine", "yes"),
+    ] {
+        let response = stack
+            .call(request("GET", "/events", &ORGANIZER).with_query(name, value))
+            .await;
+        assert!(
+            assert_error(&response, 400).contains(name),
+            "{name}={value}"
+        );
+    }
+    let twice = request("GET", "/events", &ORGANIZER)
+        .with_query("limit", "1")
+        .with_query("limit", "2");
+    assert_error(&stack.call(twice).await, 400);
+}
+
+#[tokio::test]
+async fn a_paid_checkout_opens_a_session_expiring_with_the_hold() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 2, 2500).await;
+    let id = event["id"].as_str().unwrap();
+
+    let response = stack.checkout(&ATTENDEE, id).await;
+    assert_eq!(response.status, 201, "{}", body_text(&response));
+    let body = response.json_body();
+    let order_id = body["orderId"].as_str().unwrap().to_owned();
+    assert!(body["checkoutUrl"].as_str().unwrap().contains(&order_id));
+
+    let checkouts = stack.payments.checkouts();
+    assert_eq!(checkouts.len(), 1);
+    let checkout = &checkouts[0];
+    assert_eq!(checkout.event_id.to_string(), id);
+    assert_eq!(checkout.user_id.as_str(), "attendee-1");
+    assert_eq!(checkout.title, "Rust Meetup");
+    assert_eq!(checkout.price.amount_minor, 2500);
+    assert_eq!(checkout.price.currency.code(), "EUR");
+    assert_eq!(
+        checkout.customer_email.as_deref(),
+        Some("attendee-1@example.org")
+    );
+    assert_eq!(
+        checkout.expires_at,
+        stack.now() + TimeDelta::minutes(api::HOLD_MINUTES)
+    );
+    assert_eq!(
+        checkout.success_url,
+        format!("{SITE}/?order={{CHECKOUT_SESSION_ID}}")
+    );
+    assert_eq!(checkout.cancel_url, format!("{SITE}/?event={id}"));
+    let hold = stack
+        .store
+        .get_hold(checkout.event_id, checkout.hold_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hold.expires_at, checkout.expires_at);
+
+    let order = stack.order(&OrderId::from(order_id.clone())).await;
+    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(order.hold_id, checkout.hold_id);
+    assert_eq!(order.amount.amount_minor, 2500);
+    let shown = stack
+        .call(request("GET", "/orders/{id}", &ATTENDEE).with_path_param("id", &order_id))
+        .await
+        .json_body();
+    assert_eq!(shown["status"], "PENDING");
+    assert_eq!(shown["download"], Value::Null);
+    assert_eq!(stack.taken(id).await, 1);
+}
+
+#[tokio::test]
+async fn checkouts_that_cannot_happen_are_refused() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 1, 2500).await;
+    let id = event["id"].as_str().unwrap();
+
+    // The provider fails: the seat goes back and the buyer hears 502.
+    stack.payments.faults.fail_next(1);
+    let message = assert_error(&stack.checkout(&ATTENDEE, id).await, 502);
+    assert_eq!(message, "the payment provider is unavailable, try again");
+    assert_eq!(stack.taken(id).await, 0);
+
+    assert_eq!(stack.checkout(&ATTENDEE, id).await.status, 201);
+    let calls = stack.payments.calls();
+    let message = assert_error(&stack.checkout(&OTHER_ATTENDEE, id).await, 409);
+    assert!(message.contains("sold out"), "{message}");
+    assert_eq!(
+        stack.payments.calls(),
+        calls,
+        "no payment for a sold-out event"
+    );
+
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_error(&stack.checkout(&ATTENDEE, &unknown).await, 404);
+    assert_error(&stack.checkout(&ATTENDEE, "123").await, 400);
+
+    let later = stack.create_event(&ORGANIZER, 5, 2500).await;
+    stack.clock.advance(TimeDelta::days(8));
+    let message = assert_error(
+        &stack
+            .checkout(&ATTENDEE, later["id"].as_str().unwrap())
+            .await,
+        409,
+    );
+    assert!(message.contains("started"), "{message}");
+    assert_eq!(stack.payments.calls(), calls);
+}
+
+#[tokio::test]
+async fn a_failing_store_is_a_generic_503() {
+    let stack = Stack::new().await;
+    let flaky = Arc::new(FlakyStore::new(stack.store.clone()));
+    let ports = ApiPorts {
+        store: flaky.clone() as Arc<dyn Store>,
+        ..stack.ports.clone()
+    };
+    flaky.faults.fail_always();
+    for request in [
+        request("GET", "/events", &ATTENDEE),
+        request("POST", "/events", &ORGANIZER).with_json(&stack.new_event(5, 0)),
+        request("GET", "/me/tickets", &ATTENDEE),
+    ] {
+        let response = api::handle(&ports, request).await;
+        let message = assert_error(&response, 503);
+        assert!(!body_text(&response).contains("injected"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_deliveries_are_400_and_change_nothing() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 5, 2500).await;
+    let (checkout, order) = stack
+        .open_checkout(&ATTENDEE, event["id"].as_str().unwrap())
+        .await;
+    let genuine = stack.delivery("completed", &checkout, &order);
+    let now = stack.now();
+
+    let forged = stack.signed(genuine.body.clone(), "whsec_guessed", now);
+    let stale = stack.signed(
+        genuine.body.clone(),
+        WEBHOOK_SECRET,
+        now - TimeDelta::seconds(301),
+    );
+    let mut tampered = genuine.clone();
+    tampered.body = String::from_utf8(genuine.body.clone())
+        .unwrap()
+        .replace("2500", "1")
+        .into_bytes();
+    let mut unsigned = genuine.clone();
+    unsigned.headers.clear();
+    for (request, message) in [
+        (
+            forged,
+            "no v1 signature in Stripe-Signature matches the payload",
+        ),
+        (
+            tampered,
+            "no v1 signature in Stripe-Signature matches the payload",
+        ),
+        (
+            stale,
+            "the Stripe-Signature timestamp is more than 300 seconds from now",
+        ),
+        (unsigned, "the Stripe-Signature header is missing"),
+    ] {
+        assert_eq!(assert_error(&stack.call(request).await, 400), message);
+    }
+    // Signed, but not an event, or a session without the ids a ticket needs.
+    let junk = stack.signed(b"[1,2]".to_vec(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        assert_error(&stack.call(junk).await, 400),
+        "the body is not a Stripe event"
+    );
+    let mut broken: Value = serde_json::from_slice(&genuine.body).unwrap();
+    broken["data"]["object"]["metadata"]["eventId"] = json!("not-an-id");
+    let broken = stack.signed(broken.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        assert_error(&stack.call(broken).await, 400),
+        "the checkout session has no valid metadata.eventId"
+    );
+
+    // Nothing started, the seat is still held for the buyer.
+    assert!(stack.workflow.started().is_empty());
+    assert_eq!(
+        stack.order_shown(&ATTENDEE, &order).await["status"],
+        "PENDING"
+    );
+    assert_eq!(stack.taken(event["id"].as_str().unwrap()).await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_checkout_gives_the_seat_back_and_the_buyer_sees_it() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 1, 2500).await;
+    let id = event["id"].as_str().unwrap();
+    let (checkout, order) = stack.open_checkout(&ATTENDEE, id).await;
+    assert_error(&stack.checkout(&OTHER_ATTENDEE, id).await, 409);
+
+    let expired = stack.delivery("expired", &checkout, &order);
+    assert_eq!(stack.deliver(expired.clone()).await, "seat released");
+    assert_eq!(stack.deliver(expired).await, "seat already released");
+    assert_eq!(stack.taken(id).await, 0);
+    let shown = stack.order_shown(&ATTENDEE, &order).await;
+    assert_eq!(shown["status"], "EXPIRED");
+    assert_eq!(shown["download"], Value::Null);
+    // The seat is for sale again.
+    assert_eq!(stack.checkout(&OTHER_ATTENDEE, id).await.status, 201);
+}
+
+#[tokio::test]
+async fn other_events_and_unpaid_sessions_are_only_acknowledged() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 5, 2500).await;
+    let (checkout, order) = stack
+        .open_checkout(&ATTENDEE, event["id"].as_str().unwrap())
+        .await;
+    let now = stack.now();
+    let mut body: Value =
+        serde_json::from_slice(&stack.delivery("completed", &checkout, &order).body).unwrap();
+
+    body["type"] = json!("payment_intent.created");
+    let other_type = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(stack.deliver(other_type).await, "ignored");
+
+    // Paid later (a bank transfer): `async_payment_succeeded` follows.
+    body["type"] = json!("checkout.session.completed");
+    body["data"]["object"]["payment_status"] = json!("unpaid");
+    let unpaid = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(stack.deliver(unpaid).await, "awaiting payment");
+
+    // Another integration's session on the same Stripe account.
+    body["data"]["object"]["payment_status"] = json!("paid");
+    body["data"]["object"]["metadata"] = json!({});
+    let foreign = stack.signed(body.to_string().into_bytes(), WEBHOOK_SECRET, now);
+    assert_eq!(
+        stack.deliver(foreign).await,
+        "ignored: not a ticketing checkout"
+    );
+
+    assert!(stack.workflow.started().is_empty());
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("async_payment_succeeded", &checkout, &order))
+            .await,
+        "registration started"
+    );
+}
