@@ -2,14 +2,14 @@
 //! in `attendee` once however often it runs, and a missing user, group or pool is told apart
 //! from an outage.
 
-mod support;
+use ticket_testkit::moto;
 
 use aws_sdk_cognitoidentityprovider::Client;
 use ticket_cloud::CognitoUserDirectory;
 use ticket_core::identity::{DirectoryError, UserDirectory, on_user_confirmed};
 
 async fn cognito_client() -> Client {
-    Client::new(&support::sdk_config().await)
+    Client::new(&moto::sdk_config().await)
 }
 
 /// A new pool with the `attendee` and `organizer` groups and one confirmed user; returns the

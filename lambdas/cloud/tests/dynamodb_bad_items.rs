@@ -2,10 +2,9 @@
 //! logged with their key and skipped by every list, which still pages correctly; a single read
 //! of one is a clear error, and every other item reads as before.
 
-#[path = "../../embedded/tests/support/bad_rows.rs"]
-mod bad_rows;
+use ticket_testkit::bad_rows;
 
-mod support;
+use ticket_testkit::moto;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -21,9 +20,9 @@ use uuid::Uuid;
 
 async fn store() -> (Client, String, DynamoStore) {
     bad_rows::capture_log();
-    let client = support::client().await;
-    let table = support::unique_table_name();
-    support::create_table(&client, &table).await;
+    let client = moto::client().await;
+    let table = moto::unique_table_name();
+    moto::create_table(&client, &table).await;
     (
         client.clone(),
         table.clone(),

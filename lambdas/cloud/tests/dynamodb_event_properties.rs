@@ -2,10 +2,9 @@
 //! (moto): each created, then read back unchanged through every read route without a 5xx. The
 //! SQLite twin (`lambdas/embedded/tests/event_properties.rs`) runs many more.
 
-mod support;
+use ticket_testkit::moto;
 
-#[path = "../../embedded/tests/support/event_properties.rs"]
-mod properties;
+use ticket_testkit::event_properties as properties;
 
 use std::sync::LazyLock;
 
@@ -33,7 +32,7 @@ proptest! {
     ) {
         let now = *NOW;
         RUNTIME.block_on(async {
-            let ports = properties::ports(support::fresh_store().await, now);
+            let ports = properties::ports(moto::fresh_store().await, now);
             properties::create_and_read_back(&ports, now, &events, limit).await;
         });
     }

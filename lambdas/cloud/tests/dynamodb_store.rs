@@ -1,18 +1,18 @@
 //! The DynamoDB store against moto: the shared conformance suite, and the table it runs on.
 
-mod support;
+use ticket_testkit::moto;
 
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::{KeySchemaElement, TimeToLiveStatus};
 
-ticket_core::store_conformance_tests!(support::fresh_store());
-ticket_core::reconcile_conformance_tests!(support::fresh_store());
+ticket_core::store_conformance_tests!(moto::fresh_store());
+ticket_core::reconcile_conformance_tests!(moto::fresh_store());
 
-fn keys(elements: &[KeySchemaElement]) -> Vec<support::KeySpec> {
+fn keys(elements: &[KeySchemaElement]) -> Vec<moto::KeySpec> {
     elements
         .iter()
-        .map(|key| support::KeySpec {
+        .map(|key| moto::KeySpec {
             attribute_name: key.attribute_name().to_owned(),
             key_type: key.key_type().as_str().to_owned(),
         })
@@ -21,10 +21,10 @@ fn keys(elements: &[KeySchemaElement]) -> Vec<support::KeySpec> {
 
 #[tokio::test]
 async fn the_table_matches_the_schema_file() {
-    let schema = support::schema();
-    let client = support::client().await;
-    let name = support::unique_table_name();
-    support::create_table(&client, &name).await;
+    let schema = moto::schema();
+    let client = moto::client().await;
+    let name = moto::unique_table_name();
+    moto::create_table(&client, &name).await;
     let table = client
         .describe_table()
         .table_name(&name)
@@ -35,10 +35,10 @@ async fn the_table_matches_the_schema_file() {
         .unwrap();
 
     assert_eq!(keys(table.key_schema()), schema.key_schema);
-    let attributes: BTreeSet<support::AttributeSpec> = table
+    let attributes: BTreeSet<moto::AttributeSpec> = table
         .attribute_definitions()
         .iter()
-        .map(|attribute| support::AttributeSpec {
+        .map(|attribute| moto::AttributeSpec {
             attribute_name: attribute.attribute_name().to_owned(),
             attribute_type: attribute.attribute_type().as_str().to_owned(),
         })
@@ -47,13 +47,13 @@ async fn the_table_matches_the_schema_file() {
         attributes,
         schema.attribute_definitions.iter().cloned().collect()
     );
-    let mut indexes: Vec<support::IndexSpec> = table
+    let mut indexes: Vec<moto::IndexSpec> = table
         .global_secondary_indexes()
         .iter()
-        .map(|index| support::IndexSpec {
+        .map(|index| moto::IndexSpec {
             index_name: index.index_name().unwrap().to_owned(),
             key_schema: keys(index.key_schema()),
-            projection: support::ProjectionSpec {
+            projection: moto::ProjectionSpec {
                 projection_type: index
                     .projection()
                     .and_then(|projection| projection.projection_type())

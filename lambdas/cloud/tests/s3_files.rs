@@ -7,7 +7,7 @@
 //! expiry and tampering are tested end to end on ticketd's file store
 //! (`lambdas/local/tests/local_files.rs`), whose server does check them.
 
-mod support;
+use ticket_testkit::moto;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use ticket_core::{DEFAULT_LINK_TTL, EventId, FileKey, FilesError, TicketFiles, T
 ticket_core::files_conformance_tests!(make: fresh_files(), fetch: fetch);
 
 async fn fresh_bucket() -> (aws_sdk_s3::Client, String) {
-    let client = support::s3_client().await;
+    let client = moto::s3_client().await;
     let bucket = format!("tickets-{}", uuid::Uuid::new_v4().simple());
     client
         .create_bucket()
@@ -181,7 +181,7 @@ async fn objects_can_be_encrypted_with_a_kms_key() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_permanent_error() {
-    let files = S3Files::new(support::s3_client().await, "no-such-bucket-7f3a");
+    let files = S3Files::new(moto::s3_client().await, "no-such-bucket-7f3a");
     let error = files
         .put_pdf(&key(), sample_pdf("x", 100))
         .await
@@ -196,7 +196,7 @@ async fn a_missing_bucket_is_a_permanent_error() {
 #[tokio::test]
 async fn an_unreachable_service_is_a_transient_error() {
     // Port 9 (discard) on loopback: nothing listens there in a test environment.
-    let config = support::s3_client()
+    let config = moto::s3_client()
         .await
         .config()
         .to_builder()

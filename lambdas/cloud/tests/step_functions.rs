@@ -2,7 +2,7 @@
 //! machine is created from `statemachines/registration.asl.json`, and starting a registration
 //! twice never runs it twice.
 
-mod support;
+use ticket_testkit::moto;
 
 use aws_sdk_sfn::Client;
 use serde_json::Value;
@@ -11,13 +11,13 @@ use ticket_core::registration::RegistrationRequest;
 use ticket_core::{Attendee, Currency, Started, Workflow, WorkflowError};
 
 async fn sfn_client() -> Client {
-    Client::new(&support::sdk_config().await)
+    Client::new(&moto::sdk_config().await)
 }
 
 /// The definition with every `${...FunctionArn}` replaced, as the CDK app's
 /// DefinitionSubstitutions do.
 fn substituted_definition() -> String {
-    let path = format!("{}/statemachines/registration.asl.json", support::REPO);
+    let path = format!("{}/statemachines/registration.asl.json", moto::REPO);
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
     while let Some(start) = text.find("${") {
         let end = start + text[start..].find('}').expect("closing brace");

@@ -3,8 +3,7 @@
 //! back unchanged through every read route without a 5xx; what the API refuses is a 400 naming
 //! the field, and leaves every read route working.
 
-#[path = "support/event_properties.rs"]
-mod properties;
+use ticket_testkit::event_properties as properties;
 
 use std::sync::{Arc, LazyLock};
 

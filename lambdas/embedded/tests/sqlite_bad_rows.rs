@@ -2,8 +2,7 @@
 //! table and key and skipped by every list, which still pages correctly; a single read of one is
 //! a clear error, and every other row reads as before.
 
-#[path = "support/bad_rows.rs"]
-mod bad_rows;
+use ticket_testkit::bad_rows;
 
 use bad_rows::{event, every_page, logged_about, titles};
 use chrono::{TimeDelta, Utc};

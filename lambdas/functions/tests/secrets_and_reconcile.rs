@@ -3,8 +3,7 @@
 //! 401 from Stripe makes the adapter read the key again once. Also one reconciliation pass as
 //! the scheduled Lambda runs it, on a table in moto's DynamoDB.
 
-#[path = "../../cloud/tests/support/mod.rs"]
-mod support;
+use ticket_testkit::moto;
 
 use std::sync::{Arc, Mutex};
 
@@ -33,7 +32,7 @@ const PLACEHOLDER: &str = r#"{"unset":"put the real value with aws secretsmanage
 const PAYMENT_INTENT: &str = "pi_1GszsK2eZvKYlo2CfhZyoZLp";
 
 async fn secrets_client() -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::new(&support::sdk_config().await)
+    aws_sdk_secretsmanager::Client::new(&moto::sdk_config().await)
 }
 
 /// A new secret holding `value`; its ARN.
@@ -62,7 +61,7 @@ async fn put(arn: &str, value: &str) {
 
 async fn secret(arn: &str) -> SecretsManagerSecret {
     SecretsManagerSecret::new(
-        &support::sdk_config().await,
+        &moto::sdk_config().await,
         arn,
         Var::StripeSecretKeySecretArn,
     )
@@ -291,9 +290,9 @@ fn ports(store: DynamoStore) -> ReconcilePorts {
 
 #[tokio::test]
 async fn a_pass_returns_its_report_as_json() {
-    let client = support::client().await;
-    let table = support::unique_table_name();
-    support::create_table(&client, &table).await;
+    let client = moto::client().await;
+    let table = moto::unique_table_name();
+    moto::create_table(&client, &table).await;
 
     let report = pass(&ports(DynamoStore::new(client, table)))
         .await
@@ -306,7 +305,7 @@ async fn a_pass_returns_its_report_as_json() {
 
 #[tokio::test]
 async fn a_pass_that_cannot_read_its_index_is_a_function_error() {
-    let client = support::client().await;
+    let client = moto::client().await;
     let failed = pass(&ports(DynamoStore::new(client, "no-such-table")))
         .await
         .expect_err("no table, no pass");

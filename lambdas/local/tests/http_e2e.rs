@@ -274,10 +274,10 @@ async fn a_free_registration_goes_from_checkout_to_a_ticket_scanned_once() {
     assert_eq!(file.headers()["content-type"], "application/pdf");
     let pdf = file.bytes().await.unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    let text = support::text(&pdf);
+    let text = ticket_testkit::pdf::text(&pdf);
     assert!(text.contains("Saga Night"), "{text}");
     assert!(text.contains("Zo\u{eb} \u{c5}ngstr\u{f6}m"), "{text}");
-    let codes = support::scan(&pdf);
+    let codes = ticket_testkit::pdf::scan(&pdf);
     assert_eq!(codes.len(), 1, "{codes:?}");
     let code = json!({ "code": codes[0] });
 

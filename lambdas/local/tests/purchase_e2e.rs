@@ -262,8 +262,8 @@ async fn a_buyer_pays_on_the_hosted_page_and_downloads_the_ticket() {
         .await
         .unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    assert!(support::text(&pdf).contains("Jazz by the River"));
-    let codes = support::scan(&pdf);
+    assert!(ticket_testkit::pdf::text(&pdf).contains("Jazz by the River"));
+    let codes = ticket_testkit::pdf::scan(&pdf);
     assert_eq!(codes.len(), 1, "{codes:?}");
     let scanned = shop
         .server

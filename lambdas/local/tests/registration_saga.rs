@@ -22,11 +22,12 @@ use ticket_core::registration::{
 use ticket_core::{
     EventId, FileKey, OrderStatus, Started, SystemClock, TicketFiles, TicketStatus, Workflow,
 };
+use ticket_testkit::pdf::scan;
 use ticketd::admin::Admin;
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState, Services};
 
-use support::{Adapters, scan};
+use support::Adapters;
 
 /// What an injected fault does to every call of one step.
 #[derive(Debug, Clone, Copy, PartialEq)]

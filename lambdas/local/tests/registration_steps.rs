@@ -19,9 +19,10 @@ use ticket_core::{
     RegistrationRequest, RegistrationSteps, SeatCounts, Step, StepFailure, Store, TicketFiles,
     TicketStatus,
 };
+use ticket_testkit::pdf::{scan, text};
 use uuid::Uuid;
 
-use support::{Adapters, request_for, scan, text};
+use support::{Adapters, request_for};
 
 /// The embedded adapters behind one `RegistrationSteps`. The steps see the SQLite store through
 /// a `FlakyStore`, so a test can make store calls fail; the checks read the SQLite store

@@ -2,9 +2,10 @@
 
 mod support;
 
-use support::{eur, event_id, sample, scan, signer, text, ticket_id, word_boxes};
+use support::{eur, event_id, sample, signer, ticket_id, word_boxes};
 use ticket_core::Money;
 use ticket_render::{RenderError, TicketPdf, render_ticket, short_ticket_id};
+use ticket_testkit::pdf::{scan, text};
 
 #[test]
 fn the_qr_code_scans_back_to_the_signed_code() {

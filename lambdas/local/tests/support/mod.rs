@@ -151,9 +151,3 @@ pub fn request_for(event: &Event, hold_id: HoldId, buyer: &str) -> RegistrationR
         },
     }
 }
-
-#[path = "../../../render/tests/support/pdf_tools.rs"]
-mod pdf_tools;
-
-#[allow(unused_imports, reason = "each test binary uses a part of this module")]
-pub use pdf_tools::{scan, text};

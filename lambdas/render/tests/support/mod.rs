@@ -42,11 +42,7 @@ pub fn sample(code: &str) -> TicketPdf<'_> {
     }
 }
 
-mod pdf_tools;
-
-use pdf_tools::run;
-#[allow(unused_imports, reason = "each test binary uses a part of this module")]
-pub use pdf_tools::{scan, text};
+use ticket_testkit::pdf::run;
 
 /// A word's box `(xMin, yMin, xMax, yMax, word)` in points from the top left.
 pub type WordBox = (f32, f32, f32, f32, String);

@@ -1,6 +1,6 @@
 //! poppler and zbar, run on a PDF: its text and the QR codes on its page. The tools are required:
-//! a missing one fails the test (scripts/test installs them). Shared by the render and ticketd
-//! tests (ticketd's support includes this file by path).
+//! a missing one fails the test (scripts/test installs them). Used by the render and ticketd
+//! tests.
 
 use std::path::Path;
 use std::process::Command;

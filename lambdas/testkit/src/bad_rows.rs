@@ -2,8 +2,6 @@
 //! `lambdas/cloud/tests/dynamodb_bad_items.rs`): the log they capture, the events they store
 //! and a walk over every page of a list.
 
-#![allow(dead_code, reason = "each test binary uses a part of this module")]
-
 use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
 

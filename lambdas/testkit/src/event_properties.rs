@@ -3,8 +3,6 @@
 //! Shared by the SQLite test (`lambdas/embedded/tests/event_properties.rs`, many cases) and the
 //! DynamoDB-on-moto one (`lambdas/cloud/tests/dynamodb_event_properties.rs`, a handful).
 
-#![allow(dead_code, reason = "each test binary uses a part of this module")]
-
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Months, SecondsFormat, TimeDelta, Utc};

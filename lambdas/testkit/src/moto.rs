@@ -1,11 +1,7 @@
-//! Test support: one moto server per test process (`scripts/moto-server`), and a fresh table,
-//! made from `cdk/table-schema.json`, for every store a test asks for.
-//!
-//! Every test binary compiles this module and uses a part of it.
+//! One moto server per test process (`scripts/moto-server`), SDK clients on it, and a fresh
+//! table, made from `cdk/table-schema.json`, for every store a test asks for.
 //!
 //! Needs `python3` with moto's server extras (`pip install 'moto[server]'`).
-
-#![allow(dead_code, reason = "each test binary uses a part of this module")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
