@@ -24,7 +24,7 @@ pub use config::{
 };
 pub use post_confirmation::{post_confirmation, run_post_confirmation};
 pub use reconcile::{PASS_FAILED, pass, reconcile_ports, run_reconcile};
-pub use route::{binary_name, run_route, serves};
+pub use route::{answer, binary_name, run_route, serves};
 pub use ticket_core::api::Handler;
 pub use ticket_core::registration::Step;
 
@@ -212,5 +212,45 @@ mod tests {
         }
         assert!(same_str("confirm-seat", Step::ConfirmSeat.binary_name()));
         assert!(!same_str("confirm-seats", Step::ConfirmSeat.binary_name()));
+    }
+
+    /// Step Functions' `lambda:invoke` with `"Payload.$": "$"` hands the function the state's
+    /// input as it is: the execution input (the registration request) plus the results the
+    /// earlier states added. That is the payload [`handle`] reads, so each task must pass it so.
+    #[tokio::test]
+    async fn each_task_invokes_its_function_with_the_states_input_as_the_payload() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../statemachines/registration.asl.json"
+        );
+        let definition: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        for step in Step::ALL {
+            let state = &definition["States"][step.state_name()];
+            assert_eq!(
+                state["Resource"], "arn:aws:states:::lambda:invoke",
+                "{step:?}"
+            );
+            assert_eq!(
+                state["Parameters"],
+                serde_json::json!({
+                    "FunctionName": format!("${{{}}}", step.substitution()),
+                    "Payload.$": "$",
+                }),
+                "{step:?}"
+            );
+        }
+        // A compensation's input, as the state machine builds it: the request, the forward
+        // results so far and the Catch's error.
+        let mut payload = request();
+        payload["ticket"] = serde_json::json!({"ticketId": "00000000-0000-0000-0000-000000000003"});
+        payload["error"] = serde_json::json!({"Error": "Ticketing.Rejected", "Cause": "no"});
+        let echo = |payload: StepPayload| async move {
+            Ok::<_, StepFailure>(serde_json::json!({"order": payload.request.order_id}))
+        };
+        assert_eq!(
+            handle(Step::VoidTicket, &echo, payload).await.unwrap(),
+            serde_json::json!({"order": "cs_test_1"})
+        );
     }
 }

@@ -91,6 +91,8 @@ mod tests {
     use async_trait::async_trait;
     use serde_json::json;
 
+    use ticket_testkit::recorded::{COGNITO_POST_CONFIRMATION, recorded_event};
+
     use super::*;
 
     /// Records `(pool, user, group)` for every addition; fails with `failing` if set.
@@ -138,29 +140,22 @@ mod tests {
         }
     }
 
-    /// An event as Cognito sends it, with a field this crate's types do not know.
+    /// Cognito's recorded post-confirmation event for a user of this pool, with a field this
+    /// crate's types do not know.
     fn event(trigger_source: &str) -> Value {
-        json!({
-            "version": "1",
-            "region": "eu-west-1",
-            "userPoolId": "eu-west-1_AbCdEf123",
-            "userName": "6b1c7a2e-0d3f-4c59-9a51-2f0e8d7b4c11",
-            "callerContext": {
-                "awsSdkVersion": "aws-sdk-unknown-unknown",
-                "clientId": "1example23456789"
-            },
-            "triggerSource": trigger_source,
-            "request": {
-                "userAttributes": {
-                    "sub": "6b1c7a2e-0d3f-4c59-9a51-2f0e8d7b4c11",
-                    "email": "ada@example.org",
-                    "email_verified": "true",
-                    "cognito:user_status": "CONFIRMED"
-                }
-            },
-            "response": {},
-            "somethingNew": {"kept": true}
-        })
+        let mut event = recorded_event(COGNITO_POST_CONFIRMATION);
+        event["triggerSource"] = json!(trigger_source);
+        event["region"] = json!("eu-west-1");
+        event["userPoolId"] = json!("eu-west-1_AbCdEf123");
+        event["userName"] = json!("6b1c7a2e-0d3f-4c59-9a51-2f0e8d7b4c11");
+        event["request"]["userAttributes"] = json!({
+            "sub": "6b1c7a2e-0d3f-4c59-9a51-2f0e8d7b4c11",
+            "email": "ada@example.org",
+            "email_verified": "true",
+            "cognito:user_status": "CONFIRMED"
+        });
+        event["somethingNew"] = json!({"kept": true});
+        event
     }
 
     #[tokio::test]

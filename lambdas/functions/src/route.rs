@@ -90,12 +90,21 @@ pub async fn run_route(handler: Handler) -> Result<(), lambda_runtime::Error> {
     let ports = &ports_from(&config, &aws).await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(apigw::apigw_response(
-                serve(ports, handler, event.payload).await,
-            ))
+            Ok::<ApiGatewayV2httpResponse, lambda_runtime::Error>(
+                answer(ports, handler, event.payload).await,
+            )
         },
     ))
     .await
+}
+
+/// What the route Lambda of `handler` answers to one API Gateway event, on `ports`.
+pub async fn answer(
+    ports: &ApiPorts,
+    handler: Handler,
+    event: ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    apigw::apigw_response(serve(ports, handler, event).await)
 }
 
 async fn serve(ports: &ApiPorts, handler: Handler, event: ApiGatewayV2httpRequest) -> ApiResponse {

@@ -235,3 +235,88 @@ fn into_axum(response: aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> Re
     *out.headers_mut() = response.headers;
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+    use ticket_testkit::recorded::{APIGW_V2_JWT, recorded_event};
+
+    use super::payload_v2_event;
+
+    /// Every key of `ours` is in `recorded`, with a value of the same JSON kind (null counts as
+    /// any: a field API Gateway leaves out for this request).
+    fn same_shape(ours: &Value, recorded: &Value, at: &str) {
+        let (Value::Object(ours), Value::Object(recorded)) = (ours, recorded) else {
+            return;
+        };
+        for (key, value) in ours {
+            let path = format!("{at}.{key}");
+            let theirs = recorded
+                .get(key)
+                .unwrap_or_else(|| panic!("{path} is not in API Gateway's event"));
+            let kind = |value: &Value| std::mem::discriminant(value);
+            if !value.is_null() && !theirs.is_null() {
+                assert_eq!(kind(value), kind(theirs), "{path}: {value} vs {theirs}");
+            }
+            // Claims and headers are free-form maps: their keys are the request's own.
+            if ![
+                "claims",
+                "headers",
+                "pathParameters",
+                "queryStringParameters",
+            ]
+            .contains(&key.as_str())
+            {
+                same_shape(value, theirs, &path);
+            }
+        }
+    }
+
+    #[test]
+    fn the_gateway_builds_the_event_api_gateway_sends() {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri("/api/events/0191/checkout?limit=2&limit=3")
+            .header("host", "127.0.0.1:8080")
+            .header("user-agent", "test")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let claims: Map<String, Value> =
+            serde_json::from_value(json!({"sub": "u1", "cognito:groups": ["attendee"]})).unwrap();
+        let ours = payload_v2_event(
+            &parts,
+            "POST /events/{id}/checkout",
+            &[("id".into(), "0191".into())],
+            Some(&claims),
+            b"{}",
+        );
+        let recorded = recorded_event(APIGW_V2_JWT);
+        same_shape(&ours, &recorded, "event");
+        // And the other way round: what the recorded event has that a Lambda reads.
+        for key in [
+            "version",
+            "routeKey",
+            "rawPath",
+            "rawQueryString",
+            "headers",
+            "queryStringParameters",
+            "pathParameters",
+            "body",
+            "isBase64Encoded",
+        ] {
+            assert!(ours.get(key).is_some(), "{key} missing");
+        }
+        assert_eq!(ours["queryStringParameters"]["limit"], "2,3");
+        assert_eq!(
+            ours["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:groups"], "[attendee]",
+            "groups are flattened the way API Gateway does"
+        );
+        let typed: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+            serde_json::from_value(ours).expect("the SDK's type reads it");
+        assert_eq!(
+            typed.route_key.as_deref(),
+            Some("POST /events/{id}/checkout")
+        );
+    }
+}
