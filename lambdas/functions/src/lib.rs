@@ -9,11 +9,13 @@ mod reconcile;
 mod route;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::Value;
+use ticket_cloud::DynamoStore;
 use ticket_core::registration::{StepFailure, StepPayload, output};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
@@ -79,6 +81,33 @@ pub fn init_logging() {
 /// build every AWS adapter from it.
 pub async fn aws_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The `main` of a saga step that needs the table only (most of them): `$body` runs each
+/// invocation with the store (an `Arc<DynamoStore>`) and the payload bound to the names given.
+/// Checked like [`step_binary!`].
+#[macro_export]
+macro_rules! table_step_main {
+    ($step:ident, |$store:ident, $payload:ident| $body:expr) => {
+        $crate::step_binary!($step);
+
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_runtime::Error> {
+            $crate::run_table_step(STEP, |$store, $payload| async move { $body.await }).await
+        }
+    };
+}
+
+/// Serves `step` with the table as its only port, built once per cold start.
+pub async fn run_table_step<F, Fut, O>(step: Step, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Arc<DynamoStore>, StepPayload) -> Fut,
+    Fut: Future<Output = Result<O, StepFailure>>,
+    O: Serialize,
+{
+    let (config, aws) = cold_start().await;
+    let store = Arc::new(config.store(&aws)?);
+    run_step(step, move |payload| handler(store.clone(), payload)).await
 }
 
 /// What every binary does first: logging on, its environment read, the AWS configuration of

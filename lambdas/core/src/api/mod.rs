@@ -287,27 +287,9 @@ async fn run(
         }
         Handler::Checkout => checkout::checkout(ports, signed_in()?, request).await,
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
-        Handler::GetOrder => {
-            orders::get_order(
-                &*ports.store,
-                &*ports.files,
-                &*ports.clock,
-                signed_in()?,
-                request,
-            )
-            .await
-        }
+        Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
-        Handler::DownloadTicket => {
-            orders::download(
-                &*ports.store,
-                &*ports.files,
-                &*ports.clock,
-                signed_in()?,
-                request,
-            )
-            .await
-        }
+        Handler::DownloadTicket => orders::download(ports, signed_in()?, request).await,
         Handler::Scan => {
             scan::scan(
                 &*ports.store,

@@ -1,5 +1,6 @@
 //! `GET /orders/{id}`, `GET /me/tickets`, `GET /tickets/{id}/download`.
 
+use super::ApiPorts;
 use super::bodies::{DownloadLink, OrderBody, PageBody, TicketBody};
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
@@ -53,12 +54,11 @@ fn order_id(request: &ApiRequest) -> Result<OrderId, ApiError> {
 
 /// The order's state for its buyer; a fulfilled order carries a fresh download link.
 pub(crate) async fn get_order(
-    store: &dyn Store,
-    files: &dyn TicketFiles,
-    clock: &dyn Clock,
+    ports: &ApiPorts,
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
     let id = order_id(request)?;
     let order = store
         .get_order(&id)
@@ -121,12 +121,11 @@ pub(crate) async fn my_tickets(
 
 /// A fresh link to the owner's ticket PDF, once its order is fulfilled.
 pub(crate) async fn download(
-    store: &dyn Store,
-    files: &dyn TicketFiles,
-    clock: &dyn Clock,
+    ports: &ApiPorts,
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
+    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
     let id: TicketId = request.uuid_param("id")?;
     let ticket = store
         .get_ticket(id)

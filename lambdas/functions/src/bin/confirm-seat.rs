@@ -4,14 +4,8 @@
 use ticket_core::registration::confirm_seat;
 use ticket_core::{Clock, SystemClock};
 
-ticket_functions::step_binary!(ConfirmSeat);
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = ticket_functions::cold_start().await;
-    let store = &config.store(&aws)?;
-    ticket_functions::run_step(STEP, move |payload| async move {
-        confirm_seat(store, &payload.request, SystemClock.now()).await
-    })
-    .await
-}
+ticket_functions::table_step_main!(ConfirmSeat, |store, payload| confirm_seat(
+    &*store,
+    &payload.request,
+    SystemClock.now()
+));

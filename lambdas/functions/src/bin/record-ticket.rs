@@ -4,14 +4,9 @@
 use ticket_core::registration::record_ticket;
 use ticket_core::{Clock, RandomIds, SystemClock};
 
-ticket_functions::step_binary!(RecordTicket);
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    let (config, aws) = ticket_functions::cold_start().await;
-    let store = &config.store(&aws)?;
-    ticket_functions::run_step(STEP, move |payload| async move {
-        record_ticket(store, &RandomIds, &payload.request, SystemClock.now()).await
-    })
-    .await
-}
+ticket_functions::table_step_main!(RecordTicket, |store, payload| record_ticket(
+    &*store,
+    &RandomIds,
+    &payload.request,
+    SystemClock.now()
+));
