@@ -12,6 +12,7 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use serde_json::Value;
 use ticket_core::registration::RegistrationRequest;
+use ticket_core::workflow::execution_name;
 use ticket_core::{Started, Workflow, WorkflowError};
 
 use crate::sdk_error::{SdkFailure, classify};
@@ -96,7 +97,7 @@ impl Workflow for StepFunctionsWorkflow {
         &self,
         request: &RegistrationRequest,
     ) -> Result<Started, WorkflowError> {
-        let name = request.order_id.as_str();
+        let name = &execution_name(&request.order_id);
         let input = serde_json::to_value(request)
             .map_err(|error| WorkflowError::Internal(format!("registration input: {error}")))?;
         let started = self

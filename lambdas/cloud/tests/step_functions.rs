@@ -8,6 +8,7 @@ use aws_sdk_sfn::Client;
 use serde_json::Value;
 use ticket_cloud::StepFunctionsWorkflow;
 use ticket_core::registration::RegistrationRequest;
+use ticket_core::workflow::execution_name;
 use ticket_core::{Attendee, Currency, Started, Workflow, WorkflowError};
 
 async fn sfn_client() -> Client {
@@ -113,6 +114,38 @@ async fn the_same_request_again_is_existing_even_after_the_execution_finished() 
         .await
         .expect("stop");
 
+    assert_eq!(
+        workflow.start_registration(&request).await,
+        Ok(Started::Existing)
+    );
+}
+
+#[tokio::test]
+async fn an_order_id_too_long_for_an_execution_name_starts_one_execution_under_its_hash() {
+    let client = sfn_client().await;
+    let workflow = workflow(&client).await;
+    // Step Functions takes names of at most 80 characters; the store takes longer order ids.
+    let request = request(&format!("cs_live_{}", "a".repeat(150)));
+    assert_eq!(
+        workflow.start_registration(&request).await,
+        Ok(Started::New)
+    );
+    let executions = client
+        .list_executions()
+        .state_machine_arn(workflow.state_machine_arn())
+        .send()
+        .await
+        .expect("list executions");
+    let names: Vec<&str> = executions.executions().iter().map(|e| e.name()).collect();
+    assert_eq!(names, [execution_name(&request.order_id)]);
+    assert!(names[0].len() <= 80 && names[0].starts_with("sha256-"));
+    // Once it has finished, the same order again finds it under the same hashed name.
+    client
+        .stop_execution()
+        .execution_arn(executions.executions()[0].execution_arn())
+        .send()
+        .await
+        .expect("stop");
     assert_eq!(
         workflow.start_registration(&request).await,
         Ok(Started::Existing)

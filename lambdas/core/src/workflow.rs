@@ -2,8 +2,33 @@
 //! Functions and ticketd's local ASL executor, both running `statemachines/registration.asl.json`.
 
 use async_trait::async_trait;
+use data_encoding::HEXLOWER;
+use sha2::{Digest, Sha256};
 
+use crate::ids::OrderId;
 use crate::registration::RegistrationRequest;
+
+/// The longest execution name Step Functions takes.
+pub const MAX_EXECUTION_NAME: usize = 80;
+
+/// The name of the execution that registers `order`, one per order: the order id itself where
+/// Step Functions takes it as a name (1 to 80 characters of `A-Za-z0-9_-`, as every checkout
+/// session id and free order id is today), else `sha256-` and the id's SHA-256 in hex, so a
+/// longer or odder id from the provider still starts exactly one execution.
+pub fn execution_name(order: &OrderId) -> String {
+    let id = order.as_str();
+    let usable = !id.is_empty()
+        && id.len() <= MAX_EXECUTION_NAME
+        && !id.starts_with("sha256-")
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    if usable {
+        id.to_owned()
+    } else {
+        format!("sha256-{}", HEXLOWER.encode(&Sha256::digest(id.as_bytes())))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkflowError {
@@ -42,4 +67,30 @@ pub trait Workflow: Send + Sync {
         &self,
         request: &RegistrationRequest,
     ) -> Result<Started, WorkflowError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_id_step_functions_takes_names_its_execution_and_any_other_is_hashed() {
+        for id in ["cs_test_a1B2c3", "free_0191abcd", &"c".repeat(80)] {
+            assert_eq!(execution_name(&OrderId::from(id)), id);
+        }
+        let long = OrderId::from(format!("cs_live_{}", "x".repeat(200)));
+        let hashed = execution_name(&long);
+        assert_eq!(hashed.len(), "sha256-".len() + 64);
+        assert!(hashed.len() <= MAX_EXECUTION_NAME);
+        assert_eq!(
+            hashed,
+            execution_name(&long),
+            "the same order, the same name"
+        );
+        for odd in ["cs test", "cs:test", "cs/1", "sha256-00"] {
+            let name = execution_name(&OrderId::from(odd));
+            assert!(name.starts_with("sha256-"), "{odd}: {name}");
+            assert_ne!(name, execution_name(&OrderId::from("cs_test_a1B2c3")));
+        }
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
+use ticket_core::workflow::execution_name;
 use ticket_core::{Started, Workflow, WorkflowError};
 
 use asl::{
@@ -90,7 +91,11 @@ impl Workflow for LocalWorkflow {
     ) -> Result<Started, WorkflowError> {
         let input = serde_json::to_value(request)
             .map_err(|error| WorkflowError::Internal(format!("registration input: {error}")))?;
-        match self.executor.start(request.order_id.as_str(), input).await {
+        match self
+            .executor
+            .start(&execution_name(&request.order_id), input)
+            .await
+        {
             Ok(StartOutcome::Started { .. }) => Ok(Started::New),
             Ok(StartOutcome::Existing { .. }) => Ok(Started::Existing),
             Err(StartError::AlreadyExists(name)) => Err(WorkflowError::AlreadyExists(name)),
