@@ -3,10 +3,8 @@ import * as path from 'node:path';
 import { App, AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LambdaSpec } from './functions';
-import { readSettings } from './settings';
+import { readSettings, stackName } from './settings';
 import { TicketingStack } from './ticketing-stack';
-
-export const STACK_NAME = 'Ticketing';
 
 /** The feature flags and defaults of `cdk.json`, so an in-process app (tests) matches `cdk synth`. */
 function cdkJsonContext(): Record<string, unknown> {
@@ -30,9 +28,12 @@ export function buildApp(options: BuildOptions = {}): { app: App; stack: Ticketi
     outdir: options.outdir,
   };
   const app = new App(props);
-  const stack = new TicketingStack(app, STACK_NAME, {
+  const settings = readSettings(app.node);
+  const stack = new TicketingStack(app, stackName(settings), {
     description: 'Event ticketing: Cognito, HTTP API, Rust Lambdas, DynamoDB, S3, Step Functions, CloudFront site',
-    settings: readSettings(app.node),
+    // A stray `cdk destroy` would take the API, the functions and running registrations with it.
+    terminationProtection: settings.terminationProtection,
+    settings,
     lambdas: options.lambdas,
   });
   if (options.nag ?? true) {

@@ -84,7 +84,6 @@ export class Auth extends Construct {
     const urls = props.siteOrigins.map((origin) => `${origin}/`);
     this.client = this.userPool.addClient('SiteClient', {
       generateSecret: false,
-      authFlows: { userSrp: true },
       oAuth: {
         flows: { authorizationCodeGrant: true, implicitCodeGrant: false },
         scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
@@ -98,6 +97,10 @@ export class Auth extends Construct {
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),
     });
+    // The site signs in through the hosted UI only. Left unset, Cognito would also allow SRP and
+    // custom sign-in, whose tokens carry aws.cognito.signin.user.admin (users could change their
+    // attributes through the Cognito API, outside the site).
+    (this.client.node.defaultChild as cognito.CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
 
     if (props.postConfirmation) {
       const trigger = props.postConfirmation;

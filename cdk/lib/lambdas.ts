@@ -132,9 +132,17 @@ export class Lambdas extends Construct {
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
-        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+        // INFO keeps the platform's REPORT lines (duration, memory, init time).
+        systemLogLevelV2: lambda.SystemLogLevel.INFO,
+        // Traces continue from the state machine and the API into each function.
+        tracing: lambda.Tracing.ACTIVE,
       });
       this.functions.set(spec.binary, fn);
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'Active tracing: X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions, so the grant Lambda adds for them names every resource.',
+      );
       if (spec.schedule) this.schedule(name, fn, spec.schedule.rateMinutes);
 
       if (spec.table) this.grantTable(fn, spec.table);
@@ -249,8 +257,9 @@ export class Lambdas extends Construct {
     if (access === 'readWrite') {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
-          // TransactWriteItems is authorised per item through these actions.
-          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+          // TransactWriteItems is authorised per item through these actions; the adapter never
+          // deletes an item and never uses a ConditionCheck.
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
           resources: [table.tableArn],
         }),
       );

@@ -12,11 +12,19 @@ import { REPO_ROOT, DEFAULT_LAMBDA_DIR } from './paths';
  *   taken from the repository root. Default `target/lambda`.
  * - `authDomainPrefix=<prefix>`: the Cognito hosted UI domain prefix (globally unique per region).
  *   Default `ticketing-<account id>`.
- * - `localDevUrl=<url>|none`: an extra OAuth callback/logout URL for running the site locally
- *   against this user pool. Default `http://localhost:8080`; `none` leaves it out.
+ * - `localDevUrl=<url>`: an extra OAuth callback/logout URL for running the site locally
+ *   against this user pool (a dev stack's `http://localhost:8080`). None by default: a
+ *   production client redirects to its own site only.
+ * - `stage=<name>`: a second deployment in the same account or region (`staging`, `eu`): the
+ *   stack is `Ticketing-<name>` and every account-wide name carries it. None by default
+ *   (`Ticketing`).
+ * - `terminationProtection=false`: lets `cdk destroy` remove the stack (a throwaway stage).
+ *   On by default.
  */
 export interface Settings {
   readonly skipBuild: boolean;
+  readonly stage?: string;
+  readonly terminationProtection: boolean;
   readonly lambdaDir: string;
   readonly authDomainPrefix?: string;
   readonly localDevUrl?: string;
@@ -37,7 +45,17 @@ export function readSettings(node: Node): Settings {
   if (authDomainPrefix !== undefined && /aws|amazon|cognito/.test(authDomainPrefix)) {
     throw new Error(`authDomainPrefix "${authDomainPrefix}" may not contain aws, amazon or cognito`);
   }
-  const local = text('localDevUrl') ?? 'http://localhost:8080';
-  const localDevUrl = local === 'none' ? undefined : local.replace(/\/+$/, '');
-  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl };
+  const local = text('localDevUrl');
+  const localDevUrl = local === undefined || local === 'none' ? undefined : local.replace(/\/+$/, '');
+  const stage = text('stage');
+  if (stage !== undefined && !/^[a-z][a-z0-9-]{0,19}$/.test(stage)) {
+    throw new Error(`stage "${stage}": use 1 to 20 lower-case letters, digits and hyphens, starting with a letter`);
+  }
+  const terminationProtection = !['false', '0', 'no'].includes((text('terminationProtection') ?? 'true').toLowerCase());
+  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl, stage, terminationProtection };
+}
+
+/** The stack's name: `Ticketing`, or `Ticketing-<stage>`. */
+export function stackName(settings: Settings): string {
+  return settings.stage ? `Ticketing-${settings.stage}` : 'Ticketing';
 }

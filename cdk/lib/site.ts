@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -61,7 +61,11 @@ export class Site extends Construct {
       serverAccessLogsPrefix: 'site-bucket/',
     });
 
+    // CloudFront names are account-wide: the stack (with its stage) and the region keep two
+    // deployments in one account apart.
+    const globalName = (what: string) => Fn.join('-', [Stack.of(this).stackName, Aws.REGION, what]);
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      responseHeadersPolicyName: globalName('site-headers'),
       comment: 'Ticketing site: CSP, HSTS, no framing, no sniffing, no referrer',
       securityHeadersBehavior: {
         contentSecurityPolicy: { contentSecurityPolicy: contentSecurityPolicy(props.cognitoDomainUrl), override: true },
@@ -82,19 +86,18 @@ export class Site extends Construct {
       comment: `${Stack.of(this).stackName} site`,
       defaultRootObject: 'index.html',
       defaultBehavior: {
-        origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket),
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.bucket, {
+          originAccessControl: new cloudfront.S3OriginAccessControl(this, 'OriginAccess', {
+            originAccessControlName: globalName('site'),
+          }),
+        }),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
         responseHeadersPolicy: headers,
         compress: true,
       },
-      // SPA routing: a path that is not a file is the app's (S3 answers 403 through OAC).
-      errorResponses: [403, 404].map((httpStatus) => ({
-        httpStatus,
-        responseHttpStatus: 200,
-        responsePagePath: '/index.html',
-        ttl: Duration.seconds(0),
-      })),
+      // No error pages: the site routes by query string (`/?event=…`), so every page is `/`, and
+      // a missing asset or an access mistake shows as the error it is, not as index.html.
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       enableLogging: true,
       logBucket: props.logsBucket,

@@ -213,6 +213,9 @@ describe('reconciliation pass', () => {
         `secretsmanager:GetSecretValue \${${logicalId(synth.stack.secrets.byName.stripeSecretKey)}}`,
         `states:DescribeExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${${machine}.Name}:*`,
         `states:StartExecution \${${machine}}`,
+        // Active tracing; X-Ray's write actions take no resource.
+        'xray:PutTelemetryRecords *',
+        'xray:PutTraceSegments *',
       ].sort(),
     );
     const managed = synth.json.Resources[roleId()].Properties!.ManagedPolicyArns;

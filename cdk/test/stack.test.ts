@@ -112,6 +112,17 @@ describe('Lambdas', () => {
       assert.equal(logGroup.Type, 'AWS::Logs::LogGroup');
       assert.equal(logGroup.Properties!.RetentionInDays, 30);
       assert.equal(props.MemorySize, spec.memoryMb ?? 256);
+      // REPORT lines (duration, memory, init) are platform logs at INFO.
+      assert.equal(props.LoggingConfig.SystemLogLevel, 'INFO', spec.binary);
+      assert.deepEqual(props.TracingConfig, { Mode: 'Active' }, spec.binary);
+    }
+  });
+
+  it('no function may delete an item or use a condition check (the adapter does neither)', () => {
+    const actions = allowStatements(synth.json).flatMap((statement) => statement.actions);
+    assert.ok(actions.includes('dynamodb:PutItem'));
+    for (const unused of ['dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']) {
+      assert.ok(!actions.includes(unused), unused);
     }
   });
 
@@ -332,17 +343,24 @@ describe('Cognito', () => {
     other.template.hasResourceProperties('AWS::Cognito::UserPoolDomain', { Domain: 'tickets-demo' });
   });
 
-  it('the site client is public, code flow only, with the site and localhost as callbacks', () => {
+  it('the site client is public, code flow only, hosted UI only, with the site as its only callback', () => {
     const site = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalId(synth.stack.site.distribution), 'DomainName'] }, '/']] };
     synth.template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       GenerateSecret: false,
       AllowedOAuthFlows: ['code'],
       AllowedOAuthFlowsUserPoolClient: true,
       AllowedOAuthScopes: Match.arrayWith(['openid']),
-      CallbackURLs: [site, 'http://localhost:8080/'],
-      LogoutURLs: [site, 'http://localhost:8080/'],
+      CallbackURLs: [site],
+      LogoutURLs: [site],
       SupportedIdentityProviders: ['COGNITO'],
+      ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
     });
+  });
+
+  it('a dev stack may add a local callback URL by context', () => {
+    const dev = synthSkipBuild({ context: { localDevUrl: 'http://localhost:8080/' } });
+    const [[, client]] = resourcesOfType(dev.json, 'AWS::Cognito::UserPoolClient');
+    assert.equal(render(client.Properties!.CallbackURLs[1]), 'http://localhost:8080/');
   });
 });
 
@@ -396,17 +414,37 @@ describe('HTTP API', () => {
   });
 });
 
+describe('stages', () => {
+  it('the stack is Ticketing, protected from termination, unless context says otherwise', () => {
+    assert.equal(synth.stack.stackName, 'Ticketing');
+    assert.equal(synth.stack.terminationProtection, true);
+    const staging = synthSkipBuild({ context: { stage: 'staging', terminationProtection: 'false' } });
+    assert.equal(staging.stack.stackName, 'Ticketing-staging');
+    assert.equal(staging.stack.terminationProtection, false);
+    assert.throws(() => synthSkipBuild({ context: { stage: 'Not OK' } }), /stage "Not OK"/);
+  });
+
+  it('account-wide CloudFront names carry the stack (with its stage) and the region', () => {
+    const names = (json: typeof synth.json) => [
+      ...resourcesOfType(json, 'AWS::CloudFront::ResponseHeadersPolicy').map(([, r]) => r.Properties!.ResponseHeadersPolicyConfig.Name),
+      ...resourcesOfType(json, 'AWS::CloudFront::OriginAccessControl').map(([, r]) => r.Properties!.OriginAccessControlConfig.Name),
+    ].map(render);
+    const main = names(synth.json);
+    assert.equal(main.length, 2);
+    for (const name of main) assert.match(name, /^Ticketing-\$\{AWS::Region\}-/);
+    const staging = names(synthSkipBuild({ context: { stage: 'staging' } }).json);
+    for (const name of staging) assert.match(name, /^Ticketing-staging-\$\{AWS::Region\}-/);
+  });
+});
+
 describe('site', () => {
-  it('CloudFront serves the private bucket through origin access control with SPA routing', () => {
+  it('CloudFront serves the private bucket through origin access control, with no error pages masking a missing file', () => {
     synth.template.hasResourceProperties('AWS::CloudFront::Distribution', {
       DistributionConfig: {
         DefaultRootObject: 'index.html',
         Origins: [Match.objectLike({ OriginAccessControlId: { 'Fn::GetAtt': [Match.anyValue(), 'Id'] } })],
         DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
-        CustomErrorResponses: [
-          { ErrorCode: 403, ResponseCode: 200, ResponsePagePath: '/index.html', ErrorCachingMinTTL: 0 },
-          { ErrorCode: 404, ResponseCode: 200, ResponsePagePath: '/index.html', ErrorCachingMinTTL: 0 },
-        ],
+        CustomErrorResponses: Match.absent(),
         Logging: Match.objectLike({ Prefix: 'cloudfront/' }),
       },
     });
