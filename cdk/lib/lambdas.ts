@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -157,6 +156,18 @@ export class Lambdas extends Construct {
     }
   }
 
+  /** Every function of the list. */
+  all(): lambda.Function[] {
+    return [...this.functions.values()];
+  }
+
+  /** The function that runs a state of the registration state machine. */
+  getStep(step: string): lambda.Function {
+    const spec = this.specs.find((s) => s.step === step);
+    if (!spec) throw new Error(`no function for step ${step}`);
+    return this.get(spec.binary);
+  }
+
   /** The function of a listed binary. */
   get(binary: string): lambda.Function {
     const fn = this.functions.get(binary);
@@ -217,17 +228,6 @@ export class Lambdas extends Construct {
       description: `Invokes ${fn.node.id} every ${rateMinutes === 1 ? 'minute' : `${rateMinutes} minutes`}`,
       schedule: events.Schedule.rate(Duration.minutes(rateMinutes)),
       targets: [new targets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
-    });
-    // One failed pass is repaired by the next; failing for 15 minutes (a bad key, a missing
-    // grant) leaves holds and orders unsettled until someone acts.
-    new cloudwatch.Alarm(this, `${name}Failing`, {
-      alarmDescription: `${fn.node.id} (scheduled) failed in each of the last 15 minutes' 5-minute periods: see its log group.`,
-      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 

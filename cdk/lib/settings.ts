@@ -18,6 +18,7 @@ import { REPO_ROOT, DEFAULT_LAMBDA_DIR } from './paths';
  * - `stage=<name>`: a second deployment in the same account or region (`staging`, `eu`): the
  *   stack is `Ticketing-<name>` and every account-wide name carries it. None by default
  *   (`Ticketing`).
+ * - `alarmEmail=<address>`: subscribes the address to the alarm topic (it confirms by mail).
  * - `terminationProtection=false`: lets `cdk destroy` remove the stack (a throwaway stage).
  *   On by default.
  */
@@ -25,6 +26,7 @@ export interface Settings {
   readonly skipBuild: boolean;
   readonly stage?: string;
   readonly terminationProtection: boolean;
+  readonly alarmEmail?: string;
   readonly lambdaDir: string;
   readonly authDomainPrefix?: string;
   readonly localDevUrl?: string;
@@ -52,7 +54,11 @@ export function readSettings(node: Node): Settings {
     throw new Error(`stage "${stage}": use 1 to 20 lower-case letters, digits and hyphens, starting with a letter`);
   }
   const terminationProtection = !['false', '0', 'no'].includes((text('terminationProtection') ?? 'true').toLowerCase());
-  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl, stage, terminationProtection };
+  const alarmEmail = text('alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new Error(`alarmEmail "${alarmEmail}" is not an email address`);
+  }
+  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl, stage, terminationProtection, alarmEmail };
 }
 
 /** The stack's name: `Ticketing`, or `Ticketing-<stage>`. */

@@ -1,5 +1,6 @@
 import { Aws, CfnOutput, CfnParameter, CfnRule, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { Alarms } from './alarms';
 import { Api } from './api';
 import { Auth, hostedUiUrl } from './auth';
 import { Data } from './data';
@@ -32,6 +33,7 @@ export class TicketingStack extends Stack {
   readonly site: Site;
   readonly auth: Auth;
   readonly api: Api;
+  readonly alarms: Alarms;
 
   constructor(scope: Construct, id: string, props: TicketingStackProps) {
     super(scope, id, props);
@@ -58,6 +60,13 @@ export class TicketingStack extends Stack {
     });
 
     this.api = new Api(this, 'Api', { lambdas: this.lambdas, auth: this.auth, siteOrigin: this.site.url });
+
+    this.alarms = new Alarms(this, 'Alarms', {
+      lambdas: this.lambdas,
+      stateMachine: this.workflow.stateMachine,
+      httpApi: this.api.httpApi,
+      email: settings.alarmEmail,
+    });
 
     this.site.deployContent({
       apiUrl: this.api.url,
@@ -91,6 +100,7 @@ export class TicketingStack extends Stack {
     output('SiteUrl', this.site.url, 'The hosted site');
     output('ApiUrl', this.api.url, 'Base URL of the HTTP API');
     output('WebhookUrl', `${this.api.url}/stripe/webhook`, `Stripe webhook endpoint (events: ${WEBHOOK_EVENTS.join(', ')})`);
+    output('AlarmTopicArn', this.alarms.topic.topicArn, 'Every alarm notifies this topic (context alarmEmail subscribes an address)');
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool');
     output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client of the site');
     output('CognitoDomain', this.auth.hostedUiUrl, 'Hosted UI base URL');

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -33,7 +32,6 @@ export interface WorkflowProps {
  */
 export class Workflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
-  readonly failedAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
@@ -85,15 +83,5 @@ export class Workflow extends Construct {
       'AwsSolutions-IAM5[Resource::*]',
       'Set by CDK for logging and tracing: the CloudWatch Logs delivery actions (CreateLogDelivery, PutResourcePolicy, ...) and X-Ray PutTraceSegments/GetSampling* do not support resource-level permissions.',
     );
-
-    this.failedAlarm = new cloudwatch.Alarm(this, 'ExecutionsFailed', {
-      alarmDescription:
-        'A registration failed after its compensations ran, or a compensation kept failing (order still PENDING: fix the cause and redrive the execution).',
-      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
   }
 }

@@ -224,7 +224,9 @@ describe('reconciliation pass', () => {
 
   it('alarms when every pass of 15 minutes failed', () => {
     const alarms = resourcesOfType(synth.json, 'AWS::CloudWatch::Alarm').filter(
-      ([, alarm]) => alarm.Properties!.MetricName === 'Errors' && alarm.Properties!.Namespace === 'AWS/Lambda',
+      ([, alarm]) =>
+        alarm.Properties!.MetricName === 'Errors' &&
+        JSON.stringify(alarm.Properties!.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId('reconcile') } }]),
     );
     assert.equal(alarms.length, 1);
     const props = alarms[0][1].Properties!;

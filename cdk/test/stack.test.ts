@@ -9,6 +9,7 @@ import { pascal } from '../lib/lambdas';
 import { OPENAPI_PATH, REGISTRATION_ASL_PATH } from '../lib/paths';
 import { THROTTLE } from '../lib/api';
 import { substitutionFor, substitutionsIn } from '../lib/workflow';
+import { COMPENSATION_STEPS } from '../lib/alarms';
 import { Synth, allowStatements, logicalId, render, resourcesOfType, synthSkipBuild, tempDir } from './helpers';
 import { buildApp } from '../lib/app';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -303,14 +304,65 @@ describe('registration state machine', () => {
     );
   });
 
-  it('raises an alarm on any failed execution', () => {
-    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/States',
-      MetricName: 'ExecutionsFailed',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(synth.stack.workflow.stateMachine) } }],
-    });
+});
+
+describe('alarms', () => {
+  const alarms = () => resourcesOfType(synth.json, 'AWS::CloudWatch::Alarm');
+  const topic = () => logicalId(synth.stack.alarms.topic);
+
+  it('every alarm notifies the one encrypted, TLS-only topic; an email subscribes by context', () => {
+    assert.ok(alarms().length > 20);
+    for (const [id, alarm] of alarms()) {
+      assert.deepEqual(alarm.Properties!.AlarmActions, [{ Ref: topic() }], id);
+    }
+    const [[, snsTopic]] = resourcesOfType(synth.json, 'AWS::SNS::Topic');
+    assert.ok(snsTopic.Properties!.KmsMasterKeyId, 'encrypted with a key CloudWatch may use');
+    assert.equal(resourcesOfType(synth.json, 'AWS::SNS::Subscription').length, 0);
+    const mailed = synthSkipBuild({ context: { alarmEmail: 'ops@example.org' } });
+    const [[, subscription]] = resourcesOfType(mailed.json, 'AWS::SNS::Subscription');
+    assert.equal(subscription.Properties!.Protocol, 'email');
+    assert.equal(subscription.Properties!.Endpoint, 'ops@example.org');
+    assert.throws(() => synthSkipBuild({ context: { alarmEmail: 'not-an-address' } }), /alarmEmail/);
+  });
+
+  it('a compensation that errors once pages (money or a seat at risk); a compensated outcome only counts in a rate', () => {
+    for (const step of COMPENSATION_STEPS) {
+      const spec = stepLambdas().find((s) => s.step === step)!;
+      const mine = alarms().filter(
+        ([, a]) =>
+          a.Properties!.MetricName === 'Errors' &&
+          a.Properties!.EvaluationPeriods === 1 &&
+          JSON.stringify(a.Properties!.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId(spec.binary) } }]),
+      );
+      assert.equal(mine.length, 1, step);
+      assert.equal(mine[0][1].Properties!.Threshold, 1);
+    }
+    const rate = alarms().find(([id]) => id.startsWith('AlarmsRegistrationsFailing'));
+    assert.ok(rate, 'a failed-share alarm');
+    const expression = rate[1].Properties!.Metrics.find((m: any) => m.Expression).Expression;
+    assert.match(expression, /failed \/ started/);
+    assert.equal(rate[1].Properties!.Threshold, 0.2);
+    assert.ok(
+      !alarms().some(([, a]) => a.Properties!.MetricName === 'ExecutionsFailed' && a.Properties!.Threshold === 1),
+      'no alarm on every failed execution',
+    );
+  });
+
+  it('watches timed-out and aborted registrations, every function failing for 15 minutes, throttles and API 5xx', () => {
+    const ids = alarms().map(([id]) => id);
+    assert.ok(ids.some((id) => id.startsWith('AlarmsRegistrationsTimedOutOrAborted')));
+    assert.ok(ids.some((id) => id.startsWith('AlarmsLambdaThrottles')));
+    const server = alarms().find(([, a]) => a.Properties!.MetricName === '5xx');
+    assert.ok(server, 'an API 5xx alarm');
+    for (const spec of LAMBDAS) {
+      const failing = alarms().filter(
+        ([, a]) =>
+          a.Properties!.MetricName === 'Errors' &&
+          a.Properties!.DatapointsToAlarm === 3 &&
+          JSON.stringify(a.Properties!.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId(spec.binary) } }]),
+      );
+      assert.equal(failing.length, 1, spec.binary);
+    }
   });
 });
 
