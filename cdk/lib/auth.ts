@@ -19,6 +19,18 @@ export interface AuthProps {
   readonly siteOrigins: readonly string[];
   /** The post-confirmation trigger, when the list has one. */
   readonly postConfirmation?: lambda.IFunction;
+  /** Cognito's mail (sign-up codes, password resets) through SES; Cognito's own sender if unset. */
+  readonly mail?: MailSettings;
+}
+
+/** An SES identity verified in the account: an address, or one at a verified domain. */
+export interface MailSettings {
+  readonly fromEmail: string;
+  readonly fromName?: string;
+  /** The verified domain of `fromEmail`, when the domain (not the address) is the identity. */
+  readonly verifiedDomain?: string;
+  /** Where the identity is verified, if not the stack's region. */
+  readonly region?: string;
 }
 
 /**
@@ -39,6 +51,16 @@ export class Auth extends Construct {
       signInAliases: { email: true },
       signInCaseSensitive: false,
       autoVerify: { email: true },
+      // Cognito's own sender allows about 50 mails a day for the whole pool: sign-ups and
+      // password resets stop after a few dozen users. SES has no such limit.
+      email: props.mail
+        ? cognito.UserPoolEmail.withSES({
+            fromEmail: props.mail.fromEmail,
+            fromName: props.mail.fromName,
+            sesVerifiedDomain: props.mail.verifiedDomain,
+            sesRegion: props.mail.region,
+          })
+        : undefined,
       keepOriginal: { email: true },
       standardAttributes: {
         email: { required: true, mutable: true },

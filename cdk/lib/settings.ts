@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Node } from 'constructs';
+import { MailSettings } from './auth';
 import { REPO_ROOT, DEFAULT_LAMBDA_DIR } from './paths';
 
 /**
@@ -18,6 +19,10 @@ import { REPO_ROOT, DEFAULT_LAMBDA_DIR } from './paths';
  * - `stage=<name>`: a second deployment in the same account or region (`staging`, `eu`): the
  *   stack is `Ticketing-<name>` and every account-wide name carries it. None by default
  *   (`Ticketing`).
+ * - `sesFromEmail=<address>` (with `sesRegion`, default the deploy's region, and optional
+ *   `sesFromName`, `sesVerifiedDomain`): Cognito mails through this SES identity, verified
+ *   beforehand. Without it, Cognito's own sender (about 50 mails a day) is used, which the
+ *   `CognitoMail` output and a synth note say.
  * - `alarmEmail=<address>`: subscribes the address to the alarm topic (it confirms by mail).
  * - `terminationProtection=false`: lets `cdk destroy` remove the stack (a throwaway stage).
  *   On by default.
@@ -27,6 +32,7 @@ export interface Settings {
   readonly stage?: string;
   readonly terminationProtection: boolean;
   readonly alarmEmail?: string;
+  readonly mail?: MailSettings;
   readonly lambdaDir: string;
   readonly authDomainPrefix?: string;
   readonly localDevUrl?: string;
@@ -58,7 +64,20 @@ export function readSettings(node: Node): Settings {
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
     throw new Error(`alarmEmail "${alarmEmail}" is not an email address`);
   }
-  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl, stage, terminationProtection, alarmEmail };
+  const fromEmail = text('sesFromEmail');
+  if (fromEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(fromEmail)) {
+    throw new Error(`sesFromEmail "${fromEmail}" is not an email address`);
+  }
+  // The app is environment-agnostic, so the identity's region must be named (cdk deploy sets
+  // CDK_DEFAULT_REGION from the credentials' region).
+  const sesRegion = text('sesRegion') ?? process.env.CDK_DEFAULT_REGION;
+  if (fromEmail !== undefined && sesRegion === undefined) {
+    throw new Error('sesFromEmail needs sesRegion=<region where the SES identity is verified>');
+  }
+  const mail = fromEmail
+    ? { fromEmail, fromName: text('sesFromName'), verifiedDomain: text('sesVerifiedDomain'), region: sesRegion }
+    : undefined;
+  return { skipBuild, lambdaDir, authDomainPrefix, localDevUrl, stage, terminationProtection, alarmEmail, mail };
 }
 
 /** The stack's name: `Ticketing`, or `Ticketing-<stage>`. */

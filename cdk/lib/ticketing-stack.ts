@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, CfnParameter, CfnRule, Fn, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, CfnParameter, CfnRule, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Alarms } from './alarms';
 import { Api } from './api';
@@ -57,7 +57,13 @@ export class TicketingStack extends Stack {
       domainPrefix,
       siteOrigins: [this.site.url, ...(settings.localDevUrl ? [settings.localDevUrl] : [])],
       postConfirmation: trigger ? this.lambdas.get(trigger.binary) : undefined,
+      mail: settings.mail,
     });
+    if (!settings.mail) {
+      Annotations.of(this.auth).addInfo(
+        'Cognito mails with its own sender (about 50 a day): sign-ups and password resets stop after a few dozen users. Deploy with -c sesFromEmail=<verified SES identity> (cdk/README.md).',
+      );
+    }
 
     this.api = new Api(this, 'Api', { lambdas: this.lambdas, auth: this.auth, siteOrigin: this.site.url });
 
@@ -101,6 +107,11 @@ export class TicketingStack extends Stack {
     output('ApiUrl', this.api.url, 'Base URL of the HTTP API');
     output('WebhookUrl', `${this.api.url}/stripe/webhook`, `Stripe webhook endpoint (events: ${WEBHOOK_EVENTS.join(', ')})`);
     output('AlarmTopicArn', this.alarms.topic.topicArn, 'Every alarm notifies this topic (context alarmEmail subscribes an address)');
+    output(
+      'CognitoMail',
+      settings.mail ? `SES: ${settings.mail.fromEmail}` : 'Cognito default sender (about 50 mails a day)',
+      'Who sends sign-up codes and password resets; set -c sesFromEmail=<verified SES identity> before an on-sale',
+    );
     output('UserPoolId', this.auth.userPool.userPoolId, 'Cognito user pool');
     output('UserPoolClientId', this.auth.client.userPoolClientId, 'App client of the site');
     output('CognitoDomain', this.auth.hostedUiUrl, 'Hosted UI base URL');

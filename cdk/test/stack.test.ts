@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { readTableSchema } from '../lib/data';
 import { LAMBDAS, SECRET_ENV, SecretName, envNamesOf, routesOf, stepLambdas } from '../lib/functions';
 import { pascal } from '../lib/lambdas';
@@ -413,6 +413,28 @@ describe('Cognito', () => {
     const dev = synthSkipBuild({ context: { localDevUrl: 'http://localhost:8080/' } });
     const [[, client]] = resourcesOfType(dev.json, 'AWS::Cognito::UserPoolClient');
     assert.equal(render(client.Properties!.CallbackURLs[1]), 'http://localhost:8080/');
+  });
+});
+
+describe('Cognito mail', () => {
+  it('goes through SES when a verified identity is given, with a warning otherwise', () => {
+    const [[, pool]] = resourcesOfType(synth.json, 'AWS::Cognito::UserPool');
+    assert.equal(pool.Properties!.EmailConfiguration?.EmailSendingAccount ?? 'COGNITO_DEFAULT', 'COGNITO_DEFAULT');
+    const noted = Annotations.fromStack(synth.stack).findInfo('*', Match.stringLikeRegexp('sesFromEmail'));
+    assert.equal(noted.length, 1);
+    assert.match(String(synth.json.Outputs!.CognitoMail.Value), /Cognito default sender/);
+
+    const ses = synthSkipBuild({
+      context: { sesFromEmail: 'tickets@example.org', sesFromName: 'Example Tickets', sesRegion: 'eu-west-1' },
+    });
+    const [[, sesPool]] = resourcesOfType(ses.json, 'AWS::Cognito::UserPool');
+    const mail = sesPool.Properties!.EmailConfiguration;
+    assert.equal(mail.EmailSendingAccount, 'DEVELOPER');
+    assert.equal(mail.From, 'Example Tickets <tickets@example.org>');
+    assert.match(render(mail.SourceArn), /:identity\/tickets@example\.org$/);
+    assert.equal(Annotations.fromStack(ses.stack).findInfo('*', Match.stringLikeRegexp('sesFromEmail')).length, 0);
+    assert.equal(ses.json.Outputs!.CognitoMail.Value, 'SES: tickets@example.org');
+    assert.throws(() => synthSkipBuild({ context: { sesFromEmail: 'nope' } }), /sesFromEmail/);
   });
 });
 
