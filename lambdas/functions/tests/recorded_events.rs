@@ -15,36 +15,9 @@ use ticket_core::api::{self, ApiPorts};
 use ticket_core::testing::{FakePayments, MemoryStore, NoFiles, RecordingWorkflow};
 use ticket_core::{KeyId, ManualClock, RandomIds, TicketSigner, stripe_webhook};
 use ticket_functions::{Handler, answer};
-use ticket_testkit::recorded::{APIGW_V2_JWT, APIGW_V2_PUBLIC, recorded_event};
+use ticket_testkit::recorded::{APIGW_V2_JWT, APIGW_V2_PUBLIC, authorized, recorded_event};
 
 const WEBHOOK_SECRET: &str = "whsec_recorded_events";
-
-/// The recorded JWT-authorized event, made a request for `method` `template` (at `path`)
-/// from the Cognito user `sub` in `groups`.
-fn authorized(method: &str, template: &str, path: &str, sub: &str, groups: &str) -> Value {
-    let mut event = recorded_event(APIGW_V2_JWT);
-    let route_key = format!("{method} {template}");
-    event["routeKey"] = json!(route_key);
-    event["rawPath"] = json!(path);
-    event["rawQueryString"] = json!("");
-    event["queryStringParameters"] = json!({});
-    event["pathParameters"] = json!({});
-    event["body"] = Value::Null;
-    event["requestContext"]["routeKey"] = json!(route_key);
-    event["requestContext"]["http"]["method"] = json!(method);
-    event["requestContext"]["http"]["path"] = json!(path);
-    // What Cognito's ID token carries and the authorizer passes on as strings; groups come
-    // as API Gateway flattens a list.
-    event["requestContext"]["authorizer"]["jwt"]["claims"] = json!({
-        "sub": sub,
-        "cognito:groups": groups,
-        "email": format!("{sub}@example.org"),
-        "name": "Ada Lovelace",
-        "token_use": "id",
-        "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example",
-    });
-    event
-}
 
 fn parse(event: Value) -> ApiGatewayV2httpRequest {
     serde_json::from_value(event).expect("the event has API Gateway's shape")
