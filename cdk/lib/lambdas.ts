@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Tags } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,6 +20,9 @@ export const LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 
 /** Prefix of every ticket file key (`FileKey::for_ticket`). */
 export const TICKET_PREFIX = 'tickets/';
+
+/** The tag naming the binary a function runs (`lambdas/functions/src/bin/<binary>.rs`). */
+export const BINARY_TAG = 'ticketing:binary';
 
 /** `confirm-seat` → `ConfirmSeat`: construct ids (and so logical ids) of a binary. */
 export function pascal(binary: string): string {
@@ -137,6 +140,9 @@ export class Lambdas extends Construct {
         tracing: lambda.Tracing.ACTIVE,
       });
       this.functions.set(spec.binary, fn);
+      // Which binary runs here, for people reading the console and for scripts/aws-stack,
+      // which starts each function of the template as that binary.
+      Tags.of(fn).add(BINARY_TAG, spec.binary);
       acknowledge(
         role,
         'AwsSolutions-IAM5[Resource::*]',

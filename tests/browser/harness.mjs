@@ -1,4 +1,6 @@
-// What the browser tests share: a ticketd of their own (fresh data directory, free port),
+// What the browser tests share: a ticketd of their own (fresh data directory, free port) —
+// with TICKETD_STACK=aws the emulated AWS stack of scripts/aws-stack, ticketd in front of the
+// Lambda bootstraps on moto —
 // Debian's Chromium driven by playwright-core, sign-up and sign-in through the identity
 // provider's pages, and screenshots.
 
@@ -33,9 +35,22 @@ export async function tempDir(prefix) {
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/** Which stack the tests run on: `embedded` (ticketd alone) or `aws` (scripts/aws-stack). */
+export const STACK = process.env.TICKETD_STACK || 'embedded';
+
+/** The command that starts the stack on `dataDir`: `[program, args]`. */
+function stackCommand(dataDir) {
+  const serve = ['--addr', '127.0.0.1:0', '--data-dir', dataDir, '--site-dir', SITE_DIR];
+  if (STACK === 'aws') {
+    const template = process.env.AWS_STACK_TEMPLATE ? ['--template', process.env.AWS_STACK_TEMPLATE] : [];
+    return [join(ROOT, 'scripts', 'aws-stack'), [...template, '--bin-dir', dirname(ticketdBinary()), ...serve]];
+  }
+  return [ticketdBinary(), ['serve', ...serve]];
+}
+
 /**
- * Starts `ticketd serve` on a free loopback port with a fresh data directory and the site's
- * files; resolves once it prints its URL.
+ * Starts `ticketd serve` (or the emulated AWS stack) on a free loopback port with a fresh data
+ * directory and the site's files; resolves once it prints its URL.
  */
 export async function startTicketd() {
   const binary = ticketdBinary();
@@ -43,7 +58,8 @@ export async function startTicketd() {
     throw new Error(`no ticketd at ${binary}: build it first (cargo build -p ticketd) or set TICKETD_BIN`);
   }
   const data = await tempDir('ticketd-browser-');
-  const child = spawn(binary, ['serve', '--addr', '127.0.0.1:0', '--data-dir', data.path, '--site-dir', SITE_DIR], {
+  const [program, args] = stackCommand(data.path);
+  const child = spawn(program, args, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,7 +69,7 @@ export async function startTicketd() {
   });
   const url = await new Promise((resolveUrl, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`ticketd did not start in time:\n${out}\n${log}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`ticketd did not start in time:\n${out}\n${log}`)), STACK === 'aws' ? 120_000 : 30_000);
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const match = /ticketd listening on (http:\/\/\S+)/.exec(out);

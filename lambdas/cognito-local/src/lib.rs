@@ -4,8 +4,9 @@
 //! `/signup`, `/oauth2/token` (authorization code with PKCE S256, refresh token),
 //! `/oauth2/userInfo`, `/logout`, `/.well-known/jwks.json` and
 //! `/.well-known/openid-configuration`. Tokens carry Cognito's claims, signed RS256 with a key
-//! kept in the data directory; sign-up runs the post-confirmation trigger
-//! ([`ticket_core::identity::on_user_confirmed`]) against the local user store.
+//! kept in the data directory; sign-up runs the post-confirmation trigger: by default
+//! [`ticket_core::identity::on_user_confirmed`] against the local user store, or another
+//! [`PostConfirmation`] (the emulated AWS stack's Lambda).
 //!
 //! Users live in `<data-dir>/users.sqlite3`. Sign-in sessions, pending authorization requests,
 //! codes and refresh tokens live in memory: a restart signs everyone out.
@@ -22,11 +23,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
 use ticket_core::Clock;
-use ticket_core::identity::Group;
+use ticket_core::identity::{Group, on_user_confirmed};
 
 pub use keys::SigningKey;
 pub use routes::routes;
@@ -98,6 +100,13 @@ pub enum IdpError {
     Key(std::io::Error),
 }
 
+/// Cognito's post-confirmation trigger, as the provider runs it once a sign-up is confirmed. A
+/// failure fails the sign-up, as a failing trigger does in Cognito.
+#[async_trait]
+pub trait PostConfirmation: Send + Sync {
+    async fn user_confirmed(&self, idp: &Idp, user: &User) -> Result<(), String>;
+}
+
 /// The identity provider; cheap to clone.
 #[derive(Clone)]
 pub struct Idp(Arc<Inner>);
@@ -111,6 +120,8 @@ struct Inner {
     flows: Mutex<Flows>,
     /// Cookies get `Secure` when the issuer is https.
     secure_cookies: bool,
+    /// `None`: the rule itself, on the local user store.
+    post_confirmation: Option<Arc<dyn PostConfirmation>>,
 }
 
 impl Idp {
@@ -150,7 +161,28 @@ impl Idp {
             clock,
             flows: Mutex::new(Flows::default()),
             secure_cookies,
+            post_confirmation: None,
         }))
+    }
+
+    /// This provider, running `trigger` on sign-up instead of the local rule. Called before
+    /// the provider is cloned.
+    pub fn with_post_confirmation(self, trigger: Arc<dyn PostConfirmation>) -> Self {
+        let Ok(mut inner) = Arc::try_unwrap(self.0) else {
+            panic!("with_post_confirmation is called before the provider is shared");
+        };
+        inner.post_confirmation = Some(trigger);
+        Self(Arc::new(inner))
+    }
+
+    /// Runs the post-confirmation trigger for a user who just signed up.
+    async fn user_confirmed(&self, user: &User) -> Result<(), String> {
+        match &self.0.post_confirmation {
+            Some(trigger) => trigger.user_confirmed(self, user).await,
+            None => on_user_confirmed(self.users(), &user.sub)
+                .await
+                .map_err(|error| error.to_string()),
+        }
     }
 
     pub fn config(&self) -> &IdpConfig {

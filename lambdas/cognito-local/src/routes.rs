@@ -11,7 +11,6 @@ use axum::{Form, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use ticket_core::identity::on_user_confirmed;
 
 use local_support::random_token;
 
@@ -431,7 +430,7 @@ async fn signup(
         }
     };
     // Email sign-up is confirmed at once here (no verification mail), so the trigger runs now.
-    if let Err(error) = on_user_confirmed(idp.users(), &user.sub).await {
+    if let Err(error) = idp.user_confirmed(&user).await {
         tracing::error!(%error, sub = %user.sub, "identity provider: post-confirmation failed");
         return unavailable();
     }

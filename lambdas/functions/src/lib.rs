@@ -26,7 +26,7 @@ pub use config::{
 };
 pub use post_confirmation::{post_confirmation, run_post_confirmation};
 pub use reconcile::{PASS_FAILED, pass, reconcile_ports, run_reconcile};
-pub use route::{answer, binary_name, run_route, serves};
+pub use route::{answer, run_route, serves};
 pub use ticket_core::api::Handler;
 pub use ticket_core::registration::Step;
 

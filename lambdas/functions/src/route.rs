@@ -19,21 +19,8 @@ use ticket_core::{
 
 use crate::{ConfigError, LambdaConfig};
 
-/// The binary name of a route: its operation id in kebab case (`listMyTickets` →
-/// `list-my-tickets`).
-pub fn binary_name(operation_id: &str) -> String {
-    let mut name = String::new();
-    for character in operation_id.chars() {
-        if character.is_ascii_uppercase() {
-            name.push('-');
-        }
-        name.push(character.to_ascii_lowercase());
-    }
-    name
-}
-
-/// Whether `binary` is the binary name of the route `handler` runs ([`binary_name`] of its
-/// operation id). A `const fn`, so [`route_main!`](crate::route_main) checks it at build time.
+/// Whether `binary` is the binary name of the route `handler` runs
+/// ([`Route::binary_name`](api::Route::binary_name)). A `const fn`, so [`route_main!`](crate::route_main) checks it at build time.
 pub const fn serves(binary: &str, handler: Handler) -> bool {
     let mut i = 0;
     while i < api::ROUTES.len() {
@@ -221,14 +208,14 @@ mod tests {
         // What each binary serves is checked when it builds (`route_main!`).
         let bin_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin");
         for route in api::ROUTES {
-            let path = format!("{bin_dir}/{}.rs", binary_name(route.operation_id));
+            let path = format!("{bin_dir}/{}.rs", route.binary_name());
             assert!(
                 std::path::Path::new(&path).is_file(),
                 "{} {} needs {path}",
                 route.method,
                 route.path
             );
-            assert!(serves(&binary_name(route.operation_id), route.handler));
+            assert!(serves(&route.binary_name(), route.handler));
         }
     }
 
@@ -244,7 +231,11 @@ mod tests {
 
     #[test]
     fn binary_names_are_the_operation_ids_in_kebab_case() {
-        assert_eq!(binary_name("listMyTickets"), "list-my-tickets");
-        assert_eq!(binary_name("checkout"), "checkout");
+        let name = |handler| {
+            let route = api::ROUTES.iter().find(|route| route.handler == handler);
+            route.unwrap().binary_name()
+        };
+        assert_eq!(name(Handler::MyTickets), "list-my-tickets");
+        assert_eq!(name(Handler::Checkout), "checkout");
     }
 }

@@ -21,9 +21,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::admin::{self, Admin};
-use crate::gateway::Gateway;
+use crate::aws_api::AwsApis;
+use crate::gateway::{Backend, Gateway};
 use crate::keys;
-use crate::reconciler::{self, Reconciler};
+use crate::lambda::{LambdaFunctions, PostConfirmationFunction};
+use crate::reconciler::{self, Pass, Reconciler};
 use crate::registration::{self, EXECUTIONS_FILE, LocalWorkflow};
 use crate::server::{self, AppState, Services};
 use asl::{Executor, ExecutorOptions};
@@ -56,6 +58,9 @@ pub struct ServeOptions {
     pub reconcile_every: Duration,
     /// How long a shutdown may take to finish requests, executions and webhook deliveries.
     pub shutdown_deadline: Duration,
+    /// The emulated AWS stack's functions file: the routes, steps, trigger and reconciliation
+    /// then run in those Lambda functions instead of in this process.
+    pub lambda_functions: Option<PathBuf>,
 }
 
 /// `ticketd serve`'s default for `--shutdown-deadline`.
@@ -77,6 +82,7 @@ impl ServeOptions {
             hold_minutes: HOLD_MINUTES,
             reconcile_every: reconciler::DEFAULT_EVERY,
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
+            lambda_functions: None,
         }
     }
 }
@@ -128,7 +134,9 @@ pub struct RunningApp {
     internal: Option<TcpListener>,
     /// The simulator's webhook deliveries and expiry sweep.
     simulator_work: Option<JoinHandle<()>>,
-    reconcile: ReconcilePorts,
+    reconcile: Pass,
+    /// The emulated AWS stack's APIs, when the work runs in Lambda functions.
+    aws_apis: Option<AwsApis>,
     reconcile_every: Duration,
     shutdown_deadline: Duration,
 }
@@ -141,6 +149,7 @@ impl RunningApp {
             idp: Some(self.idp.clone()),
             gateway: Some(self.gateway.clone()),
             stripe_sim: self.simulator.clone(),
+            aws_apis: self.aws_apis.clone(),
         };
         server::router(self.state.clone(), services)
     }
@@ -285,7 +294,12 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         hold_minutes,
         reconcile_every,
         shutdown_deadline,
+        lambda_functions,
     } = options;
+    let functions = match lambda_functions {
+        Some(path) => Some(Arc::new(LambdaFunctions::load(&path)?)),
+        None => None,
+    };
     let shortest_hold = if stripe.is_some() { HOLD_MINUTES } else { 1 };
     if !(shortest_hold..=MAX_HOLD_MINUTES).contains(&hold_minutes) {
         return Err(format!(
@@ -369,9 +383,13 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     });
+    let bindings = match &functions {
+        Some(functions) => functions.step_bindings(),
+        None => registration::bindings(steps, |_, function| function),
+    };
     let executor = registration::open_executor(
         &data_dir.join(EXECUTIONS_FILE),
-        registration::bindings(steps, |_, function| function),
+        bindings,
         ExecutorOptions::default(),
     )
     .await
@@ -383,32 +401,47 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         "admin routes under /api/admin"
     );
 
-    let idp = open_idp(&data_dir, &url, client_id, callback_urls)?;
+    let mut idp = open_idp(&data_dir, &url, client_id, callback_urls)?;
+    if let Some(functions) = &functions {
+        idp = idp.with_post_confirmation(Arc::new(PostConfirmationFunction {
+            function: functions.post_confirmation.clone(),
+            user_pool_id: functions.user_pool_id.clone(),
+        }));
+    }
     let demo_accounts = if demo_accounts {
         ensure_demo_accounts(&idp, &data_dir).await?
     } else {
         DemoAccounts::None
     };
     let workflow = Arc::new(LocalWorkflow::new(executor.clone()));
-    let reconcile = ReconcilePorts {
-        store: store.clone(),
-        payments: payments.clone(),
-        workflow: workflow.clone(),
-        clock: Arc::new(SystemClock),
-    };
-    let gateway = Gateway {
-        ports: Arc::new(ApiPorts {
+    let reconcile = match &functions {
+        Some(functions) => Pass::Function(functions.reconcile.clone()),
+        None => Pass::InProcess(ReconcilePorts {
             store: store.clone(),
-            files: files.clone(),
-            payments,
-            workflow,
+            payments: payments.clone(),
+            workflow: workflow.clone(),
             clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            verifier: ticket_verifier,
-            webhook_secrets,
-            site_url: url.clone(),
-            hold_minutes,
         }),
+    };
+    let in_process = Backend::InProcess(Arc::new(ApiPorts {
+        store: store.clone(),
+        files: files.clone(),
+        payments,
+        workflow,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        verifier: ticket_verifier,
+        webhook_secrets,
+        site_url: url.clone(),
+        hold_minutes,
+    }));
+    let aws_apis = functions.as_ref().map(|functions| AwsApis {
+        functions: functions.clone(),
+        executor: executor.clone(),
+        idp: idp.clone(),
+    });
+    let gateway = Gateway {
+        backend: functions.map_or(in_process, Backend::Lambda),
         verifier: idp.verifier().clone(),
         site_origin: url.parse()?,
     };
@@ -431,6 +464,7 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         internal,
         simulator_work,
         reconcile,
+        aws_apis,
         reconcile_every,
         shutdown_deadline,
     })

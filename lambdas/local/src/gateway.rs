@@ -2,7 +2,8 @@
 //! does before a route Lambda runs — matches the route, checks the bearer JWT the way the JWT
 //! authorizer does (signature against the identity provider's keys, issuer, audience or
 //! client_id, expiry) and builds the payload 2.0 event with the claims as strings — then hands
-//! that event to the same translation and handlers the Lambdas use.
+//! that event to the same translation and handlers the Lambdas use, or, in the emulated AWS
+//! stack, to the route's Lambda function itself through the Invoke API.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,13 +21,23 @@ use ticket_core::api::{self, Access, ApiError, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::apigw;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::lambda::{InvokeError, LambdaFunctions};
 use cognito_local::verifier::JwtVerifier;
 use local_support::error_response;
 
-/// The API's ports, the authorizer's verifier and the one origin CORS lets in.
+/// Where the routes run.
+#[derive(Clone)]
+pub enum Backend {
+    /// In this process, on these ports.
+    InProcess(Arc<ApiPorts>),
+    /// Each route in its Lambda function.
+    Lambda(Arc<LambdaFunctions>),
+}
+
+/// The routes' backend, the authorizer's verifier and the one origin CORS lets in.
 #[derive(Clone)]
 pub struct Gateway {
-    pub ports: Arc<ApiPorts>,
+    pub backend: Backend,
     pub verifier: JwtVerifier,
     /// The site's origin (`http://127.0.0.1:8080`): the only one a browser may call from.
     pub site_origin: HeaderValue,
@@ -77,13 +88,15 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
         },
     };
 
-    let event = payload_v2_event(
-        &parts,
-        &format!("{} {}", route.method, route.path),
-        &path_params,
-        claims.as_ref(),
-        &body,
-    );
+    let event = payload_v2_event(&parts, &route.key(), &path_params, claims.as_ref(), &body);
+    match &gateway.backend {
+        Backend::InProcess(ports) => in_process(ports, event).await,
+        Backend::Lambda(functions) => lambda_response(functions.route(route).invoke(&event).await),
+    }
+}
+
+/// The event through the same translation and handler a route Lambda runs.
+async fn in_process(ports: &ApiPorts, event: Value) -> Response {
     let request = match serde_json::from_value(event)
         .map_err(|error| error.to_string())
         .map(apigw::api_request)
@@ -95,8 +108,30 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    let response = api::handle(&gateway.ports, request).await;
-    into_axum(apigw::apigw_response(response))
+    into_axum(apigw::apigw_response(api::handle(ports, request).await))
+}
+
+/// A route function's answer as API Gateway turns it into a response: a function error, an
+/// answer it cannot read, or a function it cannot invoke is its bare 500.
+fn lambda_response(answer: Result<Value, InvokeError>) -> Response {
+    let internal = || {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "message": "Internal Server Error" })),
+        )
+            .into_response()
+    };
+    match answer.map(serde_json::from_value) {
+        Ok(Ok(response)) => into_axum(response),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "a route function answered something that is no response");
+            internal()
+        }
+        Err(error) => {
+            tracing::error!(%error, "a route function failed");
+            internal()
+        }
+    }
 }
 
 fn unauthorized() -> Response {

@@ -3,9 +3,11 @@
 
 pub mod admin;
 pub mod app;
+pub mod aws_api;
 pub mod executions;
 pub mod gateway;
 pub mod keys;
+pub mod lambda;
 pub mod logging;
 pub mod reconciler;
 pub mod registration;

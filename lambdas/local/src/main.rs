@@ -115,6 +115,11 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=3_600)
     )]
     shutdown_deadline: u64,
+    /// The emulated AWS stack's functions file (written by `scripts/aws-stack`): the API's
+    /// routes, the saga's steps, the post-confirmation trigger and the reconciliation pass then
+    /// run in those Lambda functions, called through the Lambda Invoke API.
+    #[arg(long, env = "TICKETD_LAMBDA_FUNCTIONS")]
+    lambda_functions: Option<PathBuf>,
 }
 
 /// `./frontend` when run from a checkout's root, else the frontend of the source tree this
@@ -172,6 +177,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn Error + Send + Sync>> {
         hold_minutes: args.hold_minutes,
         reconcile_every: Duration::from_secs(args.reconcile_every),
         shutdown_deadline: Duration::from_secs(args.shutdown_deadline),
+        lambda_functions: args.lambda_functions,
         ..ServeOptions::new(args.data_dir, args.site_dir)
     };
     let app = app::start(options, listener).await?;

@@ -1,6 +1,7 @@
 //! ticketd's reconciliation loop: [`ticket_core::reconcile::reconcile`] once on start, then
 //! every `--reconcile-every`, so a hold past its expiry or a payment whose webhook never came
-//! is settled without anybody asking (on AWS a scheduled Lambda runs the same pass).
+//! is settled without anybody asking (on AWS a scheduled Lambda runs the same pass; in the
+//! emulated AWS stack this loop invokes that Lambda, as the schedule rule does).
 //!
 //! One task runs the passes one after another, so two never overlap in one process (the pass
 //! is safe against a concurrent one anyway, e.g. another process on the same data).
@@ -10,12 +11,22 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use ticket_core::reconcile::{self, ReconcilePorts};
+
+use crate::lambda::{self, LambdaFunction};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// `ticketd serve`'s default for `--reconcile-every`.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(60);
+
+/// What a pass runs.
+pub enum Pass {
+    /// The pass itself, in this process.
+    InProcess(ReconcilePorts),
+    /// The reconcile function, invoked with EventBridge's scheduled event.
+    Function(LambdaFunction),
+}
 
 /// The running loop; [`Reconciler::stop`] ends it.
 pub struct Reconciler {
@@ -25,9 +36,9 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// Starts the loop: a pass now, then one `every` after the end of the previous one.
-    pub fn spawn(ports: ReconcilePorts, every: Duration) -> Self {
+    pub fn spawn(pass: Pass, every: Duration) -> Self {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(ports, every, stopped));
+        let task = tokio::spawn(run(pass, every, stopped));
         Self { stop, task }
     }
 
@@ -47,12 +58,15 @@ impl Reconciler {
     }
 }
 
-async fn run(ports: ReconcilePorts, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn run(pass: Pass, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         if *stop.borrow() {
             return;
         }
-        pass(&ports, every).await;
+        match &pass {
+            Pass::InProcess(ports) => pass_in_process(ports, every).await,
+            Pass::Function(function) => invoke_pass(function, every).await,
+        }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|stop| *stop) => return,
@@ -60,8 +74,16 @@ async fn run(ports: ReconcilePorts, every: Duration, mut stop: watch::Receiver<b
     }
 }
 
+/// The reconcile function's pass; its report is in the function's log.
+async fn invoke_pass(function: &LambdaFunction, every: Duration) {
+    match function.invoke(&lambda::scheduled_event()).await {
+        Ok(report) => tracing::debug!(%report, "reconciliation pass (reconcile function)"),
+        Err(error) => tracing::error!(%error, retry_in = ?every, "reconciliation pass failed"),
+    }
+}
+
 /// One pass, logged when it did something; a failed pass waits for the next tick.
-async fn pass(ports: &ReconcilePorts, every: Duration) {
+async fn pass_in_process(ports: &ReconcilePorts, every: Duration) {
     let began = std::time::Instant::now();
     // A panic in one pass must not end reconciliation for the life of the process.
     match AssertUnwindSafe(reconcile::reconcile(ports))
@@ -177,7 +199,7 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         let event_id = event(&*store).await;
         let first = expired_hold(&*store, event_id).await;
-        let reconciler = Reconciler::spawn(ports(store.clone()), TICK);
+        let reconciler = Reconciler::spawn(Pass::InProcess(ports(store.clone())), TICK);
         assert!(released_within(&*store, event_id, first).await);
 
         let later = expired_hold(&*store, event_id).await;
@@ -196,7 +218,7 @@ mod tests {
         let hold = expired_hold(&*inner, event_id).await;
         let flaky = Arc::new(FlakyStore::new(inner.clone()));
         flaky.faults.fail_always();
-        let reconciler = Reconciler::spawn(ports(flaky.clone()), TICK);
+        let reconciler = Reconciler::spawn(Pass::InProcess(ports(flaky.clone())), TICK);
 
         // Several ticks with the store unavailable: the loop keeps going, the hold stays.
         tokio::time::sleep(TICK * 6).await;
@@ -214,7 +236,7 @@ mod tests {
     async fn once_stopped_no_pass_runs() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
         let event_id = event(&*store).await;
-        let reconciler = Reconciler::spawn(ports(store.clone()), TICK);
+        let reconciler = Reconciler::spawn(Pass::InProcess(ports(store.clone())), TICK);
         tokio::time::sleep(TICK).await;
         let began = Instant::now();
         assert!(reconciler.stop(began + Duration::from_secs(5)).await);

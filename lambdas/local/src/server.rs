@@ -27,6 +27,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::admin::{self, Admin};
+use crate::aws_api::{self, AwsApis};
 use crate::gateway::{self, Gateway};
 use cognito_local::{self as idp, Idp};
 use local_support::error_response;
@@ -55,6 +56,8 @@ pub struct Services {
     pub gateway: Option<Gateway>,
     /// The Stripe simulator under `/stripe` (absent: real Stripe, or no payments).
     pub stripe_sim: Option<StripeSimulator>,
+    /// The emulated AWS stack's Step Functions and Cognito APIs under `/aws`.
+    pub aws_apis: Option<AwsApis>,
 }
 
 /// `/health`, ticket files, the services, and the site for every other path.
@@ -102,6 +105,9 @@ pub fn router(state: AppState, services: Services) -> Router {
     }
     if let Some(stripe_sim) = &services.stripe_sim {
         app = app.merge(stripe_sim.router());
+    }
+    if let Some(apis) = services.aws_apis {
+        app = app.merge(aws_api::routes(apis));
     }
     // One span and one "finished processing request" line per request, at info, so a default
     // run shows its traffic.
@@ -332,7 +338,7 @@ async fn download_file(
 /// naming ticketd's own API and identity provider (whose base is the hosted UI's).
 fn site_config(idp: &Idp, gateway: &Gateway) -> Json<serde_json::Value> {
     Json(json!({
-        "apiUrl": format!("{}/api", gateway.ports.site_url.trim_end_matches('/')),
+        "apiUrl": format!("{}/api", gateway.site_origin.to_str().unwrap_or_default()),
         "cognitoDomain": idp.issuer(),
         "clientId": idp.config().client.id,
         "region": "local",

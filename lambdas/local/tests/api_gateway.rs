@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ticket_core::api::{self, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::{RandomIds, SystemClock};
-use ticketd::gateway::Gateway;
+use ticketd::gateway::{Backend, Gateway};
 use ticketd::registration::{self, LocalWorkflow};
 use ticketd::server::{self, AppState, Services};
 
@@ -42,7 +42,7 @@ impl Served {
         .await
         .unwrap();
         let gateway = Gateway {
-            ports: Arc::new(ApiPorts {
+            backend: Backend::InProcess(Arc::new(ApiPorts {
                 store: adapters.store.clone(),
                 files: adapters.files.clone(),
                 payments: adapters.payments.clone(),
@@ -53,7 +53,7 @@ impl Served {
                 webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
                 site_url: url.clone(),
                 hold_minutes: api::HOLD_MINUTES,
-            }),
+            })),
             verifier: idp.verifier().clone(),
             site_origin: url.parse().unwrap(),
         };

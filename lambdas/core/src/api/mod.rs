@@ -94,6 +94,26 @@ pub struct Route {
     pub operation_id: &'static str,
 }
 
+impl Route {
+    /// API Gateway's route key: `GET /events/{id}`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The route's Lambda binary: its operation id in kebab case (`listMyTickets` →
+    /// `list-my-tickets`).
+    pub fn binary_name(&self) -> String {
+        let mut name = String::new();
+        for character in self.operation_id.chars() {
+            if character.is_ascii_uppercase() {
+                name.push('-');
+            }
+            name.push(character.to_ascii_lowercase());
+        }
+        name
+    }
+}
+
 const fn route(
     method: &'static str,
     path: &'static str,
