@@ -5,7 +5,7 @@
 // provider's pages, and screenshots.
 
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -104,6 +104,8 @@ export async function startTicketd() {
           });
         });
       }
+      // TICKETD_LOG keeps the stack's log (docs/cost.md measures durations from it).
+      if (process.env.TICKETD_LOG) await writeFile(process.env.TICKETD_LOG, log);
       await data.remove();
     },
   };

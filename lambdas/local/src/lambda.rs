@@ -85,20 +85,21 @@ impl LambdaFunctions {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
-        let function = |url: String| LambdaFunction {
+        let function = |role: &str, url: String| LambdaFunction {
+            role: role.to_owned(),
             url,
             http: http.clone(),
         };
         let functions = |map: BTreeMap<String, String>| {
             map.into_iter()
-                .map(|(key, url)| (key, function(url)))
+                .map(|(key, url)| (key.clone(), function(&key, url)))
                 .collect()
         };
         Ok(Self {
             routes: functions(file.routes),
             substitutions: functions(file.substitutions),
-            post_confirmation: function(file.post_confirmation),
-            reconcile: function(file.reconcile),
+            post_confirmation: function("PostConfirmation", file.post_confirmation),
+            reconcile: function("ReconcileSchedule", file.reconcile),
             state_machine_arn: file.state_machine_arn,
             user_pool_id: file.user_pool_id,
             access_key_id: file.access_key_id,
@@ -123,6 +124,8 @@ impl LambdaFunctions {
 /// One function behind the Invoke API.
 #[derive(Clone)]
 pub struct LambdaFunction {
+    /// What it is wired as (`GET /events`, `ConfirmSeatFunctionArn`, ...), for the logs.
+    role: String,
     url: String,
     http: reqwest::Client,
 }
@@ -145,7 +148,8 @@ impl LambdaFunction {
     /// Lambda answers a function error with 200 and `X-Amz-Function-Error`; cargo-lambda's
     /// emulator with 500 and the same error object. Both are a function error here.
     pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
-        let service = |what: String| InvokeError::Service(format!("{}: {what}", self.url));
+        let service = |what: String| InvokeError::Service(format!("{}: {what}", self.role));
+        let began = std::time::Instant::now();
         let response = self
             .http
             .post(&self.url)
@@ -159,6 +163,13 @@ impl LambdaFunction {
             .bytes()
             .await
             .map_err(|error| service(format!("unreadable answer: {error}")))?;
+        // Like Lambda's REPORT line: what docs/cost.md's durations are measured from.
+        tracing::info!(
+            function = %self.role,
+            millis = began.elapsed().as_secs_f64() * 1000.0,
+            %status,
+            "invoked"
+        );
         let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let error_type = payload.get("errorType").and_then(Value::as_str);
         match error_type {
