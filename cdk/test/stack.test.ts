@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { readTableSchema } from '../lib/data';
 import { LAMBDAS, SECRET_ENV, SecretName, envNamesOf, routesOf, stepLambdas } from '../lib/functions';
-import { pascal } from '../lib/lambdas';
+import { BINARY_TAG, pascal } from '../lib/lambdas';
 import { OPENAPI_PATH, REGISTRATION_ASL_PATH } from '../lib/paths';
 import { THROTTLE } from '../lib/api';
 import { substitutionFor, substitutionsIn } from '../lib/workflow';
@@ -100,6 +100,16 @@ describe('buckets', () => {
 });
 
 describe('Lambdas', () => {
+  it('each function of ours, and only those, names its binary in the ticketing:binary tag', () => {
+    const tagged = resourcesOfType(synth.json, 'AWS::Lambda::Function').flatMap(([id, fn]) =>
+      (fn.Properties!.Tags ?? []).filter((tag: { Key: string }) => tag.Key === BINARY_TAG).map((tag: { Value: string }) => [id, tag.Value]),
+    );
+    assert.deepEqual(
+      sortBy(tagged, ([id]) => id),
+      sortBy(LAMBDAS.map((spec) => [fnId(spec.binary), spec.binary]), ([id]) => id),
+    );
+  });
+
   it('one function per list entry, each provided.al2023 on arm64 with JSON logs to its own retained log group', () => {
     for (const spec of LAMBDAS) {
       const fn = synth.json.Resources[fnId(spec.binary)];
