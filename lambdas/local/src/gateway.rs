@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use ticket_core::api::{self, Access, ApiError, ApiPorts, MAX_BODY_BYTES};
 use ticket_core::apigw;
@@ -66,15 +67,9 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
     let Some((route, path_params)) = api::match_path(parts.method.as_str(), path) else {
         return error_response(StatusCode::NOT_FOUND, "not found");
     };
-    // Reading stops one byte past the limit: an error here is a body over it (or a client that
-    // went away, which hears nothing anyway).
-    let too_large = || into_axum(apigw::apigw_response(ApiError::body_too_large().into()));
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
-        return too_large();
+    let Some(body) = read_body(body).await else {
+        return into_axum(apigw::apigw_response(ApiError::body_too_large().into()));
     };
-    if body.len() > MAX_BODY_BYTES {
-        return too_large();
-    }
     // API Gateway's JWT authorizer answers 401 itself, in its own shape, and the Lambda never runs.
     let claims = match route.access {
         Access::Public => None,
@@ -93,6 +88,29 @@ async fn dispatch(State(gateway): State<Gateway>, request: Request) -> Response 
         Backend::InProcess(ports) => in_process(ports, event).await,
         Backend::Lambda(functions) => lambda_response(functions.route(route).invoke(&event).await),
     }
+}
+
+/// How much of a body over the limit is read and dropped so that the client, still sending,
+/// hears the 400: a server that closes with unread bytes resets the connection, and the answer
+/// is lost. API Gateway takes up to 10 MB; beyond this the connection just closes.
+const DRAIN_BYTES: usize = 1024 * 1024;
+
+/// The body, or `None` when it is over [`MAX_BODY_BYTES`] (or the client went away).
+async fn read_body(body: Body) -> Option<Bytes> {
+    let mut chunks = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut read = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.ok()?;
+        read += chunk.len();
+        if read > MAX_BODY_BYTES + DRAIN_BYTES {
+            return None;
+        }
+        if read <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (read <= MAX_BODY_BYTES).then(|| kept.into())
 }
 
 /// The event through the same translation and handler a route Lambda runs.
