@@ -47,8 +47,6 @@ export default async function ticketsPage({ main, signal }) {
 }
 
 function ticketCard(ticket, event) {
-  // The type's name, from the ticket or else from its event.
-  const typeName = ticket.ticketType ?? event?.ticketTypes?.find((type) => type.id === ticket.ticketTypeId)?.name;
   const status = {
     VALID: { text: 'Valid', tone: 'good' },
     USED: { text: 'Checked in', tone: 'muted' },
@@ -74,8 +72,7 @@ function ticketCard(ticket, event) {
         'p',
         { class: 'ticket-card-holder' },
         h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
-        typeName ? h('span', { class: 'ticket-type', text: typeName }) : null,
-        h('span', { class: 'ticket-holder', text: ticket.attendeeName }),
+        h('span', { text: ticket.attendeeName }),
         ticket.usedAt ? h('span', { class: 'muted', text: `Scanned ${relative(ticket.usedAt)}` }) : null,
       ),
     ),
