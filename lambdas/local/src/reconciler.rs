@@ -152,16 +152,11 @@ mod tests {
             venue: "Hall".into(),
             starts_at: Some(now + TimeDelta::days(10)),
             capacity: 5,
-            price_minor: Some(0),
+            price_minor: 0,
             currency: "EUR".into(),
             ..NewEvent::default()
         }
-        .validate(
-            EventId::new(&RandomIds),
-            UserId::from("organizer"),
-            now,
-            &RandomIds,
-        )
+        .validate(EventId::new(&RandomIds), UserId::from("organizer"), now)
         .unwrap();
         store.create_event(&event).await.unwrap();
         event.id
@@ -172,7 +167,6 @@ mod tests {
         let now = Utc::now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            ticket_type_id: ticket_core::ticket_type::legacy_type_id(event_id),
             user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
         };

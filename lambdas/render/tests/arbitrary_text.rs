@@ -38,7 +38,6 @@ proptest! {
             venue: &venue,
             attendee_name: &name,
             attendee_email: &email,
-            ticket_type: None,
             organizer: &organizer,
             price: support::eur(amount),
             ..support::sample(&code)

@@ -18,10 +18,13 @@ pub(crate) async fn create(
     let input: NewEvent = request.json()?;
     let now = clock.now();
     let event = input
-        .validate(EventId::new(ids), caller.user_id.clone(), now, ids)
+        .validate(EventId::new(ids), caller.user_id.clone(), now)
         .map_err(|errors| ApiError::invalid_fields(&errors))?;
     store.create_event(&event).await.map_err(ApiError::store)?;
-    let view = EventView::new(event);
+    let view = EventView {
+        event,
+        seats: Default::default(),
+    };
     Ok(ApiResponse::json(201, &EventBody::of(&view, caller, now)))
 }
 

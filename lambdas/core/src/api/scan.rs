@@ -54,20 +54,18 @@ pub(crate) async fn scan(
                         .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
                         .await
                         .map_err(ApiError::store)?;
-                    let event = view.event;
+                    let event_title = view.event.title;
                     match redemption {
                         Redemption::Admitted(ticket) => ScanResult::Valid {
                             ticket_id: ticket.id,
                             event_id: ticket.event_id,
-                            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
-                            event_title: event.title,
+                            event_title,
                             attendee_name: ticket.attendee.name,
                         },
                         Redemption::AlreadyUsed(ticket) => ScanResult::Used {
                             ticket_id: ticket.id,
                             event_id: ticket.event_id,
-                            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
-                            event_title: event.title,
+                            event_title,
                             attendee_name: ticket.attendee.name,
                             used_at: ticket.used_at,
                         },
