@@ -192,16 +192,23 @@ async fn paid_seats(
         venue: "Benchmark hall".into(),
         starts_at: Some(now + TimeDelta::days(365)),
         capacity: i64::from(count),
-        price_minor: 2500,
+        price_minor: Some(2500),
         currency: "EUR".into(),
         ..NewEvent::default()
     }
-    .validate(EventId::new(&RandomIds), UserId::from("bench"), now)?;
+    .validate(
+        EventId::new(&RandomIds),
+        UserId::from("bench"),
+        now,
+        &RandomIds,
+    )?;
+    let ticket_type = &event.ticket_types[0];
     store.create_event(&event).await?;
     let mut requests = Vec::with_capacity(count as usize);
     for n in 0..count {
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
+            ticket_type_id: ticket_type.id,
             user_id: UserId::from(format!("buyer-{n}")),
             expires_at: now + TimeDelta::minutes(30),
         };
@@ -210,10 +217,11 @@ async fn paid_seats(
             order_id: format!("cs_bench_{}", hold.id.as_uuid().simple()).into(),
             event_id: event.id,
             hold_id: hold.id,
+            ticket_type_id: Some(ticket_type.id),
             user_id: hold.user_id,
             payment_intent_id: Some(format!("pi_bench_{n}")),
-            amount_minor: event.price.amount_minor,
-            currency: event.price.currency,
+            amount_minor: ticket_type.price_minor,
+            currency: event.currency,
             attendee: Attendee {
                 name: format!("Buyer {n}"),
                 email: format!("buyer{n}@example.com"),

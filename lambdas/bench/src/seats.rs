@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
+use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
     Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Store, StoreError, SystemClock, UserId,
 };
@@ -103,11 +104,16 @@ pub async fn measure(
         venue: "Benchmark".into(),
         starts_at: Some(now + TimeDelta::days(365)),
         capacity: i64::from(ops),
-        price_minor: 0,
+        price_minor: Some(0),
         currency: "EUR".into(),
         ..NewEvent::default()
     }
-    .validate(EventId::new(&RandomIds), UserId::from("bench"), now)?;
+    .validate(
+        EventId::new(&RandomIds),
+        UserId::from("bench"),
+        now,
+        &RandomIds,
+    )?;
     let event_id = event.id;
     store.create_event(&event).await?;
 
@@ -161,6 +167,7 @@ async fn sell(
         let now = clock.now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
+            ticket_type_id: legacy_type_id(event_id),
             user_id: user_id.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };

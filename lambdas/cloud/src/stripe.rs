@@ -269,11 +269,18 @@ fn checkout_form(request: &CheckoutRequest) -> CreateCheckoutSession {
     let mut item = CreateCheckoutSessionLineItems::new();
     item.price_data = Some(price_data);
     item.quantity = Some(1);
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("eventId".to_owned(), request.event_id.to_string()),
         ("holdId".to_owned(), request.hold_id.to_string()),
         ("userId".to_owned(), request.user_id.to_string()),
+        (
+            "ticketTypeId".to_owned(),
+            request.ticket_type_id.to_string(),
+        ),
     ]);
+    if let Some(name) = &request.holder_name {
+        metadata.insert("holderName".to_owned(), name.clone());
+    }
     let form = CreateCheckoutSession::new()
         .mode(stripe_checkout::CheckoutSessionMode::Payment)
         .line_items(vec![item])
@@ -385,6 +392,8 @@ impl Payments for StripePayments {
                 event_id: metadata("eventId"),
                 hold_id: metadata("holdId"),
                 user_id: metadata("userId").or_else(|| found.client_reference_id.clone()),
+                ticket_type_id: metadata("ticketTypeId"),
+                holder_name: metadata("holderName"),
                 customer_email: details
                     .and_then(|details| details.email.clone())
                     .or_else(|| found.customer_email.clone()),

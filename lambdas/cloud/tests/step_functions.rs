@@ -46,6 +46,7 @@ fn request(order: &str) -> RegistrationRequest {
         order_id: order.into(),
         event_id: uuid::Uuid::now_v7().into(),
         hold_id: uuid::Uuid::now_v7().into(),
+        ticket_type_id: Some(uuid::Uuid::now_v7().into()),
         user_id: "user-1".into(),
         payment_intent_id: Some("pi_123".into()),
         amount_minor: 2500,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use ticket_cloud::StripePayments;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, EventId, HoldId, Money, OrderId, Payments, PaymentsError,
-    Refund, RefundRequest, UserId,
+    Refund, RefundRequest, TicketTypeId, UserId,
 };
 use uuid::Uuid;
 
@@ -307,6 +307,10 @@ fn checkout_request(customer_email: Option<&str>) -> CheckoutRequest {
         event_id: EventId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000001").unwrap()),
         hold_id: HoldId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000002").unwrap()),
         user_id: UserId::from("cognito-sub-123"),
+        ticket_type_id: TicketTypeId::from(
+            Uuid::parse_str("0190c5a0-0000-7000-8000-000000000003").unwrap(),
+        ),
+        holder_name: Some("Grace Hopper".into()),
         title: "RustConf & Friends 2026".to_owned(),
         price: Money {
             amount_minor: 2500,
@@ -376,6 +380,11 @@ async fn create_checkout_posts_one_payment_session_for_the_hold() {
         ("line_items[0][quantity]", "1"),
         ("metadata[eventId]", "0190c5a0-0000-7000-8000-000000000001"),
         ("metadata[holdId]", "0190c5a0-0000-7000-8000-000000000002"),
+        ("metadata[holderName]", "Grace Hopper"),
+        (
+            "metadata[ticketTypeId]",
+            "0190c5a0-0000-7000-8000-000000000003",
+        ),
         ("metadata[userId]", "cognito-sub-123"),
         ("mode", "payment"),
         (

@@ -16,6 +16,7 @@ use crate::order::{
 };
 use crate::page::PageRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+use crate::ticket_type::{NewTicketType, legacy_type_id};
 use crate::time::from_key;
 
 pub type SharedStore = Arc<dyn Store>;
@@ -32,6 +33,9 @@ macro_rules! store_conformance_tests {
             invalid_cursor_is_refused,
             holds_sell_out_at_capacity,
             holds_need_an_open_event,
+            types_keep_their_own_counts_under_the_capacity,
+            a_late_payment_needs_a_seat_of_its_type,
+            race_mixed_types_never_exceed_a_quota_or_the_capacity,
             confirming_a_hold_is_idempotent,
             releasing_gives_the_seat_back_once,
             unpaid_release_keeps_a_sold_seat,
@@ -80,11 +84,58 @@ fn event_for(organizer: &str, starts_in: TimeDelta, capacity: i64) -> Event {
         venue: "Main hall".into(),
         starts_at: Some(now() + starts_in),
         capacity,
-        price_minor: 2500,
+        price_minor: Some(2500),
         currency: "EUR".into(),
+        ticket_types: None,
     }
-    .validate(id(), user(organizer), now())
+    .validate(id(), user(organizer), now(), &RandomIds)
     .expect("fixture event is valid")
+}
+
+/// An event of `capacity` seats selling the types `(name, quota)`.
+async fn typed_event(store: &SharedStore, capacity: i64, types: &[(&str, i64)]) -> Event {
+    let event = NewEvent {
+        price_minor: None,
+        ticket_types: Some(
+            types
+                .iter()
+                .map(|&(name, quota)| NewTicketType {
+                    name: name.into(),
+                    price_minor: 1000,
+                    quota,
+                    ..NewTicketType::default()
+                })
+                .collect(),
+        ),
+        ..NewEvent {
+            title: "Typed".into(),
+            venue: "Main hall".into(),
+            starts_at: Some(now() + TimeDelta::days(30)),
+            capacity,
+            currency: "EUR".into(),
+            ..NewEvent::default()
+        }
+    }
+    .validate(id(), user("org-1"), now(), &RandomIds)
+    .expect("fixture event is valid");
+    store.create_event(&event).await.expect("create event");
+    event
+}
+
+fn hold_of_type(event: &Event, type_index: usize, user_name: &str) -> NewHold {
+    NewHold {
+        ticket_type_id: event.ticket_types[type_index].id,
+        ..new_hold(event, user_name)
+    }
+}
+
+async fn type_seats(store: &SharedStore, event: &Event, type_index: usize) -> SeatCounts {
+    store
+        .get_event(event.id)
+        .await
+        .expect("get event")
+        .expect("event exists")
+        .type_seats(event.ticket_types[type_index].id)
 }
 
 async fn created_event(store: &SharedStore, capacity: i64) -> Event {
@@ -93,16 +144,18 @@ async fn created_event(store: &SharedStore, capacity: i64) -> Event {
     event
 }
 
-fn new_hold(user_name: &str) -> NewHold {
+/// A hold of the event's first ticket type.
+fn new_hold(event: &Event, user_name: &str) -> NewHold {
     NewHold {
         id: id(),
+        ticket_type_id: event.ticket_types[0].id,
         user_id: user(user_name),
         expires_at: now() + TimeDelta::minutes(30),
     }
 }
 
 async fn held(store: &SharedStore, event: &Event, user_name: &str) -> HoldId {
-    let hold = new_hold(user_name);
+    let hold = new_hold(event, user_name);
     store
         .hold_seat(event.id, &hold, now())
         .await
@@ -126,7 +179,7 @@ fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
         hold_id,
         user_id: user(user_name),
         payment_intent_id: Some("pi_123".into()),
-        amount: event.price,
+        amount: event.lowest_price(),
         status: OrderStatus::Pending,
         ticket_id: None,
         failure_reason: None,
@@ -138,6 +191,7 @@ fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
 fn ticket_request(order: &Order, minutes_later: i64) -> NewTicket {
     NewTicket {
         order: order.clone(),
+        ticket_type_id: legacy_type_id(order.event_id),
         registration_id: id(),
         ticket_id: id(),
         attendee: Attendee {
@@ -293,7 +347,7 @@ pub async fn invalid_cursor_is_refused(store: SharedStore) {
 
 pub async fn holds_sell_out_at_capacity(store: SharedStore) {
     let event = created_event(&store, 2).await;
-    let first = new_hold("u1");
+    let first = new_hold(&event, "u1");
     let hold = store.hold_seat(event.id, &first, now()).await.unwrap();
     assert_eq!(hold.status, HoldStatus::Held);
     assert_eq!((hold.id, hold.event_id), (first.id, event.id));
@@ -304,7 +358,9 @@ pub async fn holds_sell_out_at_capacity(store: SharedStore) {
     );
     held(&store, &event, "u2").await;
     assert_eq!(
-        store.hold_seat(event.id, &new_hold("u3"), now()).await,
+        store
+            .hold_seat(event.id, &new_hold(&event, "u3"), now())
+            .await,
         Err(StoreError::SoldOut)
     );
     let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
@@ -318,18 +374,26 @@ pub async fn holds_sell_out_at_capacity(store: SharedStore) {
 }
 
 pub async fn holds_need_an_open_event(store: SharedStore) {
-    assert_eq!(
-        store.hold_seat(id(), &new_hold("u1"), now()).await,
-        Err(StoreError::NotFound("event"))
-    );
     let event = created_event(&store, 5).await;
     assert_eq!(
+        store.hold_seat(id(), &new_hold(&event, "u1"), now()).await,
+        Err(StoreError::NotFound("event"))
+    );
+    let unknown_type = NewHold {
+        ticket_type_id: id(),
+        ..new_hold(&event, "u1")
+    };
+    assert_eq!(
+        store.hold_seat(event.id, &unknown_type, now()).await,
+        Err(StoreError::NotFound("ticket type"))
+    );
+    assert_eq!(
         store
-            .hold_seat(event.id, &new_hold("u1"), event.starts_at)
+            .hold_seat(event.id, &new_hold(&event, "u1"), event.starts_at)
             .await,
         Err(StoreError::EventEnded)
     );
-    let hold = new_hold("u1");
+    let hold = new_hold(&event, "u1");
     store.hold_seat(event.id, &hold, now()).await.unwrap();
     assert_eq!(
         store.hold_seat(event.id, &hold, now()).await,
@@ -473,7 +537,7 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
     assert_eq!(recorded.registration, request.ticket().registration());
     assert_eq!(recorded.order.ticket_id, Some(request.ticket_id));
     assert_eq!(recorded.order.status, OrderStatus::Pending);
-    assert_eq!(recorded.order.amount, event.price);
+    assert_eq!(recorded.order.amount, event.lowest_price());
     let again = store
         .record_ticket(&ticket_request(&order, 2))
         .await
@@ -683,6 +747,134 @@ pub async fn attendees_are_paged_in_registration_order(store: SharedStore) {
     assert_eq!(listed, expected);
 }
 
+/// Each type counts its own holds, sales, releases and check-ins; the event counts them all,
+/// and its capacity refuses a hold its types' quotas would still take.
+pub async fn types_keep_their_own_counts_under_the_capacity(store: SharedStore) {
+    let event = typed_event(&store, 3, &[("Standard", 3), ("VIP", 1)]).await;
+    let vip = hold_of_type(&event, 1, "v1");
+    store.hold_seat(event.id, &vip, now()).await.unwrap();
+    assert_eq!(
+        store
+            .hold_seat(event.id, &hold_of_type(&event, 1, "v2"), now())
+            .await,
+        Err(StoreError::TypeSoldOut)
+    );
+    let standard = hold_of_type(&event, 0, "s1");
+    store.hold_seat(event.id, &standard, now()).await.unwrap();
+    store.confirm_hold(event.id, vip.id).await.unwrap();
+    store
+        .hold_seat(event.id, &hold_of_type(&event, 0, "s2"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .hold_seat(event.id, &hold_of_type(&event, 0, "s3"), now())
+            .await,
+        Err(StoreError::SoldOut),
+        "the capacity caps the types together"
+    );
+    let counts = |taken, sold| SeatCounts {
+        taken,
+        sold,
+        checked_in: 0,
+    };
+    assert_eq!(type_seats(&store, &event, 0).await, counts(2, 0));
+    assert_eq!(type_seats(&store, &event, 1).await, counts(1, 1));
+    assert_eq!(seats(&store, &event).await, counts(3, 1));
+
+    store
+        .release_hold(event.id, standard.id, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    assert_eq!(type_seats(&store, &event, 0).await, counts(1, 0));
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    let remaining: Vec<u32> = stats.ticket_types.iter().map(|t| t.remaining).collect();
+    assert_eq!(
+        remaining,
+        [1, 0],
+        "a type's seats left are capped by the event's"
+    );
+
+    let order = order_for(&event, vip.id, "v1");
+    let ticket = store
+        .record_ticket(&NewTicket {
+            ticket_type_id: event.ticket_types[1].id,
+            ..ticket_request(&order, 1)
+        })
+        .await
+        .unwrap()
+        .ticket;
+    assert_eq!(ticket.ticket_type_id, event.ticket_types[1].id);
+    assert_eq!(
+        store
+            .get_ticket(ticket.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .ticket_type_id,
+        event.ticket_types[1].id
+    );
+    store
+        .redeem_ticket(ticket.id, &user("org-1"), now())
+        .await
+        .unwrap();
+    assert_eq!(type_seats(&store, &event, 1).await.checked_in, 1);
+    assert_eq!(type_seats(&store, &event, 0).await.checked_in, 0);
+    assert_eq!(seats(&store, &event).await.checked_in, 1);
+}
+
+/// A payment whose hold was released takes a seat of its own type only.
+pub async fn a_late_payment_needs_a_seat_of_its_type(store: SharedStore) {
+    let event = typed_event(&store, 5, &[("Standard", 4), ("VIP", 1)]).await;
+    let first = hold_of_type(&event, 1, "v1");
+    store.hold_seat(event.id, &first, now()).await.unwrap();
+    store
+        .release_hold(event.id, first.id, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    store
+        .hold_seat(event.id, &hold_of_type(&event, 1, "v2"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_seat_late(event.id, first.id).await,
+        Err(StoreError::TypeSoldOut),
+        "standard seats are left, but no VIP one"
+    );
+    assert_eq!(type_seats(&store, &event, 1).await.taken, 1);
+    assert_eq!(seats(&store, &event).await.taken, 1);
+}
+
+/// 64 buyers at once on tight quotas (VIP 5, Standard 20, Student 10 under a capacity of 30):
+/// no type goes past its quota, the event past its capacity (the quotas add up to 35, so it
+/// fills), and every refusal is a sell-out.
+pub async fn race_mixed_types_never_exceed_a_quota_or_the_capacity(store: SharedStore) {
+    const BUYERS: usize = 64;
+    let event = typed_event(&store, 30, &[("VIP", 5), ("Standard", 20), ("Student", 10)]).await;
+    let tasks = (0..BUYERS).map(|buyer| {
+        let store = store.clone();
+        let event = event.clone();
+        tokio::spawn(async move {
+            let hold = hold_of_type(&event, buyer % 3, &format!("buyer{buyer}"));
+            (buyer % 3, store.hold_seat(event.id, &hold, now()).await)
+        })
+    });
+    let mut held = [0u32; 3];
+    for joined in join_all(tasks).await {
+        match joined.expect("task finished") {
+            (kind, Ok(_)) => held[kind] += 1,
+            (_, Err(StoreError::SoldOut | StoreError::TypeSoldOut)) => {}
+            (_, Err(other)) => panic!("unexpected hold error: {other}"),
+        }
+    }
+    assert!(held[0] <= 5 && held[1] <= 20 && held[2] <= 10, "{held:?}");
+    assert_eq!(held.iter().sum::<u32>(), 30, "{held:?}");
+    for (index, &count) in held.iter().enumerate() {
+        assert_eq!(type_seats(&store, &event, index).await.taken, count);
+    }
+    assert_eq!(seats(&store, &event).await.taken, 30);
+}
+
 /// 32 tasks make 2,000 hold attempts on a 500-seat event: exactly 500 succeed.
 pub async fn race_concurrent_holds_never_oversell(store: SharedStore) {
     const TASKS: usize = 32;
@@ -690,10 +882,14 @@ pub async fn race_concurrent_holds_never_oversell(store: SharedStore) {
     let event = created_event(&store, 500).await;
     let tasks = (0..TASKS).map(|task| {
         let store = store.clone();
+        let event = event.clone();
         tokio::spawn(async move {
             let (mut held, mut sold_out) = (0usize, 0usize);
             for _ in (task..ATTEMPTS).step_by(TASKS) {
-                match store.hold_seat(event.id, &new_hold("racer"), now()).await {
+                match store
+                    .hold_seat(event.id, &new_hold(&event, "racer"), now())
+                    .await
+                {
                     Ok(_) => held += 1,
                     Err(StoreError::SoldOut) => sold_out += 1,
                     Err(other) => panic!("unexpected hold error: {other}"),

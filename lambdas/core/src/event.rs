@@ -1,11 +1,14 @@
 //! Events, their validation and their seat counts.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Months, Timelike, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, UserId};
+use crate::ids::{EventId, Ids, TicketTypeId, UserId};
 use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
+use crate::ticket_type::{NewTicketType, SalesClosed, TicketType, TypeLimits, validate_types};
 use crate::time::to_millis;
 use crate::validation::{ValidationErrors, multi_line, single_line};
 
@@ -26,13 +29,55 @@ pub struct Event {
     pub description: String,
     pub venue: String,
     pub starts_at: DateTime<Utc>,
+    /// Caps the seats of all its ticket types together.
     pub capacity: u32,
-    pub price: Money,
+    /// Every ticket type's price is in this currency.
+    pub currency: Currency,
+    /// At least one, in the organizer's order.
+    pub ticket_types: Vec<TicketType>,
     pub created_at: DateTime<Utc>,
 }
 
+impl Event {
+    pub fn ticket_type(&self, id: TicketTypeId) -> Option<&TicketType> {
+        self.ticket_types
+            .iter()
+            .find(|ticket_type| ticket_type.id == id)
+    }
+
+    /// A ticket's type's name, for lists and the door; a type the event no longer has (none is
+    /// ever removed) reads as the default name.
+    pub fn type_name(&self, id: TicketTypeId) -> &str {
+        self.ticket_type(id)
+            .map_or(crate::ticket_type::DEFAULT_TYPE_NAME, |ticket_type| {
+                ticket_type.name.as_str()
+            })
+    }
+
+    pub fn price_of(&self, ticket_type: &TicketType) -> Money {
+        Money {
+            amount_minor: ticket_type.price_minor,
+            currency: self.currency,
+        }
+    }
+
+    /// The "from" price a listing shows: the cheapest type's.
+    pub fn lowest_price(&self) -> Money {
+        Money {
+            amount_minor: self
+                .ticket_types
+                .iter()
+                .map(|ticket_type| ticket_type.price_minor)
+                .min()
+                .unwrap_or(0),
+            currency: self.currency,
+        }
+    }
+}
+
 /// What an organizer submits. Loosely typed on purpose: every field is checked by
-/// [`NewEvent::validate`], which names each field at fault.
+/// [`NewEvent::validate`], which names each field at fault. Either one `priceMinor` (the event
+/// gets one type of that price, as many seats as its capacity) or `ticketTypes`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewEvent {
@@ -42,17 +87,22 @@ pub struct NewEvent {
     pub venue: String,
     pub starts_at: Option<DateTime<Utc>>,
     pub capacity: i64,
-    pub price_minor: i64,
+    #[serde(default)]
+    pub price_minor: Option<i64>,
     pub currency: String,
+    #[serde(default)]
+    pub ticket_types: Option<Vec<NewTicketType>>,
 }
 
 impl NewEvent {
-    /// Checks every field and builds the event, or returns all problems found.
+    /// Checks every field and builds the event, or returns all problems found. New ticket types
+    /// take their ids from `ids`.
     pub fn validate(
         &self,
         id: EventId,
         organizer_id: UserId,
         now: DateTime<Utc>,
+        ids: &dyn Ids,
     ) -> Result<Event, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let title = single_line(&mut errors, "title", &self.title, MAX_TITLE_CHARS);
@@ -80,20 +130,49 @@ impl NewEvent {
             }
             Some(_) => {}
         }
-        if !(1..=MAX_CAPACITY).contains(&self.capacity) {
+        let capacity = u32::try_from(self.capacity)
+            .ok()
+            .filter(|capacity| (1..=MAX_CAPACITY).contains(&i64::from(*capacity)));
+        if capacity.is_none() {
             errors.add(
                 "capacity",
                 format!("must be between 1 and {MAX_CAPACITY} seats"),
             );
         }
-        if self.price_minor < 0 {
-            errors.add("priceMinor", "must not be negative (0 makes a free event)");
-        } else if self.price_minor > MAX_AMOUNT_MINOR {
-            errors.add(
-                "priceMinor",
-                format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
-            );
-        }
+        let ticket_types = match (&self.ticket_types, self.price_minor) {
+            (Some(_), Some(_)) => {
+                errors.add(
+                    "priceMinor",
+                    "must be left out when ticketTypes give the prices",
+                );
+                Vec::new()
+            }
+            (Some(types), None) => {
+                let limits = TypeLimits {
+                    capacity,
+                    starts_at,
+                };
+                validate_types(&mut errors, types, &limits, || TicketTypeId::new(ids))
+            }
+            (None, price_minor) => {
+                match price_minor {
+                    None => errors.add("priceMinor", "is required (or give ticketTypes)"),
+                    Some(price) if price < 0 => {
+                        errors.add("priceMinor", "must not be negative (0 makes a free event)")
+                    }
+                    Some(price) if price > MAX_AMOUNT_MINOR => errors.add(
+                        "priceMinor",
+                        format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
+                    ),
+                    Some(_) => {}
+                }
+                vec![TicketType::legacy(
+                    id,
+                    price_minor.unwrap_or(0),
+                    capacity.unwrap_or(0),
+                )]
+            }
+        };
         let currency = self.currency.parse::<Currency>();
         if let Err(error) = &currency {
             errors.add("currency", error.to_string());
@@ -105,17 +184,16 @@ impl NewEvent {
             description,
             venue,
             starts_at: starts_at.expect("checked above"),
-            capacity: u32::try_from(self.capacity).expect("checked above"),
-            price: Money {
-                amount_minor: self.price_minor,
-                currency: currency.expect("checked above"),
-            },
+            capacity: capacity.expect("checked above"),
+            currency: currency.expect("checked above"),
+            ticket_types,
             created_at: to_millis(now),
         })
     }
 }
 
-/// Seat counters the store keeps on each event. `taken` counts held and sold seats.
+/// Seat counters the store keeps on each event and on each of its types. `taken` counts held
+/// and sold seats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeatCounts {
@@ -124,12 +202,29 @@ pub struct SeatCounts {
     pub checked_in: u32,
 }
 
-/// An event as stored, with its live seat counts.
+/// An event as stored, with its live seat counts, in all and per type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub event: Event,
     pub seats: SeatCounts,
+    /// A type missing here has no seat taken.
+    pub type_seats: BTreeMap<TicketTypeId, SeatCounts>,
+}
+
+impl EventView {
+    /// A new event: nothing taken.
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            seats: SeatCounts::default(),
+            type_seats: BTreeMap::new(),
+        }
+    }
+
+    pub fn type_seats(&self, id: TicketTypeId) -> SeatCounts {
+        self.type_seats.get(&id).copied().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -140,8 +235,9 @@ pub enum EventStatus {
     Ended,
 }
 
-/// An event's seats: what is held, sold and left, and how many were scanned at the door.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// An event's seats: what is held, sold and left, and how many were scanned at the door; in
+/// all and per ticket type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventStats {
     #[schemars(range(min = 1))]
@@ -153,6 +249,7 @@ pub struct EventStats {
     pub checked_in: u32,
     /// ENDED once the event has started, whatever seats are left.
     pub status: EventStatus,
+    pub ticket_types: Vec<TypeStats>,
 }
 
 impl EventView {
@@ -163,19 +260,91 @@ impl EventView {
             checked_in,
         } = self.seats;
         let remaining = self.event.capacity.saturating_sub(taken);
-        let status = if now >= self.event.starts_at {
+        let started = now >= self.event.starts_at;
+        let status = if started {
             EventStatus::Ended
         } else if remaining == 0 {
             EventStatus::SoldOut
         } else {
             EventStatus::Open
         };
+        let ticket_types = self
+            .event
+            .ticket_types
+            .iter()
+            .map(|ticket_type| {
+                let counts = self.type_seats(ticket_type.id);
+                TypeStats::of(ticket_type, counts, remaining, started, now)
+            })
+            .collect();
         EventStats {
             capacity: self.event.capacity,
             held: taken.saturating_sub(sold),
             sold,
             remaining,
             checked_in,
+            status,
+            ticket_types,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TypeStatus {
+    OnSale,
+    SoldOut,
+    NotYetOnSale,
+    SalesEnded,
+    /// The event has started.
+    Ended,
+}
+
+/// A type's seats: its quota, what is held, sold and left, and how many were scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeStats {
+    pub ticket_type_id: TicketTypeId,
+    pub name: String,
+    pub quota: u32,
+    pub held: u32,
+    pub sold: u32,
+    /// What can still be bought: the type's quota left, at most the event's seats left.
+    pub remaining: u32,
+    pub checked_in: u32,
+    pub status: TypeStatus,
+}
+
+impl TypeStats {
+    pub(crate) fn of(
+        ticket_type: &TicketType,
+        counts: SeatCounts,
+        event_remaining: u32,
+        event_started: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let remaining = ticket_type
+            .quota
+            .saturating_sub(counts.taken)
+            .min(event_remaining);
+        let status = if event_started {
+            TypeStatus::Ended
+        } else {
+            match ticket_type.closed_at(now) {
+                Some(SalesClosed::NotYet) => TypeStatus::NotYetOnSale,
+                Some(SalesClosed::Over) => TypeStatus::SalesEnded,
+                None if remaining == 0 => TypeStatus::SoldOut,
+                None => TypeStatus::OnSale,
+            }
+        };
+        Self {
+            ticket_type_id: ticket_type.id,
+            name: ticket_type.name.clone(),
+            quota: ticket_type.quota,
+            held: counts.taken.saturating_sub(counts.sold),
+            sold: counts.sold,
+            remaining,
+            checked_in: counts.checked_in,
             status,
         }
     }
@@ -187,6 +356,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::ids::RandomIds;
 
     fn now() -> DateTime<Utc> {
         crate::time::from_key("2026-11-24T12:00:00.000Z").unwrap()
@@ -199,13 +369,19 @@ mod tests {
             venue: "Hall 1".into(),
             starts_at: Some(now() + TimeDelta::days(7)),
             capacity: 100,
-            price_minor: 1500,
+            price_minor: Some(1500),
             currency: "eur".into(),
+            ticket_types: None,
         }
     }
 
     fn check(input: &NewEvent) -> Result<Event, ValidationErrors> {
-        input.validate(EventId::from(Uuid::nil()), UserId::from("org-1"), now())
+        input.validate(
+            EventId::from(Uuid::nil()),
+            UserId::from("org-1"),
+            now(),
+            &RandomIds,
+        )
     }
 
     fn failing_fields(input: NewEvent) -> Vec<&'static str> {
@@ -216,9 +392,16 @@ mod tests {
     fn a_valid_event_is_normalised() {
         let event = check(&valid()).unwrap();
         assert_eq!(event.title, "Rust Meetup");
-        assert_eq!(event.price.currency.code(), "EUR");
-        assert_eq!(event.price.amount_minor, 1500);
+        assert_eq!(event.currency.code(), "EUR");
         assert_eq!(event.capacity, 100);
+        // One price makes one type with every seat.
+        let [only] = &event.ticket_types[..] else {
+            panic!("one type: {:?}", event.ticket_types)
+        };
+        assert_eq!(
+            (only.name.as_str(), only.price_minor, only.quota),
+            ("General admission", 1500, 100)
+        );
     }
 
     #[test]
@@ -296,25 +479,25 @@ mod tests {
         );
         assert_eq!(
             failing_fields(NewEvent {
-                price_minor: -1,
+                price_minor: Some(-1),
                 ..valid()
             }),
             ["priceMinor"]
         );
         assert_eq!(
             failing_fields(NewEvent {
-                price_minor: 100_000_000,
+                price_minor: Some(100_000_000),
                 ..valid()
             }),
             ["priceMinor"]
         );
         assert!(
             check(&NewEvent {
-                price_minor: 0,
+                price_minor: Some(0),
                 ..valid()
             })
             .unwrap()
-            .price
+            .lowest_price()
             .is_free()
         );
         assert_eq!(
@@ -401,7 +584,14 @@ mod tests {
         let errors = check(&NewEvent::default()).unwrap_err();
         assert_eq!(
             errors.fields(),
-            ["title", "venue", "startsAt", "capacity", "currency"]
+            [
+                "title",
+                "venue",
+                "startsAt",
+                "capacity",
+                "priceMinor",
+                "currency"
+            ]
         );
         assert!(
             errors
@@ -418,17 +608,87 @@ mod tests {
         })
         .unwrap();
         let view = |taken, sold| EventView {
-            event: event.clone(),
             seats: SeatCounts {
                 taken,
                 sold,
                 checked_in: 1,
             },
+            ..EventView::new(event.clone())
         };
         let stats = view(2, 1).stats(now());
         assert_eq!((stats.held, stats.sold, stats.remaining), (1, 1, 1));
         assert_eq!(stats.status, EventStatus::Open);
         assert_eq!(view(3, 1).stats(now()).status, EventStatus::SoldOut);
         assert_eq!(view(1, 1).stats(event.starts_at).status, EventStatus::Ended);
+    }
+
+    #[test]
+    fn ticket_types_replace_the_one_price() {
+        let types = || {
+            Some(vec![
+                NewTicketType {
+                    name: "Standard".into(),
+                    price_minor: 1500,
+                    quota: 80,
+                    ..NewTicketType::default()
+                },
+                NewTicketType {
+                    name: "VIP".into(),
+                    price_minor: 4000,
+                    quota: 20,
+                    ..NewTicketType::default()
+                },
+            ])
+        };
+        let event = check(&NewEvent {
+            price_minor: None,
+            ticket_types: types(),
+            ..valid()
+        })
+        .unwrap();
+        let names: Vec<&str> = event.ticket_types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Standard", "VIP"]);
+        assert_eq!(event.lowest_price().amount_minor, 1500);
+        assert_ne!(event.ticket_types[0].id, event.ticket_types[1].id);
+        assert_eq!(
+            failing_fields(NewEvent {
+                ticket_types: types(),
+                ..valid()
+            }),
+            ["priceMinor"]
+        );
+        let errors = check(&NewEvent {
+            capacity: 50,
+            price_minor: None,
+            ticket_types: types(),
+            ..valid()
+        })
+        .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "ticketTypes: ticket type 1 (\"Standard\"): quota must be between 1 and the event's capacity (50)"
+        );
+    }
+
+    #[test]
+    fn a_types_remaining_is_capped_by_the_events_seats() {
+        let vip = TicketType {
+            quota: 5,
+            ..TicketType::legacy(EventId::from(Uuid::nil()), 1500, 10)
+        };
+        let counts = SeatCounts {
+            taken: 2,
+            sold: 1,
+            checked_in: 0,
+        };
+        let stats = TypeStats::of(&vip, counts, 10, false, now());
+        assert_eq!((stats.held, stats.sold, stats.remaining), (1, 1, 3));
+        assert_eq!(stats.status, TypeStatus::OnSale);
+        let capped = TypeStats::of(&vip, counts, 0, false, now());
+        assert_eq!((capped.remaining, capped.status), (0, TypeStatus::SoldOut));
+        assert_eq!(
+            TypeStats::of(&vip, counts, 10, true, now()).status,
+            TypeStatus::Ended
+        );
     }
 }

@@ -66,6 +66,10 @@ uuid_id!(
     EventId
 );
 uuid_id!(
+    /// Names a ticket type within an event.
+    TicketTypeId
+);
+uuid_id!(
     /// Names a seat hold within an event.
     HoldId
 );

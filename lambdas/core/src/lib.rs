@@ -18,6 +18,7 @@ pub mod registration;
 pub mod store;
 pub mod stripe_webhook;
 pub mod ticket_code;
+pub mod ticket_type;
 pub mod time;
 pub mod validation;
 pub mod workflow;
@@ -34,10 +35,14 @@ pub mod reconcile_conformance;
 pub mod testing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use event::{Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts};
+pub use event::{
+    Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts, TypeStats, TypeStatus,
+};
 pub use files::{DEFAULT_LINK_TTL, FileKey, FilesError, TicketFiles};
 pub use identity::{Caller, DirectoryError, Group, IdentityError, UserDirectory};
-pub use ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
+pub use ids::{
+    EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, TicketTypeId, UserId,
+};
 pub use money::{Currency, Money};
 pub use order::{
     Attendee, Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Registration,
@@ -54,5 +59,6 @@ pub use registration::{
 };
 pub use store::{FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 pub use ticket_code::{CodeError, KeyId, TicketPublicKey, TicketSigner, TicketVerifier};
+pub use ticket_type::{NewTicketType, SalesClosed, TicketType};
 pub use validation::{FieldError, ValidationErrors};
 pub use workflow::{Started, Workflow, WorkflowError};

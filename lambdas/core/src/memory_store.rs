@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::event::{Event, EventView, SeatCounts};
-use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
+use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, TicketTypeId, UserId};
 use crate::order::{
     Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket, TicketStatus,
 };
@@ -135,14 +135,11 @@ impl State {
         let Entry::Vacant(entry) = self.events.entry(event.id) else {
             return Err(StoreError::AlreadyExists("event"));
         };
-        entry.insert(EventView {
-            event: Event {
-                starts_at: to_millis(event.starts_at),
-                created_at: to_millis(event.created_at),
-                ..event.clone()
-            },
-            seats: SeatCounts::default(),
-        });
+        entry.insert(EventView::new(Event {
+            starts_at: to_millis(event.starts_at),
+            created_at: to_millis(event.created_at),
+            ..event.clone()
+        }));
         Ok(())
     }
 
@@ -162,25 +159,62 @@ impl State {
         Ok(page_of(views.into_iter().cloned(), page, event_position))
     }
 
-    /// Adds to an event's counters, refusing what SQLite's `CHECK (0 <= sold AND sold <= taken
-    /// AND taken <= capacity)` refuses. Callers check for a free seat first: a refusal here is
-    /// a bug.
-    fn add_seats(&mut self, event_id: EventId, taken: i64, sold: i64) -> Result<(), StoreError> {
+    /// Adds to an event's counters and its type's, refusing what SQLite's `CHECK (0 <= sold AND
+    /// sold <= taken AND taken <= capacity)` (and the type's, with its quota) refuses. Callers
+    /// check for a free seat first ([`Self::free_seat`]): a refusal here is a bug.
+    fn add_seats(
+        &mut self,
+        event_id: EventId,
+        type_id: TicketTypeId,
+        taken: i64,
+        sold: i64,
+    ) -> Result<(), StoreError> {
         let view = self
             .events
             .get_mut(&event_id)
             .ok_or_else(|| missing("event", event_id))?;
-        let new_taken = u32::try_from(i64::from(view.seats.taken) + taken).ok();
-        let new_sold = u32::try_from(i64::from(view.seats.sold) + sold).ok();
-        match (new_taken, new_sold) {
-            (Some(taken), Some(sold)) if sold <= taken && taken <= view.event.capacity => {
-                view.seats.taken = taken;
-                view.seats.sold = sold;
+        let quota = view
+            .event
+            .ticket_type(type_id)
+            .ok_or_else(|| missing("ticket type", type_id))?
+            .quota;
+        let added = |counts: SeatCounts, limit: u32| {
+            let new_taken = u32::try_from(i64::from(counts.taken) + taken).ok()?;
+            let new_sold = u32::try_from(i64::from(counts.sold) + sold).ok()?;
+            (new_sold <= new_taken && new_taken <= limit).then_some(SeatCounts {
+                taken: new_taken,
+                sold: new_sold,
+                ..counts
+            })
+        };
+        match (
+            added(view.seats, view.event.capacity),
+            added(view.type_seats(type_id), quota),
+        ) {
+            (Some(seats), Some(type_seats)) => {
+                view.seats = seats;
+                view.type_seats.insert(type_id, type_seats);
                 Ok(())
             }
             _ => Err(StoreError::Internal(format!(
                 "the seat counts of event {event_id} would leave their bounds"
             ))),
+        }
+    }
+
+    /// Whether one more seat of the type fits: the event's capacity first, then the type's
+    /// quota. `NotFound` for a type the event does not have.
+    fn free_seat(view: &EventView, type_id: TicketTypeId) -> Result<(), StoreError> {
+        let ticket_type = view
+            .event
+            .ticket_type(type_id)
+            .ok_or(StoreError::NotFound("ticket type"))?;
+        if view.seats.taken >= view.event.capacity {
+            Err(StoreError::SoldOut)
+        } else if view.type_seats(type_id).taken >= ticket_type.quota {
+            Err(StoreError::TypeSoldOut)
+        } else {
+            Ok(())
         }
     }
 
@@ -220,21 +254,20 @@ impl State {
         if now >= view.event.starts_at {
             return Err(StoreError::EventEnded);
         }
-        if view.seats.taken >= view.event.capacity {
-            return Err(StoreError::SoldOut);
-        }
+        Self::free_seat(view, new_hold.ticket_type_id)?;
         if self.holds.contains_key(&(event_id, new_hold.id)) {
             return Err(StoreError::AlreadyExists("hold"));
         }
         let hold = Hold {
             id: new_hold.id,
             event_id,
+            ticket_type_id: new_hold.ticket_type_id,
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(new_hold.expires_at),
             created_at: now,
         };
-        self.add_seats(event_id, 1, 0)?;
+        self.add_seats(event_id, hold.ticket_type_id, 1, 0)?;
         self.holds.insert(
             (event_id, hold.id),
             StoredHold {
@@ -251,7 +284,8 @@ impl State {
             HoldStatus::Sold => Ok(hold.clone()),
             HoldStatus::Released => Err(StoreError::HoldReleased),
             HoldStatus::Held => {
-                self.add_seats(event_id, 0, 1)?;
+                let type_id = hold.ticket_type_id;
+                self.add_seats(event_id, type_id, 0, 1)?;
                 self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
             }
         }
@@ -263,24 +297,26 @@ impl State {
         hold_id: HoldId,
         scope: ReleaseScope,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let was = self.hold(event_id, hold_id)?.status;
+        let hold = self.hold(event_id, hold_id)?;
+        let (was, type_id) = (hold.status, hold.ticket_type_id);
         let sold = match (was, scope) {
             (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
             (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
             (HoldStatus::Sold, ReleaseScope::Any) => 1,
             (HoldStatus::Held, _) => 0,
         };
-        self.add_seats(event_id, -1, -sold)?;
+        self.add_seats(event_id, type_id, -1, -sold)?;
         self.set_hold_status(event_id, hold_id, HoldStatus::Released)?;
         Ok(ReleaseOutcome::Released { was })
     }
 
     fn take_seat_late(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
         let hold = self.hold(event_id, hold_id)?;
+        let type_id = hold.ticket_type_id;
         match hold.status {
             HoldStatus::Sold => return Ok(hold.clone()),
             // Never released: its seat is still taken, so this is a confirm.
-            HoldStatus::Held => self.add_seats(event_id, 0, 1)?,
+            HoldStatus::Held => self.add_seats(event_id, type_id, 0, 1)?,
             // Its seat went back to the pool: it needs a free one again. The event's start is
             // not checked, as in SQLite and DynamoDB.
             HoldStatus::Released => {
@@ -288,10 +324,8 @@ impl State {
                     .events
                     .get(&event_id)
                     .ok_or_else(|| missing("event", event_id))?;
-                if view.seats.taken >= view.event.capacity {
-                    return Err(StoreError::SoldOut);
-                }
-                self.add_seats(event_id, 1, 1)?;
+                Self::free_seat(view, type_id)?;
+                self.add_seats(event_id, type_id, 1, 1)?;
             }
         }
         self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
@@ -440,6 +474,10 @@ impl State {
             .get_mut(&ticket.event_id)
             .ok_or_else(|| missing("event", ticket.event_id))?;
         view.seats.checked_in += 1;
+        view.type_seats
+            .entry(ticket.ticket_type_id)
+            .or_default()
+            .checked_in += 1;
         ticket.status = TicketStatus::Used;
         ticket.used_at = Some(to_millis(now));
         ticket.used_by = Some(by.clone());

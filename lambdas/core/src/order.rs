@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
+use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, TicketTypeId, UserId};
 use crate::money::Money;
 
 /// Statuses are stored as their upper-case names in every adapter.
@@ -88,16 +88,18 @@ impl OrderStatus {
 pub struct Hold {
     pub id: HoldId,
     pub event_id: EventId,
+    pub ticket_type_id: TicketTypeId,
     pub user_id: UserId,
     pub status: HoldStatus,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
 
-/// A request to hold one seat until `expires_at`.
+/// A request to hold one seat of a ticket type until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHold {
     pub id: HoldId,
+    pub ticket_type_id: TicketTypeId,
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
 }
@@ -120,6 +122,7 @@ pub struct Order {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendee {
+    /// The ticket holder's name: given at checkout, or the buyer's.
     pub name: String,
     pub email: String,
 }
@@ -142,6 +145,7 @@ pub struct Registration {
 pub struct Ticket {
     pub id: TicketId,
     pub event_id: EventId,
+    pub ticket_type_id: TicketTypeId,
     pub order_id: OrderId,
     pub registration_id: RegistrationId,
     pub user_id: UserId,
@@ -172,6 +176,7 @@ impl Ticket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTicket {
     pub order: Order,
+    pub ticket_type_id: TicketTypeId,
     pub registration_id: RegistrationId,
     pub ticket_id: TicketId,
     pub attendee: Attendee,
@@ -184,6 +189,7 @@ impl NewTicket {
         Ticket {
             id: self.ticket_id,
             event_id: self.order.event_id,
+            ticket_type_id: self.ticket_type_id,
             order_id: self.order.id.clone(),
             registration_id: self.registration_id,
             user_id: self.order.user_id.clone(),

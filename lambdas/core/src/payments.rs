@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, HoldId, OrderId, UserId};
+use crate::ids::{EventId, HoldId, OrderId, TicketTypeId, UserId};
 use crate::money::Money;
 use crate::stripe_webhook::SessionFields;
 
@@ -34,7 +34,10 @@ pub struct CheckoutRequest {
     pub event_id: EventId,
     pub hold_id: HoldId,
     pub user_id: UserId,
-    /// The line item's name: the event's title.
+    pub ticket_type_id: TicketTypeId,
+    /// The name the buyer put on the ticket, if any (it goes in the session's metadata).
+    pub holder_name: Option<String>,
+    /// The line item's name: the event's title and the ticket type's name.
     pub title: String,
     pub price: Money,
     pub customer_email: Option<String>,

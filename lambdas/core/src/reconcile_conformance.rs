@@ -134,7 +134,7 @@ impl World {
             venue: "Main hall".into(),
             starts_at: Some(self.clock.now() + TimeDelta::days(30)),
             capacity: CAPACITY,
-            price_minor,
+            price_minor: Some(price_minor),
             currency: "EUR".into(),
             ..NewEvent::default()
         }
@@ -142,6 +142,7 @@ impl World {
             EventId::from(RandomIds.new_id()),
             UserId::from("organizer"),
             self.clock.now(),
+            &RandomIds,
         )
         .expect("a valid event");
         self.store.create_event(&event).await.expect("create event");
@@ -260,6 +261,7 @@ fn webhook_body(kind: &str, session: &SessionSnapshot) -> Vec<u8> {
 async fn orphan_hold(world: &World, event: &Event, expires_in: TimeDelta) -> HoldId {
     let hold = NewHold {
         id: HoldId::from(RandomIds.new_id()),
+        ticket_type_id: event.ticket_types[0].id,
         user_id: UserId::from("crashed-buyer"),
         expires_at: world.clock.now() + expires_in,
     };
@@ -527,7 +529,7 @@ fn free_order(world: &World, event: &Event, hold_id: HoldId) -> Order {
         hold_id,
         user_id: UserId::from("crashed-buyer"),
         payment_intent_id: None,
-        amount: event.price,
+        amount: event.lowest_price(),
         status: OrderStatus::Pending,
         ticket_id: None,
         failure_reason: None,

@@ -17,6 +17,9 @@ pub enum StoreError {
     AlreadyExists(&'static str),
     #[error("the event is sold out")]
     SoldOut,
+    /// The ticket type's quota is taken, though the event may have seats of other types.
+    #[error("the ticket type is sold out")]
+    TypeSoldOut,
     #[error("the event has already started")]
     EventEnded,
     #[error("the hold was released")]
@@ -108,8 +111,10 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
 
-    /// Takes one seat: `SoldOut` when every seat is taken, `EventEnded` once the event has
-    /// started, `NotFound` for an unknown event.
+    /// Takes one seat of the hold's ticket type: `SoldOut` when every seat of the event is
+    /// taken, `TypeSoldOut` when the type's quota is, `EventEnded` once the event has started,
+    /// `NotFound` for an unknown event or a type it does not have. The type's sales window is
+    /// the caller's to judge.
     async fn hold_seat(
         &self,
         event_id: EventId,
@@ -137,7 +142,7 @@ pub trait Store: Send + Sync {
     ) -> Result<ReleaseOutcome, StoreError>;
 
     /// Sells a seat to a payment whose hold was already released (it arrived late): `SoldOut`
-    /// if no seat is left. Idempotent once sold.
+    /// (or `TypeSoldOut`) if no seat is left. Idempotent once sold.
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
     /// Creates the order (if absent), its registration and its ticket in one step. Keyed by the

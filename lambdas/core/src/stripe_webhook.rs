@@ -143,6 +143,10 @@ pub struct SessionFields {
     pub event_id: Option<String>,
     pub hold_id: Option<String>,
     pub user_id: Option<String>,
+    /// Absent from sessions opened before ticket types.
+    pub ticket_type_id: Option<String>,
+    /// The name the buyer put on the ticket at checkout, if any.
+    pub holder_name: Option<String>,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
 }
@@ -183,11 +187,16 @@ impl SessionFields {
     /// for the same execution.
     pub fn registration(&self) -> Result<RegistrationRequest, String> {
         let (event_id, hold_id) = self.hold()?;
+        let ticket_type_id = match &self.ticket_type_id {
+            None => None,
+            Some(_) => Some(field(&self.ticket_type_id, "metadata.ticketTypeId")?),
+        };
         let email = self.customer_email.clone().unwrap_or_default();
         let registration = RegistrationRequest {
             order_id: OrderId::from(self.id.clone()),
             event_id,
             hold_id,
+            ticket_type_id,
             user_id: UserId::from(field::<String>(&self.user_id, "metadata.userId")?),
             payment_intent_id: Some(field(&self.payment_intent, "payment_intent")?),
             amount_minor: self
@@ -196,7 +205,11 @@ impl SessionFields {
             currency: field::<Currency>(&self.currency, "currency")?,
             attendee: Attendee {
                 // Stripe collects a name only with some settings; the ticket then shows the email.
-                name: self.customer_name.clone().unwrap_or_else(|| email.clone()),
+                name: self
+                    .holder_name
+                    .clone()
+                    .or_else(|| self.customer_name.clone())
+                    .unwrap_or_else(|| email.clone()),
                 email,
             },
         };
@@ -219,6 +232,8 @@ impl SessionFields {
             hold_id: text(session, &["metadata", "holdId"]),
             user_id: text(session, &["metadata", "userId"])
                 .or_else(|| text(session, &["client_reference_id"])),
+            ticket_type_id: text(session, &["metadata", "ticketTypeId"]),
+            holder_name: text(session, &["metadata", "holderName"]),
             customer_email: text(session, &["customer_details", "email"])
                 .or_else(|| text(session, &["customer_email"])),
             customer_name: text(session, &["customer_details", "name"]),

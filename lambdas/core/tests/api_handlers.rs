@@ -588,3 +588,184 @@ async fn other_events_and_unpaid_sessions_are_only_acknowledged() {
         "registration started"
     );
 }
+
+/// An event of two paid types and a free one, each with its own quota, one on sale later.
+fn typed_event(now: DateTime<Utc>) -> Value {
+    json!({
+        "title": "Harbour Gala",
+        "venue": "Pier 4",
+        "startsAt": now + TimeDelta::days(7),
+        "capacity": 4,
+        "currency": "EUR",
+        "ticketTypes": [
+            {"name": "Standard", "priceMinor": 1500, "quota": 4},
+            {"name": "VIP", "description": "Front rows.", "priceMinor": 4000, "quota": 1},
+            {"name": "Late", "priceMinor": 2000, "quota": 2, "salesStart": now + TimeDelta::days(2)},
+            {"name": "Crew", "priceMinor": 0, "quota": 1},
+        ],
+    })
+}
+
+#[tokio::test]
+async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
+    let stack = Stack::new().await;
+    let created = stack
+        .call(request("POST", "/events", &ORGANIZER).with_json(&typed_event(stack.now())))
+        .await;
+    assert_eq!(created.status, 201, "{}", body_text(&created));
+    let event = created.json_body();
+    let id = event["id"].as_str().unwrap().to_owned();
+    let type_id = |name: &str| {
+        event["ticketTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(event["priceMinor"], 0, "the cheapest type's price");
+    assert_eq!(
+        event["availability"]["ticketTypes"][2]["status"],
+        "NOT_YET_ON_SALE"
+    );
+    let buy = |who: Who, body: Value| {
+        let id = id.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .call(
+                    request("POST", "/events/{id}/checkout", &who)
+                        .with_path_param("id", &id)
+                        .with_json(&body),
+                )
+                .await
+        }
+    };
+
+    let response = buy(
+        ATTENDEE,
+        json!({"tickets": [{"ticketTypeId": type_id("VIP"), "holderName": "  Carla Mendes "}]}),
+    )
+    .await;
+    assert_eq!(response.status, 201, "{}", body_text(&response));
+    let checkout = stack.payments.checkouts().last().unwrap().clone();
+    assert_eq!(checkout.title, "Harbour Gala — VIP");
+    assert_eq!(checkout.price.amount_minor, 4000);
+    assert_eq!(checkout.holder_name.as_deref(), Some("Carla Mendes"));
+    assert_eq!(checkout.ticket_type_id.to_string(), type_id("VIP"));
+    let order = stack
+        .order(&OrderId::from(
+            response.json_body()["orderId"].as_str().unwrap().to_owned(),
+        ))
+        .await;
+    assert_eq!(order.amount.amount_minor, 4000);
+
+    // Each refusal says why and holds nothing.
+    let calls = stack.payments.calls();
+    let refused = [
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("VIP")}]}),
+            409,
+            "the ticket type \"VIP\" is sold out",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("Late")}]}),
+            409,
+            "the ticket type \"Late\" is not on sale yet",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": uuid::Uuid::now_v7()}]}),
+            400,
+            "the event has no ticket type",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": "vip"}]}),
+            400,
+            "`tickets[0].ticketTypeId`",
+        ),
+        (json!({"tickets": []}), 400, "choose a ticket type"),
+        (json!({}), 400, "missing field `tickets`"),
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("Standard")}, {"ticketTypeId": type_id("Standard")}]}),
+            400,
+            "an order takes one ticket",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("Standard"), "holderName": "Ana\u{7}"}]}),
+            400,
+            "holderName: must be a single line",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("Standard"), "holderName": "x".repeat(201)}]}),
+            400,
+            "holderName: must be at most 200 characters",
+        ),
+        (
+            json!({"tickets": [{"ticketTypeId": type_id("Standard"), "seat": "A1"}]}),
+            400,
+            "unknown field `seat`",
+        ),
+    ];
+    for (body, status, needle) in refused {
+        let message = assert_error(&buy(OTHER_ATTENDEE, body.clone()).await, status);
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    assert_eq!(stack.taken(&id).await, 1, "nothing more was held");
+    assert_eq!(stack.payments.calls(), calls, "nor paid for");
+    // Without a body, an event of several types asks which.
+    let message = assert_error(&stack.checkout(&OTHER_ATTENDEE, &id).await, 400);
+    assert!(message.contains("choose a ticket type"), "{message}");
+
+    // A free type skips the payment; the ticket goes to the holder named, or to the buyer.
+    let free = buy(
+        OTHER_ATTENDEE,
+        json!({"tickets": [{"ticketTypeId": type_id("Crew"), "holderName": " "}]}),
+    )
+    .await;
+    assert_eq!(free.status, 201, "{}", body_text(&free));
+    assert_eq!(free.json_body()["checkoutUrl"], Value::Null);
+    let started = stack.workflow.started();
+    let registration = started.last().unwrap();
+    assert_eq!(
+        registration.ticket_type_id.map(|t| t.to_string()),
+        Some(type_id("Crew"))
+    );
+    assert_eq!(registration.attendee.name, "Bob");
+
+    // The sales window opens: the late type sells too, within the event's capacity.
+    stack.clock.advance(TimeDelta::days(3));
+    let late = buy(
+        ATTENDEE,
+        json!({"tickets": [{"ticketTypeId": type_id("Late")}]}),
+    )
+    .await;
+    assert_eq!(late.status, 201, "{}", body_text(&late));
+    let stats = stack
+        .call(request("GET", "/events/{id}/stats", &ORGANIZER).with_path_param("id", &id))
+        .await
+        .json_body();
+    let held: Vec<(String, u64)> = stats["ticketTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["held"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("Standard".into(), 0),
+            ("VIP".into(), 1),
+            ("Late".into(), 1),
+            ("Crew".into(), 1)
+        ]
+    );
+    assert_eq!(stats["remaining"], 1);
+}

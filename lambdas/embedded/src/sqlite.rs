@@ -4,6 +4,7 @@
 //! up front: the checks and writes of an operation see no interleaving writer, so seats cannot
 //! be oversold and a ticket cannot be admitted twice.
 
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::Path;
 use std::str::FromStr;
@@ -22,12 +23,12 @@ use ticket_core::{
     Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money,
     NewHold, NewTicket, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
     ReleaseOutcome, ReleaseScope, SeatCounts, Store, StoreError, Ticket, TicketId, TicketStatus,
-    UserId,
+    TicketType, UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
 /// Append new migrations; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE events (
     id           TEXT PRIMARY KEY,
@@ -120,15 +121,47 @@ ALTER TABLE holds ADD COLUMN order_id TEXT;
 UPDATE holds SET order_id = (SELECT id FROM orders WHERE orders.hold_id = holds.id LIMIT 1);
 CREATE INDEX holds_expiring ON holds (expires_at, id) WHERE status = 'HELD' AND order_id IS NULL;
 "#,
+    r#"
+-- Ticket types, each with its own counters under the event's. Every event made before them
+-- becomes one type named by the event's own id, carrying its price, capacity and counts; its
+-- holds and tickets are of that type. `events.price_minor` is kept as the lowest price.
+CREATE TABLE ticket_types (
+    event_id      TEXT NOT NULL REFERENCES events (id),
+    id            TEXT NOT NULL,
+    position      INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    price_minor   INTEGER NOT NULL CHECK (price_minor >= 0),
+    quota         INTEGER NOT NULL CHECK (quota > 0),
+    sales_start   TEXT,
+    sales_end     TEXT,
+    max_per_order INTEGER NOT NULL CHECK (max_per_order > 0),
+    taken         INTEGER NOT NULL DEFAULT 0,
+    sold          INTEGER NOT NULL DEFAULT 0,
+    checked_in    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, id),
+    CHECK (0 <= sold AND sold <= taken AND taken <= quota)
+);
+INSERT INTO ticket_types
+    SELECT id, id, 0, 'General admission', '', price_minor, capacity, NULL, NULL, 10,
+           taken, sold, checked_in
+    FROM events;
+ALTER TABLE holds ADD COLUMN ticket_type_id TEXT NOT NULL DEFAULT '';
+UPDATE holds SET ticket_type_id = event_id;
+ALTER TABLE tickets ADD COLUMN ticket_type_id TEXT NOT NULL DEFAULT '';
+UPDATE tickets SET ticket_type_id = event_id;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
      price_minor, currency, created_at, taken, sold, checked_in";
-const HOLD_COLUMNS: &str = "id, event_id, user_id, status, expires_at, created_at";
+const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
+     max_per_order, taken, sold, checked_in";
+const HOLD_COLUMNS: &str = "id, event_id, user_id, status, expires_at, created_at, ticket_type_id";
 const ORDER_COLUMNS: &str = "id, event_id, hold_id, user_id, payment_intent_id, amount_minor, \
      currency, status, ticket_id, failure_reason, created_at, updated_at";
 const TICKET_COLUMNS: &str = "id, event_id, order_id, registration_id, user_id, attendee_name, \
-     attendee_email, status, used_at, used_by, pdf_key, created_at";
+     attendee_email, status, used_at, used_by, pdf_key, created_at, ticket_type_id";
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -294,10 +327,9 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             venue: row.get(4)?,
             starts_at: instant(row, 5)?,
             capacity: row.get(6)?,
-            price: Money {
-                amount_minor: row.get(7)?,
-                currency: parsed(row, 8)?,
-            },
+            currency: parsed(row, 8)?,
+            // Read from their own table by `with_types`.
+            ticket_types: Vec::new(),
             created_at: instant(row, 9)?,
         },
         seats: SeatCounts {
@@ -305,6 +337,53 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             sold: row.get(11)?,
             checked_in: row.get(12)?,
         },
+        type_seats: BTreeMap::new(),
+    })
+}
+
+fn ticket_type(row: &Row<'_>) -> rusqlite::Result<(TicketType, SeatCounts)> {
+    Ok((
+        TicketType {
+            id: parsed(row, 0)?,
+            name: row.get(1)?,
+            description: row.get(2)?,
+            price_minor: row.get(3)?,
+            quota: row.get(4)?,
+            sales_start: optional_instant(row, 5)?,
+            sales_end: optional_instant(row, 6)?,
+            max_per_order: row.get(7)?,
+        },
+        SeatCounts {
+            taken: row.get(8)?,
+            sold: row.get(9)?,
+            checked_in: row.get(10)?,
+        },
+    ))
+}
+
+/// The event with its ticket types and their counters.
+fn with_types(conn: &Connection, mut view: EventView) -> Result<EventView, StoreError> {
+    let types = rows_of(
+        conn,
+        &format!("SELECT {TYPE_COLUMNS} FROM ticket_types WHERE event_id = ?1 ORDER BY position"),
+        [view.event.id.to_string()],
+        ticket_type,
+    )?;
+    for (ticket_type, counts) in types {
+        view.type_seats.insert(ticket_type.id, counts);
+        view.event.ticket_types.push(ticket_type);
+    }
+    Ok(view)
+}
+
+fn with_types_all(conn: &Connection, page: Page<EventView>) -> Result<Page<EventView>, StoreError> {
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|view| with_types(conn, view))
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor,
     })
 }
 
@@ -316,6 +395,7 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
         status: parsed(row, 3)?,
         expires_at: instant(row, 4)?,
         created_at: instant(row, 5)?,
+        ticket_type_id: parsed(row, 6)?,
     })
 }
 
@@ -356,6 +436,7 @@ fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
         used_by: used_by.map(UserId::from),
         pdf_key: row.get(10)?,
         created_at: instant(row, 11)?,
+        ticket_type_id: parsed(row, 12)?,
     })
 }
 
@@ -368,7 +449,9 @@ fn read_event(tx: &Connection, id: EventId) -> Result<Option<EventView>, StoreEr
         event_view,
     )
     .optional()
-    .map_err(|error| read_error("events", &id.to_string(), error))
+    .map_err(|error| read_error("events", &id.to_string(), error))?
+    .map(|view| with_types(tx, view))
+    .transpose()
 }
 
 fn read_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Option<Hold>, StoreError> {
@@ -417,13 +500,52 @@ fn set_hold_status(tx: &Connection, hold: &Hold, status: HoldStatus) -> Result<H
     })
 }
 
-/// Adds to an event's counters; the table's CHECK refuses any result outside the capacity.
-fn add_seats(tx: &Connection, event_id: EventId, taken: i64, sold: i64) -> Result<(), StoreError> {
+/// Adds to an event's counters and its type's; the tables' CHECKs refuse any result outside
+/// the capacity or the quota.
+fn add_seats(tx: &Connection, hold: &Hold, taken: i64, sold: i64) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE events SET taken = taken + ?1, sold = sold + ?2 WHERE id = ?3",
-        params![taken, sold, event_id.to_string()],
+        params![taken, sold, hold.event_id.to_string()],
     )
     .map_err(store_error)?;
+    tx.execute(
+        "UPDATE ticket_types SET taken = taken + ?1, sold = sold + ?2 \
+         WHERE event_id = ?3 AND id = ?4",
+        params![
+            taken,
+            sold,
+            hold.event_id.to_string(),
+            hold.ticket_type_id.to_string()
+        ],
+    )
+    .map_err(store_error)?;
+    Ok(())
+}
+
+/// Takes one more seat of the hold's type, if the event's capacity and the type's quota have
+/// one: `SoldOut` or `TypeSoldOut` otherwise (the caller's transaction then rolls back).
+fn take_free_seat(tx: &Connection, hold: &Hold, sold: i64) -> Result<(), StoreError> {
+    let event_id = hold.event_id.to_string();
+    let taken = tx
+        .execute(
+            "UPDATE events SET taken = taken + 1, sold = sold + ?1 \
+             WHERE id = ?2 AND taken < capacity",
+            params![sold, event_id],
+        )
+        .map_err(store_error)?;
+    if taken == 0 {
+        return Err(StoreError::SoldOut);
+    }
+    let taken = tx
+        .execute(
+            "UPDATE ticket_types SET taken = taken + 1, sold = sold + ?1 \
+             WHERE event_id = ?2 AND id = ?3 AND taken < quota",
+            params![sold, event_id, hold.ticket_type_id.to_string()],
+        )
+        .map_err(store_error)?;
+    if taken == 0 {
+        return Err(StoreError::TypeSoldOut);
+    }
     Ok(())
 }
 
@@ -558,8 +680,8 @@ impl Store for SqliteStore {
                     event.venue,
                     to_key(event.starts_at),
                     event.capacity,
-                    event.price.amount_minor,
-                    event.price.currency.code(),
+                    event.lowest_price().amount_minor,
+                    event.currency.code(),
                     to_key(event.created_at),
                 ],
             )
@@ -567,6 +689,26 @@ impl Store for SqliteStore {
                 true => StoreError::AlreadyExists("event"),
                 false => store_error(error),
             })?;
+            for (position, ticket_type) in event.ticket_types.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO ticket_types (event_id, id, position, name, description, \
+                     price_minor, quota, sales_start, sales_end, max_per_order) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        event.id.to_string(),
+                        ticket_type.id.to_string(),
+                        position as i64,
+                        ticket_type.name,
+                        ticket_type.description,
+                        ticket_type.price_minor,
+                        ticket_type.quota,
+                        ticket_type.sales_start.map(to_key),
+                        ticket_type.sales_end.map(to_key),
+                        ticket_type.max_per_order,
+                    ],
+                )
+                .map_err(store_error)?;
+            }
             Ok(())
         })
         .await
@@ -595,6 +737,7 @@ impl Store for SqliteStore {
                 event_view,
                 event_position,
             )
+            .and_then(|page| with_types_all(conn, page))
         })
         .await
     }
@@ -618,6 +761,7 @@ impl Store for SqliteStore {
                 event_view,
                 event_position,
             )
+            .and_then(|page| with_types_all(conn, page))
         })
         .await
     }
@@ -631,28 +775,42 @@ impl Store for SqliteStore {
         let hold = Hold {
             id: new_hold.id,
             event_id,
+            ticket_type_id: new_hold.ticket_type_id,
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: new_hold.expires_at,
             created_at: now,
         };
         self.write(move |tx| {
-            let taken = tx
-                .execute(
-                    "UPDATE events SET taken = taken + 1 \
-                     WHERE id = ?1 AND taken < capacity AND starts_at > ?2",
-                    params![event_id.to_string(), to_key(now)],
+            // An open event that sells the type; otherwise the event says what is wrong.
+            let open = tx
+                .query_row(
+                    "SELECT 1 FROM ticket_types JOIN events ON events.id = ticket_types.event_id \
+                     WHERE ticket_types.event_id = ?1 AND ticket_types.id = ?2 \
+                     AND events.starts_at > ?3",
+                    params![
+                        event_id.to_string(),
+                        hold.ticket_type_id.to_string(),
+                        to_key(now)
+                    ],
+                    |_| Ok(()),
                 )
-                .map_err(store_error)?;
-            if taken == 0 {
+                .optional()
+                .map_err(store_error)?
+                .is_some();
+            if !open {
                 return Err(match read_event(tx, event_id)? {
                     None => StoreError::NotFound("event"),
                     Some(view) if now >= view.event.starts_at => StoreError::EventEnded,
-                    Some(_) => StoreError::SoldOut,
+                    Some(_) => StoreError::NotFound("ticket type"),
                 });
             }
+            take_free_seat(tx, &hold, 0)?;
             tx.execute(
-                &format!("INSERT INTO holds ({HOLD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!(
+                    "INSERT INTO holds ({HOLD_COLUMNS}, order_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"
+                ),
                 params![
                     hold.id.to_string(),
                     event_id.to_string(),
@@ -660,6 +818,7 @@ impl Store for SqliteStore {
                     hold.status.as_str(),
                     to_key(hold.expires_at),
                     to_key(hold.created_at),
+                    hold.ticket_type_id.to_string(),
                 ],
             )
             .map_err(|error| match is_unique_violation(&error) {
@@ -687,7 +846,7 @@ impl Store for SqliteStore {
                 HoldStatus::Sold => Ok(hold),
                 HoldStatus::Released => Err(StoreError::HoldReleased),
                 HoldStatus::Held => {
-                    add_seats(tx, event_id, 0, 1)?;
+                    add_seats(tx, &hold, 0, 1)?;
                     set_hold_status(tx, &hold, HoldStatus::Sold)
                 }
             }
@@ -710,7 +869,7 @@ impl Store for SqliteStore {
                 (HoldStatus::Sold, ReleaseScope::Any) => 1,
                 (HoldStatus::Held, _) => 0,
             };
-            add_seats(tx, event_id, -1, -sold)?;
+            add_seats(tx, &hold, -1, -sold)?;
             set_hold_status(tx, &hold, HoldStatus::Released)?;
             Ok(ReleaseOutcome::Released { was: hold.status })
         })
@@ -722,19 +881,8 @@ impl Store for SqliteStore {
             let hold = existing_hold(tx, event_id, hold_id)?;
             match hold.status {
                 HoldStatus::Sold => return Ok(hold),
-                HoldStatus::Held => add_seats(tx, event_id, 0, 1)?,
-                HoldStatus::Released => {
-                    let free = tx
-                        .execute(
-                            "UPDATE events SET taken = taken + 1, sold = sold + 1 \
-                             WHERE id = ?1 AND taken < capacity",
-                            [event_id.to_string()],
-                        )
-                        .map_err(store_error)?;
-                    if free == 0 {
-                        return Err(StoreError::SoldOut);
-                    }
-                }
+                HoldStatus::Held => add_seats(tx, &hold, 0, 1)?,
+                HoldStatus::Released => take_free_seat(tx, &hold, 1)?,
             }
             set_hold_status(tx, &hold, HoldStatus::Sold)
         })
@@ -764,7 +912,7 @@ impl Store for SqliteStore {
             tx.execute(
                 &format!(
                     "INSERT INTO tickets ({TICKET_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?10)"
                 ),
                 params![
                     ticket.id.to_string(),
@@ -776,6 +924,7 @@ impl Store for SqliteStore {
                     ticket.attendee.email,
                     ticket.status.as_str(),
                     to_key(ticket.created_at),
+                    ticket.ticket_type_id.to_string(),
                 ],
             )
             .map_err(store_error)?;
@@ -895,6 +1044,15 @@ impl Store for SqliteStore {
                     tx.execute(
                         "UPDATE events SET checked_in = checked_in + 1 WHERE id = ?1",
                         [ticket.event_id.to_string()],
+                    )
+                    .map_err(store_error)?;
+                    tx.execute(
+                        "UPDATE ticket_types SET checked_in = checked_in + 1 \
+                         WHERE event_id = ?1 AND id = ?2",
+                        params![
+                            ticket.event_id.to_string(),
+                            ticket.ticket_type_id.to_string()
+                        ],
                     )
                     .map_err(store_error)?;
                     Ok(Redemption::Admitted(Ticket {

@@ -111,6 +111,7 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
     for n in 0..4 {
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
+            ticket_type_id: show.ticket_types[0].id,
             user_id: buyer.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };
@@ -122,7 +123,7 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
             hold_id: hold.id,
             user_id: buyer.clone(),
             payment_intent_id: None,
-            amount: show.price,
+            amount: show.lowest_price(),
             status: OrderStatus::Pending,
             ticket_id: None,
             failure_reason: None,
@@ -132,6 +133,7 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
         let recorded = store
             .record_ticket(&NewTicket {
                 order,
+                ticket_type_id: show.ticket_types[0].id,
                 registration_id: RegistrationId::from(Uuid::now_v7()),
                 ticket_id: TicketId::from(Uuid::now_v7()),
                 attendee: Attendee {

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ticket_core::{EventId, NewEvent, Store, conformance};
+use ticket_core::ticket_type::legacy_type_id;
+use ticket_core::{EventId, HoldId, NewEvent, RandomIds, Store, TicketType, conformance};
 use ticket_embedded::SqliteStore;
 
 async fn fresh_store() -> conformance::SharedStore {
@@ -42,6 +43,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         venue: "Disk".into(),
         starts_at: Some(conformance::now() + chrono::TimeDelta::days(1)),
         capacity: 3,
+        price_minor: Some(0),
         currency: "usd".into(),
         ..Default::default()
     }
@@ -49,6 +51,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         EventId::from(uuid::Uuid::now_v7()),
         "org".into(),
         conformance::now(),
+        &RandomIds,
     )
     .unwrap();
     SqliteStore::open(&db.path())
@@ -58,7 +61,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         .unwrap();
 
     let reopened = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(reopened.schema_version().unwrap(), 2);
+    assert_eq!(reopened.schema_version().unwrap(), 3);
     assert_eq!(
         reopened.get_event(event.id).await.unwrap().unwrap().event,
         event
@@ -79,4 +82,58 @@ async fn a_database_from_a_newer_ticketd_is_refused() {
         .unwrap();
     let error = SqliteStore::open(&db.path()).err().expect("refused");
     assert!(error.to_string().contains("schema version 99"), "{error}");
+}
+
+/// A database from before ticket types: each event becomes one type, named by the event's id
+/// (as the other adapters read such an event), with its price, capacity and counts; its holds
+/// and tickets are of that type and go on selling and admitting as before.
+#[tokio::test]
+async fn events_from_before_ticket_types_become_one_type_each() {
+    let db = TempDb::new();
+    let event_id = EventId::from(uuid::Uuid::now_v7());
+    let hold_id = uuid::Uuid::now_v7();
+    {
+        let conn = rusqlite::Connection::open(db.path()).unwrap();
+        for migration in &ticket_embedded::sqlite::MIGRATIONS[..2] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO events (id, organizer_id, title, description, venue, starts_at, \
+             capacity, price_minor, currency, created_at, taken, sold, checked_in) \
+             VALUES (?1, 'org', 'Old show', '', 'Hall', '2030-07-01T19:00:00.000Z', 3, 1500, \
+             'EUR', '2030-05-01T00:00:00.000Z', 2, 1, 0)",
+            [event_id.to_string()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO holds (id, event_id, user_id, status, expires_at, created_at) \
+             VALUES (?1, ?2, 'buyer', 'HELD', '2030-06-01T12:30:00.000Z', \
+             '2030-06-01T12:00:00.000Z')",
+            [hold_id.to_string(), event_id.to_string()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&db.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    let view = store.get_event(event_id).await.unwrap().unwrap();
+    assert_eq!(
+        view.event.ticket_types,
+        [TicketType::legacy(event_id, 1500, 3)]
+    );
+    let only = view.event.ticket_types[0].id;
+    assert_eq!(only, legacy_type_id(event_id));
+    assert_eq!(
+        (view.type_seats(only).taken, view.type_seats(only).sold),
+        (2, 1)
+    );
+    let hold = store
+        .get_hold(event_id, HoldId::from(hold_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hold.ticket_type_id, only);
+    store.confirm_hold(event_id, hold.id).await.unwrap();
+    let view = store.get_event(event_id).await.unwrap().unwrap();
+    assert_eq!((view.seats.sold, view.type_seats(only).sold), (2, 2));
 }

@@ -152,11 +152,16 @@ mod tests {
             venue: "Hall".into(),
             starts_at: Some(now + TimeDelta::days(10)),
             capacity: 5,
-            price_minor: 0,
+            price_minor: Some(0),
             currency: "EUR".into(),
             ..NewEvent::default()
         }
-        .validate(EventId::new(&RandomIds), UserId::from("organizer"), now)
+        .validate(
+            EventId::new(&RandomIds),
+            UserId::from("organizer"),
+            now,
+            &RandomIds,
+        )
         .unwrap();
         store.create_event(&event).await.unwrap();
         event.id
@@ -167,6 +172,7 @@ mod tests {
         let now = Utc::now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
+            ticket_type_id: ticket_core::ticket_type::legacy_type_id(event_id),
             user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
         };

@@ -135,9 +135,13 @@ async fn stats_are_for_the_events_organizer_only() {
 
     let response = stack.call(stats(&ORGANIZER)).await;
     assert_eq!(response.status, 200);
+    let type_id = &event["ticketTypes"][0]["id"];
     assert_eq!(
         response.json_body(),
-        json!({"capacity": 3, "held": 0, "sold": 1, "remaining": 2, "checkedIn": 0, "status": "OPEN"})
+        json!({"capacity": 3, "held": 0, "sold": 1, "remaining": 2, "checkedIn": 0, "status": "OPEN",
+               "ticketTypes": [{"ticketTypeId": type_id, "name": "General admission", "quota": 3,
+                                "held": 0, "sold": 1, "remaining": 2, "checkedIn": 0,
+                                "status": "ON_SALE"}]})
     );
     assert_error(&stack.call(stats(&OTHER_ORGANIZER)).await, 403);
     let unknown = request("GET", "/events/{id}/stats", &ORGANIZER)
@@ -342,16 +346,19 @@ async fn attendees_come_as_json_pages_or_a_defused_csv() {
     assert_eq!(lines.len(), 5, "{text}");
     assert_eq!(
         lines[0],
-        "name,email,status,ticketId,registeredAt,checkedInAt"
+        "name,email,ticketType,status,ticketId,registeredAt,checkedInAt"
     );
     assert!(
         lines[1].starts_with(
-            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",attendee-formula@example.org,VALID,"
+            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",attendee-formula@example.org,General admission,VALID,"
         ),
         "{}",
         lines[1]
     );
-    assert!(lines[2].starts_with("\"Lovelace, Ada\",attendee-comma@example.org,VALID,"));
+    assert!(
+        lines[2]
+            .starts_with("\"Lovelace, Ada\",attendee-comma@example.org,General admission,VALID,")
+    );
     assert!(lines[3].starts_with("'@SUM(A1),"));
     assert_eq!(lines[4], "");
 

@@ -190,7 +190,10 @@ async fn a_free_registration_goes_from_checkout_to_a_ticket_scanned_once() {
     assert_eq!(event["priceMinor"], 0);
     assert_eq!(event["organizedByYou"], true);
     let open = json!({"capacity": 50, "held": 0, "sold": 0, "remaining": 50, "checkedIn": 0,
-                      "status": "OPEN"});
+                      "status": "OPEN", "ticketTypes": [{
+                          "ticketTypeId": event["ticketTypes"][0]["id"], "name": "General admission",
+                          "quota": 50, "held": 0, "sold": 0, "remaining": 50, "checkedIn": 0,
+                          "status": "ON_SALE"}]});
     assert_eq!(event["availability"], open);
 
     // Attendees see it among upcoming events, with availability; the organizer among theirs.
@@ -243,7 +246,10 @@ async fn a_free_registration_goes_from_checkout_to_a_ticket_scanned_once() {
     assert_eq!(
         stats,
         json!({"capacity": 50, "held": 0, "sold": 1, "remaining": 49, "checkedIn": 0,
-               "status": "OPEN"})
+               "status": "OPEN", "ticketTypes": [{
+                   "ticketTypeId": event["ticketTypes"][0]["id"], "name": "General admission",
+                   "quota": 50, "held": 0, "sold": 1, "remaining": 49, "checkedIn": 0,
+                   "status": "ON_SALE"}]})
     );
 
     let tickets = server
@@ -357,14 +363,14 @@ async fn a_free_registration_goes_from_checkout_to_a_ticket_scanned_once() {
     let mut lines = csv.split("\r\n");
     assert_eq!(
         lines.next(),
-        Some("name,email,status,ticketId,registeredAt,checkedInAt")
+        Some("name,email,ticketType,status,ticketId,registeredAt,checkedInAt")
     );
     let line = lines
         .find(|line| line.contains(&ticket_id))
         .unwrap_or_else(|| panic!("the ticket's row in {csv}"));
     assert!(
         line.starts_with(&format!(
-            "Zo\u{eb} \u{c5}ngstr\u{f6}m,zoe@example.org,USED,{ticket_id},"
+            "Zo\u{eb} \u{c5}ngstr\u{f6}m,zoe@example.org,General admission,USED,{ticket_id},"
         )),
         "{line}"
     );

@@ -20,6 +20,7 @@ fn sample(code: &str) -> TicketPdf<'_> {
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",
+        ticket_type: None,
         ticket_id: TicketId::from(Uuid::parse_str("019c8e52-3f1a-7b6d-9e24-5a7c1d3b8f60").unwrap()),
         price: Money {
             amount_minor: 14_900,

@@ -70,6 +70,7 @@ fn main() {
             venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
             attendee_name: &name,
             attendee_email: &email,
+            ticket_type: None,
             ticket_id,
             price: Money {
                 amount_minor: 14_900 + (i as i64 % 3) * 2_500,

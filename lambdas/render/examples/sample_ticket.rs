@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",
+        ticket_type: None,
         ticket_id,
         price: Money {
             amount_minor: 14_900,

@@ -652,6 +652,10 @@ impl Canvas {
         } else {
             ticket.price.to_string()
         };
+        let price = match ticket.ticket_type {
+            Some(ticket_type) => format!("{ticket_type} · {price}"),
+            None => price,
+        };
         let column = MAIN_WIDTH / 2.0;
         self.labelled("PRICE", value_style, LEFT, row_top, &price, column - 8.0);
         let number = short_ticket_id(&ticket.ticket_id);

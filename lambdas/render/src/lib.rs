@@ -314,6 +314,7 @@ mod tests {
             venue: "Hall",
             attendee_name: "Ada",
             attendee_email: "ada@example.org",
+            ticket_type: None,
             ticket_id: TicketId::from(uuid::Uuid::from_u128(7)),
             price: Money {
                 amount_minor: 0,

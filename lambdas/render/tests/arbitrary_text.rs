@@ -38,6 +38,7 @@ proptest! {
             venue: &venue,
             attendee_name: &name,
             attendee_email: &email,
+            ticket_type: None,
             organizer: &organizer,
             price: support::eur(amount),
             ..support::sample(&code)

@@ -71,6 +71,24 @@ fn a_free_ticket_says_free() {
 }
 
 #[test]
+fn a_ticket_of_an_event_with_several_types_names_its_type_by_the_price() {
+    let code = signer().sign(ticket_id(), event_id());
+    let pdf = render_ticket(&TicketPdf {
+        ticket_type: Some("VIP"),
+        ..sample(&code)
+    })
+    .unwrap();
+    let text = text(&pdf);
+    assert!(text.contains("VIP \u{b7} "), "{text}");
+    let single = text_of_sample(&code);
+    assert!(!single.contains('\u{b7}'), "{single}");
+}
+
+fn text_of_sample(code: &str) -> String {
+    text(&render_ticket(&sample(code)).unwrap())
+}
+
+#[test]
 fn non_latin_text_never_breaks_the_ticket() {
     let code = signer().sign(ticket_id(), event_id());
     let pdf = render_ticket(&TicketPdf {
@@ -118,6 +136,7 @@ fn overlong_text_is_cut_to_the_layout() {
         venue: &one_word,
         attendee_name: &one_word,
         attendee_email: &email,
+        ticket_type: None,
         organizer: &long_words,
         ..sample(&code)
     })

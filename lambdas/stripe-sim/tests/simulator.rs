@@ -24,7 +24,7 @@ use tempfile::TempDir;
 use ticket_cloud::StripePayments;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, ManualClock, Money, OrderId,
-    Payments, PaymentsError, RefundRequest, SessionStatus, UserId,
+    Payments, PaymentsError, RefundRequest, SessionStatus, TicketTypeId, UserId,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -254,6 +254,8 @@ impl Harness {
             event_id: EventId::from(Uuid::new_v4()),
             hold_id: HoldId::from(Uuid::new_v4()),
             user_id: UserId::from("cognito-sub-ada"),
+            ticket_type_id: TicketTypeId::from(Uuid::new_v4()),
+            holder_name: Some("Ada Lovelace".into()),
             title: title.to_owned(),
             price: Money {
                 amount_minor: 2500,

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::time::to_millis;
-use ticket_core::{Event, EventId, EventView, Money, Page, PageRequest, StoreError, UserId};
+use ticket_core::{Event, EventId, EventView, Page, PageRequest, StoreError, TicketType, UserId};
 use uuid::Uuid;
 
 /// Everything this test process logs.
@@ -52,18 +52,17 @@ pub fn logged_about(key: &str) -> Vec<String> {
 
 /// A free five-seat event of `organizer`'s, `day` days after `now`, titled "Day {day}".
 pub fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
+    let id = EventId::from(Uuid::now_v7());
     Event {
-        id: EventId::from(Uuid::now_v7()),
+        id,
         organizer_id: UserId::from(organizer),
         title: format!("Day {day}"),
         description: String::new(),
         venue: "Hall".into(),
         starts_at: to_millis(now + TimeDelta::days(day)),
         capacity: 5,
-        price: Money {
-            amount_minor: 0,
-            currency: "EUR".parse().unwrap(),
-        },
+        currency: "EUR".parse().unwrap(),
+        ticket_types: vec![TicketType::legacy(id, 0, 5)],
         created_at: to_millis(now),
     }
 }

@@ -4,16 +4,18 @@
 //! (upcoming events) over `GSI1PK`/`GSI1SK` and `GSI2PK`/`GSI2SK`; `GSI3` (what reconciliation
 //! may have to act on, see `due.rs`). `cdk/table-schema.json` holds the table definition.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money, Order,
-    OrderId, OrderStatus, RegistrationId, SeatCounts, StoreError, Ticket, TicketId, UserId,
+    OrderId, OrderStatus, RegistrationId, SeatCounts, StoreError, Ticket, TicketId, TicketType,
+    TicketTypeId, UserId,
 };
 
 use super::due::{hold_due, order_due};
@@ -84,6 +86,17 @@ pub(crate) fn user_partition(user: &UserId) -> String {
     format!("USER#{user}")
 }
 
+/// The event-item attribute of a ticket type's counter (`Taken`, `Sold`, `CheckedIn`) or of its
+/// `Quota`. The type named by the event's own id (every event of one price, and every event
+/// from before ticket types) has none: its counters are the event's, its quota the capacity.
+pub(crate) fn type_attribute(
+    event_id: EventId,
+    type_id: TicketTypeId,
+    what: &str,
+) -> Option<String> {
+    (type_id != legacy_type_id(event_id)).then(|| format!("t{}{what}", type_id.as_uuid().simple()))
+}
+
 /// A new event's item, with no seats taken.
 pub(crate) fn event_item(event: &Event) -> Item {
     let starts = to_key(event.starts_at);
@@ -99,8 +112,15 @@ pub(crate) fn event_item(event: &Event) -> Item {
         ("taken".to_owned(), n(0)),
         ("sold".to_owned(), n(0)),
         ("checkedIn".to_owned(), n(0)),
-        ("priceMinor".to_owned(), n(event.price.amount_minor)),
-        ("currency".to_owned(), s(event.price.currency.code())),
+        (
+            "priceMinor".to_owned(),
+            n(event.lowest_price().amount_minor),
+        ),
+        ("currency".to_owned(), s(event.currency.code())),
+        (
+            "ticketTypes".to_owned(),
+            s(serde_json::to_string(&event.ticket_types).expect("ticket types serialize")),
+        ),
         ("createdAt".to_owned(), s(to_key(event.created_at))),
         (
             GSI1PK.to_owned(),
@@ -110,6 +130,18 @@ pub(crate) fn event_item(event: &Event) -> Item {
         (GSI2PK.to_owned(), s(EVENTS_PARTITION)),
         (GSI2SK.to_owned(), s(format!("{starts}#{}", event.id))),
     ]);
+    for ticket_type in &event.ticket_types {
+        for (what, value) in [
+            ("Taken", 0),
+            ("Sold", 0),
+            ("CheckedIn", 0),
+            ("Quota", ticket_type.quota),
+        ] {
+            if let Some(name) = type_attribute(event.id, ticket_type.id, what) {
+                item.insert(name, n(value));
+            }
+        }
+    }
     item
 }
 
@@ -119,6 +151,10 @@ pub(crate) fn hold_item(hold: &Hold) -> Item {
         ("holdId".to_owned(), s(hold.id.to_string())),
         ("eventId".to_owned(), s(hold.event_id.to_string())),
         ("userId".to_owned(), s(hold.user_id.as_str())),
+        (
+            "ticketTypeId".to_owned(),
+            s(hold.ticket_type_id.to_string()),
+        ),
         ("status".to_owned(), s(hold.status.as_str())),
         ("expiresAt".to_owned(), s(to_key(hold.expires_at))),
         ("createdAt".to_owned(), s(to_key(hold.created_at))),
@@ -176,6 +212,7 @@ fn ticket_attributes(ticket: &Ticket) -> Vec<(String, AttributeValue)> {
         ("orderId", s(ticket.order_id.as_str())),
         ("registrationId", s(ticket.registration_id.to_string())),
         ("userId", s(ticket.user_id.as_str())),
+        ("ticketTypeId", s(ticket.ticket_type_id.to_string())),
         ("attendeeName", s(&ticket.attendee.name)),
         ("attendeeEmail", s(&ticket.attendee.email)),
         ("status", s(ticket.status.as_str())),
@@ -270,36 +307,72 @@ impl Attrs<'_> {
     }
 }
 
+/// Reads an event item, in either shape: with `ticketTypes` and their counters, or from before
+/// ticket types (one type, the event's price and capacity, counted by the event's counters).
 pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
     let a = Attrs(item);
+    let id: EventId = a.parse("id")?;
+    let capacity = a.number("capacity")?;
+    let ticket_types: Vec<TicketType> = match a.optional_text("ticketTypes")? {
+        Some(json) => serde_json::from_str(json).map_err(|_| corrupt("ticketTypes"))?,
+        None => vec![TicketType::legacy(id, a.number("priceMinor")?, capacity)],
+    };
+    let seats = SeatCounts {
+        taken: a.number("taken")?,
+        sold: a.number("sold")?,
+        checked_in: a.number("checkedIn")?,
+    };
+    let mut type_seats = BTreeMap::new();
+    for ticket_type in &ticket_types {
+        let counter = |what| match type_attribute(id, ticket_type.id, what) {
+            Some(name) => a.number(&name),
+            None => Ok(match what {
+                "Taken" => seats.taken,
+                "Sold" => seats.sold,
+                _ => seats.checked_in,
+            }),
+        };
+        let counts = SeatCounts {
+            taken: counter("Taken")?,
+            sold: counter("Sold")?,
+            checked_in: counter("CheckedIn")?,
+        };
+        type_seats.insert(ticket_type.id, counts);
+    }
     Ok(EventView {
         event: Event {
-            id: a.parse("id")?,
+            id,
             organizer_id: UserId::from(a.string("organizerId")?),
             title: a.string("title")?,
             description: a.string("description")?,
             venue: a.string("venue")?,
             starts_at: a.time("startsAt")?,
-            capacity: a.number("capacity")?,
-            price: Money {
-                amount_minor: a.number("priceMinor")?,
-                currency: a.parse("currency")?,
-            },
+            capacity,
+            currency: a.parse("currency")?,
+            ticket_types,
             created_at: a.time("createdAt")?,
         },
-        seats: SeatCounts {
-            taken: a.number("taken")?,
-            sold: a.number("sold")?,
-            checked_in: a.number("checkedIn")?,
-        },
+        seats,
+        type_seats,
     })
+}
+
+/// A hold's or ticket's type: absent from items written before ticket types, whose events
+/// have the one type their id names.
+fn type_of(a: &Attrs<'_>, event_id: EventId) -> Result<TicketTypeId, StoreError> {
+    match a.optional_text("ticketTypeId")? {
+        Some(text) => text.parse().map_err(|_| corrupt("ticketTypeId")),
+        None => Ok(legacy_type_id(event_id)),
+    }
 }
 
 pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
     let a = Attrs(item);
+    let event_id = a.parse("eventId")?;
     Ok(Hold {
         id: a.parse("holdId")?,
-        event_id: a.parse("eventId")?,
+        event_id,
+        ticket_type_id: type_of(&a, event_id)?,
         user_id: UserId::from(a.string("userId")?),
         status: a.parse("status")?,
         expires_at: a.time("expiresAt")?,
@@ -333,9 +406,11 @@ pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
 /// Reads a ticket item or a registration item (they carry the same attributes).
 pub(crate) fn ticket_from_item(item: &Item) -> Result<Ticket, StoreError> {
     let a = Attrs(item);
+    let event_id = a.parse("eventId")?;
     Ok(Ticket {
         id: a.parse("ticketId")?,
-        event_id: a.parse("eventId")?,
+        event_id,
+        ticket_type_id: type_of(&a, event_id)?,
         order_id: OrderId::from(a.string("orderId")?),
         registration_id: a.parse("registrationId")?,
         user_id: UserId::from(a.string("userId")?),
@@ -404,24 +479,41 @@ mod tests {
 
     #[test]
     fn events_round_trip_with_their_index_keys() {
+        let id = EventId::from(Uuid::now_v7());
+        let vip = TicketType {
+            id: TicketTypeId::from(Uuid::now_v7()),
+            name: "VIP".into(),
+            quota: 2,
+            sales_end: Some(at("2030-01-01T00:00:00.000Z")),
+            ..TicketType::legacy(id, 4000, 7)
+        };
         let event = Event {
-            id: EventId::from(Uuid::now_v7()),
+            id,
             organizer_id: UserId::from("org-1"),
             title: "Meetup".into(),
             description: String::new(),
             venue: "Hall".into(),
             starts_at: at("2030-01-02T03:04:05.006Z"),
             capacity: 7,
-            price: Money {
-                amount_minor: 1500,
-                currency: "EUR".parse().unwrap(),
-            },
+            currency: "EUR".parse().unwrap(),
+            ticket_types: vec![TicketType::legacy(id, 1500, 7), vip.clone()],
             created_at: at("2029-12-01T00:00:00.000Z"),
         };
         let item = event_item(&event);
         let view = event_from_item(&item).unwrap();
         assert_eq!(view.event, event);
         assert_eq!(view.seats, SeatCounts::default());
+        assert_eq!(view.type_seats(vip.id), SeatCounts::default());
+        // The VIP type has counters of its own; the one named by the event's id is counted by
+        // the event's.
+        let vip_quota = format!("t{}Quota", vip.id.as_uuid().simple());
+        assert_eq!(item[&vip_quota], n(2));
+        assert_eq!(
+            item.keys()
+                .filter(|k| k.starts_with('t') && k.ends_with("Quota"))
+                .count(),
+            1
+        );
         assert_eq!(item[GSI1PK], s("ORG#org-1"));
         assert_eq!(
             item[GSI2SK],
@@ -430,9 +522,46 @@ mod tests {
     }
 
     #[test]
+    fn an_event_item_from_before_ticket_types_reads_as_one_type() {
+        let id = EventId::from(Uuid::now_v7());
+        let mut item = event_item(&Event {
+            id,
+            organizer_id: UserId::from("org-1"),
+            title: "Old".into(),
+            description: String::new(),
+            venue: "Hall".into(),
+            starts_at: at("2030-01-02T03:04:05.006Z"),
+            capacity: 9,
+            currency: "EUR".parse().unwrap(),
+            ticket_types: vec![TicketType::legacy(id, 1500, 9)],
+            created_at: at("2029-12-01T00:00:00.000Z"),
+        });
+        item.remove("ticketTypes");
+        item.insert("taken".into(), n(4));
+        let view = event_from_item(&item).unwrap();
+        assert_eq!(view.event.ticket_types, [TicketType::legacy(id, 1500, 9)]);
+        assert_eq!(view.type_seats(legacy_type_id(id)).taken, 4);
+        let mut hold = hold_item(&Hold {
+            id: HoldId::from(Uuid::now_v7()),
+            event_id: id,
+            ticket_type_id: legacy_type_id(id),
+            user_id: UserId::from("u"),
+            status: HoldStatus::Held,
+            expires_at: at("2030-01-01T00:30:00.000Z"),
+            created_at: at("2030-01-01T00:00:00.000Z"),
+        });
+        hold.remove("ticketTypeId");
+        assert_eq!(
+            hold_from_item(&hold).unwrap().ticket_type_id,
+            legacy_type_id(id)
+        );
+    }
+
+    #[test]
     fn holds_orders_and_tickets_round_trip() {
         let hold = Hold {
             id: HoldId::from(Uuid::now_v7()),
+            ticket_type_id: TicketTypeId::from(Uuid::now_v7()),
             event_id: EventId::from(Uuid::now_v7()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
@@ -460,6 +589,7 @@ mod tests {
         let ticket = Ticket {
             id: TicketId::from(Uuid::now_v7()),
             event_id: hold.event_id,
+            ticket_type_id: hold.ticket_type_id,
             order_id: order.id.clone(),
             registration_id: RegistrationId::from(Uuid::now_v7()),
             user_id: hold.user_id.clone(),
@@ -485,6 +615,7 @@ mod tests {
         let good = |minute: u32| Hold {
             id: HoldId::from(Uuid::now_v7()),
             event_id: EventId::from(Uuid::nil()),
+            ticket_type_id: TicketTypeId::from(Uuid::nil()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at(&format!("2030-01-01T00:{minute:02}:00.000Z")),

@@ -23,7 +23,7 @@ use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
     Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTicket, Order, OrderId,
     OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store,
-    StoreError, Ticket, TicketId, TicketStatus, UserId,
+    StoreError, Ticket, TicketId, TicketStatus, TicketTypeId, UserId,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
@@ -51,6 +51,36 @@ impl DynamoStore {
             client,
             table: table.into(),
         }
+    }
+}
+
+/// Why a hold of `type_id` found no seat, after its write was refused: an unknown type, the
+/// event full, or the type's quota taken. `Ok` when a seat is free after all (a retry may win).
+fn no_seat_left(view: &EventView, type_id: TicketTypeId) -> Result<(), StoreError> {
+    let ticket_type = view
+        .event
+        .ticket_type(type_id)
+        .ok_or(StoreError::NotFound("ticket type"))?;
+    if view.seats.taken >= view.event.capacity {
+        Err(StoreError::SoldOut)
+    } else if view.type_seats(type_id).taken >= ticket_type.quota {
+        Err(StoreError::TypeSoldOut)
+    } else {
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// The type of a hold's seat, which never changes: what its counters are.
+    async fn hold_type(
+        &self,
+        event_id: EventId,
+        hold_id: HoldId,
+    ) -> Result<TicketTypeId, StoreError> {
+        self.read_hold(event_id, hold_id)
+            .await?
+            .map(|hold| hold.ticket_type_id)
+            .ok_or(StoreError::NotFound("hold"))
     }
 }
 
@@ -112,6 +142,7 @@ impl Store for DynamoStore {
         let hold = Hold {
             id: hold.id,
             event_id,
+            ticket_type_id: hold.ticket_type_id,
             user_id: hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(hold.expires_at),
@@ -121,6 +152,7 @@ impl Store for DynamoStore {
             let writes = vec![
                 self.count(
                     event_id,
+                    hold.ticket_type_id,
                     &[("taken", 1)],
                     SeatGuard::FreeSeatBefore(to_key(now)),
                 )?,
@@ -137,9 +169,7 @@ impl Store for DynamoStore {
             if now >= view.event.starts_at {
                 return Err(StoreError::EventEnded);
             }
-            if view.seats.taken >= view.event.capacity {
-                return Err(StoreError::SoldOut);
-            }
+            no_seat_left(&view, hold.ticket_type_id)?;
             if self.get(hold_key(event_id, hold.id)).await?.is_some() {
                 return Err(StoreError::AlreadyExists("hold"));
             }
@@ -157,10 +187,11 @@ impl Store for DynamoStore {
     }
 
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let type_id = self.hold_type(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let writes = vec![
                 self.hold_change(event_id, hold_id, HoldStatus::Held, HoldStatus::Sold, None)?,
-                self.count(event_id, &[("sold", 1)], SeatGuard::Exists)?,
+                self.count(event_id, type_id, &[("sold", 1)], SeatGuard::Exists)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
@@ -188,6 +219,7 @@ impl Store for DynamoStore {
     ) -> Result<ReleaseOutcome, StoreError> {
         // Try the likely status first; after a refusal, what the hold says it is now.
         let mut expected = HoldStatus::Held;
+        let type_id = self.hold_type(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let counters: &[(&str, i64)] = match expected {
                 HoldStatus::Held => &[("taken", -1)],
@@ -195,7 +227,7 @@ impl Store for DynamoStore {
             };
             let writes = vec![
                 self.hold_change(event_id, hold_id, expected, HoldStatus::Released, Some(now))?,
-                self.count(event_id, counters, SeatGuard::Exists)?,
+                self.count(event_id, type_id, counters, SeatGuard::Exists)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return Ok(ReleaseOutcome::Released { was: expected }),
@@ -216,6 +248,7 @@ impl Store for DynamoStore {
     }
 
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let type_id = self.hold_type(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let writes = vec![
                 self.hold_change(
@@ -225,7 +258,12 @@ impl Store for DynamoStore {
                     HoldStatus::Sold,
                     None,
                 )?,
-                self.count(event_id, &[("taken", 1), ("sold", 1)], SeatGuard::FreeSeat)?,
+                self.count(
+                    event_id,
+                    type_id,
+                    &[("taken", 1), ("sold", 1)],
+                    SeatGuard::FreeSeat,
+                )?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
@@ -242,9 +280,7 @@ impl Store for DynamoStore {
                     let Some(view) = self.read_event(event_id).await? else {
                         return Err(StoreError::NotFound("event"));
                     };
-                    if view.seats.taken >= view.event.capacity {
-                        return Err(StoreError::SoldOut);
-                    }
+                    no_seat_left(&view, type_id)?;
                     backoff(attempt).await;
                 }
             }
@@ -450,7 +486,12 @@ impl Store for DynamoStore {
             }
             let also = [("usedAt", to_key(now)), ("usedBy", by.to_string())];
             let mut writes = self.ticket_writes(&ticket, TicketStatus::Used, &also)?;
-            writes.push(self.count(ticket.event_id, &[("checkedIn", 1)], SeatGuard::Exists)?);
+            writes.push(self.count(
+                ticket.event_id,
+                ticket.ticket_type_id,
+                &[("checkedIn", 1)],
+                SeatGuard::Exists,
+            )?);
             match self.transact(writes).await {
                 Ok(()) => {
                     return Ok(Redemption::Admitted(Ticket {

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::{
     EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTicket, Order, OrderStatus, StoreError,
-    Ticket, TicketStatus,
+    Ticket, TicketStatus, TicketTypeId,
 };
 
 use super::DynamoStore;
@@ -54,25 +54,40 @@ impl DynamoStore {
         self.tx_update(hold_key(event_id, id), update, condition, expr)
     }
 
-    /// Adds to an event's counters (`taken`, `sold`, `checkedIn`).
+    /// Adds to an event's counters (`taken`, `sold`, `checkedIn`) and to the same counters of
+    /// the ticket type (see [`items::type_attribute`]). A guard for a free seat asks for one
+    /// under the capacity and under the type's quota.
     pub(super) fn count(
         &self,
         event_id: EventId,
+        type_id: TicketTypeId,
         deltas: &[(&str, i64)],
         guard: SeatGuard,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut expr = Expr::default();
-        let sets: Vec<String> = deltas
-            .iter()
-            .map(|(counter, delta)| {
-                let name = expr.name(counter);
-                format!("{name} = {name} + {}", expr.value(n(delta)))
-            })
-            .collect();
+        let type_counter = |counter: &str| {
+            let what = match counter {
+                "taken" => "Taken",
+                "sold" => "Sold",
+                _ => "CheckedIn",
+            };
+            items::type_attribute(event_id, type_id, what)
+        };
+        let mut sets = Vec::new();
+        for &(counter, delta) in deltas {
+            for name in std::iter::once(counter.to_owned()).chain(type_counter(counter)) {
+                let name = expr.name(&name);
+                sets.push(format!("{name} = {name} + {}", expr.value(n(delta))));
+            }
+        }
         let update = format!("SET {}", sets.join(", "));
         let mut condition = format!("attribute_exists({})", expr.name(PK));
         if matches!(guard, SeatGuard::FreeSeat | SeatGuard::FreeSeatBefore(_)) {
             condition += &format!(" AND {} < {}", expr.name("taken"), expr.name("capacity"));
+            let quota = items::type_attribute(event_id, type_id, "Quota");
+            if let (Some(taken), Some(quota)) = (type_counter("taken"), quota) {
+                condition += &format!(" AND {} < {}", expr.name(&taken), expr.name(&quota));
+            }
         }
         if let SeatGuard::FreeSeatBefore(now) = guard {
             condition += &format!(" AND {} > {}", expr.name("startsAt"), expr.value(s(now)));

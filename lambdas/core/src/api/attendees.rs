@@ -11,9 +11,10 @@ use crate::store::Store;
 use crate::time::to_key;
 
 /// The CSV's header row.
-pub const CSV_COLUMNS: [&str; 6] = [
+pub const CSV_COLUMNS: [&str; 7] = [
     "name",
     "email",
+    "ticketType",
     "status",
     "ticketId",
     "registeredAt",
@@ -47,7 +48,7 @@ pub(crate) async fn list(
             .map_err(ApiError::store)?;
         return Ok(ApiResponse::json(
             200,
-            &PageBody::of(attendees, |ticket| AttendeeBody::from(&ticket)),
+            &PageBody::of(attendees, |ticket| AttendeeBody::of(&ticket, &view.event)),
         ));
     }
     let mut csv = csv_row(&CSV_COLUMNS);
@@ -61,6 +62,7 @@ pub(crate) async fn list(
             csv.push_str(&csv_row(&[
                 ticket.attendee.name.clone(),
                 ticket.attendee.email.clone(),
+                view.event.type_name(ticket.ticket_type_id).to_owned(),
                 ticket.status.to_string(),
                 ticket.id.to_string(),
                 to_key(ticket.created_at),

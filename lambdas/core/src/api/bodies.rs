@@ -10,11 +10,12 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::{EventStats, EventView};
+use crate::event::{Event, EventStats, EventView};
 use crate::identity::Caller;
-use crate::ids::{EventId, OrderId, TicketId};
+use crate::ids::{EventId, OrderId, TicketId, TicketTypeId};
 use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
 use crate::page::Page;
+use crate::ticket_type::TicketType;
 
 /// An event with its live availability.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -26,15 +27,54 @@ pub struct EventBody {
     pub description: String,
     pub venue: String,
     pub starts_at: DateTime<Utc>,
+    /// Caps the seats of all ticket types together.
     pub capacity: u32,
-    /// The price in the currency's minor unit (cents); 0 for a free event.
+    /// The cheapest ticket type's price in the currency's minor unit (cents); 0 for a free
+    /// event.
     pub price_minor: i64,
-    /// ISO 4217, lower case (`eur`).
+    /// ISO 4217, lower case (`eur`): every type's price is in it.
     pub currency: String,
+    /// In the organizer's order; their seats are in `availability`.
+    pub ticket_types: Vec<TicketTypeBody>,
     pub created_at: DateTime<Utc>,
     /// Whether the caller organizes the event.
     pub organized_by_you: bool,
     pub availability: EventStats,
+}
+
+/// A kind of ticket an event sells.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "TicketType")]
+pub struct TicketTypeBody {
+    pub id: TicketTypeId,
+    pub name: String,
+    pub description: String,
+    /// In the event's currency's minor unit; 0 is free.
+    pub price_minor: i64,
+    #[schemars(range(min = 1))]
+    pub quota: u32,
+    /// On sale from; null: from the event's publication.
+    pub sales_start: Option<DateTime<Utc>>,
+    /// On sale until; null: until the event starts.
+    pub sales_end: Option<DateTime<Utc>>,
+    #[schemars(range(min = 1, max = 10))]
+    pub max_per_order: u32,
+}
+
+impl From<&TicketType> for TicketTypeBody {
+    fn from(ticket_type: &TicketType) -> Self {
+        Self {
+            id: ticket_type.id,
+            name: ticket_type.name.clone(),
+            description: ticket_type.description.clone(),
+            price_minor: ticket_type.price_minor,
+            quota: ticket_type.quota,
+            sales_start: ticket_type.sales_start,
+            sales_end: ticket_type.sales_end,
+            max_per_order: ticket_type.max_per_order,
+        }
+    }
 }
 
 impl EventBody {
@@ -47,8 +87,9 @@ impl EventBody {
             venue: event.venue.clone(),
             starts_at: event.starts_at,
             capacity: event.capacity,
-            price_minor: event.price.amount_minor,
-            currency: event.price.currency.code().to_owned(),
+            price_minor: event.lowest_price().amount_minor,
+            currency: event.currency.code().to_owned(),
+            ticket_types: event.ticket_types.iter().map(Into::into).collect(),
             created_at: event.created_at,
             organized_by_you: event.organizer_id == caller.user_id,
             availability: view.stats(now),
@@ -123,8 +164,11 @@ impl OrderBody {
 pub struct TicketBody {
     pub ticket_id: TicketId,
     pub event_id: EventId,
+    /// One of the event's `ticketTypes`.
+    pub ticket_type_id: TicketTypeId,
     pub order_id: OrderId,
     pub status: TicketStatus,
+    /// The ticket holder's name.
     pub attendee_name: String,
     /// When it was scanned at the door.
     pub used_at: Option<DateTime<Utc>>,
@@ -136,6 +180,7 @@ impl From<&Ticket> for TicketBody {
         Self {
             ticket_id: ticket.id,
             event_id: ticket.event_id,
+            ticket_type_id: ticket.ticket_type_id,
             order_id: ticket.order_id.clone(),
             status: ticket.status,
             attendee_name: ticket.attendee.name.clone(),
@@ -151,6 +196,9 @@ impl From<&Ticket> for TicketBody {
 #[schemars(rename = "Attendee")]
 pub struct AttendeeBody {
     pub ticket_id: TicketId,
+    pub ticket_type_id: TicketTypeId,
+    /// The ticket type's name.
+    pub ticket_type: String,
     pub name: String,
     pub email: String,
     pub status: TicketStatus,
@@ -158,10 +206,12 @@ pub struct AttendeeBody {
     pub checked_in_at: Option<DateTime<Utc>>,
 }
 
-impl From<&Ticket> for AttendeeBody {
-    fn from(ticket: &Ticket) -> Self {
+impl AttendeeBody {
+    pub fn of(ticket: &Ticket, event: &Event) -> Self {
         Self {
             ticket_id: ticket.id,
+            ticket_type_id: ticket.ticket_type_id,
+            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
             name: ticket.attendee.name.clone(),
             email: ticket.attendee.email.clone(),
             status: ticket.status,
@@ -203,6 +253,8 @@ pub enum ScanResult {
         ticket_id: TicketId,
         event_id: EventId,
         event_title: String,
+        /// The ticket type's name.
+        ticket_type: String,
         attendee_name: String,
     },
     /// Admitted before: not again.
@@ -210,6 +262,7 @@ pub enum ScanResult {
         ticket_id: TicketId,
         event_id: EventId,
         event_title: String,
+        ticket_type: String,
         attendee_name: String,
         /// When the ticket was first scanned.
         used_at: Option<DateTime<Utc>>,

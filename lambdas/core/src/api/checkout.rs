@@ -1,4 +1,4 @@
-//! `POST /events/{id}/checkout`: hold a seat, then start paying for it (Stripe Checkout) or, for
+//! `POST /events/{id}/checkout`: hold a seat of the chosen ticket type, then start paying for it (Stripe Checkout) or, for
 //! a free event, start the registration straight away.
 
 use super::ApiPorts;
@@ -7,12 +7,16 @@ use super::events::find_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::event::Event;
 use crate::identity::Caller;
-use crate::ids::{HoldId, OrderId};
+use crate::ids::{HoldId, OrderId, TicketTypeId};
+use crate::money::Money;
 use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus};
 use crate::payments::CheckoutRequest;
-use crate::registration::RegistrationRequest;
+use crate::registration::{MAX_ATTENDEE_NAME_CHARS, RegistrationRequest};
 use crate::store::{ReleaseScope, StoreError};
-use chrono::TimeDelta;
+use crate::ticket_type::{SalesClosed, TicketType};
+use crate::validation::{ValidationErrors, single_line};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
 
 /// How long a seat is held while its buyer pays. The session expires with the hold, and Stripe
 /// refuses an `expires_at` less than 30 minutes after the session's creation, which comes a
@@ -25,6 +29,81 @@ pub fn free_order_id(hold: HoldId) -> OrderId {
     OrderId::from(format!("free_{}", hold.as_uuid().simple()))
 }
 
+/// What a buyer asks for: the tickets of the order, each of a type and with its holder's name.
+/// A body may be left out for an event of one type: one ticket, in the buyer's name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CheckoutBody {
+    tickets: Vec<WantedTicket>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WantedTicket {
+    ticket_type_id: TicketTypeId,
+    #[serde(default)]
+    holder_name: Option<String>,
+}
+
+/// The one ticket an order takes (several per order are not built yet), its type checked
+/// against the event and the clock, its holder's name against the ticket's rules.
+fn wanted_ticket<'e>(
+    event: &'e Event,
+    request: &ApiRequest,
+    now: DateTime<Utc>,
+) -> Result<(&'e TicketType, Option<String>), ApiError> {
+    let body: CheckoutBody = if request.body.iter().all(u8::is_ascii_whitespace) {
+        CheckoutBody::default()
+    } else {
+        request.json()?
+    };
+    let (type_id, holder_name) = match (&body.tickets[..], &event.ticket_types[..]) {
+        ([], [only]) => (only.id, None),
+        ([], _) => {
+            return Err(ApiError::bad_request(
+                "choose a ticket type: `tickets` must list the ticket",
+            ));
+        }
+        ([wanted], _) => (wanted.ticket_type_id, wanted.holder_name.clone()),
+        _ => {
+            return Err(ApiError::bad_request(
+                "`tickets`: an order takes one ticket (several per order are not available yet)",
+            ));
+        }
+    };
+    let ticket_type = event.ticket_type(type_id).ok_or_else(|| {
+        ApiError::bad_request(format!("`tickets`: the event has no ticket type {type_id}"))
+    })?;
+    match ticket_type.closed_at(now) {
+        Some(SalesClosed::NotYet) => {
+            return Err(ApiError::conflict(format!(
+                "the ticket type {:?} is not on sale yet",
+                ticket_type.name
+            )));
+        }
+        Some(SalesClosed::Over) => {
+            return Err(ApiError::conflict(format!(
+                "the ticket type {:?} is no longer on sale",
+                ticket_type.name
+            )));
+        }
+        None => {}
+    }
+    // A blank name is no name: the ticket then carries the buyer's.
+    let holder_name = match holder_name.filter(|name| !name.trim().is_empty()) {
+        None => None,
+        Some(name) => {
+            let mut errors = ValidationErrors::default();
+            let name = single_line(&mut errors, "holderName", &name, MAX_ATTENDEE_NAME_CHARS);
+            if !errors.0.is_empty() {
+                return Err(ApiError::bad_request(format!("`tickets`: {errors}")));
+            }
+            Some(name)
+        }
+    };
+    Ok((ticket_type, holder_name))
+}
+
 pub(crate) async fn checkout(
     ports: &ApiPorts,
     caller: &Caller,
@@ -33,8 +112,13 @@ pub(crate) async fn checkout(
     let view = find_event(&*ports.store, request).await?;
     let event = view.event;
     let now = ports.clock.now();
+    if now >= event.starts_at {
+        return Err(ApiError::conflict("the event has already started"));
+    }
+    let (ticket_type, holder_name) = wanted_ticket(&event, request, now)?;
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
+        ticket_type_id: ticket_type.id,
         user_id: caller.user_id.clone(),
         expires_at: now + TimeDelta::minutes(ports.hold_minutes),
     };
@@ -44,14 +128,24 @@ pub(crate) async fn checkout(
         .await
         .map_err(|error| match error {
             StoreError::SoldOut => ApiError::conflict("the event is sold out"),
+            StoreError::TypeSoldOut => ApiError::conflict(format!(
+                "the ticket type {:?} is sold out",
+                ticket_type.name
+            )),
             StoreError::EventEnded => ApiError::conflict("the event has already started"),
             StoreError::NotFound(_) => ApiError::not_found("event"),
             other => ApiError::store(other),
         })?;
-    let (order_id, checkout_url) = if event.price.is_free() {
-        (register_free(ports, caller, &event, &hold).await?, None)
+    let sale = Sale {
+        event: &event,
+        ticket_type,
+        holder_name,
+        hold: &hold,
+    };
+    let (order_id, checkout_url) = if ticket_type.price_minor == 0 {
+        (register_free(ports, caller, &sale).await?, None)
     } else {
-        let (id, url) = start_payment(ports, caller, &event, &hold).await?;
+        let (id, url) = start_payment(ports, caller, &sale).await?;
         (id, Some(url))
     };
     Ok(ApiResponse::json(
@@ -62,6 +156,28 @@ pub(crate) async fn checkout(
             hold_expires_at: hold.expires_at,
         },
     ))
+}
+
+/// What a checkout sells: a held seat of a type, and the name to put on its ticket.
+struct Sale<'a> {
+    event: &'a Event,
+    ticket_type: &'a TicketType,
+    holder_name: Option<String>,
+    hold: &'a Hold,
+}
+
+impl Sale<'_> {
+    fn price(&self) -> Money {
+        self.event.price_of(self.ticket_type)
+    }
+
+    /// The line item's name: the type's name too when the event has several.
+    fn title(&self) -> String {
+        match self.event.ticket_types.len() {
+            1 => self.event.title.clone(),
+            _ => format!("{} — {}", self.event.title, self.ticket_type.name),
+        }
+    }
 }
 
 /// Gives the seat back after a failed checkout. Best effort: an unreleased hold expires with
@@ -84,19 +200,24 @@ async fn release(ports: &ApiPorts, hold: &Hold) {
 async fn register_free(
     ports: &ApiPorts,
     caller: &Caller,
-    event: &Event,
-    hold: &Hold,
+    sale: &Sale<'_>,
 ) -> Result<OrderId, ApiError> {
+    let hold = sale.hold;
     let email = caller.email.clone().unwrap_or_default();
-    let name = caller.name.clone().unwrap_or_else(|| email.clone());
+    let name = sale
+        .holder_name
+        .clone()
+        .or_else(|| caller.name.clone())
+        .unwrap_or_else(|| email.clone());
     let registration = RegistrationRequest {
         order_id: free_order_id(hold.id),
-        event_id: event.id,
+        event_id: sale.event.id,
         hold_id: hold.id,
+        ticket_type_id: Some(sale.ticket_type.id),
         user_id: caller.user_id.clone(),
         payment_intent_id: None,
         amount_minor: 0,
-        currency: event.price.currency,
+        currency: sale.event.currency,
         attendee: Attendee { name, email },
     };
     if let Err(errors) = registration.validate() {
@@ -135,16 +256,18 @@ async fn register_free(
 async fn start_payment(
     ports: &ApiPorts,
     caller: &Caller,
-    event: &Event,
-    hold: &Hold,
+    sale: &Sale<'_>,
 ) -> Result<(OrderId, String), ApiError> {
+    let (event, hold) = (sale.event, sale.hold);
     let site = ports.site_url.trim_end_matches('/');
     let checkout = CheckoutRequest {
         event_id: event.id,
         hold_id: hold.id,
         user_id: caller.user_id.clone(),
-        title: event.title.clone(),
-        price: event.price,
+        ticket_type_id: sale.ticket_type.id,
+        holder_name: sale.holder_name.clone(),
+        title: sale.title(),
+        price: sale.price(),
         customer_email: caller.email.clone(),
         expires_at: hold.expires_at,
         // Stripe fills in `{CHECKOUT_SESSION_ID}`: the order the site then polls.
@@ -165,7 +288,7 @@ async fn start_payment(
         hold_id: hold.id,
         user_id: caller.user_id.clone(),
         payment_intent_id: None,
-        amount: event.price,
+        amount: sale.price(),
         status: OrderStatus::Pending,
         ticket_id: None,
         failure_reason: None,

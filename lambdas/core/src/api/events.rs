@@ -18,13 +18,10 @@ pub(crate) async fn create(
     let input: NewEvent = request.json()?;
     let now = clock.now();
     let event = input
-        .validate(EventId::new(ids), caller.user_id.clone(), now)
+        .validate(EventId::new(ids), caller.user_id.clone(), now, ids)
         .map_err(|errors| ApiError::invalid_fields(&errors))?;
     store.create_event(&event).await.map_err(ApiError::store)?;
-    let view = EventView {
-        event,
-        seats: Default::default(),
-    };
+    let view = EventView::new(event);
     Ok(ApiResponse::json(201, &EventBody::of(&view, caller, now)))
 }
 

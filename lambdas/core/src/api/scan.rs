@@ -54,18 +54,20 @@ pub(crate) async fn scan(
                         .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
                         .await
                         .map_err(ApiError::store)?;
-                    let event_title = view.event.title;
+                    let event = view.event;
                     match redemption {
                         Redemption::Admitted(ticket) => ScanResult::Valid {
                             ticket_id: ticket.id,
                             event_id: ticket.event_id,
-                            event_title,
+                            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
+                            event_title: event.title,
                             attendee_name: ticket.attendee.name,
                         },
                         Redemption::AlreadyUsed(ticket) => ScanResult::Used {
                             ticket_id: ticket.id,
                             event_id: ticket.event_id,
-                            event_title,
+                            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
+                            event_title: event.title,
                             attendee_name: ticket.attendee.name,
                             used_at: ticket.used_at,
                         },

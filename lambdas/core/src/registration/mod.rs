@@ -20,10 +20,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{EventId, HoldId, OrderId, UserId};
+use crate::ids::{EventId, HoldId, OrderId, TicketTypeId, UserId};
 use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
 use crate::order::{Attendee, Order, OrderStatus};
 use crate::payments::RefundRequest;
+use crate::ticket_type::legacy_type_id;
 use crate::validation::ValidationErrors;
 
 pub use dispatch::{RegistrationSteps, Step, output};
@@ -52,6 +53,10 @@ pub struct RegistrationRequest {
     pub order_id: OrderId,
     pub event_id: EventId,
     pub hold_id: HoldId,
+    /// The held seat's type. Absent from requests made before ticket types, whose events
+    /// have the one type [`legacy_type_id`] names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_type_id: Option<TicketTypeId>,
     pub user_id: UserId,
     /// What a refund goes back to; none for free events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +67,11 @@ pub struct RegistrationRequest {
 }
 
 impl RegistrationRequest {
+    pub fn ticket_type_id(&self) -> TicketTypeId {
+        self.ticket_type_id
+            .unwrap_or_else(|| legacy_type_id(self.event_id))
+    }
+
     pub fn amount(&self) -> Money {
         Money {
             amount_minor: self.amount_minor,
@@ -189,6 +199,7 @@ mod tests {
             order_id: "cs_test_a1".into(),
             event_id: EventId::from(Uuid::from_u128(1)),
             hold_id: HoldId::from(Uuid::from_u128(2)),
+            ticket_type_id: None,
             user_id: "user-sub-1".into(),
             payment_intent_id: Some("pi_123".into()),
             amount_minor: 2500,

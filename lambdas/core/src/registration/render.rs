@@ -21,6 +21,8 @@ pub struct TicketPdf<'a> {
     pub venue: &'a str,
     pub attendee_name: &'a str,
     pub attendee_email: &'a str,
+    /// Printed with the price when the event sells several types.
+    pub ticket_type: Option<&'a str>,
     pub ticket_id: TicketId,
     /// What was paid; 0 shows as "Free".
     pub price: Money,

@@ -192,10 +192,12 @@ pub async fn confirm_seat(
                         late: true,
                     })
                 }
-                Err(StoreError::SoldOut) => Err(StepFailure::seat_unavailable(format!(
-                    "hold {} was released and event {} has no seat left",
-                    request.hold_id, request.event_id
-                ))),
+                Err(StoreError::SoldOut | StoreError::TypeSoldOut) => {
+                    Err(StepFailure::seat_unavailable(format!(
+                        "hold {} was released and event {} has no seat of its type left",
+                        request.hold_id, request.event_id
+                    )))
+                }
                 Err(error) => Err(port_failure("taking a seat for a late payment")(error)),
             }
         }
@@ -216,6 +218,7 @@ pub async fn record_ticket(
     let recorded = store
         .record_ticket(&NewTicket {
             order: request.order(now),
+            ticket_type_id: request.ticket_type_id(),
             registration_id: RegistrationId::new(ids),
             ticket_id: TicketId::new(ids),
             attendee: request.attendee.clone(),
@@ -261,6 +264,9 @@ pub async fn render_ticket(
             venue: &event.venue,
             attendee_name: &ticket.attendee.name,
             attendee_email: &ticket.attendee.email,
+            // One type needs no name: the event's own is the ticket's.
+            ticket_type: (event.ticket_types.len() > 1)
+                .then(|| event.type_name(ticket.ticket_type_id)),
             ticket_id: ticket.id,
             price: order.amount,
             organizer: TICKET_ISSUER,

@@ -119,6 +119,8 @@ pub fn checkout_event(kind: &str, checkout: &CheckoutRequest, session: &OrderId)
                 "eventId": checkout.event_id,
                 "holdId": checkout.hold_id,
                 "userId": checkout.user_id.as_str(),
+                "ticketTypeId": checkout.ticket_type_id,
+                "holderName": checkout.holder_name,
             },
             "customer_details": {"email": checkout.customer_email, "name": "Ada Lovelace"},
         }},

@@ -283,6 +283,8 @@ impl Payments for FakePayments {
                 event_id: Some(request.event_id.to_string()),
                 hold_id: Some(request.hold_id.to_string()),
                 user_id: Some(request.user_id.to_string()),
+                ticket_type_id: Some(request.ticket_type_id.to_string()),
+                holder_name: request.holder_name.clone(),
                 customer_email: request.customer_email.clone(),
                 customer_name: None,
             },
@@ -585,6 +587,7 @@ impl TicketFiles for NoFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::TicketTypeId;
     use crate::money::Money;
     use uuid::Uuid;
 
@@ -608,6 +611,8 @@ mod tests {
             event_id: EventId::from(Uuid::from_u128(1)),
             hold_id: HoldId::from(Uuid::from_u128(hold)),
             user_id: "buyer".into(),
+            ticket_type_id: TicketTypeId::from(Uuid::from_u128(1)),
+            holder_name: None,
             title: "Show".into(),
             price: eur(1500),
             customer_email: None,

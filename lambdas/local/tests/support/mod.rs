@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use tempfile::TempDir;
 use ticket_core::testing::FakePayments;
+use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
     Attendee, Clock, Event, EventId, HoldId, KeyId, NewEvent, NewHold, Order, OrderId, RandomIds,
     RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Store, Ticket, TicketId,
@@ -71,10 +72,16 @@ impl Adapters {
             venue: "Hall 7".into(),
             starts_at: Some(now + TimeDelta::days(30)),
             capacity,
-            price_minor,
+            price_minor: Some(price_minor),
             currency: "EUR".into(),
+            ticket_types: None,
         }
-        .validate(EventId::from(Uuid::now_v7()), "organizer-1".into(), now)
+        .validate(
+            EventId::from(Uuid::now_v7()),
+            "organizer-1".into(),
+            now,
+            &RandomIds,
+        )
         .unwrap();
         self.store.create_event(&event).await.unwrap();
         event
@@ -82,8 +89,10 @@ impl Adapters {
 
     /// A seat held for `buyer` for 30 minutes.
     pub async fn hold(&self, event_id: EventId, buyer: &str) -> HoldId {
+        // The events here sell one type, named by the event's id.
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
+            ticket_type_id: legacy_type_id(event_id),
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
         };
@@ -140,11 +149,12 @@ pub fn request_for(event: &Event, hold_id: HoldId, buyer: &str) -> RegistrationR
         order_id: OrderId::from(format!("cs_test_{}", Uuid::now_v7().simple())),
         event_id: event.id,
         hold_id,
+        ticket_type_id: Some(event.ticket_types[0].id),
         user_id: UserId::from(buyer),
-        payment_intent_id: (!event.price.is_free())
+        payment_intent_id: (!event.lowest_price().is_free())
             .then(|| format!("pi_{}", Uuid::now_v7().simple())),
-        amount_minor: event.price.amount_minor,
-        currency: event.price.currency,
+        amount_minor: event.lowest_price().amount_minor,
+        currency: event.currency,
         attendee: Attendee {
             name: "Zo\u{eb} \u{c5}ngstr\u{f6}m".into(),
             email: "zoe@example.org".into(),

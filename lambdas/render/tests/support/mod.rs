@@ -35,6 +35,7 @@ pub fn sample(code: &str) -> TicketPdf<'_> {
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",
+        ticket_type: None,
         ticket_id: ticket_id(),
         price: eur(14_900),
         organizer: "Ferris Events GmbH",
