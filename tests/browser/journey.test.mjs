@@ -1,12 +1,17 @@
 // The site in real Chromium against a real ticketd: one organizer, one attendee, one evening.
 // The tests run in order and build on each other (one ticketd, one story):
 //   1. A signs up, is promoted to organizer, signs in again and creates a paid event (after
-//      the form has shown the API's field-level messages); the demo organizer adds a free one.
+//      the form has shown the API's field-level messages) and one with two ticket types,
+//      Standard and VIP (after the API's message about one type); the demo organizer adds a
+//      free one.
 //   2. B signs up, buys A's event through the Stripe simulator, follows the order page until
 //      the ticket is ready and downloads the PDF; B also takes the last seat of the free event.
+//      Then B picks VIP on the typed event, names someone else as the holder, sees the total
+//      and pays.
 //   3. A opens the scanner with a fake camera playing B's QR code: VALID with B's name, then
 //      ALREADY USED.
-//   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV.
+//   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV;
+//      the VIP ticket scans VALID with its type and holder, and the numbers per type follow.
 //   5. An expired session says so and signs in again; sign-out; phone widths.
 // Screenshots of every page go to $TMPDIR/ticketd-screenshots, or docs/screenshots with
 // UPDATE_SCREENSHOTS=1.
@@ -32,6 +37,12 @@ const organizer = newPerson('Ada Organizer');
 const buyer = newPerson('Björn Åkesson');
 const PAID_EVENT = 'Jazz by the River';
 const FREE_EVENT = 'Community Coding Night';
+const TYPED_EVENT = 'Harbour Lights Gala';
+/** Whom B buys the VIP ticket for. */
+const HOLDER = 'Carla Mendes';
+/** The attendee CSV's columns before ticket types, in their order, and the type's column. */
+const CSV_COLUMNS = ['name', 'email', 'status', 'ticketId', 'registeredAt', 'checkedInAt'];
+const CSV_TYPE_COLUMN = 'ticketType';
 
 let ticketd;
 let browser;
@@ -56,6 +67,41 @@ function futureLocal(days, hour) {
 /** Follows a link of the main navigation. */
 function nav(page, name) {
   return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+}
+
+/** One of the create-event form's ticket type rows, by its number. */
+function typeRow(page, number) {
+  return page.getByRole('group', { name: `Ticket type ${number}`, exact: true });
+}
+
+/** The fields of one CSV line (RFC 4180 quotes; the tests' values have no line breaks). */
+function csvFields(line) {
+  const fields = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const char = line[i];
+    if (quoted && char === '"' && line[i + 1] === '"') {
+      field += '"';
+      i += 1;
+    } else if (char === '"') {
+      quoted = !quoted;
+    } else if (char === ',' && !quoted) {
+      fields.push(field);
+      field = '';
+    } else {
+      field += char;
+    }
+  }
+  fields.push(field);
+  return fields;
+}
+
+/** A downloaded attendee CSV as { header, rows }, each row an object by column name. */
+async function readCsv(path) {
+  const [head, ...lines] = (await readFile(path, 'utf8')).trim().split(/\r?\n/);
+  const header = csvFields(head);
+  return { header, rows: lines.map((line) => Object.fromEntries(csvFields(line).map((value, i) => [header[i], value]))) };
 }
 
 /** No horizontal scrolling at the current width. */
@@ -94,7 +140,7 @@ after(async () => {
   }
 });
 
-test('an organizer signs up, is promoted, and creates an event with the API checking every field', async () => {
+test('an organizer signs up, is promoted, and creates events with the API checking every field', async () => {
   const base = ticketd.url;
   s.orgContext = await newContext(browser);
   const page = watch(await s.orgContext.newPage(), 'organizer');
@@ -154,6 +200,48 @@ test('an organizer signs up, is promoted, and creates an event with the API chec
   s.eventId = new URL(page.url()).searchParams.get('manage');
   assert.ok(s.eventId, 'the new event opens');
   await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+
+  // An event with two ticket types; the capacity caps them together.
+  await page.goto(`${base}/?page=new-event`);
+  await page.getByRole('heading', { name: 'Create event' }).waitFor();
+  await page.getByLabel('Title').fill(TYPED_EVENT);
+  await page.getByLabel('Description', { exact: true }).fill('Music, lights and dinner on the harbour.');
+  await page.getByLabel('Venue').fill('Harbour Pavilion, 1 Pier Road');
+  await page.getByLabel('Date and time').fill(futureLocal(20, 20));
+  await page.getByLabel('Capacity').fill('6');
+  await page.getByLabel('Currency').selectOption('EUR');
+  const addType = page.getByRole('button', { name: 'Add ticket type' });
+  for (let i = 0; i < 3; i += 1) await addType.click();
+  assert.equal(await page.locator('#field-priceMinor').isVisible(), false, 'with ticket types there is no single price');
+  await page.getByRole('button', { name: 'Remove ticket type 3' }).click();
+  assert.equal(await page.getByRole('group', { name: /^Ticket type \d+$/ }).count(), 2, 'a row can be removed');
+  for (const [number, name, price, quota] of [
+    [1, 'Standard', '15.00', '5'],
+    [2, 'VIP', '40.00', '10'],
+  ]) {
+    const row = typeRow(page, number);
+    await row.getByLabel('Name').fill(name);
+    await row.getByLabel('Price').fill(price);
+    await row.getByLabel('Quota').fill(quota);
+  }
+  await typeRow(page, 2).getByLabel('Description (optional)').fill('Front-row seats and a welcome drink');
+  await assertLabelled(page);
+  // A quota above the capacity: the API's message names the type, and focus goes to its row.
+  await page.getByRole('button', { name: 'Create event' }).click();
+  await page.getByText('Please correct one field').waitFor();
+  assert.match(await page.locator('#field-ticketTypes-error').textContent(), /^Ticket type 2 \("VIP"\): quota/);
+  assert.equal(await page.evaluate(() => document.activeElement?.closest('fieldset')?.querySelector('legend')?.textContent), 'Ticket type 2', 'focus goes to the type at fault');
+  await typeRow(page, 2).getByLabel('Quota').fill('2');
+  await screenshot(page, 'create-event-ticket-types');
+  await page.getByRole('button', { name: 'Create event' }).click();
+  await page.getByText('Your event is on sale').waitFor();
+  s.typedEventId = new URL(page.url()).searchParams.get('manage');
+  assert.ok(s.typedEventId && s.typedEventId !== s.eventId, 'the typed event opens');
+  await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+  const typeStats = page.locator('#type-stats tbody tr');
+  await typeStats.first().waitFor();
+  assert.deepEqual(await typeStats.locator('td[data-label="Type"]').allTextContents(), ['Standard', 'VIP'], "the organizer's order");
+  assert.equal(await typeStats.filter({ hasText: 'VIP' }).locator('[data-stat="quota"]').textContent(), '2');
 
   // The demo organizer publishes a free event with one seat (for NOT YOUR EVENT and sold out).
   const demo = (await readFile(join(ticketd.dataDir, 'demo-accounts.txt'), 'utf8')).split('\n').find((line) => line.startsWith('organizer@'));
@@ -270,6 +358,60 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   await screenshot(page, 'my-tickets');
 });
 
+test('an attendee picks a ticket type, names the holder, sees the total and pays', async () => {
+  const page = s.buyerPage;
+  await nav(page, 'Events');
+  const card = page.locator('.event-card', { hasText: TYPED_EVENT });
+  await card.waitFor();
+  await card.getByText('From €15.00').waitFor();
+  await card.getByRole('link', { name: TYPED_EVENT }).click();
+  await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+
+  // Each type with its price and what is left of it; the first one on sale is chosen to begin.
+  const picker = page.getByRole('group', { name: 'Choose a ticket' });
+  await picker.waitFor();
+  assert.equal(await picker.getByRole('radio').count(), 2);
+  const standard = page.getByRole('radio', { name: 'Standard', exact: true });
+  const vip = page.getByRole('radio', { name: 'VIP', exact: true });
+  assert.equal(await standard.isChecked(), true);
+  const vipOption = page.locator('.type-option', { has: vip });
+  await vipOption.getByText('€40.00').waitFor();
+  await vipOption.getByText('Front-row seats and a welcome drink').waitFor();
+  await vipOption.getByText('Only 2 left').waitFor();
+  await page.locator('.type-option', { has: standard }).getByText('€15.00').waitFor();
+  await assertLabelled(page);
+
+  await vip.check();
+  const holder = page.getByLabel('Name on the ticket');
+  assert.equal(await holder.inputValue(), '', 'the holder starts empty (the API then uses the buyer)');
+  assert.equal(await holder.getAttribute('placeholder'), 'your name');
+  await holder.fill(HOLDER);
+  assert.match(await page.locator('#order-total').textContent(), /1 × VIP.*€40\.00/);
+  await screenshot(page, 'event-ticket-types');
+
+  await page.getByRole('button', { name: 'Buy ticket · €40.00' }).click();
+  await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
+  await page.locator('#card_number').fill('4242 4242 4242 4242');
+  await page.locator('#card_expiry').fill('12 / 34');
+  await page.locator('#card_cvc').fill('123');
+  await page.locator('#name').fill(buyer.name);
+  await page.getByRole('button', { name: /^Pay/ }).click();
+
+  await page.waitForURL(/\/\?order=/);
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  await page.getByRole('region', { name: 'Order summary' }).getByText('€40.00').waitFor();
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download ticket (PDF)' }).click();
+  s.vipPdf = join(work.path, 'vip-ticket.pdf');
+  await (await downloading).saveAs(s.vipPdf);
+
+  await nav(page, 'My tickets');
+  const ticket = page.locator('.ticket-card', { hasText: TYPED_EVENT });
+  await ticket.waitFor();
+  assert.equal(await ticket.locator('.ticket-type').textContent(), 'VIP');
+  assert.equal(await ticket.locator('.ticket-holder').textContent(), HOLDER);
+});
+
 test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {
   const base = ticketd.url;
   const { code, qrPng } = await readTicket(s.pdf, work.path);
@@ -357,10 +499,62 @@ test('manual entry, the attendee list and its CSV', async () => {
   assert.match(download.suggestedFilename(), /^attendees-jazz-by-the-river\.csv$/);
   const csvPath = join(work.path, 'attendees.csv');
   await download.saveAs(csvPath);
-  const lines = (await readFile(csvPath, 'utf8')).trim().split(/\r?\n/);
-  assert.equal(lines[0], 'name,email,status,ticketId,registeredAt,checkedInAt');
-  assert.equal(lines.length, 2);
-  assert.ok(lines[1].startsWith(`${buyer.name},${buyer.email},USED,`), lines[1]);
+  const { header, rows } = await readCsv(csvPath);
+  // Ticket types added a column; the others keep their names and order.
+  assert.deepEqual(header.filter((column) => column !== CSV_TYPE_COLUMN), CSV_COLUMNS, header.join(','));
+  assert.ok(header.includes(CSV_TYPE_COLUMN), header.join(','));
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].name, buyer.name);
+  assert.equal(rows[0].email, buyer.email);
+  assert.equal(rows[0].status, 'USED');
+  assert.ok(rows[0][CSV_TYPE_COLUMN], 'an event with one price still sells one (named) type');
+});
+
+test('a ticket type at the door, in the numbers per type and in the CSV', async () => {
+  const base = ticketd.url;
+  const page = s.orgPage;
+  const dir = await tempDir('ticketd-vip-');
+  const { code } = await readTicket(s.vipPdf, dir.path);
+  await dir.remove();
+
+  await page.goto(`${base}/?page=scan`);
+  await page.getByRole('textbox', { name: 'Ticket code' }).fill(code);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  const result = page.locator('#scan-result');
+  await result.and(page.locator('[data-result="VALID"]')).waitFor();
+  assert.equal(await result.locator('.scan-name').textContent(), HOLDER, 'the holder, not the buyer');
+  assert.equal(await result.locator('.scan-type').textContent(), 'VIP');
+  await screenshot(page, 'scan-valid-ticket-type');
+  await page.getByRole('textbox', { name: 'Ticket code' }).fill(code);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await result.and(page.locator('[data-result="USED"]')).waitFor();
+  assert.equal(await result.locator('.scan-type').textContent(), 'VIP', 'ALREADY USED names the type too');
+
+  // Sold, checked in and what is left, per type: VIP's quota of 2 has one left.
+  await page.goto(`${base}/?manage=${s.typedEventId}`);
+  await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+  const stat = (name, key) => page.locator('#type-stats tbody tr', { hasText: name }).locator(`[data-stat="${key}"]`).textContent();
+  await page.locator('#type-stats').waitFor();
+  assert.equal(await stat('VIP', 'sold'), '1');
+  assert.equal(await stat('VIP', 'checkedIn'), '1');
+  assert.equal(await stat('VIP', 'remaining'), '1');
+  assert.equal(await stat('Standard', 'sold'), '0');
+  assert.equal(await stat('Standard', 'remaining'), '5');
+  const attendee = page.locator('.attendees tbody tr', { hasText: buyer.email });
+  await attendee.waitFor();
+  assert.equal(await attendee.locator('td[data-label="Type"]').textContent(), 'VIP');
+  assert.match(await attendee.textContent(), new RegExp(HOLDER));
+  await attendee.getByText('Checked in').waitFor();
+  await screenshot(page, 'organizer-event-ticket-types');
+
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Download CSV' }).click();
+  const csvPath = join(work.path, 'attendees-typed.csv');
+  await (await downloading).saveAs(csvPath);
+  const { rows } = await readCsv(csvPath);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0][CSV_TYPE_COLUMN], 'VIP');
+  assert.equal(rows[0].email, buyer.email);
 });
 
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {
@@ -436,6 +630,10 @@ test('every page works at phone width', async () => {
   await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
   await assertFits(page);
   await screenshot(page, 'phone-event');
+  await page.goto(`${base}/?event=${s.typedEventId}`);
+  await page.getByRole('group', { name: 'Choose a ticket' }).waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-event-ticket-types');
   await page.goto(`${base}/?order=${s.orderId}`);
   await page.getByText('Your ticket is ready').waitFor();
   await assertFits(page);
@@ -459,6 +657,13 @@ test('every page works at phone width', async () => {
     await assertFits(page);
     await screenshot(page, name);
   }
+  await page.getByRole('button', { name: 'Add ticket type' }).click();
+  await assertFits(page);
+  await screenshot(page, 'phone-create-event-ticket-types');
+  await page.goto(`${base}/?manage=${s.typedEventId}`);
+  await page.locator('#type-stats').waitFor();
+  await assertFits(page);
+  await screenshot(page, 'phone-organizer-event-ticket-types');
   await page.goto(`${base}/?page=scan`);
   await page.getByRole('textbox', { name: 'Ticket code' }).fill(s.code);
   await page.getByRole('button', { name: 'Check ticket' }).click();

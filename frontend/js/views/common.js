@@ -1,4 +1,5 @@
-// Pieces several pages use: links, headings, event cards, availability, notices, polling.
+// Pieces several pages use: links, headings, event cards, availability, prices, ticket types,
+// notices, polling.
 
 import { h, icon } from '../dom.js';
 import { badgeDate, dateTime, money, plural } from '../format.js';
@@ -51,6 +52,56 @@ export function availabilityBadge(event) {
   return h('span', { class: ['badge', `badge-${tone}`], dataset: { availability: event.id }, text });
 }
 
+/** The event's price: its one price, or "From €15.00" when its ticket types differ. */
+export function priceLabel(event) {
+  const prices = (event.ticketTypes ?? []).map((type) => type.priceMinor);
+  if (!prices.length) return money(event.priceMinor, event.currency);
+  const [lowest, highest] = [Math.min(...prices), Math.max(...prices)];
+  if (lowest === highest) return money(lowest, event.currency);
+  // "From Free" reads wrongly: say both ends instead.
+  return lowest === 0 ? `Free – ${money(highest, event.currency)}` : `From ${money(lowest, event.currency)}`;
+}
+
+/** A ticket type's live numbers (`availability.ticketTypes`), or null when the API sent none. */
+export function typeStats(event, typeId) {
+  return event.availability?.ticketTypes?.find((stats) => stats.ticketTypeId === typeId) ?? null;
+}
+
+/** Whether a type can be bought now; without per-type numbers, whether the event can. */
+export function typeOnSale(event, typeId) {
+  const stats = typeStats(event, typeId);
+  if (!stats) return event.availability.status === 'OPEN' && event.availability.remaining > 0;
+  return stats.status === 'ON_SALE' && stats.remaining > 0;
+}
+
+/** A type's sales state in words for organizers, and its tone. */
+export const TYPE_STATUS = {
+  ON_SALE: { text: 'On sale', tone: 'good' },
+  SOLD_OUT: { text: 'Sold out', tone: 'bad' },
+  NOT_YET_ON_SALE: { text: 'Not yet on sale', tone: 'muted' },
+  SALES_ENDED: { text: 'Sales ended', tone: 'muted' },
+  ENDED: { text: 'Started', tone: 'muted' },
+};
+
+/** A type's state for buyers: "Only 2 left" / "Sold out" / "On sale from …": text and tone. */
+export function typeAvailability(event, type) {
+  const stats = typeStats(event, type.id);
+  if (!stats) return availability(event);
+  if (stats.status === 'ON_SALE' && stats.remaining <= 0) return TYPE_STATUS.SOLD_OUT;
+  switch (stats.status) {
+    case 'ON_SALE': {
+      const few = stats.remaining <= Math.max(5, Math.ceil(stats.quota * 0.1));
+      return { text: few ? `Only ${stats.remaining.toLocaleString()} left` : `${stats.remaining.toLocaleString()} left`, tone: few ? 'warn' : 'good' };
+    }
+    case 'NOT_YET_ON_SALE':
+      return { text: type.salesStart ? `On sale from ${dateTime(type.salesStart)}` : 'Not on sale yet', tone: 'muted' };
+    case 'SALES_ENDED':
+      return { text: 'Sales have ended', tone: 'muted' };
+    default:
+      return TYPE_STATUS[stats.status] ?? { text: stats.status, tone: 'muted' };
+  }
+}
+
 /** Updates a badge made by availabilityBadge in place. */
 export function updateAvailabilityBadge(badge, event) {
   const { text, tone } = availability(event);
@@ -84,7 +135,7 @@ export function eventCard(event, href) {
     h(
       'div',
       { class: 'event-card-side' },
-      h('span', { class: 'price', text: money(event.priceMinor, event.currency) }),
+      h('span', { class: 'price', text: priceLabel(event) }),
       availabilityBadge(event),
     ),
   );

@@ -1,9 +1,10 @@
-// `/?manage=<id>`: one of the organizer's events: live stats, the attendee list and its CSV.
+// `/?manage=<id>`: one of the organizer's events: live stats (per ticket type too), the attendee
+// list and its CSV (made by the API).
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime, money, plural } from '../format.js';
-import { every, fact, link, notice, pageHeader, routes } from './common.js';
+import { every, fact, link, notice, pageHeader, priceLabel, routes, TYPE_STATUS } from './common.js';
 import { capacityBar, statsGrid } from './organizer.js';
 
 const REFRESH_MS = 5_000;
@@ -19,7 +20,11 @@ export default async function managePage({ main, signal, id }) {
   setTitle(`Manage · ${event.title}`);
 
   const statsBox = h('div', { class: 'stats-box', 'aria-live': 'off' });
-  const drawStats = (stats) => replace(statsBox, statsGrid(stats), capacityBar(stats));
+  const typesBox = h('div', { class: 'type-stats-box', 'aria-live': 'off' });
+  const drawStats = (stats) => {
+    replace(statsBox, statsGrid(stats), capacityBar(stats));
+    replace(typesBox, stats.ticketTypes?.length ? typeStatsTable(stats.ticketTypes, event) : null);
+  };
   drawStats(firstStats);
 
   const attendees = h('div', { class: 'attendees' });
@@ -89,11 +94,14 @@ export default async function managePage({ main, signal, id }) {
           { class: 'facts facts-compact' },
           fact('calendar', 'When', dateTime(event.startsAt)),
           fact('pin', 'Where', event.venue),
-          fact('tag', 'Price', money(event.priceMinor, event.currency)),
+          fact('tag', 'Price', priceLabel(event)),
           fact('seat', 'Capacity', plural(event.capacity, 'seat', 'seats')),
         ),
       ),
     ),
+    firstStats.ticketTypes?.length
+      ? h('section', { class: 'panel', 'aria-labelledby': 'types-heading' }, h('h2', { id: 'types-heading', text: 'By ticket type' }), typesBox)
+      : null,
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'attendees-heading' },
@@ -126,7 +134,7 @@ function attendeeTable(rows) {
     'table',
     { class: 'table' },
     h('caption', { class: 'visually-hidden', text: 'Attendees and their check-in status' }),
-    h('thead', {}, h('tr', {}, ['Name', 'Email', 'Status', 'Registered', 'Checked in'].map((label) => h('th', { scope: 'col', text: label })))),
+    h('thead', {}, h('tr', {}, ['Name', 'Email', 'Type', 'Status', 'Registered', 'Checked in'].map((label) => h('th', { scope: 'col', text: label })))),
     h(
       'tbody',
       {},
@@ -137,9 +145,42 @@ function attendeeTable(rows) {
           { dataset: { ticket: row.ticketId } },
           h('td', { dataset: { label: 'Name' }, class: 'cell-strong', text: row.name }),
           h('td', { dataset: { label: 'Email' }, text: row.email }),
+          h('td', { dataset: { label: 'Type' }, text: row.ticketType || '—' }),
           h('td', { dataset: { label: 'Status' } }, h('span', { class: ['badge', `badge-${tone}`], text })),
           h('td', { dataset: { label: 'Registered' }, text: dateTime(row.registeredAt) }),
           h('td', { dataset: { label: 'Checked in' }, text: row.checkedInAt ? dateTime(row.checkedInAt) : '—' }),
+        );
+      }),
+    ),
+  );
+}
+
+/** Each type's quota and numbers, in the organizer's order; cells carry `data-stat` like the figures. */
+function typeStatsTable(types, event) {
+  const priceOf = (id) => event.ticketTypes?.find((type) => type.id === id)?.priceMinor;
+  const number = (key, label, value) => h('td', { class: 'cell-number', dataset: { label, stat: key }, text: value.toLocaleString() });
+  return h(
+    'table',
+    { class: 'table', id: 'type-stats' },
+    h('caption', { class: 'visually-hidden', text: 'Sales and check-ins by ticket type' }),
+    h('thead', {}, h('tr', {}, ['Type', 'Price', 'Quota', 'Held', 'Sold', 'Remaining', 'Checked in', 'Status'].map((label) => h('th', { scope: 'col', text: label })))),
+    h(
+      'tbody',
+      {},
+      types.map((type) => {
+        const { text, tone } = TYPE_STATUS[type.status] ?? { text: type.status, tone: 'muted' };
+        const price = priceOf(type.ticketTypeId);
+        return h(
+          'tr',
+          { dataset: { ticketType: type.ticketTypeId } },
+          h('td', { class: 'cell-strong', dataset: { label: 'Type' }, text: type.name }),
+          h('td', { dataset: { label: 'Price' }, text: price === undefined ? '—' : money(price, event.currency) }),
+          number('quota', 'Quota', type.quota),
+          number('held', 'Held', type.held),
+          number('sold', 'Sold', type.sold),
+          number('remaining', 'Remaining', type.remaining),
+          number('checkedIn', 'Checked in', type.checkedIn),
+          h('td', { dataset: { label: 'Status', stat: 'status' } }, h('span', { class: ['badge', `badge-${tone}`], text })),
         );
       }),
     ),

@@ -1,5 +1,6 @@
 // `/?page=new-event`: the organizer's form. The API checks every field and says what is wrong
-// with each; its messages appear next to the fields they are about.
+// with each; its messages appear next to the fields they are about. Ticket types are optional
+// rows: with none, the single Price is sent (`priceMinor`); with some, only the types are.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
@@ -17,7 +18,15 @@ const LABELS = {
   capacity: 'Capacity',
   priceMinor: 'Price',
   currency: 'Currency',
+  ticketTypes: 'Ticket types',
 };
+
+/** The API takes 1–20 types. */
+const MAX_TYPES = 20;
+const TYPES_ERROR_ID = 'field-ticketTypes-error';
+
+/** The API's names for a type's fields, as the form labels them. */
+const TYPE_FIELD_WORDS = { priceMinor: 'price', salesStart: 'on sale from', salesEnd: 'on sale until', maxPerOrder: 'max per order' };
 
 export default async function newEventPage({ main, navigate }) {
   setTitle('Create event');
@@ -39,6 +48,38 @@ export default async function newEventPage({ main, navigate }) {
   const guess = guessCurrency();
   currency.value = CURRENCIES.includes(guess) ? guess : 'EUR';
 
+  const priceField = field('priceMinor', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }), 'Leave empty or 0 for a free event.');
+
+  // Ticket type rows, in the order the API numbers them ("ticket type 2 …").
+  const rows = [];
+  let nextKey = 1;
+  const rowList = h('div', { class: 'type-rows' });
+  const typesHint = h('p', { class: 'field-hint', id: 'ticket-types-hint' });
+  const addType = h('button', { type: 'button', class: 'button button-secondary', id: 'add-ticket-type' }, icon('plus'), 'Add ticket type');
+  errors.ticketTypes = h('p', { class: 'field-error', id: TYPES_ERROR_ID, hidden: true });
+  const renumber = () => {
+    rows.forEach((row, index) => row.number(index + 1));
+    // Sending both a price and types is refused: the price goes away while there are types.
+    priceField.hidden = rows.length > 0;
+    addType.disabled = rows.length >= MAX_TYPES;
+    typesHint.textContent = rows.length
+      ? 'Each type has its own price and quota; the capacity caps all types together.'
+      : 'Optional. Sell different tickets (Standard, VIP, early bird…) at their own prices. Without any, every ticket costs the price above.';
+  };
+  addType.addEventListener('click', () => {
+    const row = typeRow(nextKey++, () => {
+      rows.splice(rows.indexOf(row), 1);
+      row.element.remove();
+      renumber();
+      addType.focus();
+    });
+    rows.push(row);
+    rowList.append(row.element);
+    renumber();
+    row.first.focus();
+  });
+  renumber();
+
   const summary = h('div', { class: 'form-summary', tabindex: '-1' });
   const submit = h('button', { type: 'submit', class: 'button button-primary button-large' }, icon('plus'), 'Create event');
   const form = h(
@@ -52,31 +93,43 @@ export default async function newEventPage({ main, navigate }) {
       'div',
       { class: 'field-row' },
       field('startsAt', h('input', { type: 'datetime-local', required: true }), `Local time (${timeZone()}).`),
-      field('capacity', h('input', { type: 'number', inputmode: 'numeric', min: '1', step: '1', required: true }), 'Number of tickets.'),
+      field('capacity', h('input', { type: 'number', inputmode: 'numeric', min: '1', step: '1', required: true }), 'Number of tickets, all types together.'),
     ),
+    h('div', { class: 'field-row' }, priceField, field('currency', currency, null)),
     h(
-      'div',
-      { class: 'field-row' },
-      field('priceMinor', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }), 'Leave empty or 0 for a free event.'),
-      field('currency', currency, null),
+      'section',
+      { class: 'type-section', 'aria-labelledby': 'ticket-types-heading' },
+      h('h2', { id: 'ticket-types-heading', text: 'Ticket types' }),
+      typesHint,
+      rowList,
+      errors.ticketTypes,
+      addType,
     ),
     h('div', { class: 'form-actions' }, submit, h('a', { href: routes.organizer(), class: 'button button-quiet', dataset: { nav: '' }, text: 'Cancel' })),
   );
 
+  /** Where a message sends focus: its field, or for ticket types the row it names. */
+  const targetOf = (name, text) => {
+    if (name !== 'ticketTypes') return inputs[name];
+    const row = rows[Number(/ticket type (\d+)/i.exec(text)?.[1]) - 1] ?? rows[0];
+    return row?.first ?? addType;
+  };
   const showErrors = (fieldErrors, message) => {
     for (const name of Object.keys(errors)) {
       errors[name].hidden = true;
       errors[name].textContent = '';
-      inputs[name].removeAttribute('aria-invalid');
+      inputs[name]?.removeAttribute('aria-invalid');
     }
+    for (const row of rows) row.markInvalid(false);
     // In the form's order, whatever order the API listed them in.
     const named = Object.keys(LABELS)
       .filter((name) => typeof fieldErrors[name] === 'string')
-      .map((name) => [name, fieldErrors[name]]);
+      .map((name) => [name, sentence(name, fieldErrors[name])]);
     for (const [name, text] of named) {
-      errors[name].textContent = `${LABELS[name]} ${text}`;
+      errors[name].textContent = text;
       errors[name].hidden = false;
-      inputs[name].setAttribute('aria-invalid', 'true');
+      if (name === 'ticketTypes') rows.find((row) => row.first === targetOf(name, fieldErrors[name]))?.markInvalid(true);
+      else inputs[name].setAttribute('aria-invalid', 'true');
     }
     if (!named.length && !message) {
       replace(summary);
@@ -88,22 +141,23 @@ export default async function newEventPage({ main, navigate }) {
         'error',
         named.length ? `Please correct ${named.length === 1 ? 'one field' : `${named.length} fields`}` : 'The event could not be created',
         named.length
-          ? h('ul', {}, named.map(([name, text]) => h('li', {}, h('a', { href: `#field-${name}`, onClick: (click) => { click.preventDefault(); inputs[name].focus(); } }, `${LABELS[name]} ${text}`))))
+          ? h('ul', {}, named.map(([name, text]) => h('li', {}, h('a', { href: `#${targetOf(name, text).id}`, onClick: (click) => { click.preventDefault(); targetOf(name, text).focus(); } }, text))))
           : h('p', { text: message }),
       ),
     );
-    (named.length ? inputs[named[0][0]] : summary).focus();
+    (named.length ? targetOf(named[0][0], named[0][1]) : summary).focus();
   };
 
   form.addEventListener('submit', async (submitEvent) => {
     submitEvent.preventDefault();
     const local = {};
     const code = currency.value;
-    const priceMinor = toMinor(inputs.priceMinor.value, code);
-    if (priceMinor === null) {
-      const digits = minorDigits(code);
-      local.priceMinor = digits ? `must be an amount such as 25 or 25.${'5'.padEnd(digits, '0')}` : 'must be a whole amount such as 2500';
-    }
+    // With ticket types the single price is not sent: the API refuses both.
+    const priceMinor = rows.length ? undefined : toMinor(inputs.priceMinor.value, code);
+    if (priceMinor === null) local.priceMinor = amountProblem(code);
+    const types = rows.map((row, index) => row.read(code, index + 1));
+    const typeProblem = types.find((type) => type.problem)?.problem;
+    if (typeProblem) local.ticketTypes = typeProblem;
     const capacityText = inputs.capacity.value.trim();
     const startsText = inputs.startsAt.value;
     const startsAt = startsText ? new Date(startsText) : null;
@@ -115,16 +169,17 @@ export default async function newEventPage({ main, navigate }) {
       description: inputs.description.value,
       venue: inputs.venue.value,
       startsAt: startsAt ? startsAt.toISOString() : null,
-      capacity: capacityText === '' ? 0 : Math.trunc(Number(capacityText)) || 0,
-      priceMinor,
+      capacity: wholeNumber(capacityText),
       currency: code,
+      ...(types.length ? { ticketTypes: types.map((type) => type.value) } : { priceMinor }),
     };
     submit.disabled = true;
     try {
       const event = await api.post('/events', body);
       navigate(`${routes.manage(event.id)}&created=1`);
     } catch (error) {
-      if (error.status === 400 && Object.keys(error.fields).length) showErrors(error.fields);
+      // Fields this form does not know still get the API's message (showErrors falls back to it).
+      if (error.status === 400 && Object.keys(error.fields).length) showErrors(error.fields, error.message);
       // An ended session has its own page already (see app.js).
       else if (error.name !== 'SessionExpired') showErrors({}, error.message);
     } finally {
@@ -147,6 +202,7 @@ export default async function newEventPage({ main, navigate }) {
           'ul',
           {},
           h('li', {}, h('strong', { text: 'On sale at once. ' }), 'Attendees see the event in the upcoming list as soon as you create it.'),
+          h('li', {}, h('strong', { text: 'Ticket types. ' }), 'Optional: Standard, VIP, early bird… each with its own price, quota and sales window. The capacity caps them all together.'),
           h('li', {}, h('strong', { text: 'Paid through Stripe. ' }), 'Each seat is held for half an hour while its buyer pays; unpaid seats come back by themselves.'),
           h('li', {}, h('strong', { text: 'Tickets by email address. ' }), 'Every buyer gets a PDF ticket with a signed QR code.'),
           h('li', {}, h('strong', { text: 'At the door. ' }), 'Open Scan on a phone: each ticket admits once.'),
@@ -161,4 +217,98 @@ function guessCurrency() {
   const region = (navigator.language || '').split('-')[1];
   const byRegion = { US: 'USD', GB: 'GBP', CH: 'CHF', SE: 'SEK', NO: 'NOK', DK: 'DKK', PL: 'PLN', CA: 'CAD', AU: 'AUD', JP: 'JPY', IN: 'INR' };
   return byRegion[region] ?? 'EUR';
+}
+
+/** The API's message as a sentence: "Title is required", "Ticket type 2 ("VIP"): quota …". */
+function sentence(name, text) {
+  if (name === 'ticketTypes' && /^ticket type\b/i.test(text)) {
+    const worded = text.replace(/\b(priceMinor|salesStart|salesEnd|maxPerOrder)\b/g, (field) => TYPE_FIELD_WORDS[field]);
+    return worded.charAt(0).toUpperCase() + worded.slice(1);
+  }
+  return `${LABELS[name]} ${text}`;
+}
+
+function amountProblem(currency) {
+  const digits = minorDigits(currency);
+  return digits ? `must be an amount such as 25 or 25.${'5'.padEnd(digits, '0')}` : 'must be a whole amount such as 2500';
+}
+
+/** A typed whole number; blank or nonsense is 0, so the API's range message explains it. */
+function wholeNumber(text) {
+  const trimmed = String(text).trim();
+  return trimmed === '' ? 0 : Math.trunc(Number(trimmed)) || 0;
+}
+
+/**
+ * One ticket type's inputs. `key` only keeps ids unique (rows come and go); `number(n)` sets the
+ * position the API's messages refer to. `read` gives the type as the API takes it, or a problem
+ * worded like the API's own.
+ */
+function typeRow(key, onRemove) {
+  const legend = h('legend');
+  const removeLabel = h('span', { class: 'visually-hidden' });
+  const controls = {};
+  const rowField = (name, label, control, hint) => {
+    const id = `type-${key}-${name}`;
+    const hintId = hint ? `${id}-hint` : null;
+    control.id = id;
+    control.name = `ticketTypes.${name}`;
+    control.setAttribute('aria-describedby', [hintId, TYPES_ERROR_ID].filter(Boolean).join(' '));
+    controls[name] = control;
+    return h('div', { class: ['field', `field-type-${name}`] }, h('label', { for: id, text: label }), hint ? h('p', { class: 'field-hint', id: hintId, text: hint }) : null, control);
+  };
+  const remove = h('button', { type: 'button', class: 'button button-quiet button-small', onClick: onRemove }, icon('cross'), 'Remove', removeLabel);
+  const element = h(
+    'fieldset',
+    { class: 'type-row', dataset: { typeRow: String(key) } },
+    legend,
+    h(
+      'div',
+      { class: 'field-row' },
+      rowField('name', 'Name', h('input', { type: 'text', autocomplete: 'off', maxlength: '100', required: true, placeholder: 'Standard, VIP…' }), 'As buyers see it.'),
+      rowField('priceMinor', 'Price', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }), 'Empty or 0: free.'),
+    ),
+    h(
+      'div',
+      { class: 'field-row' },
+      rowField('quota', 'Quota', h('input', { type: 'number', inputmode: 'numeric', min: '1', step: '1', required: true }), 'Tickets of this type.'),
+      rowField('maxPerOrder', 'Max per order (optional)', h('input', { type: 'number', inputmode: 'numeric', min: '1', max: '10', step: '1' }), 'Empty: 10, the most an order takes.'),
+    ),
+    rowField('description', 'Description (optional)', h('input', { type: 'text', autocomplete: 'off', maxlength: '1000' }), 'What this ticket includes.'),
+    h(
+      'div',
+      { class: 'field-row' },
+      rowField('salesStart', 'On sale from (optional)', h('input', { type: 'datetime-local' }), 'Empty: on sale at once.'),
+      rowField('salesEnd', 'On sale until (optional)', h('input', { type: 'datetime-local' }), 'Empty: until the event starts.'),
+    ),
+    h('div', { class: 'type-row-actions' }, remove),
+  );
+
+  return {
+    element,
+    first: controls.name,
+    number(n) {
+      legend.textContent = `Ticket type ${n}`;
+      removeLabel.textContent = ` ticket type ${n}`;
+    },
+    markInvalid(on) {
+      element.classList.toggle('type-row-invalid', on);
+    },
+    read(currency, n) {
+      const name = controls.name.value;
+      const about = `ticket type ${n}${name.trim() ? ` ("${name.trim()}")` : ''}`;
+      const priceMinor = toMinor(controls.priceMinor.value, currency);
+      const value = { name, priceMinor: priceMinor ?? 0, quota: wholeNumber(controls.quota.value) };
+      let problem = priceMinor === null ? `${about}: price ${amountProblem(currency)}` : null;
+      if (controls.description.value.trim()) value.description = controls.description.value;
+      for (const [field, label] of [['salesStart', 'on sale from'], ['salesEnd', 'on sale until']]) {
+        if (!controls[field].value) continue;
+        const date = new Date(controls[field].value);
+        if (Number.isNaN(date.getTime())) problem ??= `${about}: ${label} is not a valid date and time`;
+        else value[field] = date.toISOString();
+      }
+      if (controls.maxPerOrder.value.trim()) value.maxPerOrder = wholeNumber(controls.maxPerOrder.value);
+      return { value, problem };
+    },
+  };
 }

@@ -18,6 +18,9 @@ export default async function orderPage({ main, signal, id }) {
   const event = await api.get(`/events/${api.seg(order.eventId)}`, { signal }).catch(() => null);
   if (signal.aborted) return;
 
+  // The order body does not name its type yet; use it when it does (or gives its id).
+  const typeName = order.ticketType ?? event?.ticketTypes?.find((type) => type.id === order.ticketTypeId)?.name ?? null;
+
   const statusBox = h('div', { class: 'order-status', id: 'order-status', role: 'status', 'aria-live': 'polite' });
   const started = Date.now();
   replace(
@@ -36,6 +39,7 @@ export default async function orderPage({ main, signal, id }) {
           { class: 'facts facts-compact' },
           event ? fact('calendar', 'When', dateTime(event.startsAt)) : null,
           event ? fact('pin', 'Where', event.venue) : null,
+          typeName ? fact('seat', 'Ticket type', typeName) : null,
           fact('tag', 'Paid', money(order.amountMinor, order.currency)),
           fact('ticket', 'Order', h('code', { class: 'order-id', text: order.orderId })),
         ),

@@ -2,8 +2,8 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime, money } from '../format.js';
-import { dateTile, emptyState, every, link, pageHeader, routes } from './common.js';
+import { dateTime } from '../format.js';
+import { dateTile, emptyState, every, link, pageHeader, priceLabel, routes } from './common.js';
 
 const REFRESH_MS = 5_000;
 
@@ -66,7 +66,7 @@ function orgCard(event) {
         h('h2', {}, link(routes.manage(event.id), { class: 'stretched-link' }, event.title)),
         h('p', { class: 'event-card-meta' }, h('span', { class: 'meta-item' }, icon('calendar'), dateTime(event.startsAt)), h('span', { class: 'meta-item' }, icon('pin'), event.venue)),
       ),
-      h('div', { class: 'org-card-side' }, h('span', { class: ['badge', `badge-${tone}`], text: statusText }), h('span', { class: 'price', text: money(event.priceMinor, event.currency) })),
+      h('div', { class: 'org-card-side' }, h('span', { class: ['badge', `badge-${tone}`], text: statusText }), h('span', { class: 'price', text: priceLabel(event) })),
     ),
     statsGrid(stats),
     capacityBar(stats),

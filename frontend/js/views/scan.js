@@ -1,7 +1,8 @@
 // `/?page=scan`: the door scanner. Reads QR codes with the camera (html5-qrcode, served from
 // /vendor, loaded only here) or takes a typed code, asks the API, and shows the verdict big and
-// in words: VALID, ALREADY USED (since when), INVALID (why), NOT YOUR EVENT. The next ticket
-// can be scanned straight away; the same code is not re-sent while its verdict is showing.
+// in words: VALID, ALREADY USED (since when), INVALID (why), NOT YOUR EVENT, with the holder's
+// name and ticket type (so door staff see a VIP at a glance). The next ticket can be scanned
+// straight away; the same code is not re-sent while its verdict is showing.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
@@ -223,6 +224,7 @@ function showVerdict(box, verdict) {
     h('div', { class: 'scan-icon' }, icon(kind.icon)),
     h('p', { class: 'scan-verdict', text: kind.label }),
     verdict.attendeeName ? h('p', { class: 'scan-name', text: verdict.attendeeName }) : null,
+    verdict.ticketType ? h('p', { class: 'scan-type', text: verdict.ticketType }) : null,
     details,
   );
 }
@@ -234,7 +236,7 @@ function addHistory(list, verdict) {
       'li',
       { class: `history-${kind.tone}` },
       h('span', { class: ['badge', `badge-${kind.tone}`], text: kind.label }),
-      h('span', { class: 'history-name', text: verdict.attendeeName || verdict.reason || '' }),
+      h('span', { class: 'history-name', text: [verdict.attendeeName || verdict.reason, verdict.ticketType].filter(Boolean).join(' · ') }),
       h('time', { class: 'muted', text: time(new Date().toISOString()) }),
     ),
   );

@@ -47,6 +47,8 @@ export default async function ticketsPage({ main, signal }) {
 }
 
 function ticketCard(ticket, event) {
+  // The type's name, from the ticket or else from its event.
+  const typeName = ticket.ticketType ?? event?.ticketTypes?.find((type) => type.id === ticket.ticketTypeId)?.name;
   const status = {
     VALID: { text: 'Valid', tone: 'good' },
     USED: { text: 'Checked in', tone: 'muted' },
@@ -72,7 +74,8 @@ function ticketCard(ticket, event) {
         'p',
         { class: 'ticket-card-holder' },
         h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
-        h('span', { text: ticket.attendeeName }),
+        typeName ? h('span', { class: 'ticket-type', text: typeName }) : null,
+        h('span', { class: 'ticket-holder', text: ticket.attendeeName }),
         ticket.usedAt ? h('span', { class: 'muted', text: `Scanned ${relative(ticket.usedAt)}` }) : null,
       ),
     ),
