@@ -686,7 +686,7 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
             400,
             "`tickets[0].ticketTypeId`",
         ),
-        (json!({"tickets": []}), 400, "choose a ticket type"),
+        (json!({"tickets": []}), 400, "must list at least one ticket"),
         (json!({}), 400, "missing field `tickets`"),
         (
             json!({"tickets": [{"ticketTypeId": type_id("Standard")}, {"ticketTypeId": type_id("Standard")}]}),

@@ -31,7 +31,7 @@ pub fn free_order_id(hold: HoldId) -> OrderId {
 
 /// What a buyer asks for: the tickets of the order, each of a type and with its holder's name.
 /// A body may be left out for an event of one type: one ticket, in the buyer's name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CheckoutBody {
     tickets: Vec<WantedTicket>,
@@ -52,19 +52,25 @@ fn wanted_ticket<'e>(
     request: &ApiRequest,
     now: DateTime<Utc>,
 ) -> Result<(&'e TicketType, Option<String>), ApiError> {
-    let body: CheckoutBody = if request.body.iter().all(u8::is_ascii_whitespace) {
-        CheckoutBody::default()
+    let body: Option<CheckoutBody> = if request.body.iter().all(u8::is_ascii_whitespace) {
+        None
     } else {
-        request.json()?
+        Some(request.json()?)
     };
-    let (type_id, holder_name) = match (&body.tickets[..], &event.ticket_types[..]) {
-        ([], [only]) => (only.id, None),
-        ([], _) => {
+    let wanted = body.as_ref().map(|body| &body.tickets[..]);
+    let (type_id, holder_name) = match (wanted, &event.ticket_types[..]) {
+        (None, [only]) => (only.id, None),
+        (Some([]), _) => {
+            return Err(ApiError::bad_request(
+                "`tickets` must list at least one ticket",
+            ));
+        }
+        (None, _) => {
             return Err(ApiError::bad_request(
                 "choose a ticket type: `tickets` must list the ticket",
             ));
         }
-        ([wanted], _) => (wanted.ticket_type_id, wanted.holder_name.clone()),
+        (Some([wanted]), _) => (wanted.ticket_type_id, wanted.holder_name.clone()),
         _ => {
             return Err(ApiError::bad_request(
                 "`tickets`: an order takes one ticket (several per order are not available yet)",
