@@ -14,8 +14,8 @@ use serde_json::Value;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
 use ticket_core::{
     Attendee, CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, NewEvent, NewHold, OrderId,
-    Payments, PaymentsError, RandomIds, Refund, RefundRequest, Store, SystemClock, TicketSigner,
-    UserId, Workflow,
+    Payments, PaymentsError, RandomIds, Refund, RefundRequest, Seats, Store, SystemClock,
+    TicketSigner, UserId, Workflow,
 };
 use tokio::sync::Semaphore;
 
@@ -208,7 +208,7 @@ async fn paid_seats(
     for n in 0..count {
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            ticket_type_id: ticket_type.id,
+            seats: Seats::one(ticket_type.id),
             user_id: UserId::from(format!("buyer-{n}")),
             expires_at: now + TimeDelta::minutes(30),
         };

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
-    Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Store, StoreError, SystemClock, UserId,
+    Clock, EventId, HoldId, NewEvent, NewHold, RandomIds, Seats, Store, StoreError, SystemClock,
+    UserId,
 };
 
 use ticket_embedded::SqliteStore;
@@ -167,7 +168,7 @@ async fn sell(
         let now = clock.now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            ticket_type_id: legacy_type_id(event_id),
+            seats: Seats::one(legacy_type_id(event_id)),
             user_id: user_id.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };

@@ -14,7 +14,7 @@ use ticket_cloud::DynamoStore;
 use ticket_core::time::to_millis;
 use ticket_core::{
     Attendee, Event, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, RegistrationId,
-    Store, StoreError, Ticket, TicketId, UserId,
+    Seats, Store, StoreError, Ticket, TicketId, UserId,
 };
 use uuid::Uuid;
 
@@ -138,7 +138,7 @@ async fn ticket_lists_skip_items_that_cannot_be_read() {
     for n in 0..4 {
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
-            ticket_type_id: show.ticket_types[0].id,
+            seats: Seats::one(show.ticket_types[0].id),
             user_id: buyer.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };

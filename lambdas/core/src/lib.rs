@@ -46,7 +46,7 @@ pub use ids::{
 pub use money::{Currency, Money};
 pub use order::{
     Attendee, Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Registration,
-    Ticket, TicketStatus,
+    Seats, Ticket, TicketStatus,
 };
 pub use page::{Page, PageRequest};
 pub use payments::{
@@ -57,7 +57,9 @@ pub use registration::{
     RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure, TicketPdf,
     TicketRenderer,
 };
-pub use store::{FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
+pub use store::{
+    FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, room_for,
+};
 pub use ticket_code::{CodeError, KeyId, TicketPublicKey, TicketSigner, TicketVerifier};
 pub use ticket_type::{NewTicketType, SalesClosed, TicketType};
 pub use validation::{FieldError, ValidationErrors};

@@ -22,13 +22,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::event::{Event, EventView, SeatCounts};
-use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
 use crate::order::{
-    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket, TicketStatus,
+    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Seats, Ticket, TicketStatus,
 };
 use crate::page::{Page, PageRequest, decode_cursor, encode_cursor};
 use crate::store::{
-    FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError,
+    FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, room_for,
 };
 use crate::time::to_millis;
 
@@ -159,13 +159,14 @@ impl State {
         Ok(page_of(views.into_iter().cloned(), page, event_position))
     }
 
-    /// Adds to an event's counters and its type's, refusing what SQLite's `CHECK (0 <= sold AND
-    /// sold <= taken AND taken <= capacity)` (and the type's, with its quota) refuses. Callers
-    /// check for a free seat first ([`Self::free_seat`]): a refusal here is a bug.
+    /// Adds `taken` and `sold` per seat to an event's counters and to those of each type of
+    /// `seats`, refusing what SQLite's `CHECK (0 <= sold AND sold <= taken AND taken <=
+    /// capacity)` (and the types', with their quotas) refuses; all or nothing. Callers check
+    /// for room first ([`room_for`]): a refusal here is a bug.
     fn add_seats(
         &mut self,
         event_id: EventId,
-        type_id: TicketTypeId,
+        seats: &Seats,
         taken: i64,
         sold: i64,
     ) -> Result<(), StoreError> {
@@ -173,49 +174,35 @@ impl State {
             .events
             .get_mut(&event_id)
             .ok_or_else(|| missing("event", event_id))?;
-        let quota = view
-            .event
-            .ticket_type(type_id)
-            .ok_or_else(|| missing("ticket type", type_id))?
-            .quota;
-        let added = |counts: SeatCounts, limit: u32| {
-            let new_taken = u32::try_from(i64::from(counts.taken) + taken).ok()?;
-            let new_sold = u32::try_from(i64::from(counts.sold) + sold).ok()?;
+        let added = |counts: SeatCounts, limit: u32, count: u32| {
+            let count = i64::from(count);
+            let new_taken = u32::try_from(i64::from(counts.taken) + taken * count).ok()?;
+            let new_sold = u32::try_from(i64::from(counts.sold) + sold * count).ok()?;
             (new_sold <= new_taken && new_taken <= limit).then_some(SeatCounts {
                 taken: new_taken,
                 sold: new_sold,
                 ..counts
             })
         };
-        match (
-            added(view.seats, view.event.capacity),
-            added(view.type_seats(type_id), quota),
-        ) {
-            (Some(seats), Some(type_seats)) => {
-                view.seats = seats;
-                view.type_seats.insert(type_id, type_seats);
-                Ok(())
-            }
-            _ => Err(StoreError::Internal(format!(
+        let out_of_bounds = || {
+            StoreError::Internal(format!(
                 "the seat counts of event {event_id} would leave their bounds"
-            ))),
+            ))
+        };
+        let mut type_seats = Vec::new();
+        for (type_id, count) in seats.iter() {
+            let quota = view
+                .event
+                .ticket_type(type_id)
+                .ok_or_else(|| missing("ticket type", type_id))?
+                .quota;
+            let counts = added(view.type_seats(type_id), quota, count).ok_or_else(out_of_bounds)?;
+            type_seats.push((type_id, counts));
         }
-    }
-
-    /// Whether one more seat of the type fits: the event's capacity first, then the type's
-    /// quota. `NotFound` for a type the event does not have.
-    fn free_seat(view: &EventView, type_id: TicketTypeId) -> Result<(), StoreError> {
-        let ticket_type = view
-            .event
-            .ticket_type(type_id)
-            .ok_or(StoreError::NotFound("ticket type"))?;
-        if view.seats.taken >= view.event.capacity {
-            Err(StoreError::SoldOut)
-        } else if view.type_seats(type_id).taken >= ticket_type.quota {
-            Err(StoreError::TypeSoldOut)
-        } else {
-            Ok(())
-        }
+        view.seats =
+            added(view.seats, view.event.capacity, seats.total()).ok_or_else(out_of_bounds)?;
+        view.type_seats.extend(type_seats);
+        Ok(())
     }
 
     fn hold(&self, event_id: EventId, hold_id: HoldId) -> Result<&Hold, StoreError> {
@@ -254,20 +241,20 @@ impl State {
         if now >= view.event.starts_at {
             return Err(StoreError::EventEnded);
         }
-        Self::free_seat(view, new_hold.ticket_type_id)?;
+        room_for(view, &new_hold.seats)?;
         if self.holds.contains_key(&(event_id, new_hold.id)) {
             return Err(StoreError::AlreadyExists("hold"));
         }
         let hold = Hold {
             id: new_hold.id,
             event_id,
-            ticket_type_id: new_hold.ticket_type_id,
+            seats: new_hold.seats.clone(),
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(new_hold.expires_at),
             created_at: now,
         };
-        self.add_seats(event_id, hold.ticket_type_id, 1, 0)?;
+        self.add_seats(event_id, &hold.seats, 1, 0)?;
         self.holds.insert(
             (event_id, hold.id),
             StoredHold {
@@ -284,8 +271,8 @@ impl State {
             HoldStatus::Sold => Ok(hold.clone()),
             HoldStatus::Released => Err(StoreError::HoldReleased),
             HoldStatus::Held => {
-                let type_id = hold.ticket_type_id;
-                self.add_seats(event_id, type_id, 0, 1)?;
+                let seats = hold.seats.clone();
+                self.add_seats(event_id, &seats, 0, 1)?;
                 self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
             }
         }
@@ -298,25 +285,25 @@ impl State {
         scope: ReleaseScope,
     ) -> Result<ReleaseOutcome, StoreError> {
         let hold = self.hold(event_id, hold_id)?;
-        let (was, type_id) = (hold.status, hold.ticket_type_id);
+        let (was, seats) = (hold.status, hold.seats.clone());
         let sold = match (was, scope) {
             (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
             (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
             (HoldStatus::Sold, ReleaseScope::Any) => 1,
             (HoldStatus::Held, _) => 0,
         };
-        self.add_seats(event_id, type_id, -1, -sold)?;
+        self.add_seats(event_id, &seats, -1, -sold)?;
         self.set_hold_status(event_id, hold_id, HoldStatus::Released)?;
         Ok(ReleaseOutcome::Released { was })
     }
 
     fn take_seat_late(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
         let hold = self.hold(event_id, hold_id)?;
-        let type_id = hold.ticket_type_id;
+        let seats = hold.seats.clone();
         match hold.status {
             HoldStatus::Sold => return Ok(hold.clone()),
-            // Never released: its seat is still taken, so this is a confirm.
-            HoldStatus::Held => self.add_seats(event_id, type_id, 0, 1)?,
+            // Never released: its seats are still taken, so this is a confirm.
+            HoldStatus::Held => self.add_seats(event_id, &seats, 0, 1)?,
             // Its seat went back to the pool: it needs a free one again. The event's start is
             // not checked, as in SQLite and DynamoDB.
             HoldStatus::Released => {
@@ -324,8 +311,8 @@ impl State {
                     .events
                     .get(&event_id)
                     .ok_or_else(|| missing("event", event_id))?;
-                Self::free_seat(view, type_id)?;
-                self.add_seats(event_id, type_id, 1, 1)?;
+                room_for(view, &seats)?;
+                self.add_seats(event_id, &seats, 1, 1)?;
             }
         }
         self.set_hold_status(event_id, hold_id, HoldStatus::Sold)

@@ -1,5 +1,6 @@
 //! Holds, orders, registrations and tickets: what a purchase leaves behind.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -83,23 +84,67 @@ impl OrderStatus {
     }
 }
 
+/// The seats of one order: how many of each ticket type. A hold takes them all or none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seats(BTreeMap<TicketTypeId, u32>);
+
+impl Seats {
+    /// One seat of one type: what every hold made before orders of several tickets took.
+    pub fn one(type_id: TicketTypeId) -> Self {
+        Self(BTreeMap::from([(type_id, 1)]))
+    }
+
+    pub fn total(&self) -> u32 {
+        self.0.values().sum()
+    }
+
+    /// The seats of `type_id` among them.
+    pub fn of(&self, type_id: TicketTypeId) -> u32 {
+        self.0.get(&type_id).copied().unwrap_or(0)
+    }
+
+    /// Each type with its count (never 0), in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (TicketTypeId, u32)> + '_ {
+        self.0.iter().map(|(&type_id, &count)| (type_id, count))
+    }
+}
+
+/// One seat per ticket.
+impl FromIterator<TicketTypeId> for Seats {
+    fn from_iter<I: IntoIterator<Item = TicketTypeId>>(types: I) -> Self {
+        types.into_iter().map(|type_id| (type_id, 1)).collect()
+    }
+}
+
+/// Counts per type, added up; a count of 0 adds nothing.
+impl FromIterator<(TicketTypeId, u32)> for Seats {
+    fn from_iter<I: IntoIterator<Item = (TicketTypeId, u32)>>(counts: I) -> Self {
+        let mut seats = BTreeMap::new();
+        for (type_id, count) in counts.into_iter().filter(|&(_, count)| count > 0) {
+            *seats.entry(type_id).or_insert(0) += count;
+        }
+        Self(seats)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Hold {
     pub id: HoldId,
     pub event_id: EventId,
-    pub ticket_type_id: TicketTypeId,
+    pub seats: Seats,
     pub user_id: UserId,
     pub status: HoldStatus,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
 
-/// A request to hold one seat of a ticket type until `expires_at`.
+/// A request to hold seats (one or more, of one or more types) until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHold {
     pub id: HoldId,
-    pub ticket_type_id: TicketTypeId,
+    pub seats: Seats,
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
 }

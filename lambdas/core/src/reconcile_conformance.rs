@@ -15,7 +15,7 @@ use crate::conformance::{SharedStore, now};
 use crate::event::{Event, NewEvent};
 use crate::identity::{Caller, Group};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, UserId};
-use crate::order::{HoldStatus, NewHold, Order, OrderStatus};
+use crate::order::{HoldStatus, NewHold, Order, OrderStatus, Seats};
 use crate::payments::{Payments, PaymentsError, SessionSnapshot};
 use crate::reconcile::{PassReport, ReconcilePorts, reconcile};
 use crate::store::FIRST_ORDER_CHECK;
@@ -261,7 +261,7 @@ fn webhook_body(kind: &str, session: &SessionSnapshot) -> Vec<u8> {
 async fn orphan_hold(world: &World, event: &Event, expires_in: TimeDelta) -> HoldId {
     let hold = NewHold {
         id: HoldId::from(RandomIds.new_id()),
-        ticket_type_id: event.ticket_types[0].id,
+        seats: Seats::one(event.ticket_types[0].id),
         user_id: UserId::from("crashed-buyer"),
         expires_at: world.clock.now() + expires_in,
     };

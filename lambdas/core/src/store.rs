@@ -5,8 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::{Event, EventStats, EventView};
-use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
-use crate::order::{Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket};
+use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
+use crate::order::{
+    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Seats, Ticket,
+};
 use crate::page::{InvalidCursor, Page, PageRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,9 +19,10 @@ pub enum StoreError {
     AlreadyExists(&'static str),
     #[error("the event is sold out")]
     SoldOut,
-    /// The ticket type's quota is taken, though the event may have seats of other types.
-    #[error("the ticket type is sold out")]
-    TypeSoldOut,
+    /// This ticket type's quota has too few seats left, though the event may have seats of
+    /// other types.
+    #[error("the ticket type {0} is sold out")]
+    TypeSoldOut(TicketTypeId),
     #[error("the event has already started")]
     EventEnded,
     #[error("the hold was released")]
@@ -50,6 +53,27 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+}
+
+/// Whether the event has room for all of `seats`: its capacity first, then each type's quota.
+/// `NotFound` for a type the event does not have. Every adapter judges a refused hold by it.
+pub fn room_for(view: &EventView, seats: &Seats) -> Result<(), StoreError> {
+    let left = |limit: u32, taken: u32| limit.saturating_sub(taken);
+    for (type_id, _) in seats.iter() {
+        if view.event.ticket_type(type_id).is_none() {
+            return Err(StoreError::NotFound("ticket type"));
+        }
+    }
+    if left(view.event.capacity, view.seats.taken) < seats.total() {
+        return Err(StoreError::SoldOut);
+    }
+    for (type_id, count) in seats.iter() {
+        let quota = view.event.ticket_type(type_id).map_or(0, |t| t.quota);
+        if left(quota, view.type_seats(type_id).taken) < count {
+            return Err(StoreError::TypeSoldOut(type_id));
+        }
+    }
+    Ok(())
 }
 
 /// Which holds a release may undo.
@@ -111,10 +135,10 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
 
-    /// Takes one seat of the hold's ticket type: `SoldOut` when every seat of the event is
-    /// taken, `TypeSoldOut` when the type's quota is, `EventEnded` once the event has started,
-    /// `NotFound` for an unknown event or a type it does not have. The type's sales window is
-    /// the caller's to judge.
+    /// Takes every seat of the hold or none: `SoldOut` when the event's capacity has too few
+    /// left, `TypeSoldOut` naming a type whose quota has too few, `EventEnded` once the event
+    /// has started, `NotFound` for an unknown event or a type it does not have. The types'
+    /// sales windows and order limits are the caller's to judge.
     async fn hold_seat(
         &self,
         event_id: EventId,
@@ -128,11 +152,11 @@ pub trait Store: Send + Sync {
         hold_id: HoldId,
     ) -> Result<Option<Hold>, StoreError>;
 
-    /// Marks a held seat sold (idempotent). `HoldReleased` if it was released meanwhile: use
+    /// Marks a hold's seats sold (idempotent). `HoldReleased` if it was released meanwhile: use
     /// [`Store::take_seat_late`] then.
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
-    /// Gives a seat back, at most once however often it is called.
+    /// Gives a hold's seats back, at most once however often it is called.
     async fn release_hold(
         &self,
         event_id: EventId,
@@ -141,8 +165,8 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<ReleaseOutcome, StoreError>;
 
-    /// Sells a seat to a payment whose hold was already released (it arrived late): `SoldOut`
-    /// (or `TypeSoldOut`) if no seat is left. Idempotent once sold.
+    /// Sells the hold's seats to a payment whose hold was already released (it arrived late):
+    /// `SoldOut` (or `TypeSoldOut`) unless all of them are free. Idempotent once sold.
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
     /// Creates the order (if absent), its registration and its ticket in one step. Keyed by the

@@ -22,8 +22,8 @@ use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money,
     NewHold, NewTicket, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
-    ReleaseOutcome, ReleaseScope, SeatCounts, Store, StoreError, Ticket, TicketId, TicketStatus,
-    TicketType, UserId,
+    ReleaseOutcome, ReleaseScope, SeatCounts, Seats, Store, StoreError, Ticket, TicketId,
+    TicketStatus, TicketType, UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
@@ -151,13 +151,20 @@ UPDATE holds SET ticket_type_id = event_id;
 ALTER TABLE tickets ADD COLUMN ticket_type_id TEXT NOT NULL DEFAULT '';
 UPDATE tickets SET ticket_type_id = event_id;
 "#,
+    r#"
+-- Orders of several tickets: a hold's seats as JSON, `{"<type id>": <count>, ...}`. A hold made
+-- before keeps NULL and is one seat of its `ticket_type_id` (which a new hold sets to its
+-- first type).
+ALTER TABLE holds ADD COLUMN seats TEXT;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
      price_minor, currency, created_at, taken, sold, checked_in";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
-const HOLD_COLUMNS: &str = "id, event_id, user_id, status, expires_at, created_at, ticket_type_id";
+const HOLD_COLUMNS: &str =
+    "id, event_id, user_id, status, expires_at, created_at, ticket_type_id, seats";
 const ORDER_COLUMNS: &str = "id, event_id, hold_id, user_id, payment_intent_id, amount_minor, \
      currency, status, ticket_id, failure_reason, created_at, updated_at";
 const TICKET_COLUMNS: &str = "id, event_id, order_id, registration_id, user_id, attendee_name, \
@@ -395,7 +402,12 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
         status: parsed(row, 3)?,
         expires_at: instant(row, 4)?,
         created_at: instant(row, 5)?,
-        ticket_type_id: parsed(row, 6)?,
+        seats: match row.get::<_, Option<String>>(7)? {
+            None => Seats::one(parsed(row, 6)?),
+            Some(json) => serde_json::from_str(&json).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(7, Type::Text, error.into())
+            })?,
+        },
     })
 }
 
@@ -500,51 +512,65 @@ fn set_hold_status(tx: &Connection, hold: &Hold, status: HoldStatus) -> Result<H
     })
 }
 
-/// Adds to an event's counters and its type's; the tables' CHECKs refuse any result outside
-/// the capacity or the quota.
+/// Adds `taken` and `sold` per seat of the hold to its event's counters and to its types'; the
+/// tables' CHECKs refuse any result outside the capacity or a quota.
 fn add_seats(tx: &Connection, hold: &Hold, taken: i64, sold: i64) -> Result<(), StoreError> {
+    let total = i64::from(hold.seats.total());
     tx.execute(
         "UPDATE events SET taken = taken + ?1, sold = sold + ?2 WHERE id = ?3",
-        params![taken, sold, hold.event_id.to_string()],
+        params![taken * total, sold * total, hold.event_id.to_string()],
     )
     .map_err(store_error)?;
-    tx.execute(
-        "UPDATE ticket_types SET taken = taken + ?1, sold = sold + ?2 \
-         WHERE event_id = ?3 AND id = ?4",
-        params![
-            taken,
-            sold,
-            hold.event_id.to_string(),
-            hold.ticket_type_id.to_string()
-        ],
-    )
-    .map_err(store_error)?;
+    for (type_id, count) in hold.seats.iter() {
+        let count = i64::from(count);
+        tx.execute(
+            "UPDATE ticket_types SET taken = taken + ?1, sold = sold + ?2 \
+             WHERE event_id = ?3 AND id = ?4",
+            params![
+                taken * count,
+                sold * count,
+                hold.event_id.to_string(),
+                type_id.to_string()
+            ],
+        )
+        .map_err(store_error)?;
+    }
     Ok(())
 }
 
-/// Takes one more seat of the hold's type, if the event's capacity and the type's quota have
-/// one: `SoldOut` or `TypeSoldOut` otherwise (the caller's transaction then rolls back).
-fn take_free_seat(tx: &Connection, hold: &Hold, sold: i64) -> Result<(), StoreError> {
+/// Takes the hold's seats again (each sold too if `sold`), if the event's capacity and each
+/// type's quota have room: `SoldOut` or `TypeSoldOut` otherwise (the caller's transaction then
+/// rolls back).
+fn take_free_seats(tx: &Connection, hold: &Hold, sold: bool) -> Result<(), StoreError> {
     let event_id = hold.event_id.to_string();
+    let total = i64::from(hold.seats.total());
     let taken = tx
         .execute(
-            "UPDATE events SET taken = taken + 1, sold = sold + ?1 \
-             WHERE id = ?2 AND taken < capacity",
-            params![sold, event_id],
+            "UPDATE events SET taken = taken + ?1, sold = sold + ?2 \
+             WHERE id = ?3 AND taken + ?1 <= capacity",
+            params![total, i64::from(sold) * total, event_id],
         )
         .map_err(store_error)?;
     if taken == 0 {
         return Err(StoreError::SoldOut);
     }
-    let taken = tx
-        .execute(
-            "UPDATE ticket_types SET taken = taken + 1, sold = sold + ?1 \
-             WHERE event_id = ?2 AND id = ?3 AND taken < quota",
-            params![sold, event_id, hold.ticket_type_id.to_string()],
-        )
-        .map_err(store_error)?;
-    if taken == 0 {
-        return Err(StoreError::TypeSoldOut);
+    for (type_id, count) in hold.seats.iter() {
+        let count = i64::from(count);
+        let taken = tx
+            .execute(
+                "UPDATE ticket_types SET taken = taken + ?1, sold = sold + ?2 \
+                 WHERE event_id = ?3 AND id = ?4 AND taken + ?1 <= quota",
+                params![
+                    count,
+                    i64::from(sold) * count,
+                    event_id,
+                    type_id.to_string()
+                ],
+            )
+            .map_err(store_error)?;
+        if taken == 0 {
+            return Err(StoreError::TypeSoldOut(type_id));
+        }
     }
     Ok(())
 }
@@ -775,41 +801,38 @@ impl Store for SqliteStore {
         let hold = Hold {
             id: new_hold.id,
             event_id,
-            ticket_type_id: new_hold.ticket_type_id,
+            seats: new_hold.seats.clone(),
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: new_hold.expires_at,
             created_at: now,
         };
         self.write(move |tx| {
-            // An open event that sells the type; otherwise the event says what is wrong.
-            let open = tx
-                .query_row(
-                    "SELECT 1 FROM ticket_types JOIN events ON events.id = ticket_types.event_id \
-                     WHERE ticket_types.event_id = ?1 AND ticket_types.id = ?2 \
-                     AND events.starts_at > ?3",
-                    params![
-                        event_id.to_string(),
-                        hold.ticket_type_id.to_string(),
-                        to_key(now)
-                    ],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(store_error)?
-                .is_some();
-            if !open {
-                return Err(match read_event(tx, event_id)? {
-                    None => StoreError::NotFound("event"),
-                    Some(view) if now >= view.event.starts_at => StoreError::EventEnded,
-                    Some(_) => StoreError::NotFound("ticket type"),
-                });
+            // An open event that sells every type; otherwise the event says what is wrong.
+            let Some(view) = read_event(tx, event_id)? else {
+                return Err(StoreError::NotFound("event"));
+            };
+            if now >= view.event.starts_at {
+                return Err(StoreError::EventEnded);
             }
-            take_free_seat(tx, &hold, 0)?;
+            let Some((first_type, _)) = hold.seats.iter().next() else {
+                return Err(StoreError::Internal("a hold of no seat".into()));
+            };
+            if hold
+                .seats
+                .iter()
+                .any(|(type_id, _)| view.event.ticket_type(type_id).is_none())
+            {
+                return Err(StoreError::NotFound("ticket type"));
+            }
+            take_free_seats(tx, &hold, false)?;
+            let seats = serde_json::to_string(&hold.seats).map_err(|error| {
+                StoreError::Internal(format!("could not encode a hold's seats: {error}"))
+            })?;
             tx.execute(
                 &format!(
                     "INSERT INTO holds ({HOLD_COLUMNS}, order_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
                 ),
                 params![
                     hold.id.to_string(),
@@ -818,7 +841,8 @@ impl Store for SqliteStore {
                     hold.status.as_str(),
                     to_key(hold.expires_at),
                     to_key(hold.created_at),
-                    hold.ticket_type_id.to_string(),
+                    first_type.to_string(),
+                    seats,
                 ],
             )
             .map_err(|error| match is_unique_violation(&error) {
@@ -882,7 +906,7 @@ impl Store for SqliteStore {
             match hold.status {
                 HoldStatus::Sold => return Ok(hold),
                 HoldStatus::Held => add_seats(tx, &hold, 0, 1)?,
-                HoldStatus::Released => take_free_seat(tx, &hold, 1)?,
+                HoldStatus::Released => take_free_seats(tx, &hold, true)?,
             }
             set_hold_status(tx, &hold, HoldStatus::Sold)
         })

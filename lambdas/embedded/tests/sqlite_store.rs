@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ticket_core::ticket_type::legacy_type_id;
-use ticket_core::{EventId, HoldId, NewEvent, RandomIds, Store, TicketType, conformance};
+use ticket_core::{EventId, HoldId, NewEvent, RandomIds, Seats, Store, TicketType, conformance};
 use ticket_embedded::SqliteStore;
 
 async fn fresh_store() -> conformance::SharedStore {
@@ -61,7 +61,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         .unwrap();
 
     let reopened = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(reopened.schema_version().unwrap(), 3);
+    assert_eq!(reopened.schema_version().unwrap(), 4);
     assert_eq!(
         reopened.get_event(event.id).await.unwrap().unwrap().event,
         event
@@ -115,7 +115,7 @@ async fn events_from_before_ticket_types_become_one_type_each() {
         .unwrap();
     }
     let store = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let view = store.get_event(event_id).await.unwrap().unwrap();
     assert_eq!(
         view.event.ticket_types,
@@ -132,7 +132,7 @@ async fn events_from_before_ticket_types_become_one_type_each() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(hold.ticket_type_id, only);
+    assert_eq!(hold.seats, Seats::one(only));
     store.confirm_hold(event_id, hold.id).await.unwrap();
     let view = store.get_event(event_id).await.unwrap().unwrap();
     assert_eq!((view.seats.sold, view.type_seats(only).sold), (2, 2));

@@ -114,8 +114,8 @@ mod tests {
     use ticket_core::registration::RegistrationRequest;
     use ticket_core::testing::{FakePayments, FlakyStore};
     use ticket_core::{
-        EventId, HoldId, HoldStatus, NewEvent, NewHold, RandomIds, Started, Store, SystemClock,
-        UserId, Workflow, WorkflowError,
+        EventId, HoldId, HoldStatus, NewEvent, NewHold, RandomIds, Seats, Started, Store,
+        SystemClock, UserId, Workflow, WorkflowError,
     };
 
     use super::*;
@@ -172,7 +172,7 @@ mod tests {
         let now = Utc::now();
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
-            ticket_type_id: ticket_core::ticket_type::legacy_type_id(event_id),
+            seats: Seats::one(ticket_core::ticket_type::legacy_type_id(event_id)),
             user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
         };

@@ -14,8 +14,8 @@ use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money, Order,
-    OrderId, OrderStatus, RegistrationId, SeatCounts, StoreError, Ticket, TicketId, TicketType,
-    TicketTypeId, UserId,
+    OrderId, OrderStatus, RegistrationId, SeatCounts, Seats, StoreError, Ticket, TicketId,
+    TicketType, TicketTypeId, UserId,
 };
 
 use super::due::{hold_due, order_due};
@@ -152,8 +152,13 @@ pub(crate) fn hold_item(hold: &Hold) -> Item {
         ("eventId".to_owned(), s(hold.event_id.to_string())),
         ("userId".to_owned(), s(hold.user_id.as_str())),
         (
-            "ticketTypeId".to_owned(),
-            s(hold.ticket_type_id.to_string()),
+            "seats".to_owned(),
+            AttributeValue::M(
+                hold.seats
+                    .iter()
+                    .map(|(type_id, count)| (type_id.to_string(), n(count)))
+                    .collect(),
+            ),
         ),
         ("status".to_owned(), s(hold.status.as_str())),
         ("expiresAt".to_owned(), s(to_key(hold.expires_at))),
@@ -366,13 +371,33 @@ fn type_of(a: &Attrs<'_>, event_id: EventId) -> Result<TicketTypeId, StoreError>
     }
 }
 
+/// A hold's seats, `{"<type id>": <count>}`: absent from holds written before orders of
+/// several tickets, which took one seat of their `ticketTypeId`.
+fn seats_of(a: &Attrs<'_>, event_id: EventId) -> Result<Seats, StoreError> {
+    let Some(seats) = a.0.get("seats") else {
+        return Ok(Seats::one(type_of(a, event_id)?));
+    };
+    let counts = seats
+        .as_m()
+        .map_err(|_| corrupt("seats"))?
+        .iter()
+        .map(|(type_id, count)| {
+            let type_id: TicketTypeId = type_id.parse().ok()?;
+            let count: u32 = count.as_n().ok()?.parse().ok()?;
+            Some((type_id, count))
+        });
+    counts
+        .collect::<Option<Seats>>()
+        .ok_or_else(|| corrupt("seats"))
+}
+
 pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
     let a = Attrs(item);
     let event_id = a.parse("eventId")?;
     Ok(Hold {
         id: a.parse("holdId")?,
         event_id,
-        ticket_type_id: type_of(&a, event_id)?,
+        seats: seats_of(&a, event_id)?,
         user_id: UserId::from(a.string("userId")?),
         status: a.parse("status")?,
         expires_at: a.time("expiresAt")?,
@@ -544,24 +569,31 @@ mod tests {
         let mut hold = hold_item(&Hold {
             id: HoldId::from(Uuid::now_v7()),
             event_id: id,
-            ticket_type_id: legacy_type_id(id),
+            seats: Seats::one(legacy_type_id(id)),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at("2030-01-01T00:30:00.000Z"),
             created_at: at("2030-01-01T00:00:00.000Z"),
         });
-        hold.remove("ticketTypeId");
+        hold.remove("seats");
         assert_eq!(
-            hold_from_item(&hold).unwrap().ticket_type_id,
-            legacy_type_id(id)
+            hold_from_item(&hold).unwrap().seats,
+            Seats::one(legacy_type_id(id))
         );
+        // Written with ticket types but before orders of several tickets: one seat of its type.
+        let vip = TicketTypeId::from(Uuid::now_v7());
+        hold.insert("ticketTypeId".into(), s(vip.to_string()));
+        assert_eq!(hold_from_item(&hold).unwrap().seats, Seats::one(vip));
     }
 
     #[test]
     fn holds_orders_and_tickets_round_trip() {
+        let ticket_type_id = TicketTypeId::from(Uuid::now_v7());
         let hold = Hold {
             id: HoldId::from(Uuid::now_v7()),
-            ticket_type_id: TicketTypeId::from(Uuid::now_v7()),
+            seats: [(ticket_type_id, 3), (TicketTypeId::from(Uuid::now_v7()), 1)]
+                .into_iter()
+                .collect(),
             event_id: EventId::from(Uuid::now_v7()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
@@ -589,7 +621,7 @@ mod tests {
         let ticket = Ticket {
             id: TicketId::from(Uuid::now_v7()),
             event_id: hold.event_id,
-            ticket_type_id: hold.ticket_type_id,
+            ticket_type_id,
             order_id: order.id.clone(),
             registration_id: RegistrationId::from(Uuid::now_v7()),
             user_id: hold.user_id.clone(),
@@ -615,7 +647,7 @@ mod tests {
         let good = |minute: u32| Hold {
             id: HoldId::from(Uuid::now_v7()),
             event_id: EventId::from(Uuid::nil()),
-            ticket_type_id: TicketTypeId::from(Uuid::nil()),
+            seats: Seats::one(TicketTypeId::from(Uuid::nil())),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at(&format!("2030-01-01T00:{minute:02}:00.000Z")),

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
     Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTicket, Order, OrderId,
-    OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store,
-    StoreError, Ticket, TicketId, TicketStatus, TicketTypeId, UserId,
+    OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Seats,
+    Store, StoreError, Ticket, TicketId, TicketStatus, UserId, room_for,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
@@ -54,33 +54,20 @@ impl DynamoStore {
     }
 }
 
-/// Why a hold of `type_id` found no seat, after its write was refused: an unknown type, the
-/// event full, or the type's quota taken. `Ok` when a seat is free after all (a retry may win).
-fn no_seat_left(view: &EventView, type_id: TicketTypeId) -> Result<(), StoreError> {
-    let ticket_type = view
-        .event
-        .ticket_type(type_id)
-        .ok_or(StoreError::NotFound("ticket type"))?;
-    if view.seats.taken >= view.event.capacity {
-        Err(StoreError::SoldOut)
-    } else if view.type_seats(type_id).taken >= ticket_type.quota {
-        Err(StoreError::TypeSoldOut)
-    } else {
-        Ok(())
-    }
-}
-
 impl DynamoStore {
-    /// The type of a hold's seat, which never changes: what its counters are.
-    async fn hold_type(
-        &self,
-        event_id: EventId,
-        hold_id: HoldId,
-    ) -> Result<TicketTypeId, StoreError> {
+    /// The seats of a hold, which never change: what its counters are.
+    async fn hold_seats(&self, event_id: EventId, hold_id: HoldId) -> Result<Seats, StoreError> {
         self.read_hold(event_id, hold_id)
             .await?
-            .map(|hold| hold.ticket_type_id)
+            .map(|hold| hold.seats)
             .ok_or(StoreError::NotFound("hold"))
+    }
+
+    /// The event, which a write needing room is conditioned on.
+    async fn existing_event(&self, event_id: EventId) -> Result<EventView, StoreError> {
+        self.read_event(event_id)
+            .await?
+            .ok_or(StoreError::NotFound("event"))
     }
 }
 
@@ -142,20 +129,26 @@ impl Store for DynamoStore {
         let hold = Hold {
             id: hold.id,
             event_id,
-            ticket_type_id: hold.ticket_type_id,
+            seats: hold.seats.clone(),
             user_id: hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(hold.expires_at),
             created_at: now,
         };
         for attempt in 0..MAX_ATTEMPTS {
+            // The read tells what is wrong without a write, and pins the limits the write
+            // is conditioned on.
+            let view = self.existing_event(event_id).await?;
+            if now >= view.event.starts_at {
+                return Err(StoreError::EventEnded);
+            }
+            room_for(&view, &hold.seats)?;
+            let room = SeatGuard::Room {
+                event: &view.event,
+                before: Some(to_key(now)),
+            };
             let writes = vec![
-                self.count(
-                    event_id,
-                    hold.ticket_type_id,
-                    &[("taken", 1)],
-                    SeatGuard::FreeSeatBefore(to_key(now)),
-                )?,
+                self.count(event_id, &hold.seats, &[("taken", 1)], room)?,
                 self.tx_create(hold_item(&hold))?,
             ];
             match self.transact(writes).await {
@@ -163,13 +156,6 @@ impl Store for DynamoStore {
                 Err(Failure::Store(error)) => return Err(error),
                 Err(Failure::Refused) => {}
             }
-            let Some(view) = self.read_event(event_id).await? else {
-                return Err(StoreError::NotFound("event"));
-            };
-            if now >= view.event.starts_at {
-                return Err(StoreError::EventEnded);
-            }
-            no_seat_left(&view, hold.ticket_type_id)?;
             if self.get(hold_key(event_id, hold.id)).await?.is_some() {
                 return Err(StoreError::AlreadyExists("hold"));
             }
@@ -187,11 +173,11 @@ impl Store for DynamoStore {
     }
 
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
-        let type_id = self.hold_type(event_id, hold_id).await?;
+        let seats = self.hold_seats(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let writes = vec![
                 self.hold_change(event_id, hold_id, HoldStatus::Held, HoldStatus::Sold, None)?,
-                self.count(event_id, type_id, &[("sold", 1)], SeatGuard::Exists)?,
+                self.count(event_id, &seats, &[("sold", 1)], SeatGuard::Exists)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
@@ -219,7 +205,7 @@ impl Store for DynamoStore {
     ) -> Result<ReleaseOutcome, StoreError> {
         // Try the likely status first; after a refusal, what the hold says it is now.
         let mut expected = HoldStatus::Held;
-        let type_id = self.hold_type(event_id, hold_id).await?;
+        let seats = self.hold_seats(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let counters: &[(&str, i64)] = match expected {
                 HoldStatus::Held => &[("taken", -1)],
@@ -227,7 +213,7 @@ impl Store for DynamoStore {
             };
             let writes = vec![
                 self.hold_change(event_id, hold_id, expected, HoldStatus::Released, Some(now))?,
-                self.count(event_id, type_id, counters, SeatGuard::Exists)?,
+                self.count(event_id, &seats, counters, SeatGuard::Exists)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return Ok(ReleaseOutcome::Released { was: expected }),
@@ -248,8 +234,13 @@ impl Store for DynamoStore {
     }
 
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
-        let type_id = self.hold_type(event_id, hold_id).await?;
+        let seats = self.hold_seats(event_id, hold_id).await?;
+        let mut view = self.existing_event(event_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
+            let room = SeatGuard::Room {
+                event: &view.event,
+                before: None,
+            };
             let writes = vec![
                 self.hold_change(
                     event_id,
@@ -258,12 +249,7 @@ impl Store for DynamoStore {
                     HoldStatus::Sold,
                     None,
                 )?,
-                self.count(
-                    event_id,
-                    type_id,
-                    &[("taken", 1), ("sold", 1)],
-                    SeatGuard::FreeSeat,
-                )?,
+                self.count(event_id, &seats, &[("taken", 1), ("sold", 1)], room)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
@@ -277,10 +263,8 @@ impl Store for DynamoStore {
                     return self.confirm_hold(event_id, hold_id).await;
                 }
                 Some(_) => {
-                    let Some(view) = self.read_event(event_id).await? else {
-                        return Err(StoreError::NotFound("event"));
-                    };
-                    no_seat_left(&view, type_id)?;
+                    view = self.existing_event(event_id).await?;
+                    room_for(&view, &seats)?;
                     backoff(attempt).await;
                 }
             }
@@ -488,7 +472,7 @@ impl Store for DynamoStore {
             let mut writes = self.ticket_writes(&ticket, TicketStatus::Used, &also)?;
             writes.push(self.count(
                 ticket.event_id,
-                ticket.ticket_type_id,
+                &Seats::one(ticket.ticket_type_id),
                 &[("checkedIn", 1)],
                 SeatGuard::Exists,
             )?);

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::{
-    EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTicket, Order, OrderStatus, StoreError,
-    Ticket, TicketStatus, TicketTypeId,
+    Event, EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTicket, Order, OrderStatus, Seats,
+    StoreError, Ticket, TicketStatus,
 };
 
 use super::DynamoStore;
@@ -18,13 +18,16 @@ use super::items::{
 const RELEASED_HOLD_RETENTION: TimeDelta = TimeDelta::days(30);
 
 /// What a write to an event's seat counters requires of the event.
-pub(super) enum SeatGuard {
+pub(super) enum SeatGuard<'a> {
     /// Only that it exists.
     Exists,
-    /// A seat is free.
-    FreeSeat,
-    /// A seat is free and the event starts after this instant (a time key).
-    FreeSeatBefore(String),
+    /// Room for the seats under the capacity and each type's quota, as `event` has them: the
+    /// write also requires those limits unchanged, since a condition cannot subtract one
+    /// attribute from another. With `before` (a time key), the event must start after it.
+    Room {
+        event: &'a Event,
+        before: Option<String>,
+    },
 }
 
 impl DynamoStore {
@@ -54,43 +57,71 @@ impl DynamoStore {
         self.tx_update(hold_key(event_id, id), update, condition, expr)
     }
 
-    /// Adds to an event's counters (`taken`, `sold`, `checkedIn`) and to the same counters of
-    /// the ticket type (see [`items::type_attribute`]). A guard for a free seat asks for one
-    /// under the capacity and under the type's quota.
+    /// Adds per seat to an event's counters (`taken`, `sold`, `checkedIn`) and to the same
+    /// counters of each type of `seats` (see [`items::type_attribute`]).
     pub(super) fn count(
         &self,
         event_id: EventId,
-        type_id: TicketTypeId,
+        seats: &Seats,
         deltas: &[(&str, i64)],
-        guard: SeatGuard,
+        guard: SeatGuard<'_>,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut expr = Expr::default();
-        let type_counter = |counter: &str| {
+        let type_attribute = |type_id, counter: &str| {
             let what = match counter {
                 "taken" => "Taken",
                 "sold" => "Sold",
+                "quota" => "Quota",
                 _ => "CheckedIn",
             };
             items::type_attribute(event_id, type_id, what)
         };
         let mut sets = Vec::new();
         for &(counter, delta) in deltas {
-            for name in std::iter::once(counter.to_owned()).chain(type_counter(counter)) {
-                let name = expr.name(&name);
-                sets.push(format!("{name} = {name} + {}", expr.value(n(delta))));
+            let name = expr.name(counter);
+            let total = delta * i64::from(seats.total());
+            sets.push(format!("{name} = {name} + {}", expr.value(n(total))));
+            for (type_id, count) in seats.iter() {
+                if let Some(attribute) = type_attribute(type_id, counter) {
+                    let name = expr.name(&attribute);
+                    let delta = delta * i64::from(count);
+                    sets.push(format!("{name} = {name} + {}", expr.value(n(delta))));
+                }
             }
         }
         let update = format!("SET {}", sets.join(", "));
         let mut condition = format!("attribute_exists({})", expr.name(PK));
-        if matches!(guard, SeatGuard::FreeSeat | SeatGuard::FreeSeatBefore(_)) {
-            condition += &format!(" AND {} < {}", expr.name("taken"), expr.name("capacity"));
-            let quota = items::type_attribute(event_id, type_id, "Quota");
-            if let (Some(taken), Some(quota)) = (type_counter("taken"), quota) {
-                condition += &format!(" AND {} < {}", expr.name(&taken), expr.name(&quota));
+        if let SeatGuard::Room { event, before } = guard {
+            // `taken <= limit - wanted`, the limit pinned to the value the room was judged by.
+            let mut room = |taken: &str, limit_name: &str, limit: u32, wanted: u32| {
+                let Some(most) = limit.checked_sub(wanted) else {
+                    return Err(StoreError::SoldOut);
+                };
+                let limit_name = expr.name(limit_name);
+                condition += &format!(
+                    " AND {limit_name} = {} AND {} <= {}",
+                    expr.value(n(limit)),
+                    expr.name(taken),
+                    expr.value(n(most))
+                );
+                Ok(())
+            };
+            room("taken", "capacity", event.capacity, seats.total())?;
+            for (type_id, count) in seats.iter() {
+                let ticket_type = event
+                    .ticket_type(type_id)
+                    .ok_or(StoreError::NotFound("ticket type"))?;
+                if let (Some(taken), Some(quota)) = (
+                    type_attribute(type_id, "taken"),
+                    type_attribute(type_id, "quota"),
+                ) {
+                    room(&taken, &quota, ticket_type.quota, count)
+                        .map_err(|_| StoreError::TypeSoldOut(type_id))?;
+                }
             }
-        }
-        if let SeatGuard::FreeSeatBefore(now) = guard {
-            condition += &format!(" AND {} > {}", expr.name("startsAt"), expr.value(s(now)));
+            if let Some(now) = before {
+                condition += &format!(" AND {} > {}", expr.name("startsAt"), expr.value(s(now)));
+            }
         }
         self.tx_update(event_key(event_id), update, condition, expr)
     }

@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::identity::Caller;
 use crate::ids::{HoldId, OrderId, TicketTypeId};
 use crate::money::Money;
-use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus};
+use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus, Seats};
 use crate::payments::CheckoutRequest;
 use crate::registration::{MAX_ATTENDEE_NAME_CHARS, RegistrationRequest};
 use crate::store::{ReleaseScope, StoreError};
@@ -124,7 +124,7 @@ pub(crate) async fn checkout(
     let (ticket_type, holder_name) = wanted_ticket(&event, request, now)?;
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
-        ticket_type_id: ticket_type.id,
+        seats: Seats::one(ticket_type.id),
         user_id: caller.user_id.clone(),
         expires_at: now + TimeDelta::minutes(ports.hold_minutes),
     };
@@ -134,9 +134,9 @@ pub(crate) async fn checkout(
         .await
         .map_err(|error| match error {
             StoreError::SoldOut => ApiError::conflict("the event is sold out"),
-            StoreError::TypeSoldOut => ApiError::conflict(format!(
+            StoreError::TypeSoldOut(type_id) => ApiError::conflict(format!(
                 "the ticket type {:?} is sold out",
-                ticket_type.name
+                event.ticket_type(type_id).map_or("", |t| t.name.as_str())
             )),
             StoreError::EventEnded => ApiError::conflict("the event has already started"),
             StoreError::NotFound(_) => ApiError::not_found("event"),

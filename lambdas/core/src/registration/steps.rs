@@ -192,7 +192,7 @@ pub async fn confirm_seat(
                         late: true,
                     })
                 }
-                Err(StoreError::SoldOut | StoreError::TypeSoldOut) => {
+                Err(StoreError::SoldOut | StoreError::TypeSoldOut(_)) => {
                     Err(StepFailure::seat_unavailable(format!(
                         "hold {} was released and event {} has no seat of its type left",
                         request.hold_id, request.event_id

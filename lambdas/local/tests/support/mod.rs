@@ -13,8 +13,8 @@ use ticket_core::testing::FakePayments;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
     Attendee, Clock, Event, EventId, HoldId, KeyId, NewEvent, NewHold, Order, OrderId, RandomIds,
-    RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Store, Ticket, TicketId,
-    TicketSigner, UserId,
+    RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Seats, Store, Ticket,
+    TicketId, TicketSigner, UserId,
 };
 use ticket_embedded::SqliteStore;
 use ticket_embedded::files::LocalFiles;
@@ -92,7 +92,7 @@ impl Adapters {
         // The events here sell one type, named by the event's id.
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
-            ticket_type_id: legacy_type_id(event_id),
+            seats: Seats::one(legacy_type_id(event_id)),
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
         };
