@@ -6,12 +6,13 @@
 //      free one.
 //   2. B signs up, buys A's event through the Stripe simulator, follows the order page until
 //      the ticket is ready and downloads the PDF; B also takes the last seat of the free event.
-//      Then B picks VIP on the typed event, names someone else as the holder, sees the total
-//      and pays.
+//      Then B orders 2 Standard and 1 VIP on the typed event, names a different holder for each,
+//      sees the total, pays, and downloads each ticket (its holder's name on it, its QR read).
 //   3. A opens the scanner with a fake camera playing B's QR code: VALID with B's name, then
 //      ALREADY USED.
 //   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV;
-//      the VIP ticket scans VALID with its type and holder, and the numbers per type follow.
+//      the typed order's three tickets scan VALID with their types and holders, one of them
+//      again ALREADY USED, and the numbers per type follow.
 //   5. An expired session says so and signs in again; sign-out; phone widths.
 // Screenshots of every page go to $TMPDIR/ticketd-screenshots, or docs/screenshots with
 // UPDATE_SCREENSHOTS=1.
@@ -24,6 +25,7 @@ import {
   launchBrowser,
   newContext,
   newPerson,
+  run,
   screenshot,
   signIn,
   signUp,
@@ -38,8 +40,12 @@ const buyer = newPerson('Björn Åkesson');
 const PAID_EVENT = 'Jazz by the River';
 const FREE_EVENT = 'Community Coding Night';
 const TYPED_EVENT = 'Harbour Lights Gala';
-/** Whom B buys the VIP ticket for. */
-const HOLDER = 'Carla Mendes';
+/** The typed order's tickets in the order's order (types as the event lists them) and whom each is for. */
+const TYPED_TICKETS = [
+  { type: 'Standard', holder: 'Zoë Laurent' },
+  { type: 'Standard', holder: 'Dmitri Volkov' },
+  { type: 'VIP', holder: 'Carla Mendes' },
+];
 /** The attendee CSV's columns before ticket types, in their order, and the type's column. */
 const CSV_COLUMNS = ['name', 'email', 'status', 'ticketId', 'registeredAt', 'checkedInAt'];
 const CSV_TYPE_COLUMN = 'ticketType';
@@ -95,6 +101,22 @@ function csvFields(line) {
   }
   fields.push(field);
   return fields;
+}
+
+/** A PDF's text (poppler's pdftotext, from the package whose pdftoppm reads the QR codes), spaces collapsed. */
+async function pdfText(path) {
+  const { stdout } = await run('pdftotext', ['-enc', 'UTF-8', path, '-']);
+  return stdout.normalize('NFC').replace(/\s+/g, ' ');
+}
+
+/** Checks a code by hand on the scanner page and returns the verdict box once this code's verdict shows. */
+async function checkCode(page, code) {
+  const history = page.locator('.scan-history li');
+  const before = await history.count();
+  await page.getByRole('textbox', { name: 'Ticket code' }).fill(code);
+  await page.getByRole('button', { name: 'Check ticket' }).click();
+  await history.nth(before).waitFor();
+  return page.locator('#scan-result');
 }
 
 /** A downloaded attendee CSV as { header, rows }, each row an object by column name. */
@@ -292,7 +314,7 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   await page.route('**/api/orders/*', async (route) => {
     const response = await route.fetch();
     const order = await response.json();
-    if (held++ < 3) Object.assign(order, { status: 'PENDING', download: null, ticketId: null });
+    if (held++ < 3) Object.assign(order, { status: 'PENDING', tickets: [] });
     await route.fulfill({ response, json: order });
   });
   await page.getByRole('button', { name: /^Pay/ }).click();
@@ -321,7 +343,7 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   await page.route('**/api/orders/*', async (route) => {
     const response = await route.fetch();
     const order = await response.json();
-    Object.assign(order, { status: 'FAILED', failureReason: 'the event sold out before your payment arrived', download: null });
+    Object.assign(order, { status: 'FAILED', failureReason: 'the event sold out before your payment arrived', tickets: [] });
     await route.fulfill({ response, json: order });
   });
   await page.reload();
@@ -358,7 +380,7 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   await screenshot(page, 'my-tickets');
 });
 
-test('an attendee picks a ticket type, names the holder, sees the total and pays', async () => {
+test('an attendee orders tickets of two types, names each holder, sees the total and pays', async () => {
   const page = s.buyerPage;
   await nav(page, 'Events');
   const card = page.locator('.event-card', { hasText: TYPED_EVENT });
@@ -367,49 +389,94 @@ test('an attendee picks a ticket type, names the holder, sees the total and pays
   await card.getByRole('link', { name: TYPED_EVENT }).click();
   await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
 
-  // Each type with its price and what is left of it; the first one on sale is chosen to begin.
-  const picker = page.getByRole('group', { name: 'Choose a ticket' });
+  // Each type with its price, what is left of it and a quantity; nothing is chosen to begin.
+  const picker = page.getByRole('group', { name: 'Choose your tickets' });
   await picker.waitFor();
-  assert.equal(await picker.getByRole('radio').count(), 2);
-  const standard = page.getByRole('radio', { name: 'Standard', exact: true });
-  const vip = page.getByRole('radio', { name: 'VIP', exact: true });
-  assert.equal(await standard.isChecked(), true);
+  assert.equal(await picker.locator('input[name="quantity"]').count(), 2);
+  const standard = page.getByRole('spinbutton', { name: 'Standard quantity' });
+  const vip = page.getByRole('spinbutton', { name: 'VIP quantity' });
+  assert.equal(await standard.inputValue(), '0');
+  assert.equal(await vip.inputValue(), '0');
+  assert.ok(await vip.getAttribute('data-ticket-type'), 'the input names its type');
   const vipOption = page.locator('.type-option', { has: vip });
   await vipOption.getByText('€40.00').waitFor();
   await vipOption.getByText('Front-row seats and a welcome drink').waitFor();
   await vipOption.getByText('Only 2 left').waitFor();
   await page.locator('.type-option', { has: standard }).getByText('€15.00').waitFor();
+  const buy = page.locator('#buy');
+  assert.equal(await buy.isDisabled(), true, 'no buying nothing');
+  assert.match(await buy.textContent(), /Choose your tickets/);
+  assert.equal(await page.locator('#order-total').isVisible(), false, 'no total before a ticket is chosen');
+  assert.equal(await page.locator('input[name="holderName"]').count(), 0);
   await assertLabelled(page);
 
-  await vip.check();
-  const holder = page.getByLabel('Name on the ticket');
-  assert.equal(await holder.inputValue(), '', 'the holder starts empty (the API then uses the buyer)');
-  assert.equal(await holder.getAttribute('placeholder'), 'your name');
-  await holder.fill(HOLDER);
-  assert.match(await page.locator('#order-total').textContent(), /1 × VIP.*€40\.00/);
+  // A name field per ticket, labelled with its number and type; a name typed stays with its
+  // ticket when other quantities change.
+  const holder = (index) => page.locator(`input[name="holderName"][data-ticket-index="${index}"]`);
+  await vip.fill('1');
+  const vipHolder = page.getByLabel('Ticket 1 — VIP: name on the ticket');
+  assert.equal(await vipHolder.inputValue(), '', 'a holder starts empty (the API then uses the buyer)');
+  assert.equal(await vipHolder.getAttribute('placeholder'), 'your name');
+  await vipHolder.fill(TYPED_TICKETS[2].holder);
+  await standard.fill('10');
+  assert.equal(await buy.isDisabled(), true, 'no more than 10 tickets in all');
+  assert.match(await buy.textContent(), /At most 10 tickets per order/);
+  await standard.fill('2');
+  assert.equal(await page.locator('input[name="holderName"]').count(), 3);
+  await page.getByLabel('Ticket 3 — VIP: name on the ticket').waitFor();
+  assert.equal(await holder(2).inputValue(), TYPED_TICKETS[2].holder, 'the VIP holder moved along as ticket 3');
+  for (const [index, { type, holder: name }] of TYPED_TICKETS.entries()) {
+    await page.getByLabel(`Ticket ${index + 1} — ${type}: name on the ticket`).fill(name);
+    assert.equal(await holder(index).inputValue(), name);
+  }
+  await assertLabelled(page);
+  assert.match(await page.locator('#order-total').textContent(), /2 × Standard, 1 × VIP.*€70\.00/);
   await screenshot(page, 'event-ticket-types');
 
-  await page.getByRole('button', { name: 'Buy ticket · €40.00' }).click();
+  await page.getByRole('button', { name: 'Buy 3 tickets · €70.00' }).click();
   await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
   await page.locator('#card_number').fill('4242 4242 4242 4242');
   await page.locator('#card_expiry').fill('12 / 34');
   await page.locator('#card_cvc').fill('123');
   await page.locator('#name').fill(buyer.name);
-  await page.getByRole('button', { name: /^Pay/ }).click();
+  // Stripe charges the order's total.
+  await page.getByRole('button', { name: /^Pay\b.*70\.00/ }).click();
 
+  // The order page: every ticket, its type and holder, each with its own download.
   await page.waitForURL(/\/\?order=/);
   await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
-  await page.getByRole('region', { name: 'Order summary' }).getByText('€40.00').waitFor();
-  const downloading = page.waitForEvent('download');
-  await page.getByRole('button', { name: 'Download ticket (PDF)' }).click();
-  s.vipPdf = join(work.path, 'vip-ticket.pdf');
-  await (await downloading).saveAs(s.vipPdf);
+  await page.getByText('Your 3 tickets are ready').waitFor();
+  const summary = page.getByRole('region', { name: 'Order summary' });
+  await summary.getByText('€70.00').waitFor();
+  await summary.getByText('2 × Standard, 1 × VIP').waitFor();
+  const rows = page.locator('#order-tickets [data-ticket]');
+  assert.equal(await rows.count(), 3);
+  await screenshot(page, 'order-ready-tickets');
+  const dir = await tempDir('ticketd-typed-');
+  s.typedTickets = [];
+  for (const [index, expected] of TYPED_TICKETS.entries()) {
+    const row = rows.nth(index);
+    assert.equal(await row.locator('.ticket-type').textContent(), expected.type, `ticket ${index + 1}'s type`);
+    assert.equal(await row.locator('.ticket-holder').textContent(), expected.holder, `ticket ${index + 1}'s holder`);
+    await row.getByText('Valid').waitFor();
+    const downloading = page.waitForEvent('download');
+    await row.getByRole('button', { name: `Download ticket ${index + 1} (PDF)` }).click();
+    const pdf = join(work.path, `typed-ticket-${index + 1}.pdf`);
+    await (await downloading).saveAs(pdf);
+    assert.ok((await pdfText(pdf)).includes(expected.holder), `ticket ${index + 1}'s PDF names ${expected.holder}`);
+    const { code } = await readTicket(pdf, dir.path);
+    s.typedTickets.push({ ...expected, ticketId: await row.getAttribute('data-ticket'), code });
+  }
+  await dir.remove();
+  assert.equal(new Set(s.typedTickets.map((ticket) => ticket.ticketId)).size, 3, 'a ticket id each');
+  assert.equal(new Set(s.typedTickets.map((ticket) => ticket.code)).size, 3, 'a code each');
 
   await nav(page, 'My tickets');
-  const ticket = page.locator('.ticket-card', { hasText: TYPED_EVENT });
-  await ticket.waitFor();
-  assert.equal(await ticket.locator('.ticket-type').textContent(), 'VIP');
-  assert.equal(await ticket.locator('.ticket-holder').textContent(), HOLDER);
+  const tickets = page.locator('.ticket-card', { hasText: TYPED_EVENT });
+  await tickets.nth(2).waitFor();
+  assert.equal(await tickets.count(), 3);
+  const listed = await tickets.evaluateAll((cards) => cards.map((card) => `${card.querySelector('.ticket-type')?.textContent} · ${card.querySelector('.ticket-holder')?.textContent}`));
+  assert.deepEqual(listed.sort(), TYPED_TICKETS.map(({ type, holder: name }) => `${type} · ${name}`).sort());
 });
 
 test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {
@@ -510,27 +577,27 @@ test('manual entry, the attendee list and its CSV', async () => {
   assert.ok(rows[0][CSV_TYPE_COLUMN], 'an event with one price still sells one (named) type');
 });
 
-test('a ticket type at the door, in the numbers per type and in the CSV', async () => {
+test('ticket types at the door, in the numbers per type and in the CSV', async () => {
   const base = ticketd.url;
   const page = s.orgPage;
-  const dir = await tempDir('ticketd-vip-');
-  const { code } = await readTicket(s.vipPdf, dir.path);
-  await dir.remove();
 
+  // Each ticket of the order admits once, in its holder's name and with its type.
   await page.goto(`${base}/?page=scan`);
-  await page.getByRole('textbox', { name: 'Ticket code' }).fill(code);
-  await page.getByRole('button', { name: 'Check ticket' }).click();
-  const result = page.locator('#scan-result');
-  await result.and(page.locator('[data-result="VALID"]')).waitFor();
-  assert.equal(await result.locator('.scan-name').textContent(), HOLDER, 'the holder, not the buyer');
-  assert.equal(await result.locator('.scan-type').textContent(), 'VIP');
+  await page.getByRole('heading', { name: 'Scan tickets' }).waitFor();
+  for (const ticket of s.typedTickets) {
+    const result = await checkCode(page, ticket.code);
+    assert.equal(await result.getAttribute('data-result'), 'VALID', `${ticket.holder}'s ticket`);
+    assert.equal(await result.locator('.scan-name').textContent(), ticket.holder, 'the holder, not the buyer');
+    assert.equal(await result.locator('.scan-type').textContent(), ticket.type);
+  }
   await screenshot(page, 'scan-valid-ticket-type');
-  await page.getByRole('textbox', { name: 'Ticket code' }).fill(code);
-  await page.getByRole('button', { name: 'Check ticket' }).click();
-  await result.and(page.locator('[data-result="USED"]')).waitFor();
-  assert.equal(await result.locator('.scan-type').textContent(), 'VIP', 'ALREADY USED names the type too');
+  const vip = s.typedTickets.find((ticket) => ticket.type === 'VIP');
+  const again = await checkCode(page, vip.code);
+  assert.equal(await again.getAttribute('data-result'), 'USED', 'a second scan is refused');
+  assert.equal(await again.locator('.scan-name').textContent(), vip.holder);
+  assert.equal(await again.locator('.scan-type').textContent(), 'VIP', 'ALREADY USED names the type too');
 
-  // Sold, checked in and what is left, per type: VIP's quota of 2 has one left.
+  // Sold, checked in and what is left, per type: VIP's quota of 2 has one left, Standard's 5 three.
   await page.goto(`${base}/?manage=${s.typedEventId}`);
   await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
   const stat = (name, key) => page.locator('#type-stats tbody tr', { hasText: name }).locator(`[data-stat="${key}"]`).textContent();
@@ -538,13 +605,17 @@ test('a ticket type at the door, in the numbers per type and in the CSV', async 
   assert.equal(await stat('VIP', 'sold'), '1');
   assert.equal(await stat('VIP', 'checkedIn'), '1');
   assert.equal(await stat('VIP', 'remaining'), '1');
-  assert.equal(await stat('Standard', 'sold'), '0');
-  assert.equal(await stat('Standard', 'remaining'), '5');
-  const attendee = page.locator('.attendees tbody tr', { hasText: buyer.email });
-  await attendee.waitFor();
-  assert.equal(await attendee.locator('td[data-label="Type"]').textContent(), 'VIP');
-  assert.match(await attendee.textContent(), new RegExp(HOLDER));
-  await attendee.getByText('Checked in').waitFor();
+  assert.equal(await stat('Standard', 'sold'), '2');
+  assert.equal(await stat('Standard', 'checkedIn'), '2');
+  assert.equal(await stat('Standard', 'remaining'), '3');
+  const attendees = page.locator('.attendees tbody tr', { hasText: buyer.email });
+  await attendees.nth(2).waitFor();
+  assert.equal(await attendees.count(), 3, 'one attendee per ticket');
+  for (const ticket of s.typedTickets) {
+    const attendee = attendees.filter({ hasText: ticket.holder });
+    assert.equal(await attendee.locator('td[data-label="Type"]').textContent(), ticket.type);
+    await attendee.getByText('Checked in').waitFor();
+  }
   await screenshot(page, 'organizer-event-ticket-types');
 
   const downloading = page.waitForEvent('download');
@@ -552,9 +623,11 @@ test('a ticket type at the door, in the numbers per type and in the CSV', async 
   const csvPath = join(work.path, 'attendees-typed.csv');
   await (await downloading).saveAs(csvPath);
   const { rows } = await readCsv(csvPath);
-  assert.equal(rows.length, 1);
-  assert.equal(rows[0][CSV_TYPE_COLUMN], 'VIP');
-  assert.equal(rows[0].email, buyer.email);
+  const line = (ticketId, type, name, email, status) => [ticketId, type, name, email, status].join(' · ');
+  assert.deepEqual(
+    rows.map((row) => line(row.ticketId, row[CSV_TYPE_COLUMN], row.name, row.email, row.status)).sort(),
+    s.typedTickets.map((ticket) => line(ticket.ticketId, ticket.type, ticket.holder, buyer.email, 'USED')).sort(),
+  );
 });
 
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {
@@ -631,7 +704,7 @@ test('every page works at phone width', async () => {
   await assertFits(page);
   await screenshot(page, 'phone-event');
   await page.goto(`${base}/?event=${s.typedEventId}`);
-  await page.getByRole('group', { name: 'Choose a ticket' }).waitFor();
+  await page.getByRole('group', { name: 'Choose your tickets' }).waitFor();
   await assertFits(page);
   await screenshot(page, 'phone-event-ticket-types');
   await page.goto(`${base}/?order=${s.orderId}`);

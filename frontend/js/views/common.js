@@ -83,6 +83,15 @@ export const TYPE_STATUS = {
   ENDED: { text: 'Started', tone: 'muted' },
 };
 
+/** A ticket's status in words for its holder, and its tone. */
+export function ticketStatus(status) {
+  return {
+    VALID: { text: 'Valid', tone: 'good' },
+    USED: { text: 'Checked in', tone: 'muted' },
+    VOID: { text: 'Void', tone: 'bad' },
+  }[status] ?? { text: status, tone: 'muted' };
+}
+
 /** A type's state for buyers: "Only 2 left" / "Sold out" / "On sale from …": text and tone. */
 export function typeAvailability(event, type) {
   const stats = typeStats(event, type.id);

@@ -1,5 +1,5 @@
-// `/?event=<id>`: one event, its ticket types with live availability, the holder's name and Buy.
-// Stripe's cancel URL lands here too. One ticket per order for now.
+// `/?event=<id>`: one event, its ticket types with live availability, how many of each, a name
+// for each ticket and Buy. Stripe's cancel URL lands here too.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
@@ -21,6 +21,8 @@ import {
 
 const REFRESH_MS = 10_000;
 const HOLDER_MAX = 200;
+/** The most tickets an order takes (the API's limit), in all and of any one type. */
+const ORDER_MAX = 10;
 
 export default async function eventPage({ main, signal, id, navigate, user }) {
   const event = await api.get(`/events/${api.seg(id)}`, { signal });
@@ -28,11 +30,10 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
   setTitle(event.title);
 
   const types = event.ticketTypes ?? [];
-  const choosing = types.length > 1;
+  const several = types.length > 1;
   let latest = event;
-  // One type: that one. Several: the first that can be bought now, so Buy works at once.
-  let selectedId = choosing ? (types.find((type) => typeOnSale(event, type.id))?.id ?? null) : (types[0]?.id ?? null);
-  const selected = () => types.find((type) => type.id === selectedId) ?? null;
+  // While a checkout is being started, Buy keeps saying so whatever else changes.
+  let busy = false;
 
   const badge = availabilityBadge(event);
   const seatsText = h('span', { text: seatsLine(event) });
@@ -40,37 +41,33 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
   const total = h('p', { class: 'order-total', id: 'order-total' });
   const buy = h('button', { type: 'button', class: 'button button-primary button-large button-block', id: 'buy' });
 
-  const holder = h('input', {
-    type: 'text',
-    id: 'holder-name',
-    name: 'holderName',
-    autocomplete: 'name',
-    maxlength: String(HOLDER_MAX),
-    placeholder: 'your name',
-    'aria-describedby': 'holder-name-hint holder-name-error',
-  });
-  const holderError = h('p', { class: 'field-error', id: 'holder-name-error', hidden: true });
-  const showHolderError = (text) => {
-    holderError.textContent = text ?? '';
-    holderError.hidden = !text;
-    if (text) holder.setAttribute('aria-invalid', 'true');
-    else holder.removeAttribute('aria-invalid');
+  // How many of each type: one number input per type, read on every change.
+  const quantities = new Map();
+  const quantityInput = (type, props = {}) => {
+    const onSale = typeOnSale(event, type.id);
+    const input = h('input', {
+      type: 'number',
+      id: `type-${type.id}-quantity`,
+      name: 'quantity',
+      inputmode: 'numeric',
+      min: '0',
+      max: String(perOrder(type)),
+      step: '1',
+      // One type starts at one ticket, so Buy works at once; several start at none.
+      value: String(!several && onSale ? 1 : 0),
+      disabled: !onSale,
+      dataset: { ticketType: type.id },
+      onInput: () => changed(),
+      ...props,
+    });
+    quantities.set(type.id, input);
+    return input;
   };
-  // Without ticket types (an older API) there is nothing to name a holder on.
-  const holderField = types.length
-    ? h(
-        'div',
-        { class: 'field holder-field' },
-        h('label', { for: 'holder-name', text: 'Name on the ticket' }),
-        h('p', { class: 'field-hint', id: 'holder-name-hint', text: `Optional. Leave empty for your own name${user?.name ? ` (${user.name})` : ''}.` }),
-        holder,
-        holderError,
-      )
-    : null;
+  const chosen = () => types.map((type) => ({ type, count: countOf(quantities.get(type.id)) }));
 
-  // Each type's availability badge, updated in place so the choice and focus survive refreshes.
+  // Each type's availability badge, updated in place so the quantities and focus survive refreshes.
   const typeBadges = new Map();
-  const typeInputs = new Map();
+  const cards = new Map();
   const option = (type) => {
     const { text, tone } = typeAvailability(event, type);
     const badgeId = `type-${type.id}-availability`;
@@ -84,61 +81,134 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
       type.description ? h('span', { class: 'type-description', id: descriptionId, text: type.description }) : null,
       typeBadge,
     );
-    if (!choosing) return h('div', { class: 'type-option type-option-only', dataset: { ticketType: type.id } }, body);
-    const input = h('input', {
-      type: 'radio',
-      name: 'ticketType',
-      value: type.id,
-      checked: type.id === selectedId,
-      disabled: !typeOnSale(event, type.id),
-      // Named by the type's name alone; price, description and availability are its description.
-      'aria-labelledby': `type-${type.id}-name`,
+    const input = quantityInput(type, {
+      // Named by the type's name and the visible "Quantity"; price, description and availability are its description.
+      'aria-label': `${type.name} quantity`,
       'aria-describedby': [`type-${type.id}-price`, type.description ? descriptionId : null, badgeId].filter(Boolean).join(' '),
-      onChange: () => {
-        selectedId = type.id;
-        replace(status);
-        updateBuy();
-      },
     });
-    typeInputs.set(type.id, input);
-    return h('label', { class: 'type-option', dataset: { ticketType: type.id } }, input, body);
+    const card = h(
+      'div',
+      { class: 'type-option type-option-order', dataset: { ticketType: type.id } },
+      body,
+      h('div', { class: 'field quantity' }, h('label', { for: input.id, text: 'Quantity' }), input),
+    );
+    cards.set(type.id, card);
+    return card;
   };
   // A single type only gets a card when it says more than the event's badge does.
   const worthACard = (type) => type.description || ['NOT_YET_ON_SALE', 'SALES_ENDED'].includes(typeStats(event, type.id)?.status);
-  const picker = choosing
-    ? h('fieldset', { class: 'type-picker', id: 'ticket-types' }, h('legend', { text: 'Choose a ticket' }), types.map(option))
-    : types.length === 1 && worthACard(types[0])
-      ? h('div', { class: 'type-picker', id: 'ticket-types' }, option(types[0]))
+  const onlyQuantity = (type) => {
+    const input = quantityInput(type);
+    return h('div', { class: 'field quantity-field' }, h('label', { for: input.id, text: 'Number of tickets' }), input);
+  };
+  const picker = several
+    ? h('fieldset', { class: 'type-picker', id: 'ticket-types' }, h('legend', { text: 'Choose your tickets' }), types.map(option))
+    : types.length === 1
+      ? worthACard(types[0])
+        ? h('div', { class: 'type-picker', id: 'ticket-types' }, option(types[0]))
+        : onlyQuantity(types[0])
       : null;
 
+  // One name field per ticket, kept per type and place so names already typed survive changes
+  // of the quantities (fewer tickets only hide the last fields of that type).
+  const holderFields = new Map();
+  let shownHolders = [];
+  const holderField = (type, place) => {
+    const inputId = `holder-${type.id}-${place}`;
+    const errorId = `${inputId}-error`;
+    const label = h('label', { for: inputId });
+    const input = h('input', {
+      type: 'text',
+      id: inputId,
+      name: 'holderName',
+      // Autofill would put one name on every ticket.
+      autocomplete: 'off',
+      maxlength: String(HOLDER_MAX),
+      placeholder: 'your name',
+      'aria-describedby': `holder-hint ${errorId}`,
+    });
+    const error = h('p', { class: 'field-error', id: errorId, hidden: true });
+    const showError = (text) => {
+      error.textContent = text ?? '';
+      error.hidden = !text;
+      if (text) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    };
+    return { type, label, input, showError, element: h('div', { class: 'field holder-field' }, label, input, error) };
+  };
+  const holderList = h('div', { class: 'holder-list' });
+  // Without ticket types (an older API) there is nothing to name a holder on.
+  const holders = types.length
+    ? h(
+        'fieldset',
+        { class: 'holder-fields', id: 'holders', hidden: true },
+        h('legend', { text: 'Names on the tickets' }),
+        h('p', { class: 'field-hint', id: 'holder-hint', text: `Optional. Leave a name empty for your own${user?.name ? ` (${user.name})` : ''}.` }),
+        holderList,
+      )
+    : null;
+  /** Shows a name field for each chosen ticket, in the order of the types (the order's too). */
+  const layoutHolders = () => {
+    shownHolders = [];
+    for (const { type, count } of chosen()) {
+      const fields = holderFields.get(type.id) ?? [];
+      holderFields.set(type.id, fields);
+      const wanted = Math.min(count || 0, perOrder(type));
+      while (fields.length < wanted) fields.push(holderField(type, fields.length));
+      shownHolders.push(...fields.slice(0, wanted));
+    }
+    shownHolders.forEach((field, index) => {
+      field.label.textContent = `Ticket ${index + 1} — ${field.type.name}: name on the ticket`;
+      field.input.dataset.ticketIndex = String(index);
+    });
+    replace(holderList, shownHolders.map((field) => field.element));
+    if (holders) holders.hidden = shownHolders.length === 0;
+  };
+
   const updateBuy = () => {
-    const { open, text } = buyState(latest, types, selected(), choosing);
+    const lines = chosen();
+    for (const { type, count } of lines) cards.get(type.id)?.classList.toggle('type-option-chosen', count > 0);
+    showTotal(total, latest, types, lines);
+    if (busy) return;
+    const { open, text } = buyState(latest, types, lines);
     buy.disabled = !open;
     buy.replaceChildren(icon('ticket'), text);
-    const type = selected();
-    const price = type ? type.priceMinor : types.length ? null : latest.priceMinor;
-    total.hidden = price === null;
-    if (price !== null) {
-      replace(total, h('span', { text: choosing ? `Total (1 × ${type.name})` : 'Total' }), h('strong', { text: money(price, latest.currency) }));
-    }
   };
+  const changed = () => {
+    layoutHolders();
+    replace(status);
+    updateBuy();
+  };
+  layoutHolders();
   updateBuy();
 
-  buy.addEventListener('click', async () => {
-    const holderName = holder.value.replace(/\s+/g, ' ').trim();
-    if (holderName.length > HOLDER_MAX) {
-      showHolderError(`The name can be at most ${HOLDER_MAX} characters.`);
-      holder.focus();
-      return;
+  /** The order's tickets with their cleaned names, or null (and the first name at fault focused). */
+  const ticketsToBuy = () => {
+    const tickets = [];
+    let faulty = null;
+    for (const field of shownHolders) {
+      const holderName = field.input.value.replace(/\s+/g, ' ').trim();
+      const problem = nameProblem(holderName);
+      field.showError(problem);
+      faulty ??= problem ? field : null;
+      const ticket = { ticketTypeId: field.type.id };
+      if (holderName) ticket.holderName = holderName;
+      tickets.push(ticket);
     }
-    showHolderError(null);
-    const ticket = { ticketTypeId: selectedId };
-    if (holderName) ticket.holderName = holderName;
-    const body = types.length ? { tickets: [ticket] } : {};
+    faulty?.input.focus();
+    return faulty ? null : tickets;
+  };
 
+  buy.addEventListener('click', async () => {
+    const tickets = types.length ? ticketsToBuy() : [];
+    if (!tickets) return;
+    const body = types.length ? { tickets } : {};
+    const one = tickets.length <= 1;
+
+    busy = true;
     buy.disabled = true;
     const label = buy.lastChild.textContent;
-    buy.lastChild.textContent = 'Reserving your seat…';
+    buy.lastChild.textContent = one ? 'Reserving your seat…' : 'Reserving your seats…';
     replace(status);
     try {
       const order = await api.post(`/events/${api.seg(event.id)}/checkout`, body, { signal });
@@ -150,10 +220,12 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
       }
     } catch (error) {
       if (error?.name === 'AbortError') return;
+      busy = false;
       buy.lastChild.textContent = label;
       buy.disabled = false;
       const taken = error.status === 409;
-      replace(status, notice(taken ? 'warn' : 'error', taken ? 'This ticket is not available' : 'Could not start checkout', h('p', { text: error.message })));
+      const title = taken ? (one ? 'This ticket is not available' : 'These tickets are not available') : 'Could not start checkout';
+      replace(status, notice(taken ? 'warn' : 'error', title, h('p', { text: error.message })));
       // Sold out, off sale or an unknown type: fresh numbers show which types are left.
       if (taken || error.status === 400) refresh().catch(() => {});
     }
@@ -171,11 +243,11 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
         typeBadge.textContent = text;
         typeBadge.className = `badge badge-${tone}`;
       }
-      const input = typeInputs.get(type.id);
-      // The chosen type stays chosen (Buy then says why it cannot be bought).
-      if (input) input.disabled = !typeOnSale(fresh, type.id) && type.id !== selectedId;
+      const input = quantities.get(type.id);
+      // A type already chosen stays changeable (Buy then says why it cannot be bought).
+      if (input) input.disabled = !typeOnSale(fresh, type.id) && countOf(input) === 0;
     }
-    if (!buy.lastChild?.textContent?.endsWith('…')) updateBuy();
+    updateBuy();
   };
 
   const allFree = types.length ? types.every((type) => type.priceMinor === 0) : event.priceMinor === 0;
@@ -207,11 +279,11 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
         h('p', { class: 'buy-when', text: dateTime(event.startsAt) }),
         badge,
         picker,
-        holderField,
+        holders,
         total,
         buy,
         status,
-        h('p', { class: 'fine-print', text: allFree ? 'Free entry. Your ticket is ready in seconds.' : 'Your seat is held for half an hour while you pay on Stripe’s secure page.' }),
+        h('p', { class: 'fine-print', text: allFree ? 'Free entry. Your tickets are ready in seconds.' : 'Your seats are held for half an hour while you pay on Stripe’s secure page.' }),
         event.organizedByYou
           ? h('div', { class: 'organizer-note' }, h('p', { text: 'You organize this event.' }), link(routes.manage(event.id), { class: 'button button-secondary button-block' }, icon('users'), 'Manage event'))
           : null,
@@ -221,21 +293,92 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
   every(REFRESH_MS, refresh, signal);
 }
 
-/** What Buy says and whether it works: the event's state first, then the chosen type's. */
-function buyState(event, types, type, choosing) {
+/** The most of `type` one order takes. */
+function perOrder(type) {
+  return Math.min(type.maxPerOrder ?? ORDER_MAX, ORDER_MAX);
+}
+
+/** A quantity input's number: a whole number from 0 (empty is 0), or NaN. */
+function countOf(input) {
+  const text = input?.value.trim() ?? '';
+  if (text === '') return 0;
+  const count = Number(text);
+  return Number.isInteger(count) && count >= 0 ? count : NaN;
+}
+
+/** What is wrong with a holder's name (trimmed, spaces collapsed), or null. The API's rules. */
+function nameProblem(name) {
+  // Characters as the API counts them (code points), not UTF-16 units.
+  if ([...name].length > HOLDER_MAX) return `The name can be at most ${HOLDER_MAX} characters.`;
+  if (/\p{Cc}/u.test(name)) return 'The name cannot contain control characters.';
+  return null;
+}
+
+/** "Total (2 × Standard, 1 × VIP) €70.00": each type's quantity times its price; hidden while nothing is chosen. */
+function showTotal(element, event, types, lines) {
+  if (!types.length) {
+    replace(element, h('span', { text: 'Total' }), h('strong', { text: money(event.priceMinor, event.currency) }));
+    element.hidden = false;
+    return;
+  }
+  const some = lines.filter((line) => line.count > 0);
+  element.hidden = !some.length || lines.some((line) => Number.isNaN(line.count));
+  if (element.hidden) {
+    replace(element);
+    return;
+  }
+  const count = some.reduce((sum, line) => sum + line.count, 0);
+  const price = some.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
+  const what = types.length > 1 ? some.map((line) => `${line.count} × ${line.type.name}`).join(', ') : count > 1 ? plural(count, 'ticket', 'tickets') : null;
+  replace(element, h('span', { text: what ? `Total (${what})` : 'Total' }), h('strong', { text: money(price, event.currency) }));
+}
+
+/** Why a type cannot be bought now, in words. */
+function whyNot(event, type) {
+  return { NOT_YET_ON_SALE: 'not on sale yet', SALES_ENDED: 'no longer on sale' }[typeStats(event, type.id)?.status] ?? 'sold out';
+}
+
+/** What Buy says and whether it works: the event's state first, then the quantities chosen. */
+function buyState(event, types, lines) {
   const stats = event.availability;
-  if (stats.status === 'ENDED') return { open: false, text: 'This event has started' };
-  if (stats.status === 'SOLD_OUT' || stats.remaining <= 0) return { open: false, text: 'Sold out' };
-  if (types.length && !type) {
-    const any = types.some((each) => typeOnSale(event, each.id));
-    return { open: false, text: any ? 'Choose a ticket' : 'No tickets on sale right now' };
+  const closed = (text) => ({ open: false, text });
+  if (stats.status === 'ENDED') return closed('This event has started');
+  if (stats.status === 'SOLD_OUT' || stats.remaining <= 0) return closed('Sold out');
+  if (!types.length) return { open: true, text: buyText(1, event.priceMinor, event.currency) };
+  const several = types.length > 1;
+
+  if (lines.some((line) => Number.isNaN(line.count))) return closed('Enter a whole number of tickets');
+  const tooMany = lines.find((line) => line.count > perOrder(line.type));
+  if (tooMany) return closed(several ? `At most ${perOrder(tooMany.type)} ${tooMany.type.name} per order` : `At most ${plural(perOrder(tooMany.type), 'ticket', 'tickets')} per order`);
+  const count = lines.reduce((sum, line) => sum + line.count, 0);
+  if (count > ORDER_MAX) return closed(`At most ${ORDER_MAX} tickets per order`);
+  if (count === 0) {
+    if (types.some((type) => typeOnSale(event, type.id))) return closed(several ? 'Choose your tickets' : 'Choose how many tickets');
+    if (several) return closed('No tickets on sale right now');
+    const why = whyNot(event, types[0]);
+    return closed(why === 'sold out' ? 'Sold out' : `Tickets are ${why}`);
   }
-  if (type && !typeOnSale(event, type.id)) {
-    const why = { NOT_YET_ON_SALE: 'not on sale yet', SALES_ENDED: 'no longer on sale' }[typeStats(event, type.id)?.status] ?? 'sold out';
-    return { open: false, text: choosing ? `${type.name} is ${why}` : why === 'sold out' ? 'Sold out' : `Tickets are ${why}` };
+
+  const off = lines.find((line) => line.count > 0 && !typeOnSale(event, line.type.id));
+  if (off) {
+    const why = whyNot(event, off.type);
+    return closed(several ? `${off.type.name} is ${why}` : why === 'sold out' ? 'Sold out' : `Tickets are ${why}`);
   }
-  const price = type ? type.priceMinor : event.priceMinor;
-  return { open: true, text: price === 0 ? 'Get a free ticket' : `Buy ticket · ${money(price, event.currency)}` };
+  // Fewer left than chosen: say so here rather than after a refused checkout.
+  const short = lines.find((line) => line.count > (typeStats(event, line.type.id)?.remaining ?? Infinity));
+  if (short) {
+    const left = typeStats(event, short.type.id).remaining;
+    return closed(several ? `Only ${left.toLocaleString()} ${short.type.name} left` : `Only ${plural(left, 'ticket', 'tickets')} left`);
+  }
+  if (count > stats.remaining) return closed(`Only ${plural(stats.remaining, 'seat', 'seats')} left`);
+  const price = lines.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
+  return { open: true, text: buyText(count, price, event.currency) };
+}
+
+/** "Buy ticket · €25.00", "Buy 3 tickets · €70.00", "Get a free ticket", "Get 2 free tickets". */
+function buyText(count, price, currency) {
+  if (price === 0) return count === 1 ? 'Get a free ticket' : `Get ${count} free tickets`;
+  return `Buy ${count === 1 ? 'ticket' : `${count} tickets`} · ${money(price, currency)}`;
 }
 
 function seatsLine(event) {

@@ -1,10 +1,11 @@
 // `/?order=<id>`: where Stripe (or a free registration) sends the buyer. Follows the order until
-// its ticket is ready (download) or it failed (why, and what happened to the money).
+// its tickets are ready (each with its own download) or it failed (why, and what happened to the
+// money).
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime, money } from '../format.js';
-import { every, fact, link, notice, pageHeader, routes } from './common.js';
+import { dateTime, money, plural } from '../format.js';
+import { every, fact, link, notice, pageHeader, routes, ticketStatus } from './common.js';
 
 /** Poll quickly at first (tickets are usually ready in a second or two), then back off. */
 const pollDelay = (attempt) => Math.min(800 * 1.4 ** attempt, 5000);
@@ -18,10 +19,13 @@ export default async function orderPage({ main, signal, id }) {
   const event = await api.get(`/events/${api.seg(order.eventId)}`, { signal }).catch(() => null);
   if (signal.aborted) return;
 
-  // The order body does not name its type yet; use it when it does (or gives its id).
-  const typeName = order.ticketType ?? event?.ticketTypes?.find((type) => type.id === order.ticketTypeId)?.name ?? null;
+  // Tickets give their type's id; the event has its name.
+  const typeName = (ticket) => event?.ticketTypes?.find((type) => type.id === ticket.ticketTypeId)?.name ?? null;
 
   const statusBox = h('div', { class: 'order-status', id: 'order-status', role: 'status', 'aria-live': 'polite' });
+  const ticketsBox = h('section', { class: 'panel order-tickets', id: 'order-tickets', 'aria-labelledby': 'order-tickets-title', hidden: true });
+  const countText = h('span');
+  const countFact = fact('seat', 'Tickets', countText);
   const started = Date.now();
   replace(
     main,
@@ -29,7 +33,7 @@ export default async function orderPage({ main, signal, id }) {
     h(
       'div',
       { class: 'order-layout' },
-      statusBox,
+      h('div', { class: 'order-main' }, statusBox, ticketsBox),
       h(
         'section',
         { class: 'panel order-summary', 'aria-label': 'Order summary' },
@@ -39,8 +43,8 @@ export default async function orderPage({ main, signal, id }) {
           { class: 'facts facts-compact' },
           event ? fact('calendar', 'When', dateTime(event.startsAt)) : null,
           event ? fact('pin', 'Where', event.venue) : null,
-          typeName ? fact('seat', 'Ticket type', typeName) : null,
-          fact('tag', 'Paid', money(order.amountMinor, order.currency)),
+          countFact,
+          fact('tag', 'Total', h('span', { id: 'order-amount', text: money(order.amountMinor, order.currency) })),
           fact('ticket', 'Order', h('code', { class: 'order-id', text: order.orderId })),
         ),
         event ? link(routes.event(event.id), { class: 'text-link' }, 'Event details') : null,
@@ -48,9 +52,18 @@ export default async function orderPage({ main, signal, id }) {
     ),
   );
 
-  const show = () => replace(statusBox, statusView(order, Date.now() - started > SLOW_MS));
+  const show = () => {
+    const tickets = order.tickets ?? [];
+    replace(statusBox, statusView(order, Date.now() - started > SLOW_MS));
+    ticketsBox.hidden = !tickets.length;
+    replace(ticketsBox, tickets.length ? ticketList(order, typeName) : null);
+    countText.textContent = ticketsLine(tickets, typeName);
+    countFact.hidden = !tickets.length;
+  };
+  // Settled: no longer pending, and a fulfilled order's tickets are there to download.
+  const settled = () => order.status !== 'PENDING' && !(order.status === 'FULFILLED' && !order.tickets?.length);
   show();
-  if (order.status !== 'PENDING') return;
+  if (settled()) return;
   // Polling ends with the page (signal) or once the order is settled (done).
   const done = new AbortController();
   signal.addEventListener('abort', () => done.abort());
@@ -61,23 +74,78 @@ export default async function orderPage({ main, signal, id }) {
       order = await api.get(`/orders/${api.seg(id)}`, { signal });
       if (signal.aborted) return;
       show();
-      if (order.status !== 'PENDING') done.abort();
+      if (settled()) done.abort();
     },
     done.signal,
   );
 }
 
+/** "2 × Standard, 1 × VIP" (in the order's order), or "3 tickets" when the types are unknown. */
+function ticketsLine(tickets, typeName) {
+  const counts = new Map();
+  for (const ticket of tickets) {
+    const name = typeName(ticket);
+    if (!name) return plural(tickets.length, 'ticket', 'tickets');
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].map(([name, count]) => `${count} × ${name}`).join(', ');
+}
+
+/** Every ticket of the order: type, holder, status and, once the order is fulfilled, its download. */
+function ticketList(order, typeName) {
+  const tickets = order.tickets;
+  const several = tickets.length > 1;
+  return [
+    h('h2', { id: 'order-tickets-title', text: several ? `Your ${tickets.length} tickets` : 'Your ticket' }),
+    h(
+      'ul',
+      { class: 'ticket-list' },
+      tickets.map((ticket, index) => {
+        const status = ticketStatus(ticket.status);
+        const type = typeName(ticket);
+        const number = several ? ` ${index + 1}` : '';
+        // Links exist for a fulfilled order's tickets that are not void.
+        const downloadable = order.status === 'FULFILLED' && ticket.status !== 'VOID';
+        return h(
+          'li',
+          { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
+          h('div', { class: 'date-tile', 'aria-hidden': 'true' }, icon('ticket')),
+          h(
+            'div',
+            { class: 'ticket-card-body' },
+            h('h3', { class: 'ticket-card-title ticket-holder', text: ticket.holderName }),
+            h(
+              'p',
+              { class: 'ticket-card-holder' },
+              h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
+              type ? h('span', { class: 'ticket-type', text: type }) : null,
+              several ? h('span', { class: 'muted', text: `Ticket${number} of ${tickets.length}` }) : null,
+            ),
+          ),
+          h(
+            'div',
+            { class: 'ticket-card-actions' },
+            downloadable ? downloadButton({ ticketId: ticket.ticketId, orderId: order.orderId }, { small: true, label: `Download ticket${number} (PDF) for ${ticket.holderName}` }) : null,
+          ),
+        );
+      }),
+    ),
+  ];
+}
+
 function statusView(order, slow) {
+  const count = order.tickets?.length ?? 0;
   switch (order.status) {
     case 'FULFILLED':
       return h(
         'div',
         { class: 'status-card status-success', dataset: { status: order.status } },
         h('div', { class: 'status-icon' }, icon('check')),
-        h('h2', { text: 'Your ticket is ready' }),
-        h('p', { text: 'Download it now and show the QR code at the door — on your phone or printed.' }),
-        downloadButton(order),
-        h('p', { class: 'fine-print' }, 'It is also in ', link(routes.tickets(), {}, 'My tickets'), ' whenever you need it again.'),
+        h('h2', { text: count > 1 ? `Your ${count} tickets are ready` : 'Your ticket is ready' }),
+        h('p', { text: count > 1 ? 'Download each one below: every ticket has its own QR code to show at the door — on a phone or printed.' : 'Download it below and show the QR code at the door — on your phone or printed.' }),
+        count > 1
+          ? h('p', { class: 'fine-print' }, 'They are also in ', link(routes.tickets(), {}, 'My tickets'), ' whenever you need them again.')
+          : h('p', { class: 'fine-print' }, 'It is also in ', link(routes.tickets(), {}, 'My tickets'), ' whenever you need it again.'),
       );
     case 'FAILED': {
       const paid = order.amountMinor > 0;
@@ -98,7 +166,7 @@ function statusView(order, slow) {
         h('div', { class: 'status-icon' }, icon('alert')),
         h('h2', { text: 'This order was refunded' }),
         h('p', {}, h('strong', { text: 'Reason: ' }), order.failureReason || 'The ticket was cancelled.'),
-        h('p', { class: 'refund-status', text: `Refund: ${money(order.amountMinor, order.currency)} has been returned to your card. The ticket is no longer valid.` }),
+        h('p', { class: 'refund-status', text: `Refund: ${money(order.amountMinor, order.currency)} has been returned to your card. ${count > 1 ? 'The tickets are' : 'The ticket is'} no longer valid.` }),
       );
     case 'EXPIRED':
       return h(
@@ -121,17 +189,18 @@ function statusView(order, slow) {
   }
 }
 
-/** Fetches a fresh link on every click (links are short-lived) and starts the download. */
-export function downloadButton(order, { small = false, label = null } = {}) {
-  const button = h('button', { type: 'button', class: ['button', 'button-primary', small ? 'button-small' : 'button-large'], 'aria-label': label, dataset: { download: order.ticketId ?? '' } }, icon('download'), small ? 'Download' : 'Download ticket (PDF)');
+/**
+ * A ticket's download button (here and in My tickets): fetches a fresh link on every click
+ * (links are short-lived) and starts the download.
+ */
+export function downloadButton({ ticketId }, { small = false, label = null } = {}) {
+  const button = h('button', { type: 'button', class: ['button', 'button-primary', small ? 'button-small' : 'button-large'], 'aria-label': label, dataset: { download: ticketId } }, icon('download'), small ? 'Download' : 'Download ticket (PDF)');
   const problem = h('span', { class: 'field-error', role: 'alert' });
   button.addEventListener('click', async () => {
     button.disabled = true;
     problem.textContent = '';
     try {
-      const link = order.ticketId
-        ? await api.get(`/tickets/${api.seg(order.ticketId)}/download`)
-        : (await api.get(`/orders/${api.seg(order.orderId)}`)).download;
+      const link = await api.get(`/tickets/${api.seg(ticketId)}/download`);
       if (!link?.url) throw new Error('The ticket is not ready yet.');
       location.assign(new URL(link.url, location.href).href);
     } catch (error) {

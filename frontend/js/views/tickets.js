@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime, relative } from '../format.js';
-import { dateTile, emptyState, link, pageHeader, routes } from './common.js';
+import { dateTile, emptyState, link, pageHeader, routes, ticketStatus } from './common.js';
 import { downloadButton } from './order.js';
 
 export default async function ticketsPage({ main, signal }) {
@@ -49,11 +49,7 @@ export default async function ticketsPage({ main, signal }) {
 function ticketCard(ticket, event) {
   // The type's name, from the ticket or else from its event.
   const typeName = ticket.ticketType ?? event?.ticketTypes?.find((type) => type.id === ticket.ticketTypeId)?.name;
-  const status = {
-    VALID: { text: 'Valid', tone: 'good' },
-    USED: { text: 'Checked in', tone: 'muted' },
-    VOID: { text: 'Void', tone: 'bad' },
-  }[ticket.status] ?? { text: ticket.status, tone: 'muted' };
+  const status = ticketStatus(ticket.status);
   return h(
     'li',
     { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },

@@ -21,7 +21,9 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use ticket_core::page::MAX_PAGE_SIZE;
-use ticket_core::{EventId, OrderId, OrderStatus, PageRequest, Store, TicketStatus};
+use ticket_core::{
+    EventId, OrderId, OrderStatus, PageRequest, Seats, Store, TicketStatus, room_for,
+};
 use tokio::sync::oneshot;
 
 use crate::report::{latency_summary, micros, note_debug_build};
@@ -49,17 +51,52 @@ pub struct FlashSaleArgs {
     /// Buyers in flight at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: u32,
+    /// Sell three ticket types (Standard, VIP, Student; their quotas add up to more than the
+    /// capacity) in orders of one to three tickets, each with a holder's name, instead of one
+    /// type, one ticket per order.
+    #[arg(long)]
+    pub ticket_types: bool,
     /// Keep the stack's state in this directory instead of a temporary one.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+/// The different orders buyers make: [`FlashSaleArgs::order_of`] repeats after this many.
+const ORDER_PATTERNS: usize = 9;
+
+/// The mixed sale's types: name, price in cents, and quota in percent of the capacity.
+const MIXED_TYPES: [(&str, i64, u32); 3] = [
+    ("Standard", 2500, 60),
+    ("VIP", 8000, 10),
+    ("Student", 1500, 40),
+];
+
+impl FlashSaleArgs {
+    /// How many tickets buyer `n` orders, and of which types (indexes into the event's types):
+    /// one to three tickets, starting at each type in turn, so the orders repeat every
+    /// [`ORDER_PATTERNS`] buyers.
+    fn order_of(&self, n: usize) -> Vec<usize> {
+        match self.ticket_types {
+            false => vec![0],
+            true => (0..1 + n % 3)
+                .map(|i| (n / 3 + i) % MIXED_TYPES.len())
+                .collect(),
+        }
+    }
 }
 
 pub async fn run(args: FlashSaleArgs) -> Result<(), BoxError> {
     println!(
         "flash sale through the whole stack over HTTP: {} buyers, {} seats, {} in flight \
          (gateway + JWT, checkout, Stripe simulator with hosted page and signed webhooks, \
-         registration saga)",
-        args.buyers, args.seats, args.concurrency
+         registration saga){}",
+        args.buyers,
+        args.seats,
+        args.concurrency,
+        match args.ticket_types {
+            true => "; three ticket types, orders of 1 to 3 tickets",
+            false => "",
+        }
     );
     note_debug_build();
     ticket_render::warm_up();
@@ -151,10 +188,11 @@ impl Stack {
 /// What happened to one buyer.
 enum Outcome {
     SoldOut,
-    /// Held a seat and paid for it.
+    /// Held the seats of its order and paid for them.
     Paid {
         order_id: String,
         paid_at: DateTime<Utc>,
+        tickets: usize,
     },
 }
 
@@ -174,7 +212,7 @@ async fn sell(stack: &Stack, dir: &Path, args: &FlashSaleArgs) -> Result<usize, 
         .no_proxy()
         .build()?;
     let tokens = mint_tokens(stack, dir, args.buyers as usize + 1)?;
-    let event_id = create_event(stack, &http, &tokens[0], args.seats).await?;
+    let (event_id, types) = create_event(stack, &http, &tokens[0], args).await?;
 
     let started = Instant::now();
     let next = AtomicUsize::new(1);
@@ -186,7 +224,15 @@ async fn sell(stack: &Stack, dir: &Path, args: &FlashSaleArgs) -> Result<usize, 
                 if n >= tokens.len() {
                     return Ok::<_, BoxError>(done);
                 }
-                done.push(buy(stack, &http, event_id, n, &tokens[n]).await?);
+                let tickets: Vec<Value> = args
+                    .order_of(n)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, kind)| {
+                        json!({"ticketTypeId": types[kind], "holderName": format!("Holder {n}-{i}")})
+                    })
+                    .collect();
+                done.push(buy(stack, &http, event_id, n, &tokens[n], &tickets).await?);
             }
         })
         .buffer_unordered(args.concurrency as usize)
@@ -196,7 +242,9 @@ async fn sell(stack: &Stack, dir: &Path, args: &FlashSaleArgs) -> Result<usize, 
     let paid: Vec<(&str, DateTime<Utc>)> = buyers
         .iter()
         .filter_map(|buyer| match &buyer.outcome {
-            Outcome::Paid { order_id, paid_at } => Some((order_id.as_str(), *paid_at)),
+            Outcome::Paid {
+                order_id, paid_at, ..
+            } => Some((order_id.as_str(), *paid_at)),
             Outcome::SoldOut => None,
         })
         .collect();
@@ -239,7 +287,7 @@ async fn sell(stack: &Stack, dir: &Path, args: &FlashSaleArgs) -> Result<usize, 
         pay.0.len(),
         pay.summary()
     );
-    let tickets = orders.values().filter(|order| order.ticket).count();
+    let tickets: usize = orders.values().map(|order| order.tickets).sum();
     if let (Some(first), Some(last)) = (first_payment, last_fulfilled) {
         let seconds = (last - first).as_seconds_f64();
         println!(
@@ -316,24 +364,42 @@ fn mint_tokens(stack: &Stack, dir: &Path, count: usize) -> Result<Vec<String>, B
     Ok(tokens)
 }
 
-/// `POST /api/events` as the organizer: a paid event of `seats` seats a month from now.
+/// `POST /api/events` as the organizer: a paid event of `seats` seats a month from now, of
+/// one type or of [`MIXED_TYPES`]; its id and its types' ids.
 async fn create_event(
     stack: &Stack,
     http: &reqwest::Client,
     organizer: &str,
-    seats: u32,
-) -> Result<EventId, BoxError> {
+    args: &FlashSaleArgs,
+) -> Result<(EventId, Vec<String>), BoxError> {
+    let mut event = json!({
+        "title": "Flash sale",
+        "venue": "Benchmark hall",
+        "startsAt": (Utc::now() + TimeDelta::days(30)).to_rfc3339(),
+        "capacity": args.seats,
+        "currency": "EUR",
+    });
+    match args.ticket_types {
+        false => event["priceMinor"] = json!(2500),
+        true => {
+            let types: Vec<Value> = MIXED_TYPES
+                .iter()
+                .map(|&(name, price, percent)| {
+                    json!({
+                        "name": name,
+                        "priceMinor": price,
+                        "quota": (args.seats * percent / 100).max(1),
+                        "maxPerOrder": 3,
+                    })
+                })
+                .collect();
+            event["ticketTypes"] = json!(types);
+        }
+    }
     let response = http
         .post(stack.api("/events"))
         .bearer_auth(organizer)
-        .json(&json!({
-            "title": "Flash sale",
-            "venue": "Benchmark hall",
-            "startsAt": (Utc::now() + TimeDelta::days(30)).to_rfc3339(),
-            "capacity": seats,
-            "priceMinor": 2500,
-            "currency": "EUR",
-        }))
+        .json(&event)
         .send()
         .await?;
     let status = response.status();
@@ -341,24 +407,34 @@ async fn create_event(
     if status != StatusCode::CREATED {
         return Err(format!("creating the event answered {status}: {body}").into());
     }
-    Ok(body["id"]
+    let id = body["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
-        .ok_or_else(|| format!("the new event has no id: {body}"))?)
+        .ok_or_else(|| format!("the new event has no id: {body}"))?;
+    let types = body["ticketTypes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ticket_type| ticket_type["id"].as_str().map(str::to_owned))
+        .collect();
+    Ok((id, types))
 }
 
-/// One buyer: check out; with a seat held, pay on the hosted page with the paying test card.
+/// One buyer: check out `tickets`; with their seats held, pay on the hosted page with the
+/// paying test card.
 async fn buy(
     stack: &Stack,
     http: &reqwest::Client,
     event_id: EventId,
     n: usize,
     token: &str,
+    tickets: &[Value],
 ) -> Result<Buyer, BoxError> {
     let began = Instant::now();
     let response = http
         .post(stack.api(&format!("/events/{event_id}/checkout")))
         .bearer_auth(token)
+        .json(&json!({ "tickets": tickets }))
         .send()
         .await?;
     let status = response.status();
@@ -404,6 +480,7 @@ async fn buy(
         outcome: Outcome::Paid {
             order_id: order_id.to_owned(),
             paid_at,
+            tickets: tickets.len(),
         },
         checkout_micros,
         pay_micros: Some(pay_micros),
@@ -433,7 +510,8 @@ async fn wait_for_registrations(
 /// A paid order as the store and the simulator see it.
 struct PaidOrder {
     status: OrderStatus,
-    ticket: bool,
+    /// The tickets recorded for it.
+    tickets: usize,
     updated_at: DateTime<Utc>,
     amount_minor: i64,
     /// Refunded at the simulator, in minor units.
@@ -462,7 +540,7 @@ async fn paid_orders(
                 order_id.to_owned(),
                 PaidOrder {
                     status: order.status,
-                    ticket: order.ticket_id.is_some(),
+                    tickets: order.ticket_ids.len(),
                     updated_at: order.updated_at,
                     amount_minor: order.amount.amount_minor,
                     refunded_minor,
@@ -531,42 +609,48 @@ async fn verify(
     orders: &HashMap<String, PaidOrder>,
     completed: &HashMap<String, String>,
 ) -> Result<Vec<(bool, String)>, BoxError> {
-    let expected = args.seats.min(args.buyers) as usize;
     let held = buyers
         .iter()
         .filter(|buyer| matches!(buyer.outcome, Outcome::Paid { .. }))
         .count();
+    let held_seats: usize = buyers
+        .iter()
+        .map(|buyer| match buyer.outcome {
+            Outcome::Paid { tickets, .. } => tickets,
+            Outcome::SoldOut => 0,
+        })
+        .sum();
     let sold_out = buyers.len() - held;
-    let seats = stack
+    let view = stack
         .store
         .get_event(event_id)
         .await?
-        .ok_or("the event is gone")?
-        .seats;
+        .ok_or("the event is gone")?;
+    let seats = view.seats;
+    let over_quota: Vec<String> = view
+        .event
+        .ticket_types
+        .iter()
+        .filter(|ticket_type| view.type_seats(ticket_type.id).taken > ticket_type.quota)
+        .map(|ticket_type| ticket_type.name.clone())
+        .collect();
     let tickets = valid_tickets(stack.store.as_ref(), event_id).await?;
     let sessions = stack.sessions_created.load(Ordering::Relaxed);
     let charged_strangers = completed
         .keys()
         .filter(|session| !orders.contains_key(*session))
         .count();
-    let with_ticket = orders
-        .values()
-        .filter(|order| order.status == OrderStatus::Fulfilled && order.ticket)
-        .count();
+    let ticketed = |order: &PaidOrder| order.status == OrderStatus::Fulfilled && order.tickets > 0;
+    let with_tickets = orders.values().filter(|order| ticketed(order)).count();
     let refunded = orders
         .values()
         .filter(|order| order.refunded_minor > 0)
         .count();
     let settled_wrong = orders
         .values()
-        .filter(|order| {
-            let ticketed = order.status == OrderStatus::Fulfilled && order.ticket;
-            let settled = if ticketed {
-                order.refunded_minor == 0
-            } else {
-                order.refunded_minor == order.amount_minor
-            };
-            !settled
+        .filter(|order| match ticketed(order) {
+            true => order.refunded_minor != 0,
+            false => order.refunded_minor != order.amount_minor,
         })
         .count();
     let pending = orders
@@ -577,6 +661,16 @@ async fn verify(
     let sold = i64::from(seats.sold);
     let still_held = i64::from(seats.taken) - sold;
     let remaining = capacity - i64::from(seats.taken);
+    // Every buyer was served, or no order the buyers make fits in what is left (one ticket per
+    // order sells every seat; orders of several may leave a few seats no order fits).
+    let fits = |order: Vec<usize>| {
+        let seats: Seats = order
+            .into_iter()
+            .map(|kind| view.event.ticket_types[kind].id)
+            .collect();
+        room_for(&view, &seats).is_ok()
+    };
+    let fills = held == buyers.len() || (0..ORDER_PATTERNS).all(|n| !fits(args.order_of(n)));
     Ok(vec![
         (
             still_held == 0 && capacity == sold + remaining,
@@ -585,22 +679,27 @@ async fn verify(
                  {still_held} still held"
             ),
         ),
+        (
+            over_quota.is_empty(),
+            format!("ticket types over their quota: {over_quota:?}"),
+        ),
         (pending == 0, format!("orders left PENDING: {pending}")),
         (
-            tickets == expected && (seats.sold, seats.taken) == (expected as u32, expected as u32),
+            tickets == held_seats && (seats.sold, seats.taken) == (tickets as u32, tickets as u32),
             format!(
-                "tickets issued: {tickets} of {expected} expected (event: {} sold, {} taken)",
+                "tickets issued: {tickets}, one per seat held by a paid order ({held_seats}; \
+                 event: {} sold, {} taken)",
                 seats.sold, seats.taken
             ),
         ),
         (
-            held == expected && sold_out == buyers.len() - expected,
-            format!("checkouts: {held} held a seat, {sold_out} refused as sold out"),
+            fills && held + sold_out == buyers.len(),
+            format!("checkouts: {held} held their seats, {sold_out} refused as sold out"),
         ),
         (
             sessions == held,
             format!(
-                "Stripe checkout sessions created: {sessions}, one per held seat (sold-out \
+                "Stripe checkout sessions created: {sessions}, one per held order (sold-out \
                  buyers never reached Stripe)"
             ),
         ),
@@ -612,16 +711,16 @@ async fn verify(
             ),
         ),
         (
-            refunded == held - with_ticket,
+            refunded == held - with_tickets,
             format!(
-                "refunds: {refunded} ({} paid buyers without a ticket)",
-                held - with_ticket
+                "refunds: {refunded} ({} paid buyers without tickets)",
+                held - with_tickets
             ),
         ),
         (
             settled_wrong == 0,
             format!(
-                "every paid buyer has a ticket or a full refund, never both: {settled_wrong} \
+                "every paid buyer has tickets or a full refund, never both: {settled_wrong} \
                  do not"
             ),
         ),

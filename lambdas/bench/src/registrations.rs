@@ -14,8 +14,8 @@ use serde_json::Value;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
 use ticket_core::{
     Attendee, CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, NewEvent, NewHold, OrderId,
-    Payments, PaymentsError, RandomIds, Refund, RefundRequest, Seats, Store, SystemClock,
-    TicketSigner, UserId, Workflow,
+    OrderedTicket, Payments, PaymentsError, RandomIds, Refund, RefundRequest, Seats, Store,
+    SystemClock, TicketSigner, UserId, Workflow,
 };
 use tokio::sync::Semaphore;
 
@@ -217,7 +217,11 @@ async fn paid_seats(
             order_id: format!("cs_bench_{}", hold.id.as_uuid().simple()).into(),
             event_id: event.id,
             hold_id: hold.id,
-            ticket_type_id: Some(ticket_type.id),
+            ticket_type_id: None,
+            tickets: vec![OrderedTicket {
+                ticket_type_id: ticket_type.id,
+                holder_name: None,
+            }],
             user_id: hold.user_id,
             payment_intent_id: Some(format!("pi_bench_{n}")),
             amount_minor: ticket_type.price_minor,

@@ -34,7 +34,7 @@ use stripe_checkout::checkout_session::{
     ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_core::refund::{CreateRefund, ListRefund};
-use ticket_core::stripe_webhook::SessionFields;
+use ticket_core::stripe_webhook::{SessionFields, session_tickets, ticket_metadata};
 use ticket_core::{
     CheckoutRequest, CheckoutSession, OrderId, Payments, PaymentsError, Refund, RefundRequest,
     SessionSnapshot, SessionStatus,
@@ -258,32 +258,32 @@ fn to_refund(refund: &stripe_core::Refund) -> Refund {
 
 fn checkout_form(request: &CheckoutRequest) -> CreateCheckoutSession {
     let Ok(currency) = request
-        .price
         .currency
         .code()
         .to_ascii_lowercase()
         .parse::<stripe_types::Currency>();
-    let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency);
-    price_data.product_data = Some(ProductData::new(request.title.as_str()));
-    price_data.unit_amount = Some(request.price.amount_minor);
-    let mut item = CreateCheckoutSessionLineItems::new();
-    item.price_data = Some(price_data);
-    item.quantity = Some(1);
+    let items = request
+        .lines
+        .iter()
+        .map(|line| {
+            let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price_data.product_data = Some(ProductData::new(line.title.as_str()));
+            price_data.unit_amount = Some(line.unit_price_minor);
+            let mut item = CreateCheckoutSessionLineItems::new();
+            item.price_data = Some(price_data);
+            item.quantity = Some(u64::from(line.quantity));
+            item
+        })
+        .collect::<Vec<_>>();
     let mut metadata = HashMap::from([
         ("eventId".to_owned(), request.event_id.to_string()),
         ("holdId".to_owned(), request.hold_id.to_string()),
         ("userId".to_owned(), request.user_id.to_string()),
-        (
-            "ticketTypeId".to_owned(),
-            request.ticket_type_id.to_string(),
-        ),
     ]);
-    if let Some(name) = &request.holder_name {
-        metadata.insert("holderName".to_owned(), name.clone());
-    }
+    metadata.extend(ticket_metadata(&request.tickets));
     let form = CreateCheckoutSession::new()
         .mode(stripe_checkout::CheckoutSessionMode::Payment)
-        .line_items(vec![item])
+        .line_items(items)
         .expires_at(request.expires_at.timestamp())
         .metadata(metadata)
         .client_reference_id(request.hold_id.to_string())
@@ -392,8 +392,7 @@ impl Payments for StripePayments {
                 event_id: metadata("eventId"),
                 hold_id: metadata("holdId"),
                 user_id: metadata("userId").or_else(|| found.client_reference_id.clone()),
-                ticket_type_id: metadata("ticketTypeId"),
-                holder_name: metadata("holderName"),
+                tickets: session_tickets(metadata),
                 customer_email: details
                     .and_then(|details| details.email.clone())
                     .or_else(|| found.customer_email.clone()),

@@ -13,8 +13,8 @@ use chrono::{TimeDelta, Utc};
 use ticket_cloud::DynamoStore;
 use ticket_core::time::to_millis;
 use ticket_core::{
-    Attendee, Event, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, RegistrationId,
-    Seats, Store, StoreError, Ticket, TicketId, UserId,
+    Attendee, Event, HoldId, NewHold, NewTickets, Order, OrderId, OrderStatus, RegistrationId,
+    Seats, Store, StoreError, Ticket, TicketDraft, TicketId, UserId,
 };
 use uuid::Uuid;
 
@@ -152,26 +152,28 @@ async fn ticket_lists_skip_items_that_cannot_be_read() {
             payment_intent_id: None,
             amount: show.lowest_price(),
             status: OrderStatus::Pending,
-            ticket_id: None,
+            ticket_ids: Vec::new(),
             failure_reason: None,
             created_at: at,
             updated_at: at,
         };
         let recorded = store
-            .record_ticket(&NewTicket {
+            .record_tickets(&NewTickets {
                 order,
-                ticket_type_id: show.ticket_types[0].id,
-                registration_id: RegistrationId::from(Uuid::now_v7()),
-                ticket_id: TicketId::from(Uuid::now_v7()),
-                attendee: Attendee {
-                    name: format!("Guest {n}"),
-                    email: "guest@example.org".into(),
-                },
+                tickets: vec![TicketDraft {
+                    id: TicketId::from(Uuid::now_v7()),
+                    registration_id: RegistrationId::from(Uuid::now_v7()),
+                    ticket_type_id: show.ticket_types[0].id,
+                    attendee: Attendee {
+                        name: format!("Guest {n}"),
+                        email: "guest@example.org".into(),
+                    },
+                }],
                 created_at: at,
             })
             .await
             .unwrap();
-        tickets.push(recorded.ticket);
+        tickets.extend(recorded.tickets);
     }
     // The second ticket: both its items (the user's and the attendee list's).
     let bad = &tickets[1];

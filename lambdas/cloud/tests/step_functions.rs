@@ -47,6 +47,7 @@ fn request(order: &str) -> RegistrationRequest {
         event_id: uuid::Uuid::now_v7().into(),
         hold_id: uuid::Uuid::now_v7().into(),
         ticket_type_id: Some(uuid::Uuid::now_v7().into()),
+        tickets: Vec::new(),
         user_id: "user-1".into(),
         payment_intent_id: Some("pi_123".into()),
         amount_minor: 2500,

@@ -14,12 +14,14 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use ticket_cloud::StripePayments;
 use ticket_core::{
-    CheckoutRequest, CheckoutSession, EventId, HoldId, Money, OrderId, Payments, PaymentsError,
-    Refund, RefundRequest, TicketTypeId, UserId,
+    CheckoutLine, CheckoutRequest, CheckoutSession, EventId, HoldId, Money, OrderId, OrderedTicket,
+    Payments, PaymentsError, Refund, RefundRequest, TicketTypeId, UserId,
 };
 use uuid::Uuid;
 
 const SECRET: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc";
+const STANDARD: &str = "0190c5a0-0000-7000-8000-000000000003";
+const VIP: &str = "0190c5a0-0000-7000-8000-000000000004";
 const SESSION_ID: &str = "cs_test_a11YYufWQzNY63zpQ6QSNRQhkUpVph4WRmzW0zWJO2znZKdVujZ0N0S22u";
 const SESSION_URL: &str = "https://checkout.stripe.com/c/pay/cs_test_a11YYufWQzNY63zpQ6QSNRQhkUpVph4WRmzW0zWJO2znZKdVujZ0N0S22u";
 const PAYMENT_INTENT: &str = "pi_1GszsK2eZvKYlo2CfhZyoZLp";
@@ -307,15 +309,31 @@ fn checkout_request(customer_email: Option<&str>) -> CheckoutRequest {
         event_id: EventId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000001").unwrap()),
         hold_id: HoldId::from(Uuid::parse_str("0190c5a0-0000-7000-8000-000000000002").unwrap()),
         user_id: UserId::from("cognito-sub-123"),
-        ticket_type_id: TicketTypeId::from(
-            Uuid::parse_str("0190c5a0-0000-7000-8000-000000000003").unwrap(),
-        ),
-        holder_name: Some("Grace Hopper".into()),
-        title: "RustConf & Friends 2026".to_owned(),
-        price: Money {
-            amount_minor: 2500,
-            currency: "EUR".parse().unwrap(),
-        },
+        currency: "EUR".parse().unwrap(),
+        // Two standard tickets (one named) and a VIP one.
+        lines: vec![
+            CheckoutLine {
+                title: "RustConf & Friends 2026 — Standard".to_owned(),
+                unit_price_minor: 2500,
+                quantity: 2,
+            },
+            CheckoutLine {
+                title: "RustConf & Friends 2026 — VIP".to_owned(),
+                unit_price_minor: 9000,
+                quantity: 1,
+            },
+        ],
+        tickets: [
+            (STANDARD, Some("Grace Hopper")),
+            (STANDARD, None),
+            (VIP, Some("Ada")),
+        ]
+        .into_iter()
+        .map(|(type_id, holder)| OrderedTicket {
+            ticket_type_id: TicketTypeId::from(Uuid::parse_str(type_id).unwrap()),
+            holder_name: holder.map(str::to_owned),
+        })
+        .collect(),
         customer_email: customer_email.map(str::to_owned),
         expires_at: Utc.timestamp_opt(1_735_691_400, 0).unwrap(),
         success_url: "https://tickets.example/orders?session={CHECKOUT_SESSION_ID}".to_owned(),
@@ -374,17 +392,24 @@ async fn create_checkout_posts_one_payment_session_for_the_hold() {
         ("line_items[0][price_data][currency]", "eur"),
         (
             "line_items[0][price_data][product_data][name]",
-            "RustConf & Friends 2026",
+            "RustConf & Friends 2026 — Standard",
         ),
         ("line_items[0][price_data][unit_amount]", "2500"),
-        ("line_items[0][quantity]", "1"),
+        ("line_items[0][quantity]", "2"),
+        ("line_items[1][price_data][currency]", "eur"),
+        (
+            "line_items[1][price_data][product_data][name]",
+            "RustConf & Friends 2026 — VIP",
+        ),
+        ("line_items[1][price_data][unit_amount]", "9000"),
+        ("line_items[1][quantity]", "1"),
         ("metadata[eventId]", "0190c5a0-0000-7000-8000-000000000001"),
         ("metadata[holdId]", "0190c5a0-0000-7000-8000-000000000002"),
-        ("metadata[holderName]", "Grace Hopper"),
-        (
-            "metadata[ticketTypeId]",
-            "0190c5a0-0000-7000-8000-000000000003",
-        ),
+        ("metadata[ticket1Holder]", "Grace Hopper"),
+        ("metadata[ticket1Type]", STANDARD),
+        ("metadata[ticket2Type]", STANDARD),
+        ("metadata[ticket3Holder]", "Ada"),
+        ("metadata[ticket3Type]", VIP),
         ("metadata[userId]", "cognito-sub-123"),
         ("mode", "payment"),
         (

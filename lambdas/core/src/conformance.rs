@@ -12,7 +12,8 @@ use crate::event::{Event, EventStatus, NewEvent, SeatCounts};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, TicketId, TicketTypeId, UserId};
 use crate::money::Money;
 use crate::order::{
-    Attendee, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Seats, Ticket, TicketStatus,
+    Attendee, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Seats, Ticket, TicketDraft,
+    TicketStatus,
 };
 use crate::page::PageRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
@@ -182,23 +183,35 @@ fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
         payment_intent_id: Some("pi_123".into()),
         amount: event.lowest_price(),
         status: OrderStatus::Pending,
-        ticket_id: None,
+        ticket_ids: Vec::new(),
         failure_reason: None,
         created_at: now(),
         updated_at: now(),
     }
 }
 
-fn ticket_request(order: &Order, minutes_later: i64) -> NewTicket {
-    NewTicket {
+/// Recording one ticket of the event's first (legacy) type.
+fn ticket_request(order: &Order, minutes_later: i64) -> NewTickets {
+    tickets_request(order, minutes_later, &[legacy_type_id(order.event_id)])
+}
+
+/// Recording a ticket of each of `types`, each with a holder of its own.
+fn tickets_request(order: &Order, minutes_later: i64, types: &[TicketTypeId]) -> NewTickets {
+    NewTickets {
         order: order.clone(),
-        ticket_type_id: legacy_type_id(order.event_id),
-        registration_id: id(),
-        ticket_id: id(),
-        attendee: Attendee {
-            name: "Zoë Ångström".into(),
-            email: format!("{}@example.com", order.user_id),
-        },
+        tickets: types
+            .iter()
+            .enumerate()
+            .map(|(index, &ticket_type_id)| TicketDraft {
+                id: id(),
+                registration_id: id(),
+                ticket_type_id,
+                attendee: Attendee {
+                    name: format!("Zoë Ångström {}", index + 1),
+                    email: format!("{}@example.com", order.user_id),
+                },
+            })
+            .collect(),
         created_at: now() + TimeDelta::minutes(minutes_later),
     }
 }
@@ -209,10 +222,11 @@ async fn purchased(store: &SharedStore, event: &Event, user_name: &str, at: i64)
     store.confirm_hold(event.id, hold).await.expect("confirm");
     let order = order_for(event, hold, user_name);
     store
-        .record_ticket(&ticket_request(&order, at))
+        .record_tickets(&ticket_request(&order, at))
         .await
         .expect("record ticket")
-        .ticket
+        .tickets
+        .remove(0)
 }
 
 pub async fn events_round_trip(store: SharedStore) {
@@ -528,35 +542,56 @@ pub async fn late_payment_takes_a_free_seat_or_sells_out(store: SharedStore) {
     );
 }
 
+/// An order of three tickets of two types records all three at once, in the buyer's order,
+/// and recording it again returns them instead of making more.
 pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
-    let event = created_event(&store, 5).await;
-    let hold = held(&store, &event, "buyer").await;
-    let order = order_for(&event, hold, "buyer");
-    let request = ticket_request(&order, 1);
-    let recorded = store.record_ticket(&request).await.unwrap();
-    assert_eq!(recorded.ticket, request.ticket());
-    assert_eq!(recorded.registration, request.ticket().registration());
-    assert_eq!(recorded.order.ticket_id, Some(request.ticket_id));
+    let event = typed_event(&store, 5, &[("Standard", 5), ("VIP", 2)]).await;
+    let (standard, vip) = (event.ticket_types[0].id, event.ticket_types[1].id);
+    let hold = NewHold {
+        seats: [standard, vip, standard].into_iter().collect(),
+        ..new_hold(&event, "buyer")
+    };
+    store.hold_seat(event.id, &hold, now()).await.unwrap();
+    let order = order_for(&event, hold.id, "buyer");
+    let request = tickets_request(&order, 1, &[vip, standard, standard]);
+    let recorded = store.record_tickets(&request).await.unwrap();
+    assert_eq!(recorded.tickets, request.tickets());
+    assert_eq!(recorded.order, request.order_with_tickets());
+    let ids: Vec<TicketId> = request.tickets.iter().map(|draft| draft.id).collect();
+    assert_eq!(recorded.order.ticket_ids, ids);
     assert_eq!(recorded.order.status, OrderStatus::Pending);
     assert_eq!(recorded.order.amount, event.lowest_price());
     let again = store
-        .record_ticket(&ticket_request(&order, 2))
+        .record_tickets(&tickets_request(&order, 2, &[standard]))
         .await
         .unwrap();
-    assert_eq!(again, recorded, "a second call returns the first ticket");
+    assert_eq!(again, recorded, "a second call returns the first tickets");
     assert_eq!(
         store.get_order(&order.id).await.unwrap(),
         Some(recorded.order.clone())
     );
-    assert_eq!(
-        store.get_ticket(request.ticket_id).await.unwrap(),
-        Some(recorded.ticket.clone())
-    );
+    for ticket in &recorded.tickets {
+        assert_eq!(
+            store.get_ticket(ticket.id).await.unwrap().as_ref(),
+            Some(ticket)
+        );
+    }
     let attendees = store
         .attendees_of_event(event.id, &PageRequest::first(10))
         .await
         .unwrap();
-    assert_eq!(attendees.items, vec![recorded.ticket]);
+    let mut expected = recorded.tickets.clone();
+    expected.sort_by_key(|ticket| ticket.registration_id);
+    assert_eq!(attendees.items, expected);
+    let names: Vec<&str> = recorded
+        .tickets
+        .iter()
+        .map(|ticket| ticket.attendee.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Zoë Ångström 1", "Zoë Ångström 2", "Zoë Ångström 3"]
+    );
     assert_eq!(
         store.get_order(&OrderId::from("cs_unknown")).await.unwrap(),
         None
@@ -587,7 +622,7 @@ pub async fn closed_orders_take_no_ticket(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(
-        store.record_ticket(&ticket_request(&order, 1)).await,
+        store.record_tickets(&ticket_request(&order, 1)).await,
         Err(StoreError::OrderClosed(OrderStatus::Failed))
     );
     let attendees = store
@@ -798,13 +833,11 @@ pub async fn types_keep_their_own_counts_under_the_capacity(store: SharedStore) 
 
     let order = order_for(&event, vip.id, "v1");
     let ticket = store
-        .record_ticket(&NewTicket {
-            ticket_type_id: event.ticket_types[1].id,
-            ..ticket_request(&order, 1)
-        })
+        .record_tickets(&tickets_request(&order, 1, &[event.ticket_types[1].id]))
         .await
         .unwrap()
-        .ticket;
+        .tickets
+        .remove(0);
     assert_eq!(ticket.ticket_type_id, event.ticket_types[1].id);
     assert_eq!(
         store
@@ -1096,25 +1129,30 @@ pub async fn race_concurrent_redeems_admit_once(store: SharedStore) {
     assert_eq!(stats.checked_in, 1);
 }
 
-/// The same payment recorded 8 times at once (duplicate webhooks) makes one ticket.
+/// The same payment of a two-ticket order recorded 8 times at once (duplicate webhooks)
+/// makes its two tickets once.
 pub async fn race_concurrent_recording_makes_one_ticket(store: SharedStore) {
     let event = created_event(&store, 5).await;
     let hold = held(&store, &event, "buyer").await;
     let order = order_for(&event, hold, "buyer");
+    let legacy = legacy_type_id(event.id);
     let attempts = (0..8).map(|n| {
         let store = store.clone();
-        let request = ticket_request(&order, n);
-        tokio::spawn(async move { store.record_ticket(&request).await.expect("record") })
+        let request = tickets_request(&order, n, &[legacy, legacy]);
+        tokio::spawn(async move { store.record_tickets(&request).await.expect("record") })
     });
-    let recorded: HashSet<TicketId> = join_all(attempts)
+    let recorded: HashSet<Vec<TicketId>> = join_all(attempts)
         .await
         .into_iter()
-        .map(|joined| joined.expect("task finished").ticket.id)
+        .map(|joined| {
+            let recorded = joined.expect("task finished");
+            recorded.tickets.iter().map(|ticket| ticket.id).collect()
+        })
         .collect();
-    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
     let attendees = store
         .attendees_of_event(event.id, &PageRequest::first(20))
         .await
         .unwrap();
-    assert_eq!(attendees.items.len(), 1);
+    assert_eq!(attendees.items.len(), 2);
 }

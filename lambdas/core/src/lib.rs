@@ -45,17 +45,17 @@ pub use ids::{
 };
 pub use money::{Currency, Money};
 pub use order::{
-    Attendee, Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Registration,
-    Seats, Ticket, TicketStatus,
+    Attendee, Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Registration,
+    Seats, Ticket, TicketDraft, TicketStatus,
 };
 pub use page::{Page, PageRequest};
 pub use payments::{
-    CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
+    CheckoutLine, CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
     SessionSnapshot, SessionStatus,
 };
 pub use registration::{
-    RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure, TicketPdf,
-    TicketRenderer,
+    OrderedTicket, RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure,
+    TicketPdf, TicketRenderer,
 };
 pub use store::{
     FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, room_for,

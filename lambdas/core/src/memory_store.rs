@@ -24,7 +24,8 @@ use serde::de::DeserializeOwned;
 use crate::event::{Event, EventView, SeatCounts};
 use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
 use crate::order::{
-    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Seats, Ticket, TicketStatus,
+    Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
+    TicketStatus,
 };
 use crate::page::{Page, PageRequest, decode_cursor, encode_cursor};
 use crate::store::{
@@ -80,7 +81,7 @@ impl StoredOrder {
     fn new(order: &Order) -> Self {
         let order = Order {
             status: OrderStatus::Pending,
-            ticket_id: None,
+            ticket_ids: Vec::new(),
             failure_reason: None,
             created_at: to_millis(order.created_at),
             updated_at: to_millis(order.updated_at),
@@ -330,41 +331,59 @@ impl State {
         order
     }
 
-    fn record_ticket(&mut self, request: &NewTicket) -> Result<Recorded, StoreError> {
+    fn record_tickets(&mut self, request: &NewTickets) -> Result<Recorded, StoreError> {
         let existing = self
             .orders
             .get(&request.order.id)
             .map(|stored| stored.order.clone());
         if let Some(order) = &existing {
-            if let Some(ticket_id) = order.ticket_id {
-                let ticket = self
-                    .tickets
-                    .get(&ticket_id)
-                    .ok_or_else(|| missing("ticket", ticket_id))?
-                    .clone();
+            if !order.ticket_ids.is_empty() {
+                let tickets = order
+                    .ticket_ids
+                    .iter()
+                    .map(|&id| {
+                        self.tickets
+                            .get(&id)
+                            .cloned()
+                            .ok_or_else(|| missing("ticket", id))
+                    })
+                    .collect::<Result<_, _>>()?;
                 return Ok(Recorded {
                     order: order.clone(),
-                    registration: ticket.registration(),
-                    ticket,
+                    tickets,
                 });
             }
             if !order.status.takes_a_ticket() {
                 return Err(StoreError::OrderClosed(order.status));
             }
         }
-        let ticket = Ticket {
-            created_at: to_millis(request.created_at),
-            ..request.ticket()
-        };
+        let tickets: Vec<Ticket> = request
+            .tickets()
+            .into_iter()
+            .map(|ticket| Ticket {
+                created_at: to_millis(request.created_at),
+                ..ticket
+            })
+            .collect();
+        if tickets.is_empty() {
+            return Err(StoreError::Internal("an order of no ticket".into()));
+        }
         // SQLite's foreign key: a ticket needs its event (a bug of the caller, hence Internal).
-        if !self.events.contains_key(&ticket.event_id) {
-            return Err(missing("event", ticket.event_id));
+        if !self.events.contains_key(&request.order.event_id) {
+            return Err(missing("event", request.order.event_id));
         }
-        if self.tickets.contains_key(&ticket.id) {
-            return Err(StoreError::AlreadyExists("ticket"));
-        }
-        if self.registration_taken(ticket.event_id, ticket.registration_id) {
-            return Err(StoreError::AlreadyExists("registration"));
+        for (index, ticket) in tickets.iter().enumerate() {
+            let earlier = &tickets[..index];
+            if self.tickets.contains_key(&ticket.id) || earlier.iter().any(|t| t.id == ticket.id) {
+                return Err(StoreError::AlreadyExists("ticket"));
+            }
+            if self.registration_taken(ticket.event_id, ticket.registration_id)
+                || earlier
+                    .iter()
+                    .any(|t| t.registration_id == ticket.registration_id)
+            {
+                return Err(StoreError::AlreadyExists("registration"));
+            }
         }
         let order = match existing {
             Some(order) => order,
@@ -374,14 +393,12 @@ impl State {
             .orders
             .get_mut(&order.id)
             .ok_or_else(|| missing("order", &order.id))?;
-        stored.order.ticket_id = Some(ticket.id);
+        stored.order.ticket_ids = tickets.iter().map(|ticket| ticket.id).collect();
         let order = stored.order.clone();
-        self.tickets.insert(ticket.id, ticket.clone());
-        Ok(Recorded {
-            order,
-            registration: ticket.registration(),
-            ticket,
-        })
+        for ticket in &tickets {
+            self.tickets.insert(ticket.id, ticket.clone());
+        }
+        Ok(Recorded { order, tickets })
     }
 
     fn registration_taken(&self, event_id: EventId, id: RegistrationId) -> bool {
@@ -618,8 +635,8 @@ impl Store for MemoryStore {
         self.state().take_seat_late(event_id, hold_id)
     }
 
-    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
-        self.state().record_ticket(request)
+    async fn record_tickets(&self, request: &NewTickets) -> Result<Recorded, StoreError> {
+        self.state().record_tickets(request)
     }
 
     async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {

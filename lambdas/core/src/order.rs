@@ -159,7 +159,8 @@ pub struct Order {
     pub payment_intent_id: Option<String>,
     pub amount: Money,
     pub status: OrderStatus,
-    pub ticket_id: Option<TicketId>,
+    /// Its tickets, in the order they were asked for; empty until they are recorded.
+    pub ticket_ids: Vec<TicketId>,
     pub failure_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -216,44 +217,60 @@ impl Ticket {
     }
 }
 
-/// What recording a paid seat needs: the order (created if the store has none under its id)
-/// and the new registration and ticket ids.
+/// One ticket to record: its ids, type and holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTicket {
-    pub order: Order,
-    pub ticket_type_id: TicketTypeId,
+pub struct TicketDraft {
+    pub id: TicketId,
     pub registration_id: RegistrationId,
-    pub ticket_id: TicketId,
+    pub ticket_type_id: TicketTypeId,
     pub attendee: Attendee,
+}
+
+/// What recording a paid order needs: the order (created if the store has none under its id)
+/// and its tickets, at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTickets {
+    pub order: Order,
+    pub tickets: Vec<TicketDraft>,
     pub created_at: DateTime<Utc>,
 }
 
-impl NewTicket {
-    /// The ticket this request creates when the order has none yet.
-    pub fn ticket(&self) -> Ticket {
-        Ticket {
-            id: self.ticket_id,
-            event_id: self.order.event_id,
-            ticket_type_id: self.ticket_type_id,
-            order_id: self.order.id.clone(),
-            registration_id: self.registration_id,
-            user_id: self.order.user_id.clone(),
-            attendee: self.attendee.clone(),
-            status: TicketStatus::Valid,
-            used_at: None,
-            used_by: None,
-            pdf_key: None,
-            created_at: self.created_at,
+impl NewTickets {
+    /// The tickets this request creates when the order has none yet.
+    pub fn tickets(&self) -> Vec<Ticket> {
+        self.tickets
+            .iter()
+            .map(|draft| Ticket {
+                id: draft.id,
+                event_id: self.order.event_id,
+                ticket_type_id: draft.ticket_type_id,
+                order_id: self.order.id.clone(),
+                registration_id: draft.registration_id,
+                user_id: self.order.user_id.clone(),
+                attendee: draft.attendee.clone(),
+                status: TicketStatus::Valid,
+                used_at: None,
+                used_by: None,
+                pdf_key: None,
+                created_at: self.created_at,
+            })
+            .collect()
+    }
+
+    /// The order as it is once its tickets are recorded.
+    pub fn order_with_tickets(&self) -> Order {
+        Order {
+            ticket_ids: self.tickets.iter().map(|draft| draft.id).collect(),
+            ..self.order.clone()
         }
     }
 }
 
-/// The order, registration and ticket of one checkout session.
+/// The order of one checkout session and its tickets, in the order's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub order: Order,
-    pub registration: Registration,
-    pub ticket: Ticket,
+    pub tickets: Vec<Ticket>,
 }
 
 #[cfg(test)]

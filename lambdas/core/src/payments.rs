@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, HoldId, OrderId, TicketTypeId, UserId};
-use crate::money::Money;
+use crate::ids::{EventId, HoldId, OrderId, UserId};
+use crate::money::{Currency, Money};
+use crate::registration::OrderedTicket;
 use crate::stripe_webhook::SessionFields;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,18 +29,28 @@ impl PaymentsError {
     }
 }
 
-/// A Checkout Session for one held seat.
+/// One line of a Checkout Session: the tickets of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutLine {
+    /// The event's title, and the ticket type's name when the event has several.
+    pub title: String,
+    /// In the request's currency's minor unit.
+    pub unit_price_minor: i64,
+    pub quantity: u32,
+}
+
+/// A Checkout Session for the held seats of one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
     pub event_id: EventId,
     pub hold_id: HoldId,
     pub user_id: UserId,
-    pub ticket_type_id: TicketTypeId,
-    /// The name the buyer put on the ticket, if any (it goes in the session's metadata).
-    pub holder_name: Option<String>,
-    /// The line item's name: the event's title and the ticket type's name.
-    pub title: String,
-    pub price: Money,
+    pub currency: Currency,
+    /// One line per ticket type, in the order the buyer chose them.
+    pub lines: Vec<CheckoutLine>,
+    /// The tickets with their holders' names: the session's metadata, from which the webhook
+    /// rebuilds the order.
+    pub tickets: Vec<OrderedTicket>,
     pub customer_email: Option<String>,
     /// When the session (and the hold) expires; Stripe needs at least 30 minutes from now.
     pub expires_at: DateTime<Utc>,
@@ -48,6 +59,18 @@ pub struct CheckoutRequest {
 }
 
 impl CheckoutRequest {
+    /// What the buyer pays: every line's price times its quantity.
+    pub fn total(&self) -> Money {
+        Money {
+            amount_minor: self
+                .lines
+                .iter()
+                .map(|line| line.unit_price_minor * i64::from(line.quantity))
+                .sum(),
+            currency: self.currency,
+        }
+    }
+
     /// One session per hold, however often the request is retried.
     pub fn idempotency_key(&self) -> String {
         format!("checkout-{}", self.hold_id)

@@ -531,7 +531,7 @@ fn free_order(world: &World, event: &Event, hold_id: HoldId) -> Order {
         payment_intent_id: None,
         amount: event.lowest_price(),
         status: OrderStatus::Pending,
-        ticket_id: None,
+        ticket_ids: Vec::new(),
         failure_reason: None,
         created_at: now,
         updated_at: now,

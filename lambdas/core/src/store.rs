@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::event::{Event, EventStats, EventView};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
 use crate::order::{
-    Hold, HoldStatus, NewHold, NewTicket, Order, OrderStatus, Recorded, Seats, Ticket,
+    Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
 };
 use crate::page::{InvalidCursor, Page, PageRequest};
 
@@ -169,10 +169,11 @@ pub trait Store: Send + Sync {
     /// `SoldOut` (or `TypeSoldOut`) unless all of them are free. Idempotent once sold.
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
-    /// Creates the order (if absent), its registration and its ticket in one step. Keyed by the
-    /// order id (the checkout session): recording the same order again returns what the first
-    /// call created. `OrderClosed` if the order failed or was refunded before any ticket.
-    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError>;
+    /// Creates the order (if absent) and all its tickets with their registrations in one step.
+    /// Keyed by the order id (the checkout session): recording the same order again returns
+    /// what the first call created. `OrderClosed` if the order failed or was refunded before
+    /// any ticket.
+    async fn record_tickets(&self, request: &NewTickets) -> Result<Recorded, StoreError>;
 
     /// Stores a `PENDING` order unless one exists under its id; returns the stored order. The
     /// order's hold (if it exists) then belongs to the order: it leaves

@@ -11,7 +11,8 @@ use sha2::Sha256;
 use crate::ids::{EventId, HoldId, OrderId, UserId};
 use crate::money::Currency;
 use crate::order::Attendee;
-use crate::registration::RegistrationRequest;
+use crate::registration::{OrderedTicket, RegistrationRequest};
+use crate::ticket_type::MAX_TICKETS_PER_ORDER;
 
 /// The header Stripe signs each delivery with (lower case, as [`crate::api::ApiRequest`] keeps
 /// header names).
@@ -128,6 +129,55 @@ impl WebhookEvent {
     }
 }
 
+/// One ticket in a session's metadata, unparsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTicket {
+    pub ticket_type_id: String,
+    pub holder_name: Option<String>,
+}
+
+/// The metadata that lists an order's tickets: `ticket1Type` and (if named) `ticket1Holder`,
+/// and so on. One key per value keeps each under Stripe's 500 characters (a name is at most
+/// 200), and ten tickets take at most 20 of its 50 keys.
+pub fn ticket_metadata(tickets: &[OrderedTicket]) -> Vec<(String, String)> {
+    let mut metadata = Vec::new();
+    for (index, ticket) in tickets.iter().enumerate() {
+        let number = index + 1;
+        metadata.push((
+            format!("ticket{number}Type"),
+            ticket.ticket_type_id.to_string(),
+        ));
+        if let Some(name) = &ticket.holder_name {
+            metadata.push((format!("ticket{number}Holder"), name.clone()));
+        }
+    }
+    metadata
+}
+
+/// The tickets a session's metadata lists ([`ticket_metadata`]), read through `get`. A
+/// session opened before orders of several tickets has one `ticketTypeId` (and
+/// `holderName`); one opened before ticket types has none.
+pub fn session_tickets(get: impl Fn(&str) -> Option<String>) -> Vec<SessionTicket> {
+    let listed: Vec<SessionTicket> = (1..=MAX_TICKETS_PER_ORDER)
+        .map_while(|number| {
+            Some(SessionTicket {
+                ticket_type_id: get(&format!("ticket{number}Type"))?,
+                holder_name: get(&format!("ticket{number}Holder")),
+            })
+        })
+        .collect();
+    if !listed.is_empty() {
+        return listed;
+    }
+    get("ticketTypeId")
+        .map(|ticket_type_id| SessionTicket {
+            ticket_type_id,
+            holder_name: get("holderName"),
+        })
+        .into_iter()
+        .collect()
+}
+
 /// The fields of a Checkout Session (`data.object` of `checkout.session.*` events) the
 /// registration needs. Absent fields are `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +193,9 @@ pub struct SessionFields {
     pub event_id: Option<String>,
     pub hold_id: Option<String>,
     pub user_id: Option<String>,
-    /// Absent from sessions opened before ticket types.
-    pub ticket_type_id: Option<String>,
-    /// The name the buyer put on the ticket at checkout, if any.
-    pub holder_name: Option<String>,
+    /// The order's tickets as the metadata lists them (see [`ticket_metadata`]); empty for
+    /// sessions opened before ticket types.
+    pub tickets: Vec<SessionTicket>,
     pub customer_email: Option<String>,
     pub customer_name: Option<String>,
 }
@@ -187,16 +236,29 @@ impl SessionFields {
     /// for the same execution.
     pub fn registration(&self) -> Result<RegistrationRequest, String> {
         let (event_id, hold_id) = self.hold()?;
-        let ticket_type_id = match &self.ticket_type_id {
-            None => None,
-            Some(_) => Some(field(&self.ticket_type_id, "metadata.ticketTypeId")?),
-        };
+        let tickets = self
+            .tickets
+            .iter()
+            .enumerate()
+            .map(|(index, ticket)| {
+                Ok(OrderedTicket {
+                    ticket_type_id: ticket.ticket_type_id.parse().map_err(|_| {
+                        format!(
+                            "the checkout session has no valid type for ticket {}",
+                            index + 1
+                        )
+                    })?,
+                    holder_name: ticket.holder_name.clone(),
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let email = self.customer_email.clone().unwrap_or_default();
         let registration = RegistrationRequest {
             order_id: OrderId::from(self.id.clone()),
             event_id,
             hold_id,
-            ticket_type_id,
+            ticket_type_id: None,
+            tickets,
             user_id: UserId::from(field::<String>(&self.user_id, "metadata.userId")?),
             payment_intent_id: Some(field(&self.payment_intent, "payment_intent")?),
             amount_minor: self
@@ -204,12 +266,9 @@ impl SessionFields {
                 .ok_or("the checkout session has no amount_total")?,
             currency: field::<Currency>(&self.currency, "currency")?,
             attendee: Attendee {
-                // Stripe collects a name only with some settings; the ticket then shows the email.
-                name: self
-                    .holder_name
-                    .clone()
-                    .or_else(|| self.customer_name.clone())
-                    .unwrap_or_else(|| email.clone()),
+                // Stripe collects a name only with some settings; a ticket that names no holder
+                // then shows the email.
+                name: self.customer_name.clone().unwrap_or_else(|| email.clone()),
                 email,
             },
         };
@@ -232,8 +291,7 @@ impl SessionFields {
             hold_id: text(session, &["metadata", "holdId"]),
             user_id: text(session, &["metadata", "userId"])
                 .or_else(|| text(session, &["client_reference_id"])),
-            ticket_type_id: text(session, &["metadata", "ticketTypeId"]),
-            holder_name: text(session, &["metadata", "holderName"]),
+            tickets: session_tickets(|name| text(session, &["metadata", name])),
             customer_email: text(session, &["customer_details", "email"])
                 .or_else(|| text(session, &["customer_email"])),
             customer_name: text(session, &["customer_details", "name"]),

@@ -15,8 +15,8 @@ use ticket_core::testing::api::{
 };
 use ticket_core::testing::{FakePayments, FlakyStore, MemoryStore, NoFiles, RecordingWorkflow};
 use ticket_core::{
-    Caller, CheckoutRequest, Clock, KeyId, ManualClock, Order, OrderId, OrderStatus, RandomIds,
-    Store, TicketSigner,
+    Caller, CheckoutLine, CheckoutRequest, Clock, KeyId, ManualClock, Order, OrderId, OrderStatus,
+    OrderedTicket, RandomIds, Store, TicketSigner,
 };
 
 const SITE: &str = "https://tickets.example.org";
@@ -373,9 +373,15 @@ async fn a_paid_checkout_opens_a_session_expiring_with_the_hold() {
     let checkout = &checkouts[0];
     assert_eq!(checkout.event_id.to_string(), id);
     assert_eq!(checkout.user_id.as_str(), "attendee-1");
-    assert_eq!(checkout.title, "Rust Meetup");
-    assert_eq!(checkout.price.amount_minor, 2500);
-    assert_eq!(checkout.price.currency.code(), "EUR");
+    assert_eq!(
+        checkout.lines,
+        [CheckoutLine {
+            title: "Rust Meetup".into(),
+            unit_price_minor: 2500,
+            quantity: 1
+        }]
+    );
+    assert_eq!(checkout.currency.code(), "EUR");
     assert_eq!(
         checkout.customer_email.as_deref(),
         Some("attendee-1@example.org")
@@ -406,7 +412,11 @@ async fn a_paid_checkout_opens_a_session_expiring_with_the_hold() {
         .await
         .json_body();
     assert_eq!(shown["status"], "PENDING");
-    assert_eq!(shown["download"], Value::Null);
+    assert_eq!(
+        shown["tickets"],
+        json!([]),
+        "no ticket, so nothing to download"
+    );
     assert_eq!(stack.taken(id).await, 1);
 }
 
@@ -545,7 +555,11 @@ async fn an_expired_checkout_gives_the_seat_back_and_the_buyer_sees_it() {
     assert_eq!(stack.taken(id).await, 0);
     let shown = stack.order_shown(&ATTENDEE, &order).await;
     assert_eq!(shown["status"], "EXPIRED");
-    assert_eq!(shown["download"], Value::Null);
+    assert_eq!(
+        shown["tickets"],
+        json!([]),
+        "no ticket, so nothing to download"
+    );
     // The seat is for sale again.
     assert_eq!(stack.checkout(&OTHER_ATTENDEE, id).await.status, 201);
 }
@@ -589,16 +603,16 @@ async fn other_events_and_unpaid_sessions_are_only_acknowledged() {
     );
 }
 
-/// An event of two paid types and a free one, each with its own quota, one on sale later.
+/// An event of three paid types and a free one, each with its own quota, one on sale later.
 fn typed_event(now: DateTime<Utc>) -> Value {
     json!({
         "title": "Harbour Gala",
         "venue": "Pier 4",
         "startsAt": now + TimeDelta::days(7),
-        "capacity": 4,
+        "capacity": 6,
         "currency": "EUR",
         "ticketTypes": [
-            {"name": "Standard", "priceMinor": 1500, "quota": 4},
+            {"name": "Standard", "priceMinor": 1500, "quota": 4, "maxPerOrder": 2},
             {"name": "VIP", "description": "Front rows.", "priceMinor": 4000, "quota": 1},
             {"name": "Late", "priceMinor": 2000, "quota": 2, "salesStart": now + TimeDelta::days(2)},
             {"name": "Crew", "priceMinor": 0, "quota": 1},
@@ -607,7 +621,7 @@ fn typed_event(now: DateTime<Utc>) -> Value {
 }
 
 #[tokio::test]
-async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
+async fn a_checkout_holds_a_seat_per_ticket_of_the_chosen_types_in_the_holders_names() {
     let stack = Stack::new().await;
     let created = stack
         .call(request("POST", "/events", &ORGANIZER).with_json(&typed_event(stack.now())))
@@ -652,19 +666,52 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
     .await;
     assert_eq!(response.status, 201, "{}", body_text(&response));
     let checkout = stack.payments.checkouts().last().unwrap().clone();
-    assert_eq!(checkout.title, "Harbour Gala — VIP");
-    assert_eq!(checkout.price.amount_minor, 4000);
-    assert_eq!(checkout.holder_name.as_deref(), Some("Carla Mendes"));
-    assert_eq!(checkout.ticket_type_id.to_string(), type_id("VIP"));
-    let order = stack
-        .order(&OrderId::from(
-            response.json_body()["orderId"].as_str().unwrap().to_owned(),
-        ))
-        .await;
-    assert_eq!(order.amount.amount_minor, 4000);
+    let line = |title: &str, unit_price_minor, quantity| CheckoutLine {
+        title: title.into(),
+        unit_price_minor,
+        quantity,
+    };
+    assert_eq!(checkout.lines, [line("Harbour Gala — VIP", 4000, 1)]);
+    let ticket = |name: &str, holder: Option<&str>| OrderedTicket {
+        ticket_type_id: type_id(name).parse().unwrap(),
+        holder_name: holder.map(str::to_owned),
+    };
+    assert_eq!(checkout.tickets, [ticket("VIP", Some("Carla Mendes"))]);
+    let order_of = |response: &ApiResponse| {
+        OrderId::from(response.json_body()["orderId"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        stack.order(&order_of(&response)).await.amount.amount_minor,
+        4000
+    );
+
+    // Two tickets in one order: one line with both, each ticket with its own holder.
+    let pair = buy(
+        ATTENDEE,
+        json!({"tickets": [
+            {"ticketTypeId": type_id("Standard"), "holderName": "Ana"},
+            {"ticketTypeId": type_id("Standard")},
+        ]}),
+    )
+    .await;
+    assert_eq!(pair.status, 201, "{}", body_text(&pair));
+    let checkout = stack.payments.checkouts().last().unwrap().clone();
+    assert_eq!(checkout.lines, [line("Harbour Gala — Standard", 1500, 2)]);
+    assert_eq!(
+        checkout.tickets,
+        [ticket("Standard", Some("Ana")), ticket("Standard", None)]
+    );
+    assert_eq!(checkout.total().amount_minor, 3000);
+    assert_eq!(
+        stack.order(&order_of(&pair)).await.amount.amount_minor,
+        3000
+    );
+    assert_eq!(stack.taken(&id).await, 3);
 
     // Each refusal says why and holds nothing.
     let calls = stack.payments.calls();
+    let standard = json!({"ticketTypeId": type_id("Standard")});
+    let crew = json!({"ticketTypeId": type_id("Crew")});
     let refused = [
         (
             json!({"tickets": [{"ticketTypeId": type_id("VIP")}]}),
@@ -689,9 +736,29 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
         (json!({"tickets": []}), 400, "must list at least one ticket"),
         (json!({}), 400, "missing field `tickets`"),
         (
-            json!({"tickets": [{"ticketTypeId": type_id("Standard")}, {"ticketTypeId": type_id("Standard")}]}),
+            json!({"tickets": [standard, standard, standard]}),
             400,
-            "an order takes one ticket",
+            "an order takes at most 2 of the ticket type \"Standard\"",
+        ),
+        (
+            json!({"tickets": vec![crew.clone(); 11]}),
+            400,
+            "an order takes at most 10 tickets",
+        ),
+        (
+            json!({"tickets": [standard, standard, crew, crew]}),
+            409,
+            "the event has fewer than 4 seats left",
+        ),
+        (
+            json!({"tickets": [standard, crew, crew]}),
+            409,
+            "the ticket type \"Crew\" is sold out (fewer than 2 left)",
+        ),
+        (
+            json!({"tickets": [standard, {"ticketTypeId": type_id("Late")}]}),
+            409,
+            "the ticket type \"Late\" is not on sale yet",
         ),
         (
             json!({"tickets": [{"ticketTypeId": type_id("Standard"), "holderName": "Ana\u{7}"}]}),
@@ -713,7 +780,7 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
         let message = assert_error(&buy(OTHER_ATTENDEE, body.clone()).await, status);
         assert!(message.contains(needle), "{body}: {message}");
     }
-    assert_eq!(stack.taken(&id).await, 1, "nothing more was held");
+    assert_eq!(stack.taken(&id).await, 3, "nothing more was held");
     assert_eq!(stack.payments.calls(), calls, "nor paid for");
     // Without a body, an event of several types asks which.
     let message = assert_error(&stack.checkout(&OTHER_ATTENDEE, &id).await, 400);
@@ -729,10 +796,7 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
     assert_eq!(free.json_body()["checkoutUrl"], Value::Null);
     let started = stack.workflow.started();
     let registration = started.last().unwrap();
-    assert_eq!(
-        registration.ticket_type_id.map(|t| t.to_string()),
-        Some(type_id("Crew"))
-    );
+    assert_eq!(registration.tickets, [ticket("Crew", None)]);
     assert_eq!(registration.attendee.name, "Bob");
 
     // The sales window opens: the late type sells too, within the event's capacity.
@@ -761,7 +825,7 @@ async fn a_checkout_holds_a_seat_of_the_chosen_type_in_the_holders_name() {
     assert_eq!(
         held,
         [
-            ("Standard".into(), 0),
+            ("Standard".into(), 2),
             ("VIP".into(), 1),
             ("Late".into(), 1),
             ("Crew".into(), 1)

@@ -21,7 +21,7 @@ use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money,
-    NewHold, NewTicket, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
+    NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
     ReleaseOutcome, ReleaseScope, SeatCounts, Seats, Store, StoreError, Ticket, TicketId,
     TicketStatus, TicketType, UserId,
 };
@@ -152,10 +152,39 @@ ALTER TABLE tickets ADD COLUMN ticket_type_id TEXT NOT NULL DEFAULT '';
 UPDATE tickets SET ticket_type_id = event_id;
 "#,
     r#"
--- Orders of several tickets: a hold's seats as JSON, `{"<type id>": <count>, ...}`. A hold made
+-- Holds of several seats: a hold's seats as JSON, `{"<type id>": <count>, ...}`. A hold made
 -- before keeps NULL and is one seat of its `ticket_type_id` (which a new hold sets to its
 -- first type).
 ALTER TABLE holds ADD COLUMN seats TEXT;
+"#,
+    r#"
+-- Orders of several tickets: an order's tickets as a JSON array of ids in the buyer's order;
+-- `ticket_id` stays its first.
+ALTER TABLE orders ADD COLUMN ticket_ids TEXT;
+UPDATE orders SET ticket_ids = json_array(ticket_id) WHERE ticket_id IS NOT NULL;
+-- An order has several tickets now: `tickets.order_id` loses its UNIQUE (which SQLite can only
+-- drop by rebuilding the table) and gets a plain index.
+CREATE TABLE tickets_v2 (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events (id),
+    order_id        TEXT NOT NULL REFERENCES orders (id),
+    registration_id TEXT NOT NULL UNIQUE,
+    user_id         TEXT NOT NULL,
+    attendee_name   TEXT NOT NULL,
+    attendee_email  TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('VALID', 'USED', 'VOID')),
+    used_at         TEXT,
+    used_by         TEXT,
+    pdf_key         TEXT,
+    created_at      TEXT NOT NULL,
+    ticket_type_id  TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO tickets_v2 SELECT * FROM tickets;
+DROP TABLE tickets;
+ALTER TABLE tickets_v2 RENAME TO tickets;
+CREATE INDEX tickets_by_user ON tickets (user_id, created_at, id);
+CREATE INDEX tickets_by_event ON tickets (event_id, registration_id);
+CREATE INDEX tickets_by_order ON tickets (order_id);
 "#,
 ];
 
@@ -166,7 +195,7 @@ const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_sta
 const HOLD_COLUMNS: &str =
     "id, event_id, user_id, status, expires_at, created_at, ticket_type_id, seats";
 const ORDER_COLUMNS: &str = "id, event_id, hold_id, user_id, payment_intent_id, amount_minor, \
-     currency, status, ticket_id, failure_reason, created_at, updated_at";
+     currency, status, ticket_id, failure_reason, created_at, updated_at, ticket_ids";
 const TICKET_COLUMNS: &str = "id, event_id, order_id, registration_id, user_id, attendee_name, \
      attendee_email, status, used_at, used_by, pdf_key, created_at, ticket_type_id";
 
@@ -412,7 +441,7 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
 }
 
 fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
-    let ticket_id: Option<String> = row.get(8)?;
+    let ticket_ids: Option<String> = row.get(12)?;
     Ok(Order {
         id: OrderId::from(row.get::<_, String>(0)?),
         event_id: parsed(row, 1)?,
@@ -424,7 +453,12 @@ fn order(row: &Row<'_>) -> rusqlite::Result<Order> {
             currency: parsed(row, 6)?,
         },
         status: parsed(row, 7)?,
-        ticket_id: ticket_id.map(|_| parsed(row, 8)).transpose()?,
+        ticket_ids: match ticket_ids {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(&json).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(12, Type::Text, error.into())
+            })?,
+        },
         failure_reason: row.get(9)?,
         created_at: instant(row, 10)?,
         updated_at: instant(row, 11)?,
@@ -913,58 +947,66 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
+    async fn record_tickets(&self, request: &NewTickets) -> Result<Recorded, StoreError> {
         let request = request.clone();
         self.write(move |tx| {
             let order = match read_order(tx, &request.order.id)? {
                 Some(existing) => existing,
                 None => insert_order(tx, &request.order)?,
             };
-            if let Some(ticket_id) = order.ticket_id {
-                let ticket = read_ticket(tx, ticket_id)?
-                    .ok_or_else(|| StoreError::Internal("order names a missing ticket".into()))?;
-                return Ok(Recorded {
-                    registration: ticket.registration(),
-                    order,
-                    ticket,
-                });
+            if !order.ticket_ids.is_empty() {
+                let tickets = order
+                    .ticket_ids
+                    .iter()
+                    .map(|&id| {
+                        read_ticket(tx, id)?.ok_or_else(|| {
+                            StoreError::Internal(format!("order names a missing ticket {id}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                return Ok(Recorded { order, tickets });
             }
             if !order.status.takes_a_ticket() {
                 return Err(StoreError::OrderClosed(order.status));
             }
-            let ticket = request.ticket();
+            let tickets = request.tickets();
+            let Some(first) = tickets.first() else {
+                return Err(StoreError::Internal("an order of no ticket".into()));
+            };
+            for ticket in &tickets {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO tickets ({TICKET_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?10)"
+                    ),
+                    params![
+                        ticket.id.to_string(),
+                        ticket.event_id.to_string(),
+                        ticket.order_id.as_str(),
+                        ticket.registration_id.to_string(),
+                        ticket.user_id.as_str(),
+                        ticket.attendee.name,
+                        ticket.attendee.email,
+                        ticket.status.as_str(),
+                        to_key(ticket.created_at),
+                        ticket.ticket_type_id.to_string(),
+                    ],
+                )
+                .map_err(store_error)?;
+            }
+            let order = Order {
+                ticket_ids: tickets.iter().map(|ticket| ticket.id).collect(),
+                ..order
+            };
+            let ticket_ids = serde_json::to_string(&order.ticket_ids).map_err(|error| {
+                StoreError::Internal(format!("could not encode ticket ids: {error}"))
+            })?;
             tx.execute(
-                &format!(
-                    "INSERT INTO tickets ({TICKET_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, NULL, ?9, ?10)"
-                ),
-                params![
-                    ticket.id.to_string(),
-                    ticket.event_id.to_string(),
-                    ticket.order_id.as_str(),
-                    ticket.registration_id.to_string(),
-                    ticket.user_id.as_str(),
-                    ticket.attendee.name,
-                    ticket.attendee.email,
-                    ticket.status.as_str(),
-                    to_key(ticket.created_at),
-                    ticket.ticket_type_id.to_string(),
-                ],
+                "UPDATE orders SET ticket_id = ?1, ticket_ids = ?2 WHERE id = ?3",
+                params![first.id.to_string(), ticket_ids, order.id.as_str()],
             )
             .map_err(store_error)?;
-            tx.execute(
-                "UPDATE orders SET ticket_id = ?1 WHERE id = ?2",
-                params![ticket.id.to_string(), order.id.as_str()],
-            )
-            .map_err(store_error)?;
-            Ok(Recorded {
-                order: Order {
-                    ticket_id: Some(ticket.id),
-                    ..order
-                },
-                registration: ticket.registration(),
-                ticket,
-            })
+            Ok(Recorded { order, tickets })
         })
         .await
     }
@@ -1198,14 +1240,14 @@ impl Store for SqliteStore {
 fn insert_order(tx: &Connection, order: &Order) -> Result<Order, StoreError> {
     let order = Order {
         status: OrderStatus::Pending,
-        ticket_id: None,
+        ticket_ids: Vec::new(),
         failure_reason: None,
         ..order.clone()
     };
     tx.execute(
         &format!(
             "INSERT INTO orders ({ORDER_COLUMNS}, check_after) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10, ?11)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL, ?9, ?10, NULL, ?11)"
         ),
         params![
             order.id.as_str(),

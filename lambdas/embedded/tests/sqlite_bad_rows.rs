@@ -10,8 +10,8 @@ use rusqlite::Connection;
 use tempfile::TempDir;
 use ticket_core::time::to_millis;
 use ticket_core::{
-    Attendee, Event, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, RegistrationId,
-    Seats, Store, StoreError, Ticket, TicketId, UserId,
+    Attendee, Event, HoldId, NewHold, NewTickets, Order, OrderId, OrderStatus, RegistrationId,
+    Seats, Store, StoreError, Ticket, TicketDraft, TicketId, UserId,
 };
 use ticket_embedded::SqliteStore;
 use uuid::Uuid;
@@ -125,26 +125,28 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
             payment_intent_id: None,
             amount: show.lowest_price(),
             status: OrderStatus::Pending,
-            ticket_id: None,
+            ticket_ids: Vec::new(),
             failure_reason: None,
             created_at: at,
             updated_at: at,
         };
         let recorded = store
-            .record_ticket(&NewTicket {
+            .record_tickets(&NewTickets {
                 order,
-                ticket_type_id: show.ticket_types[0].id,
-                registration_id: RegistrationId::from(Uuid::now_v7()),
-                ticket_id: TicketId::from(Uuid::now_v7()),
-                attendee: Attendee {
-                    name: format!("Guest {n}"),
-                    email: "guest@example.org".into(),
-                },
+                tickets: vec![TicketDraft {
+                    id: TicketId::from(Uuid::now_v7()),
+                    registration_id: RegistrationId::from(Uuid::now_v7()),
+                    ticket_type_id: show.ticket_types[0].id,
+                    attendee: Attendee {
+                        name: format!("Guest {n}"),
+                        email: "guest@example.org".into(),
+                    },
+                }],
                 created_at: at,
             })
             .await
             .unwrap();
-        tickets.push(recorded.ticket);
+        tickets.extend(recorded.tickets);
     }
     let bad = &tickets[1];
     raw.execute(

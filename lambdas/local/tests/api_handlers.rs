@@ -117,7 +117,7 @@ impl Stack {
         let summary = self.executor.wait(&order_id).await.unwrap();
         assert_eq!(summary.status, ExecutionStatus::Succeeded, "{summary:?}");
         let order = self.adapters.order(&OrderId::from(order_id.clone())).await;
-        (order_id, order.ticket_id.expect("a ticket"))
+        (order_id, *order.ticket_ids.first().expect("a ticket"))
     }
 
     async fn taken(&self, event_id: &str) -> u32 {
@@ -177,16 +177,24 @@ async fn a_free_checkout_registers_and_the_order_links_the_ticket() {
     assert_eq!(order["status"], "FULFILLED");
     assert_eq!(order["eventId"], event["id"]);
     assert_eq!(order["amountMinor"], 0);
-    let url = order["download"]["url"].as_str().expect("a download link");
+    let url = order["tickets"][0]["download"]["url"]
+        .as_str()
+        .expect("a download link");
     assert!(
         url.starts_with("http://127.0.0.1:9/files/tickets/"),
         "{url}"
     );
-    assert!(order["download"]["expiresAt"].is_string());
+    assert!(order["tickets"][0]["download"]["expiresAt"].is_string());
 
     let ticket = stack
         .adapters
-        .ticket(order["ticketId"].as_str().unwrap().parse().unwrap())
+        .ticket(
+            order["tickets"][0]["ticketId"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+        )
         .await;
     assert_eq!(ticket.attendee.name, "Zoë Ångström");
     assert_eq!(ticket.attendee.email, "attendee-1@example.org");
@@ -201,7 +209,10 @@ async fn a_free_checkout_registers_and_the_order_links_the_ticket() {
         .await
         .json_body();
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
-    assert_eq!(mine["items"][0]["ticketId"], order["ticketId"]);
+    assert_eq!(
+        mine["items"][0]["ticketId"],
+        order["tickets"][0]["ticketId"]
+    );
     assert_eq!(mine["items"][0]["status"], "VALID");
     let others = stack
         .call(request("GET", "/me/tickets", &OTHER_ATTENDEE))
@@ -446,7 +457,7 @@ async fn a_paid_checkout_makes_one_ticket_however_often_stripe_delivers() {
 
     let shown = stack.order_shown(&ATTENDEE, &order).await;
     assert_eq!(shown["status"], "FULFILLED");
-    assert!(shown["download"]["url"].is_string());
+    assert!(shown["tickets"][0]["download"]["url"].is_string());
     let tickets = stack.tickets_of(&ATTENDEE).await;
     assert_eq!(tickets.len(), 1, "{tickets:?}");
     assert_eq!(tickets[0]["attendeeName"], "Ada Lovelace");

@@ -254,7 +254,7 @@ async fn a_buyer_pays_on_the_hosted_page_and_downloads_the_ticket() {
     assert_eq!(order["amountMinor"], 2500);
     let pdf = shop
         .http
-        .get(order["download"]["url"].as_str().unwrap())
+        .get(order["tickets"][0]["download"]["url"].as_str().unwrap())
         .send()
         .await
         .unwrap()

@@ -208,7 +208,7 @@ impl Stack {
         assert_eq!(order.status, status);
         let reason = order.failure_reason.expect("a reason");
         assert!(reason.contains(reason_mentions), "{reason}");
-        if let Some(ticket_id) = order.ticket_id {
+        for &ticket_id in &order.ticket_ids {
             let ticket = self.ticket(ticket_id).await;
             assert_eq!(ticket.status, TicketStatus::Void);
         }
@@ -256,7 +256,8 @@ async fn a_paid_registration_ends_with_a_fulfilled_order_and_a_ticket_whose_qr_v
     );
     let order = stack.order(&request.order_id).await;
     assert_eq!(order.status, OrderStatus::Fulfilled);
-    let ticket_id = order.ticket_id.expect("the order names its ticket");
+    let ticket_id = order.ticket_ids[0];
+    assert_eq!(order.ticket_ids.len(), 1);
     let ticket = stack.ticket(ticket_id).await;
     assert_eq!(ticket.status, TicketStatus::Valid);
     assert_eq!(ticket.user_id, request.user_id);
@@ -277,7 +278,7 @@ async fn a_paid_registration_ends_with_a_fulfilled_order_and_a_ticket_whose_qr_v
 
     let output = execution.output.expect("output");
     assert_eq!(output["delivery"]["orderStatus"], "FULFILLED");
-    assert_eq!(output["ticket"]["ticketId"], ticket_id.to_string());
+    assert_eq!(output["ticket"]["ticketIds"][0], ticket_id.to_string());
     assert_eq!(output["seat"]["late"], false);
 }
 
@@ -431,6 +432,86 @@ async fn a_step_that_keeps_failing_is_compensated_in_reverse_order() {
             assert_eq!(entered, expected, "{step:?} {fault:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_failed_order_of_three_tickets_voids_them_all_frees_every_seat_and_refunds_once() {
+    for step in [Step::RenderTicket, Step::DeliverTicket] {
+        let stack = Stack::new().await;
+        let event = stack.event(10, 2500).await;
+        let request = stack
+            .order_request(&event, "buyer-1", &["Ada", "Grace", "Edsger"])
+            .await;
+        assert_eq!(stack.taken_and_sold(event.id).await, (3, 0));
+        // After the step did its work: three tickets recorded (and rendered) to undo.
+        stack.faults.set(
+            step,
+            Fault::After {
+                error: REJECTED,
+                times: 1,
+            },
+        );
+
+        let execution = stack.run(&request).await;
+
+        assert_eq!(execution.status, ExecutionStatus::Failed, "{step:?}");
+        let order = stack.order(&request.order_id).await;
+        assert_eq!(order.ticket_ids.len(), 3, "{step:?}");
+        let status = match step {
+            Step::DeliverTicket => OrderStatus::Refunded,
+            _ => OrderStatus::Failed,
+        };
+        // Every ticket void, every seat back, no file, one refund of the whole amount.
+        stack
+            .assert_undone_as(&request, "We could not issue your ticket", status)
+            .await;
+        assert_eq!(
+            request.amount().amount_minor,
+            7500,
+            "the refund above was of all three"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_order_of_three_tickets_gets_three_named_tickets_each_with_its_pdf() {
+    let stack = Stack::new().await;
+    let event = stack.event(10, 2500).await;
+    let request = stack
+        .order_request(&event, "buyer-1", &["Ada", "Grace", "Edsger"])
+        .await;
+
+    let execution = stack.run(&request).await;
+
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{execution:?}"
+    );
+    let order = stack.order(&request.order_id).await;
+    assert_eq!(order.status, OrderStatus::Fulfilled);
+    let mut names = Vec::new();
+    for &ticket_id in &order.ticket_ids {
+        let ticket = stack.ticket(ticket_id).await;
+        assert_eq!(ticket.status, TicketStatus::Valid);
+        assert_eq!(ticket.order_id, order.id);
+        assert!(
+            stack
+                .files
+                .exists(&FileKey::for_ticket(event.id, ticket_id))
+                .await
+                .unwrap()
+        );
+        names.push(ticket.attendee.name);
+    }
+    assert_eq!(names, ["Ada", "Grace", "Edsger"]);
+    assert_eq!(stack.taken_and_sold(event.id).await, (3, 3));
+    assert_eq!(stack.ticket_files().len(), 3);
+    assert_eq!(stack.payments.refund_count(), 0);
+    let output = execution.output.expect("output");
+    let ids: Vec<String> = order.ticket_ids.iter().map(ToString::to_string).collect();
+    assert_eq!(output["ticket"]["ticketIds"], serde_json::json!(ids));
+    assert_eq!(output["file"]["fileKeys"].as_array().map(Vec::len), Some(3));
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use ticket_core::registration::{
-    REJECTED, SEAT_UNAVAILABLE, TRANSIENT, TicketRecorded, TicketRendered, failure_reason,
+    REJECTED, SEAT_UNAVAILABLE, TRANSIENT, TicketsRecorded, TicketsRendered, failure_reason,
 };
 use ticket_core::testing::FlakyStore;
 use ticket_core::{
@@ -179,28 +179,30 @@ async fn the_happy_path_fulfils_the_order_with_a_valid_ticket_and_a_scannable_pd
 
     let seat = execution.ok(Step::ConfirmSeat).await;
     assert_eq!(seat, json!({"holdStatus": "SOLD", "late": false}));
-    let recorded: TicketRecorded =
+    let recorded: TicketsRecorded =
         serde_json::from_value(execution.ok(Step::RecordTicket).await).unwrap();
-    let rendered: TicketRendered =
+    let rendered: TicketsRendered =
         serde_json::from_value(execution.ok(Step::RenderTicket).await).unwrap();
     let delivered = execution.ok(Step::DeliverTicket).await;
     assert_eq!(delivered, json!({"orderStatus": "FULFILLED"}));
 
     let order = world.order(&request.order_id).await;
     assert_eq!(order.status, OrderStatus::Fulfilled);
-    assert_eq!(order.ticket_id, Some(recorded.ticket_id));
+    assert_eq!(order.ticket_ids, recorded.ticket_ids);
+    let [ticket_id] = recorded.ticket_ids[..] else {
+        panic!("one ticket: {:?}", recorded.ticket_ids);
+    };
     assert_eq!(order.amount, request.amount());
     assert_eq!(order.payment_intent_id, request.payment_intent_id);
-    let ticket = world.ticket(recorded.ticket_id).await;
+    let ticket = world.ticket(ticket_id).await;
     assert_eq!(ticket.status, TicketStatus::Valid);
-    assert_eq!(ticket.registration_id, recorded.registration_id);
     assert_eq!(ticket.attendee, request.attendee);
     assert_eq!(world.seats(event.id).await, ONE_SOLD);
 
     let key = FileKey::for_ticket(event.id, ticket.id);
     assert_eq!(
-        rendered.file_key,
-        format!("tickets/{}/{}.pdf", event.id, ticket.id)
+        rendered.file_keys,
+        [format!("tickets/{}/{}.pdf", event.id, ticket.id)]
     );
     let pdf = world
         .files
@@ -319,10 +321,10 @@ async fn compensations_after_the_forward_steps_undo_everything_once() {
     let request = world.request(&event, "buyer-1").await;
     let mut execution = Execution::new(&world, &request);
     execution.ok(Step::ConfirmSeat).await;
-    let recorded: TicketRecorded =
+    let recorded: TicketsRecorded =
         serde_json::from_value(execution.ok(Step::RecordTicket).await).unwrap();
     execution.ok(Step::RenderTicket).await;
-    let key = FileKey::for_ticket(event.id, recorded.ticket_id);
+    let key = FileKey::for_ticket(event.id, recorded.ticket_ids[0]);
     assert!(world.files.exists(&key).await.unwrap());
     // DeliverTicket gave up: the Catch routes to RemoveTicketFile.
     execution.caught(REJECTED);
@@ -351,7 +353,7 @@ async fn compensations_after_the_forward_steps_undo_everything_once() {
     );
 
     assert!(!world.files.exists(&key).await.unwrap(), "file gone");
-    let ticket = world.ticket(recorded.ticket_id).await;
+    let ticket = world.ticket(recorded.ticket_ids[0]).await;
     assert_eq!(ticket.status, TicketStatus::Void);
     assert_eq!(world.seats(event.id).await, SeatCounts::default());
     assert_eq!(world.payments.refund_count(), 1);
@@ -402,7 +404,7 @@ async fn a_used_ticket_is_kept_when_its_order_is_undone() {
     let request = world.request(&event, "buyer-1").await;
     let mut execution = Execution::new(&world, &request);
     execution.forward().await;
-    let ticket_id = world.order(&request.order_id).await.ticket_id.unwrap();
+    let ticket_id = world.order(&request.order_id).await.ticket_ids[0];
     let scanned = world
         .store
         .redeem_ticket(ticket_id, &"organizer-1".into(), world.clock.now())
@@ -413,7 +415,8 @@ async fn a_used_ticket_is_kept_when_its_order_is_undone() {
     let voided = execution.ok(Step::VoidTicket).await;
     assert_eq!(
         voided,
-        json!({"outcome": "kept-used", "ticketId": ticket_id.to_string()})
+        json!({"outcome": "kept-used"}),
+        "nothing was voided"
     );
     let ticket = world.ticket(ticket_id).await;
     assert_eq!(ticket.status, TicketStatus::Used);
@@ -486,7 +489,7 @@ async fn a_free_registration_needs_no_payment() {
         world.order_status(&request.order_id).await,
         Some(OrderStatus::Fulfilled)
     );
-    let key = FileKey::parse(execution.payload["file"]["fileKey"].as_str().unwrap()).unwrap();
+    let key = FileKey::parse(execution.payload["file"]["fileKeys"][0].as_str().unwrap()).unwrap();
     let text = text(&world.files.read(&key).await.unwrap().unwrap());
     assert!(text.contains("Free"), "{text}");
 

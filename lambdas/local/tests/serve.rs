@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 use ticket_core::{
-    EventId, EventView, Hold, HoldId, NewHold, NewTicket, Order, OrderId, OrderStatus, Page,
+    EventId, EventView, Hold, HoldId, NewHold, NewTickets, Order, OrderId, OrderStatus, Page,
     PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, Ticket,
     TicketId, UserId,
 };
@@ -281,7 +281,7 @@ impl Store for BrokenStore {
     async fn take_seat_late(&self, _: EventId, _: HoldId) -> Result<Hold, StoreError> {
         broken()
     }
-    async fn record_ticket(&self, _: &NewTicket) -> Result<Recorded, StoreError> {
+    async fn record_tickets(&self, _: &NewTickets) -> Result<Recorded, StoreError> {
         broken()
     }
     async fn create_order(&self, _: &Order) -> Result<Order, StoreError> {

@@ -23,8 +23,9 @@ use stripe_sim::{
 use tempfile::TempDir;
 use ticket_cloud::StripePayments;
 use ticket_core::{
-    CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, ManualClock, Money, OrderId,
-    Payments, PaymentsError, RefundRequest, SessionStatus, TicketTypeId, UserId,
+    CheckoutLine, CheckoutRequest, CheckoutSession, Clock, EventId, HoldId, ManualClock, Money,
+    OrderId, OrderedTicket, Payments, PaymentsError, RefundRequest, SessionStatus, TicketTypeId,
+    UserId,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -254,13 +255,16 @@ impl Harness {
             event_id: EventId::from(Uuid::new_v4()),
             hold_id: HoldId::from(Uuid::new_v4()),
             user_id: UserId::from("cognito-sub-ada"),
-            ticket_type_id: TicketTypeId::from(Uuid::new_v4()),
-            holder_name: Some("Ada Lovelace".into()),
-            title: title.to_owned(),
-            price: Money {
-                amount_minor: 2500,
-                currency: "EUR".parse().unwrap(),
-            },
+            currency: "EUR".parse().unwrap(),
+            lines: vec![CheckoutLine {
+                title: title.to_owned(),
+                unit_price_minor: 2500,
+                quantity: 1,
+            }],
+            tickets: vec![OrderedTicket {
+                ticket_type_id: TicketTypeId::from(Uuid::new_v4()),
+                holder_name: Some("Ada Lovelace".into()),
+            }],
             customer_email: email.map(str::to_owned),
             // What ticketd sends: the hold's expiry.
             expires_at: self.clock.now() + TimeDelta::minutes(ticket_core::api::HOLD_MINUTES),
@@ -831,7 +835,7 @@ async fn an_idempotency_key_reused_with_other_parameters_is_refused() {
     payments.create_checkout(&request).await.unwrap();
 
     // The same hold (so the same key) with another title.
-    request.title = "RustConf (rescheduled)".to_owned();
+    request.lines[0].title = "RustConf (rescheduled)".to_owned();
     let error = payments.create_checkout(&request).await.unwrap_err();
 
     assert!(

@@ -170,7 +170,12 @@ pub(crate) fn hold_item(hold: &Hold) -> Item {
     item
 }
 
-/// The attributes of an order that are set once, when it is created (all but `ticketId`).
+/// An order's tickets, in the buyer's order.
+pub(crate) fn ticket_ids(ids: &[TicketId]) -> AttributeValue {
+    AttributeValue::L(ids.iter().map(|id| s(id.to_string())).collect())
+}
+
+/// The attributes of an order that are set once, when it is created (all but `ticketIds`).
 pub(crate) fn order_creation_attributes(order: &Order) -> Vec<(&'static str, AttributeValue)> {
     let mut attributes = vec![
         ("orderId", s(order.id.as_str())),
@@ -199,8 +204,8 @@ pub(crate) fn order_item(order: &Order) -> Item {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value)),
     );
-    if let Some(ticket) = order.ticket_id {
-        item.insert("ticketId".to_owned(), s(ticket.to_string()));
+    if !order.ticket_ids.is_empty() {
+        item.insert("ticketIds".to_owned(), ticket_ids(&order.ticket_ids));
     }
     if order.status == OrderStatus::Pending {
         let due = order_due(&order.id, order.created_at + FIRST_ORDER_CHECK);
@@ -405,6 +410,22 @@ pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
     })
 }
 
+/// An order's `ticketIds`; an order recorded before orders of several tickets has its one
+/// `ticketId` instead.
+fn order_tickets(a: &Attrs<'_>) -> Result<Vec<TicketId>, StoreError> {
+    if let Some(id) = a.optional_text("ticketId")? {
+        return Ok(vec![id.parse().map_err(|_| corrupt("ticketId"))?]);
+    }
+    let Some(ids) = a.0.get("ticketIds") else {
+        return Ok(Vec::new());
+    };
+    let ids = ids.as_l().map_err(|_| corrupt("ticketIds"))?;
+    ids.iter()
+        .map(|id| id.as_s().ok()?.parse().ok())
+        .collect::<Option<_>>()
+        .ok_or_else(|| corrupt("ticketIds"))
+}
+
 pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let a = Attrs(item);
     Ok(Order {
@@ -418,10 +439,7 @@ pub(crate) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
             currency: a.parse("currency")?,
         },
         status: a.parse("status")?,
-        ticket_id: a
-            .optional_text("ticketId")?
-            .map(|id| id.parse().map_err(|_| corrupt("ticketId")))
-            .transpose()?,
+        ticket_ids: order_tickets(&a)?,
         failure_reason: a.optional_string("failureReason")?,
         created_at: a.time("createdAt")?,
         updated_at: a.time("updatedAt")?,
@@ -612,7 +630,10 @@ mod tests {
                 currency: "JPY".parse().unwrap(),
             },
             status: OrderStatus::Failed,
-            ticket_id: Some(TicketId::from(Uuid::now_v7())),
+            ticket_ids: vec![
+                TicketId::from(Uuid::now_v7()),
+                TicketId::from(Uuid::now_v7()),
+            ],
             failure_reason: Some("declined".into()),
             created_at: hold.created_at,
             updated_at: hold.created_at + TimeDelta::minutes(1),

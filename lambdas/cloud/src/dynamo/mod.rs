@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
-    Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTicket, Order, OrderId,
+    Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order, OrderId,
     OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Seats,
     Store, StoreError, Ticket, TicketId, TicketStatus, UserId, room_for,
 };
@@ -37,6 +37,10 @@ use self::items::{
 };
 use self::paging::{QuerySpec, SortRange};
 use self::writes::SeatGuard;
+
+/// The most tickets one order records: its order item and two items per ticket must fit in
+/// one transaction (100 items), and orders take at most ten anyway.
+const MAX_TICKETS_PER_TRANSACTION: usize = 49;
 
 /// The [`Store`] on one DynamoDB table, made as `cdk/table-schema.json` defines it.
 #[derive(Debug, Clone)]
@@ -272,59 +276,69 @@ impl Store for DynamoStore {
         Err(contended("take a seat late"))
     }
 
-    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
-        let ticket = Ticket {
-            created_at: to_millis(request.created_at),
-            ..request.ticket()
-        };
+    async fn record_tickets(&self, request: &NewTickets) -> Result<Recorded, StoreError> {
+        let tickets: Vec<Ticket> = request
+            .tickets()
+            .into_iter()
+            .map(|ticket| Ticket {
+                created_at: to_millis(request.created_at),
+                ..ticket
+            })
+            .collect();
+        if tickets.is_empty() || tickets.len() > MAX_TICKETS_PER_TRANSACTION {
+            return Err(StoreError::Internal(format!(
+                "an order of {} tickets",
+                tickets.len()
+            )));
+        }
         for attempt in 0..MAX_ATTEMPTS {
-            let writes = vec![
-                self.order_takes_ticket(request)?,
-                self.tx_create(ticket_item(&ticket))?,
-                self.tx_create(registration_item(&ticket))?,
-            ];
+            let mut writes = vec![self.order_takes_tickets(request)?];
+            for ticket in &tickets {
+                writes.push(self.tx_create(ticket_item(ticket))?);
+                writes.push(self.tx_create(registration_item(ticket))?);
+            }
             match self.transact(writes).await {
                 Ok(()) => {
                     let order = self
                         .read_order(&request.order.id)
                         .await?
                         .ok_or_else(|| StoreError::Internal("an order vanished".into()))?;
-                    return Ok(Recorded {
-                        order,
-                        registration: ticket.registration(),
-                        ticket,
-                    });
+                    return Ok(Recorded { order, tickets });
                 }
                 Err(Failure::Store(error)) => return Err(error),
                 Err(Failure::Refused) => {}
             }
             let order = self.read_order(&request.order.id).await?;
             if let Some(order) = &order {
-                if let Some(ticket_id) = order.ticket_id {
-                    let ticket = self.read_ticket(ticket_id).await?.ok_or_else(|| {
-                        StoreError::Internal("an order names a missing ticket".into())
-                    })?;
+                if !order.ticket_ids.is_empty() {
+                    let mut recorded = Vec::new();
+                    for &id in &order.ticket_ids {
+                        recorded.push(self.read_ticket(id).await?.ok_or_else(|| {
+                            StoreError::Internal(format!("an order names a missing ticket {id}"))
+                        })?);
+                    }
                     return Ok(Recorded {
                         order: order.clone(),
-                        registration: ticket.registration(),
-                        ticket,
+                        tickets: recorded,
                     });
                 }
                 if !order.status.takes_a_ticket() {
                     return Err(StoreError::OrderClosed(order.status));
                 }
             }
-            // The order would take the ticket: unless its ids are taken, it was a conflict.
-            if self.get(ticket_key(ticket.id)).await?.is_some() {
-                return Err(StoreError::AlreadyExists("ticket"));
-            }
-            let registration = registration_key(ticket.event_id, ticket.registration_id);
-            if self.get(registration).await?.is_some() {
-                return Err(StoreError::AlreadyExists("registration"));
+            // The order would take the tickets: unless their ids are taken, it was a conflict.
+            for ticket in &tickets {
+                if self.get(ticket_key(ticket.id)).await?.is_some() {
+                    return Err(StoreError::AlreadyExists("ticket"));
+                }
+                let registration = registration_key(ticket.event_id, ticket.registration_id);
+                if self.get(registration).await?.is_some() {
+                    return Err(StoreError::AlreadyExists("registration"));
+                }
             }
             backoff(attempt).await;
         }
-        Err(contended("record a ticket"))
+        Err(contended("record tickets"))
     }
 
     async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {

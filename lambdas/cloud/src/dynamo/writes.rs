@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::{
-    Event, EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTicket, Order, OrderStatus, Seats,
+    Event, EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTickets, Order, OrderStatus, Seats,
     StoreError, Ticket, TicketStatus,
 };
 
@@ -187,11 +187,11 @@ impl DynamoStore {
         )
     }
 
-    /// Creates the order unless it exists and gives it its ticket, if it has none and is
-    /// still pending.
-    pub(super) fn order_takes_ticket(
+    /// Creates the order unless it exists and gives it its tickets, if it has none and is
+    /// still pending (or expired and paid late).
+    pub(super) fn order_takes_tickets(
         &self,
-        request: &NewTicket,
+        request: &NewTickets,
     ) -> Result<TransactWriteItem, StoreError> {
         let order = Order {
             status: OrderStatus::Pending,
@@ -207,15 +207,18 @@ impl DynamoStore {
                 format!("{name} = if_not_exists({name}, {})", expr.value(value))
             })
             .collect();
-        let ticket = expr.name("ticketId");
+        let tickets = expr.name("ticketIds");
+        let ids: Vec<_> = request.tickets.iter().map(|draft| draft.id).collect();
         let update = format!(
-            "SET {}, {ticket} = {}",
+            "SET {}, {tickets} = {}",
             sets.join(", "),
-            expr.value(s(request.ticket_id.to_string()))
+            expr.value(items::ticket_ids(&ids))
         );
         let status = expr.name("status");
         let condition = format!(
-            "attribute_not_exists({ticket}) AND (attribute_not_exists({}) OR {status} IN ({}, {}))",
+            "attribute_not_exists({tickets}) AND attribute_not_exists({}) \
+             AND (attribute_not_exists({}) OR {status} IN ({}, {}))",
+            expr.name("ticketId"),
             expr.name(PK),
             expr.value(s(OrderStatus::Pending.as_str())),
             expr.value(s(OrderStatus::Expired.as_str()))

@@ -130,18 +130,18 @@ pub struct OrderBody {
     /// was issued, then refunded.
     pub status: OrderStatus,
     pub failure_reason: Option<String>,
+    /// What the whole order costs.
     pub amount_minor: i64,
     pub currency: String,
-    pub ticket_id: Option<TicketId>,
-    /// Only when FULFILLED.
-    pub download: Option<DownloadLink>,
+    /// Its tickets in the buyer's order, once recorded.
+    pub tickets: Vec<OrderTicketBody>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl OrderBody {
-    /// `status` is the order's own, or EXPIRED for a pending order whose seat went back.
-    pub fn of(order: &Order, status: OrderStatus, download: Option<DownloadLink>) -> Self {
+    /// `status` is the order's own, or EXPIRED for a pending order whose seats went back.
+    pub fn of(order: &Order, status: OrderStatus, tickets: Vec<OrderTicketBody>) -> Self {
         Self {
             order_id: order.id.clone(),
             event_id: order.event_id,
@@ -149,12 +149,26 @@ impl OrderBody {
             failure_reason: order.failure_reason.clone(),
             amount_minor: order.amount.amount_minor,
             currency: order.amount.currency.code().to_owned(),
-            ticket_id: order.ticket_id,
-            download,
+            tickets,
             created_at: order.created_at,
             updated_at: order.updated_at,
         }
     }
+}
+
+/// A ticket of an order.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "OrderTicket")]
+pub struct OrderTicketBody {
+    pub ticket_id: TicketId,
+    /// One of the event's `ticketTypes`.
+    pub ticket_type_id: TicketTypeId,
+    pub status: TicketStatus,
+    /// The name printed on the ticket.
+    pub holder_name: String,
+    /// Only when the order is FULFILLED and the ticket not VOID.
+    pub download: Option<DownloadLink>,
 }
 
 /// One of the caller's tickets.

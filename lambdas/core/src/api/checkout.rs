@@ -1,5 +1,6 @@
-//! `POST /events/{id}/checkout`: hold a seat of the chosen ticket type, then start paying for it (Stripe Checkout) or, for
-//! a free event, start the registration straight away.
+//! `POST /events/{id}/checkout`: hold a seat for each ticket of the order, all or none, then
+//! start paying for them (Stripe Checkout) or, for a free order, start the registration
+//! straight away.
 
 use super::ApiPorts;
 use super::bodies::CheckoutStarted;
@@ -10,10 +11,10 @@ use crate::identity::Caller;
 use crate::ids::{HoldId, OrderId, TicketTypeId};
 use crate::money::Money;
 use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus, Seats};
-use crate::payments::CheckoutRequest;
-use crate::registration::{MAX_ATTENDEE_NAME_CHARS, RegistrationRequest};
+use crate::payments::{CheckoutLine, CheckoutRequest};
+use crate::registration::{MAX_ATTENDEE_NAME_CHARS, OrderedTicket, RegistrationRequest};
 use crate::store::{ReleaseScope, StoreError};
-use crate::ticket_type::{SalesClosed, TicketType};
+use crate::ticket_type::{MAX_TICKETS_PER_ORDER, SalesClosed};
 use crate::validation::{ValidationErrors, single_line};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
@@ -45,69 +46,88 @@ struct WantedTicket {
     holder_name: Option<String>,
 }
 
-/// The one ticket an order takes (several per order are not built yet), its type checked
-/// against the event and the clock, its holder's name against the ticket's rules.
-fn wanted_ticket<'e>(
-    event: &'e Event,
+/// The tickets an order takes, checked against the event, its types' sales windows and
+/// per-order maximums, and the ticket's rules for holders' names.
+fn wanted_tickets(
+    event: &Event,
     request: &ApiRequest,
     now: DateTime<Utc>,
-) -> Result<(&'e TicketType, Option<String>), ApiError> {
-    let body: Option<CheckoutBody> = if request.body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(request.json()?)
-    };
-    let wanted = body.as_ref().map(|body| &body.tickets[..]);
-    let (type_id, holder_name) = match (wanted, &event.ticket_types[..]) {
-        (None, [only]) => (only.id, None),
-        (Some([]), _) => {
-            return Err(ApiError::bad_request(
-                "`tickets` must list at least one ticket",
-            ));
-        }
-        (None, _) => {
-            return Err(ApiError::bad_request(
-                "choose a ticket type: `tickets` must list the ticket",
-            ));
-        }
-        (Some([wanted]), _) => (wanted.ticket_type_id, wanted.holder_name.clone()),
-        _ => {
-            return Err(ApiError::bad_request(
-                "`tickets`: an order takes one ticket (several per order are not available yet)",
-            ));
-        }
-    };
-    let ticket_type = event.ticket_type(type_id).ok_or_else(|| {
-        ApiError::bad_request(format!("`tickets`: the event has no ticket type {type_id}"))
-    })?;
-    match ticket_type.closed_at(now) {
-        Some(SalesClosed::NotYet) => {
-            return Err(ApiError::conflict(format!(
-                "the ticket type {:?} is not on sale yet",
-                ticket_type.name
-            )));
-        }
-        Some(SalesClosed::Over) => {
-            return Err(ApiError::conflict(format!(
-                "the ticket type {:?} is no longer on sale",
-                ticket_type.name
-            )));
-        }
-        None => {}
-    }
-    // A blank name is no name: the ticket then carries the buyer's.
-    let holder_name = match holder_name.filter(|name| !name.trim().is_empty()) {
-        None => None,
-        Some(name) => {
-            let mut errors = ValidationErrors::default();
-            let name = single_line(&mut errors, "holderName", &name, MAX_ATTENDEE_NAME_CHARS);
-            if !errors.0.is_empty() {
-                return Err(ApiError::bad_request(format!("`tickets`: {errors}")));
+) -> Result<Vec<OrderedTicket>, ApiError> {
+    let wanted = if request.body.iter().all(u8::is_ascii_whitespace) {
+        match &event.ticket_types[..] {
+            [only] => vec![WantedTicket {
+                ticket_type_id: only.id,
+                holder_name: None,
+            }],
+            _ => {
+                return Err(ApiError::bad_request(
+                    "choose a ticket type: `tickets` must list the tickets",
+                ));
             }
-            Some(name)
         }
+    } else {
+        request.json::<CheckoutBody>()?.tickets
     };
-    Ok((ticket_type, holder_name))
+    if wanted.is_empty() {
+        return Err(ApiError::bad_request(
+            "`tickets` must list at least one ticket",
+        ));
+    }
+    if wanted.len() > MAX_TICKETS_PER_ORDER as usize {
+        return Err(ApiError::bad_request(format!(
+            "`tickets`: an order takes at most {MAX_TICKETS_PER_ORDER} tickets"
+        )));
+    }
+    let mut errors = ValidationErrors::default();
+    let mut tickets = Vec::new();
+    for wanted in wanted {
+        let ticket_type = event.ticket_type(wanted.ticket_type_id).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`tickets`: the event has no ticket type {}",
+                wanted.ticket_type_id
+            ))
+        })?;
+        // A blank name is no name: the ticket then carries the buyer's.
+        let holder_name = wanted
+            .holder_name
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| single_line(&mut errors, "holderName", &name, MAX_ATTENDEE_NAME_CHARS));
+        tickets.push(OrderedTicket {
+            ticket_type_id: ticket_type.id,
+            holder_name,
+        });
+    }
+    if !errors.0.is_empty() {
+        return Err(ApiError::bad_request(format!("`tickets`: {errors}")));
+    }
+    let seats: Seats = tickets.iter().map(|ticket| ticket.ticket_type_id).collect();
+    for (type_id, count) in seats.iter() {
+        let Some(ticket_type) = event.ticket_type(type_id) else {
+            continue;
+        };
+        if count > ticket_type.max_per_order {
+            return Err(ApiError::bad_request(format!(
+                "`tickets`: an order takes at most {} of the ticket type {:?}",
+                ticket_type.max_per_order, ticket_type.name
+            )));
+        }
+        match ticket_type.closed_at(now) {
+            Some(SalesClosed::NotYet) => {
+                return Err(ApiError::conflict(format!(
+                    "the ticket type {:?} is not on sale yet",
+                    ticket_type.name
+                )));
+            }
+            Some(SalesClosed::Over) => {
+                return Err(ApiError::conflict(format!(
+                    "the ticket type {:?} is no longer on sale",
+                    ticket_type.name
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(tickets)
 }
 
 pub(crate) async fn checkout(
@@ -121,10 +141,10 @@ pub(crate) async fn checkout(
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
     }
-    let (ticket_type, holder_name) = wanted_ticket(&event, request, now)?;
+    let tickets = wanted_tickets(&event, request, now)?;
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
-        seats: Seats::one(ticket_type.id),
+        seats: tickets.iter().map(|ticket| ticket.ticket_type_id).collect(),
         user_id: caller.user_id.clone(),
         expires_at: now + TimeDelta::minutes(ports.hold_minutes),
     };
@@ -133,10 +153,17 @@ pub(crate) async fn checkout(
         .hold_seat(event.id, &new_hold, now)
         .await
         .map_err(|error| match error {
-            StoreError::SoldOut => ApiError::conflict("the event is sold out"),
+            StoreError::SoldOut => ApiError::conflict(match new_hold.seats.total() {
+                1 => "the event is sold out".to_owned(),
+                wanted => format!("the event has fewer than {wanted} seats left"),
+            }),
             StoreError::TypeSoldOut(type_id) => ApiError::conflict(format!(
-                "the ticket type {:?} is sold out",
-                event.ticket_type(type_id).map_or("", |t| t.name.as_str())
+                "the ticket type {:?} is sold out{}",
+                event.type_name(type_id),
+                match new_hold.seats.of(type_id) {
+                    1 => String::new(),
+                    wanted => format!(" (fewer than {wanted} left)"),
+                }
             )),
             StoreError::EventEnded => ApiError::conflict("the event has already started"),
             StoreError::NotFound(_) => ApiError::not_found("event"),
@@ -144,11 +171,10 @@ pub(crate) async fn checkout(
         })?;
     let sale = Sale {
         event: &event,
-        ticket_type,
-        holder_name,
+        tickets,
         hold: &hold,
     };
-    let (order_id, checkout_url) = if ticket_type.price_minor == 0 {
+    let (order_id, checkout_url) = if sale.total().amount_minor == 0 {
         (register_free(ports, caller, &sale).await?, None)
     } else {
         let (id, url) = start_payment(ports, caller, &sale).await?;
@@ -164,24 +190,51 @@ pub(crate) async fn checkout(
     ))
 }
 
-/// What a checkout sells: a held seat of a type, and the name to put on its ticket.
+/// What a checkout sells: held seats, one per ticket with the name to put on it.
 struct Sale<'a> {
     event: &'a Event,
-    ticket_type: &'a TicketType,
-    holder_name: Option<String>,
+    tickets: Vec<OrderedTicket>,
     hold: &'a Hold,
 }
 
 impl Sale<'_> {
-    fn price(&self) -> Money {
-        self.event.price_of(self.ticket_type)
+    /// One line per ticket type, in the order the buyer first named each: its name too when
+    /// the event has several.
+    fn lines(&self) -> Vec<CheckoutLine> {
+        let mut lines: Vec<(TicketTypeId, CheckoutLine)> = Vec::new();
+        for ticket in &self.tickets {
+            if let Some((_, line)) = lines
+                .iter_mut()
+                .find(|(id, _)| *id == ticket.ticket_type_id)
+            {
+                line.quantity += 1;
+                continue;
+            }
+            let Some(ticket_type) = self.event.ticket_type(ticket.ticket_type_id) else {
+                continue;
+            };
+            let title = match self.event.ticket_types.len() {
+                1 => self.event.title.clone(),
+                _ => format!("{} — {}", self.event.title, ticket_type.name),
+            };
+            let line = CheckoutLine {
+                title,
+                unit_price_minor: ticket_type.price_minor,
+                quantity: 1,
+            };
+            lines.push((ticket_type.id, line));
+        }
+        lines.into_iter().map(|(_, line)| line).collect()
     }
 
-    /// The line item's name: the type's name too when the event has several.
-    fn title(&self) -> String {
-        match self.event.ticket_types.len() {
-            1 => self.event.title.clone(),
-            _ => format!("{} — {}", self.event.title, self.ticket_type.name),
+    fn total(&self) -> Money {
+        Money {
+            amount_minor: self
+                .lines()
+                .iter()
+                .map(|line| line.unit_price_minor * i64::from(line.quantity))
+                .sum(),
+            currency: self.event.currency,
         }
     }
 }
@@ -210,16 +263,13 @@ async fn register_free(
 ) -> Result<OrderId, ApiError> {
     let hold = sale.hold;
     let email = caller.email.clone().unwrap_or_default();
-    let name = sale
-        .holder_name
-        .clone()
-        .or_else(|| caller.name.clone())
-        .unwrap_or_else(|| email.clone());
+    let name = caller.name.clone().unwrap_or_else(|| email.clone());
     let registration = RegistrationRequest {
         order_id: free_order_id(hold.id),
         event_id: sale.event.id,
         hold_id: hold.id,
-        ticket_type_id: Some(sale.ticket_type.id),
+        ticket_type_id: None,
+        tickets: sale.tickets.clone(),
         user_id: caller.user_id.clone(),
         payment_intent_id: None,
         amount_minor: 0,
@@ -270,10 +320,9 @@ async fn start_payment(
         event_id: event.id,
         hold_id: hold.id,
         user_id: caller.user_id.clone(),
-        ticket_type_id: sale.ticket_type.id,
-        holder_name: sale.holder_name.clone(),
-        title: sale.title(),
-        price: sale.price(),
+        currency: event.currency,
+        lines: sale.lines(),
+        tickets: sale.tickets.clone(),
         customer_email: caller.email.clone(),
         expires_at: hold.expires_at,
         // Stripe fills in `{CHECKOUT_SESSION_ID}`: the order the site then polls.
@@ -294,9 +343,9 @@ async fn start_payment(
         hold_id: hold.id,
         user_id: caller.user_id.clone(),
         payment_intent_id: None,
-        amount: sale.price(),
+        amount: sale.total(),
         status: OrderStatus::Pending,
-        ticket_id: None,
+        ticket_ids: Vec::new(),
         failure_reason: None,
         created_at: now,
         updated_at: now,

@@ -1,7 +1,7 @@
 //! `GET /orders/{id}`, `GET /me/tickets`, `GET /tickets/{id}/download`.
 
 use super::ApiPorts;
-use super::bodies::{DownloadLink, OrderBody, PageBody, TicketBody};
+use super::bodies::{DownloadLink, OrderBody, OrderTicketBody, PageBody, TicketBody};
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::files::{DEFAULT_LINK_TTL, FileKey, TicketFiles};
@@ -52,7 +52,8 @@ fn order_id(request: &ApiRequest) -> Result<OrderId, ApiError> {
     Ok(OrderId::from(id.to_owned()))
 }
 
-/// The order's state for its buyer; a fulfilled order carries a fresh download link.
+/// The order's state for its buyer, with its tickets; those of a fulfilled order carry fresh
+/// download links.
 pub(crate) async fn get_order(
     ports: &ApiPorts,
     caller: &Caller,
@@ -68,21 +69,31 @@ pub(crate) async fn get_order(
     if order.user_id != caller.user_id {
         return Err(ApiError::forbidden("this is not your order"));
     }
-    let download = match (order.status, order.ticket_id) {
-        (OrderStatus::Fulfilled, Some(ticket_id)) => {
-            let ticket = store
-                .get_ticket(ticket_id)
-                .await
-                .map_err(ApiError::store)?
-                .ok_or_else(|| {
-                    ApiError::store(crate::store::StoreError::Internal(format!(
-                        "fulfilled order {id} has no ticket {ticket_id}"
-                    )))
-                })?;
-            Some(download_link(files, clock, &ticket).await?)
-        }
-        _ => None,
-    };
+    let mut tickets = Vec::new();
+    for &ticket_id in &order.ticket_ids {
+        let ticket = store
+            .get_ticket(ticket_id)
+            .await
+            .map_err(ApiError::store)?
+            .ok_or_else(|| {
+                ApiError::store(crate::store::StoreError::Internal(format!(
+                    "order {id} names a missing ticket {ticket_id}"
+                )))
+            })?;
+        let download = match (order.status, ticket.status) {
+            (OrderStatus::Fulfilled, TicketStatus::Valid | TicketStatus::Used) => {
+                Some(download_link(files, clock, &ticket).await?)
+            }
+            _ => None,
+        };
+        tickets.push(OrderTicketBody {
+            ticket_id,
+            ticket_type_id: ticket.ticket_type_id,
+            status: ticket.status,
+            holder_name: ticket.attendee.name,
+            download,
+        });
+    }
     // A pending order whose seat went back (its checkout expired unpaid) shows as EXPIRED; a
     // payment that still arrives moves it on to FULFILLED or, with no seat left, a refund.
     let status = match order.status {
@@ -91,7 +102,7 @@ pub(crate) async fn get_order(
     };
     Ok(ApiResponse::json(
         200,
-        &OrderBody::of(&order, status, download),
+        &OrderBody::of(&order, status, tickets),
     ))
 }
 

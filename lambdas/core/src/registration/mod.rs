@@ -22,9 +22,9 @@ use serde_json::Value;
 
 use crate::ids::{EventId, HoldId, OrderId, TicketTypeId, UserId};
 use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
-use crate::order::{Attendee, Order, OrderStatus};
+use crate::order::{Attendee, Order, OrderStatus, Seats};
 use crate::payments::RefundRequest;
-use crate::ticket_type::legacy_type_id;
+use crate::ticket_type::{MAX_TICKETS_PER_ORDER, legacy_type_id};
 use crate::validation::ValidationErrors;
 
 pub use dispatch::{RegistrationSteps, Step, output};
@@ -33,9 +33,9 @@ pub use failure::{
 };
 pub use render::{RenderFailure, TICKET_ISSUER, TicketPdf, TicketRenderer};
 pub use steps::{
-    Outcome, SeatConfirmed, TicketDelivered, TicketRecorded, TicketRendered, Undone, confirm_seat,
-    deliver_ticket, fail_order, record_ticket, refund_payment, release_seat, remove_ticket_file,
-    render_ticket, void_ticket,
+    Outcome, SeatConfirmed, TicketDelivered, TicketsRecorded, TicketsRendered, Undone,
+    confirm_seat, deliver_ticket, fail_order, record_ticket, refund_payment, release_seat,
+    remove_ticket_file, render_ticket, void_ticket,
 };
 
 /// The longest order id accepted (Stripe's session ids are about 70 characters).
@@ -44,8 +44,8 @@ pub const MAX_ORDER_ID_LEN: usize = 255;
 pub const MAX_ATTENDEE_NAME_CHARS: usize = 200;
 pub const MAX_ATTENDEE_EMAIL_CHARS: usize = 320;
 
-/// The execution input: one paid (or free) seat to turn into a ticket. The execution is named
-/// by `order_id`, so a payment starts at most one registration.
+/// The execution input: one paid (or free) order of held seats to turn into tickets. The
+/// execution is named by `order_id`, so a payment starts at most one registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationRequest {
@@ -53,23 +53,65 @@ pub struct RegistrationRequest {
     pub order_id: OrderId,
     pub event_id: EventId,
     pub hold_id: HoldId,
-    /// The held seat's type. Absent from requests made before ticket types, whose events
-    /// have the one type [`legacy_type_id`] names.
+    /// The one ticket's type of a request made before orders of several tickets (see
+    /// [`Self::ordered_tickets`]). Absent from requests made before ticket types too, whose
+    /// events have the one type [`legacy_type_id`] names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_type_id: Option<TicketTypeId>,
+    /// The order's tickets, one per held seat, in the buyer's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<OrderedTicket>,
     pub user_id: UserId,
     /// What a refund goes back to; none for free events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_intent_id: Option<String>,
     pub amount_minor: i64,
     pub currency: Currency,
+    /// The buyer: each ticket carries this email, and this name unless it names its holder.
     pub attendee: Attendee,
 }
 
+/// One ticket of an order: its type and, if the buyer gave one, its holder's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderedTicket {
+    pub ticket_type_id: TicketTypeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_name: Option<String>,
+}
+
 impl RegistrationRequest {
-    pub fn ticket_type_id(&self) -> TicketTypeId {
-        self.ticket_type_id
-            .unwrap_or_else(|| legacy_type_id(self.event_id))
+    /// The order's tickets, at least one: `tickets`, or the one ticket of a request made
+    /// before orders of several tickets.
+    pub fn ordered_tickets(&self) -> Vec<OrderedTicket> {
+        if !self.tickets.is_empty() {
+            return self.tickets.clone();
+        }
+        vec![OrderedTicket {
+            ticket_type_id: self
+                .ticket_type_id
+                .unwrap_or_else(|| legacy_type_id(self.event_id)),
+            holder_name: None,
+        }]
+    }
+
+    /// The seats the order's hold took: one per ticket.
+    pub fn seats(&self) -> Seats {
+        self.ordered_tickets()
+            .into_iter()
+            .map(|ticket| ticket.ticket_type_id)
+            .collect()
+    }
+
+    /// Who a ticket of the order admits: its holder, or the buyer.
+    pub fn attendee_of(&self, ticket: &OrderedTicket) -> Attendee {
+        Attendee {
+            name: ticket
+                .holder_name
+                .clone()
+                .unwrap_or_else(|| self.attendee.name.clone()),
+            email: self.attendee.email.clone(),
+        }
     }
 
     pub fn amount(&self) -> Money {
@@ -89,7 +131,7 @@ impl RegistrationRequest {
             payment_intent_id: self.payment_intent_id.clone(),
             amount: self.amount(),
             status: OrderStatus::Pending,
-            ticket_id: None,
+            ticket_ids: Vec::new(),
             failure_reason: None,
             created_at: now,
             updated_at: now,
@@ -140,6 +182,25 @@ impl RegistrationRequest {
                 "attendee.email",
                 format!("must be at most {MAX_ATTENDEE_EMAIL_CHARS} characters"),
             );
+        }
+        if self.tickets.len() > MAX_TICKETS_PER_ORDER as usize {
+            errors.add(
+                "tickets",
+                format!("an order takes at most {MAX_TICKETS_PER_ORDER} tickets"),
+            );
+        }
+        for (index, ticket) in self.tickets.iter().enumerate() {
+            let name = ticket.holder_name.as_deref().unwrap_or_default();
+            if name.chars().count() > MAX_ATTENDEE_NAME_CHARS {
+                errors.add(
+                    "tickets",
+                    format!(
+                        "holderName of ticket {}: must be at most {MAX_ATTENDEE_NAME_CHARS} \
+                         characters",
+                        index + 1
+                    ),
+                );
+            }
         }
         errors.into_result(|| ())
     }
@@ -200,6 +261,7 @@ mod tests {
             event_id: EventId::from(Uuid::from_u128(1)),
             hold_id: HoldId::from(Uuid::from_u128(2)),
             ticket_type_id: None,
+            tickets: Vec::new(),
             user_id: "user-sub-1".into(),
             payment_intent_id: Some("pi_123".into()),
             amount_minor: 2500,
@@ -268,7 +330,7 @@ mod tests {
         assert_eq!(order.id.as_str(), "cs_test_a1");
         assert_eq!(order.amount.to_string(), "25.00 EUR");
         assert_eq!(order.payment_intent_id.as_deref(), Some("pi_123"));
-        assert_eq!((order.ticket_id, order.created_at), (None, now));
+        assert_eq!((order.ticket_ids, order.created_at), (vec![], now));
     }
 
     #[test]

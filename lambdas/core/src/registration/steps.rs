@@ -11,7 +11,7 @@ use super::render::{TICKET_ISSUER, TicketPdf, TicketRenderer};
 use super::{CaughtError, RegistrationRequest, StepFailure, failure_reason};
 use crate::files::{FileKey, TicketFiles};
 use crate::ids::{Ids, RegistrationId, TicketId};
-use crate::order::{HoldStatus, NewTicket, Order, OrderStatus, TicketStatus};
+use crate::order::{HoldStatus, NewTickets, Order, OrderStatus, TicketDraft, TicketStatus};
 use crate::payments::Payments;
 use crate::store::{ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::ticket_code::TicketSigner;
@@ -26,19 +26,18 @@ pub struct SeatConfirmed {
     pub late: bool,
 }
 
-/// RecordTicket's output.
+/// RecordTicket's output: the order's tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TicketRecorded {
-    pub ticket_id: TicketId,
-    pub registration_id: RegistrationId,
+pub struct TicketsRecorded {
+    pub ticket_ids: Vec<TicketId>,
 }
 
-/// RenderTicket's output.
+/// RenderTicket's output: one file per ticket, and their size in all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TicketRendered {
-    pub file_key: String,
+pub struct TicketsRendered {
+    pub file_keys: Vec<String>,
     pub bytes: usize,
 }
 
@@ -53,17 +52,17 @@ pub struct TicketDelivered {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// RemoveTicketFile: the file was there and is gone.
+    /// RemoveTicketFile: the files that were there are gone.
     Removed,
-    /// RemoveTicketFile: no ticket, or no file for it.
+    /// RemoveTicketFile: no ticket, or no file for any.
     NothingToRemove,
-    /// VoidTicket: the ticket is `VOID` (now or before).
+    /// VoidTicket: every ticket is `VOID` (now or before).
     Voided,
     /// VoidTicket: the order has no ticket.
     NoTicket,
-    /// VoidTicket: the ticket already admitted someone, so it stays `USED`.
+    /// VoidTicket: a ticket already admitted someone, so it stays `USED` (the rest are void).
     KeptUsed,
-    /// ReleaseSeat: the seat went back to the pool.
+    /// ReleaseSeat: the seats went back to the pool.
     Released,
     /// ReleaseSeat: it had gone back before.
     AlreadyReleased,
@@ -83,10 +82,10 @@ pub enum Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct Undone {
     pub outcome: Outcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket_id: Option<TicketId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ticket_ids: Vec<TicketId>,
     /// The hold's status before ReleaseSeat released it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_status: Option<HoldStatus>,
@@ -105,8 +104,8 @@ impl Undone {
     pub fn new(outcome: Outcome) -> Self {
         Self {
             outcome,
-            file_key: None,
-            ticket_id: None,
+            file_keys: Vec::new(),
+            ticket_ids: Vec::new(),
             hold_status: None,
             refund_id: None,
             refund_status: None,
@@ -133,18 +132,21 @@ async fn stored_order(
         .map_err(port_failure("reading the order"))
 }
 
-/// The stored order and its ticket id, both required (steps after RecordTicket).
-async fn order_with_ticket(
+/// The stored order, which must have its tickets (steps after RecordTicket).
+async fn order_with_tickets(
     store: &dyn Store,
     request: &RegistrationRequest,
-) -> Result<(Order, TicketId), StepFailure> {
+) -> Result<Order, StepFailure> {
     let order = stored_order(store, request).await?.ok_or_else(|| {
         StepFailure::rejected(format!("order {} does not exist", request.order_id))
     })?;
-    let ticket_id = order.ticket_id.ok_or_else(|| {
-        StepFailure::rejected(format!("order {} has no ticket", request.order_id))
-    })?;
-    Ok((order, ticket_id))
+    if order.ticket_ids.is_empty() {
+        return Err(StepFailure::rejected(format!(
+            "order {} has no ticket",
+            request.order_id
+        )));
+    }
+    Ok(order)
 }
 
 /// Opens the order and sells its seat: `SOLD`, with `late` when the hold had been released and
@@ -194,7 +196,7 @@ pub async fn confirm_seat(
                 }
                 Err(StoreError::SoldOut | StoreError::TypeSoldOut(_)) => {
                     Err(StepFailure::seat_unavailable(format!(
-                        "hold {} was released and event {} has no seat of its type left",
+                        "hold {} was released and event {} has no longer room for its seats",
                         request.hold_id, request.event_id
                     )))
                 }
@@ -205,34 +207,40 @@ pub async fn confirm_seat(
     }
 }
 
-/// Records the registration and the ticket, once per order: a repeated run returns the ids of
-/// the first. The ticket's file key is not stored: it is [`FileKey::for_ticket`] of the event
-/// and ticket ids.
+/// Records the order's tickets with their registrations, once per order: a repeated run
+/// returns the ids of the first. A ticket's file key is not stored: it is
+/// [`FileKey::for_ticket`] of the event and ticket ids.
 pub async fn record_ticket(
     store: &dyn Store,
     ids: &dyn Ids,
     request: &RegistrationRequest,
     now: DateTime<Utc>,
-) -> Result<TicketRecorded, StepFailure> {
+) -> Result<TicketsRecorded, StepFailure> {
     validated(request)?;
-    let recorded = store
-        .record_ticket(&NewTicket {
-            order: request.order(now),
-            ticket_type_id: request.ticket_type_id(),
+    let tickets = request
+        .ordered_tickets()
+        .iter()
+        .map(|ordered| TicketDraft {
+            id: TicketId::new(ids),
             registration_id: RegistrationId::new(ids),
-            ticket_id: TicketId::new(ids),
-            attendee: request.attendee.clone(),
+            ticket_type_id: ordered.ticket_type_id,
+            attendee: request.attendee_of(ordered),
+        })
+        .collect();
+    let recorded = store
+        .record_tickets(&NewTickets {
+            order: request.order(now),
+            tickets,
             created_at: now,
         })
         .await
-        .map_err(port_failure("recording the ticket"))?;
-    Ok(TicketRecorded {
-        ticket_id: recorded.ticket.id,
-        registration_id: recorded.registration.id,
+        .map_err(port_failure("recording the tickets"))?;
+    Ok(TicketsRecorded {
+        ticket_ids: recorded.order.ticket_ids,
     })
 }
 
-/// Draws the order's ticket with its signed code and stores the PDF at
+/// Draws each ticket of the order with its signed code and stores its PDF at
 /// [`FileKey::for_ticket`], replacing any earlier rendering.
 pub async fn render_ticket(
     store: &dyn Store,
@@ -240,69 +248,80 @@ pub async fn render_ticket(
     renderer: &dyn TicketRenderer,
     signer: &TicketSigner,
     request: &RegistrationRequest,
-) -> Result<TicketRendered, StepFailure> {
-    let (order, ticket_id) = order_with_ticket(store, request).await?;
-    let ticket = store
-        .get_ticket(ticket_id)
-        .await
-        .map_err(port_failure("reading the ticket"))?
-        .ok_or_else(|| StepFailure::rejected(format!("ticket {ticket_id} does not exist")))?;
-    if ticket.status == TicketStatus::Void {
-        return Err(StepFailure::rejected(format!("ticket {ticket_id} is VOID")));
-    }
+) -> Result<TicketsRendered, StepFailure> {
+    let order = order_with_tickets(store, request).await?;
     let event = store
-        .get_event(ticket.event_id)
+        .get_event(order.event_id)
         .await
         .map_err(port_failure("reading the event"))?
-        .ok_or_else(|| StepFailure::rejected(format!("event {} does not exist", ticket.event_id)))?
+        .ok_or_else(|| StepFailure::rejected(format!("event {} does not exist", order.event_id)))?
         .event;
-    let code = signer.sign(ticket.id, ticket.event_id);
-    let pdf = renderer
-        .render(&TicketPdf {
-            event_title: &event.title,
-            starts_at: event.starts_at,
-            venue: &event.venue,
-            attendee_name: &ticket.attendee.name,
-            attendee_email: &ticket.attendee.email,
-            // One type needs no name: the event's own is the ticket's.
-            ticket_type: (event.ticket_types.len() > 1)
-                .then(|| event.type_name(ticket.ticket_type_id)),
-            ticket_id: ticket.id,
-            price: order.amount,
-            organizer: TICKET_ISSUER,
-            code: &code,
-        })
-        .map_err(|error| StepFailure::rejected(format!("ticket {ticket_id}: {error}")))?;
-    let key = FileKey::for_ticket(ticket.event_id, ticket.id);
-    let bytes = pdf.len();
-    files
-        .put_pdf(&key, pdf)
-        .await
-        .map_err(port_failure("storing the ticket file"))?;
-    Ok(TicketRendered {
-        file_key: key.to_string(),
-        bytes,
-    })
+    let mut rendered = TicketsRendered {
+        file_keys: Vec::new(),
+        bytes: 0,
+    };
+    for &ticket_id in &order.ticket_ids {
+        let ticket = store
+            .get_ticket(ticket_id)
+            .await
+            .map_err(port_failure("reading the ticket"))?
+            .ok_or_else(|| StepFailure::rejected(format!("ticket {ticket_id} does not exist")))?;
+        if ticket.status == TicketStatus::Void {
+            return Err(StepFailure::rejected(format!("ticket {ticket_id} is VOID")));
+        }
+        let code = signer.sign(ticket.id, ticket.event_id);
+        let ticket_type = event.ticket_type(ticket.ticket_type_id);
+        let pdf = renderer
+            .render(&TicketPdf {
+                event_title: &event.title,
+                starts_at: event.starts_at,
+                venue: &event.venue,
+                attendee_name: &ticket.attendee.name,
+                attendee_email: &ticket.attendee.email,
+                // One type needs no name: the event's own is the ticket's.
+                ticket_type: (event.ticket_types.len() > 1)
+                    .then(|| event.type_name(ticket.ticket_type_id)),
+                ticket_id: ticket.id,
+                // An order of one ticket paid its amount for it; otherwise each its type's price.
+                price: match (order.ticket_ids.len(), ticket_type) {
+                    (1, _) | (_, None) => order.amount,
+                    (_, Some(ticket_type)) => event.price_of(ticket_type),
+                },
+                organizer: TICKET_ISSUER,
+                code: &code,
+            })
+            .map_err(|error| StepFailure::rejected(format!("ticket {ticket_id}: {error}")))?;
+        let key = FileKey::for_ticket(ticket.event_id, ticket.id);
+        rendered.bytes += pdf.len();
+        files
+            .put_pdf(&key, pdf)
+            .await
+            .map_err(port_failure("storing the ticket file"))?;
+        rendered.file_keys.push(key.to_string());
+    }
+    Ok(rendered)
 }
 
-/// Marks the order `FULFILLED` once its ticket file can be read. A file not (yet) visible is
-/// `Transient`. No download link is kept: `GET /orders/{id}` makes a fresh one.
+/// Marks the order `FULFILLED` once every ticket file can be read. A file not (yet) visible
+/// is `Transient`. No download link is kept: `GET /orders/{id}` makes fresh ones.
 pub async fn deliver_ticket(
     store: &dyn Store,
     files: &dyn TicketFiles,
     request: &RegistrationRequest,
     now: DateTime<Utc>,
 ) -> Result<TicketDelivered, StepFailure> {
-    let (order, ticket_id) = order_with_ticket(store, request).await?;
-    let key = FileKey::for_ticket(order.event_id, ticket_id);
-    let there = files
-        .exists(&key)
-        .await
-        .map_err(port_failure("checking the ticket file"))?;
-    if !there {
-        return Err(StepFailure::transient(format!(
-            "ticket file {key} is not there yet"
-        )));
+    let order = order_with_tickets(store, request).await?;
+    for &ticket_id in &order.ticket_ids {
+        let key = FileKey::for_ticket(order.event_id, ticket_id);
+        let there = files
+            .exists(&key)
+            .await
+            .map_err(port_failure("checking the ticket file"))?;
+        if !there {
+            return Err(StepFailure::transient(format!(
+                "ticket file {key} is not there yet"
+            )));
+        }
     }
     let order = store
         .transition_order(&order.id, OrderStatus::Fulfilled, None, now)
@@ -313,70 +332,79 @@ pub async fn deliver_ticket(
     })
 }
 
-/// Deletes the order's ticket file, if there is one.
+/// Deletes the files of the order's tickets, those there are.
 pub async fn remove_ticket_file(
     store: &dyn Store,
     files: &dyn TicketFiles,
     request: &RegistrationRequest,
 ) -> Result<Undone, StepFailure> {
-    let Some((event_id, ticket_id)) = stored_order(store, request)
-        .await?
-        .and_then(|order| Some((order.event_id, order.ticket_id?)))
-    else {
+    let Some(order) = stored_order(store, request).await? else {
         return Ok(Undone::new(Outcome::NothingToRemove));
     };
-    let key = FileKey::for_ticket(event_id, ticket_id);
-    let there = files
-        .exists(&key)
-        .await
-        .map_err(port_failure("checking the ticket file"))?;
-    let outcome = if there {
-        files
-            .delete(&key)
+    let mut removed = Vec::new();
+    for &ticket_id in &order.ticket_ids {
+        let key = FileKey::for_ticket(order.event_id, ticket_id);
+        let there = files
+            .exists(&key)
             .await
-            .map_err(port_failure("deleting the ticket file"))?;
-        Outcome::Removed
-    } else {
-        Outcome::NothingToRemove
+            .map_err(port_failure("checking the ticket file"))?;
+        if there {
+            files
+                .delete(&key)
+                .await
+                .map_err(port_failure("deleting the ticket file"))?;
+            removed.push(key.to_string());
+        }
+    }
+    let outcome = match removed.is_empty() {
+        true => Outcome::NothingToRemove,
+        false => Outcome::Removed,
     };
     Ok(Undone {
-        file_key: Some(key.to_string()),
+        file_keys: removed,
         ..Undone::new(outcome)
     })
 }
 
-/// Voids the order's ticket. One that already admitted someone stays `USED` (with a warning):
+/// Voids the order's tickets. One that already admitted someone stays `USED` (with a warning):
 /// the attendee is inside, and the refund goes ahead regardless.
 pub async fn void_ticket(
     store: &dyn Store,
     request: &RegistrationRequest,
 ) -> Result<Undone, StepFailure> {
-    let Some(ticket_id) = stored_order(store, request)
+    let ticket_ids = stored_order(store, request)
         .await?
-        .and_then(|order| order.ticket_id)
-    else {
-        return Ok(Undone::new(Outcome::NoTicket));
-    };
-    let outcome = match store.void_ticket(ticket_id).await {
-        Ok(_) => Outcome::Voided,
-        Err(StoreError::NotFound(_)) => Outcome::NoTicket,
-        Err(StoreError::TicketUsed) => {
-            tracing::warn!(
-                order = %request.order_id,
-                ticket = %ticket_id,
-                "the ticket of a failing order was already used; it stays USED"
-            );
-            Outcome::KeptUsed
+        .map(|order| order.ticket_ids)
+        .unwrap_or_default();
+    let mut outcome = Outcome::NoTicket;
+    let mut voided = Vec::new();
+    for &ticket_id in &ticket_ids {
+        match store.void_ticket(ticket_id).await {
+            Ok(_) => {
+                voided.push(ticket_id);
+                if outcome == Outcome::NoTicket {
+                    outcome = Outcome::Voided;
+                }
+            }
+            Err(StoreError::NotFound(_)) => {}
+            Err(StoreError::TicketUsed) => {
+                tracing::warn!(
+                    order = %request.order_id,
+                    ticket = %ticket_id,
+                    "a ticket of a failing order was already used; it stays USED"
+                );
+                outcome = Outcome::KeptUsed;
+            }
+            Err(error) => return Err(port_failure("voiding a ticket")(error)),
         }
-        Err(error) => return Err(port_failure("voiding the ticket")(error)),
-    };
+    }
     Ok(Undone {
-        ticket_id: Some(ticket_id),
+        ticket_ids: voided,
         ..Undone::new(outcome)
     })
 }
 
-/// Gives the seat back, sold or not, at most once.
+/// Gives the order's seats back, sold or not, at most once.
 pub async fn release_seat(
     store: &dyn Store,
     request: &RegistrationRequest,

@@ -103,6 +103,14 @@ pub fn assert_error(response: &ApiResponse, status: u16) -> String {
 /// sends it: paid with a payment intent, or unpaid for `expired`.
 pub fn checkout_event(kind: &str, checkout: &CheckoutRequest, session: &OrderId) -> Value {
     let paid = kind != "expired";
+    let mut metadata = json!({
+        "eventId": checkout.event_id,
+        "holdId": checkout.hold_id,
+        "userId": checkout.user_id.as_str(),
+    });
+    for (key, value) in stripe_webhook::ticket_metadata(&checkout.tickets) {
+        metadata[key] = json!(value);
+    }
     json!({
         "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
         "object": "event",
@@ -113,15 +121,9 @@ pub fn checkout_event(kind: &str, checkout: &CheckoutRequest, session: &OrderId)
             "object": "checkout.session",
             "payment_status": if paid { "paid" } else { "unpaid" },
             "payment_intent": if paid { json!(format!("pi_{session}")) } else { Value::Null },
-            "amount_total": checkout.price.amount_minor,
-            "currency": checkout.price.currency.code().to_lowercase(),
-            "metadata": {
-                "eventId": checkout.event_id,
-                "holdId": checkout.hold_id,
-                "userId": checkout.user_id.as_str(),
-                "ticketTypeId": checkout.ticket_type_id,
-                "holderName": checkout.holder_name,
-            },
+            "amount_total": checkout.total().amount_minor,
+            "currency": checkout.currency.code().to_lowercase(),
+            "metadata": metadata,
             "customer_details": {"email": checkout.customer_email, "name": "Ada Lovelace"},
         }},
     })

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::event::{Event, EventStats, EventView};
 use crate::files::{FileKey, FilesError, TicketFiles};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
-use crate::order::{Hold, NewHold, NewTicket, Order, OrderStatus, Recorded, Ticket};
+use crate::order::{Hold, NewHold, NewTickets, Order, OrderStatus, Recorded, Ticket};
 use crate::page::{Page, PageRequest};
 use crate::payments::{
     CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
@@ -28,7 +28,7 @@ use crate::payments::{
 };
 use crate::registration::RegistrationRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
-use crate::stripe_webhook::SessionFields;
+use crate::stripe_webhook::{self, SessionFields};
 use crate::workflow::{Started, Workflow, WorkflowError};
 
 pub mod api;
@@ -220,7 +220,7 @@ impl Payments for FakePayments {
         if let Some((first, session)) = ledger.sessions.get(&key) {
             return replay(&key, first, request, session);
         }
-        if request.price.amount_minor <= 0 {
+        if request.total().amount_minor <= 0 {
             return Err(PaymentsError::Rejected(
                 "a checkout needs a positive amount".into(),
             ));
@@ -278,13 +278,18 @@ impl Payments for FakePayments {
                 payment_status: Some(payment_status.into()),
                 payment_intent: (state != SessionState::Open)
                     .then(|| Self::payment_intent_of(session)),
-                amount_total: Some(request.price.amount_minor),
-                currency: Some(request.price.currency.code().to_ascii_lowercase()),
+                amount_total: Some(request.total().amount_minor),
+                currency: Some(request.currency.code().to_ascii_lowercase()),
                 event_id: Some(request.event_id.to_string()),
                 hold_id: Some(request.hold_id.to_string()),
                 user_id: Some(request.user_id.to_string()),
-                ticket_type_id: Some(request.ticket_type_id.to_string()),
-                holder_name: request.holder_name.clone(),
+                tickets: stripe_webhook::session_tickets(|name| {
+                    let metadata = stripe_webhook::ticket_metadata(&request.tickets);
+                    metadata
+                        .into_iter()
+                        .find(|(key, _)| key == name)
+                        .map(|(_, value)| value)
+                }),
                 customer_email: request.customer_email.clone(),
                 customer_name: None,
             },
@@ -460,9 +465,9 @@ impl Store for FlakyStore {
         self.inner.take_seat_late(event_id, hold_id).await
     }
 
-    async fn record_ticket(&self, request: &NewTicket) -> Result<Recorded, StoreError> {
+    async fn record_tickets(&self, request: &NewTickets) -> Result<Recorded, StoreError> {
         self.check()?;
-        self.inner.record_ticket(request).await
+        self.inner.record_tickets(request).await
     }
 
     async fn create_order(&self, order: &Order) -> Result<Order, StoreError> {
@@ -589,6 +594,8 @@ mod tests {
     use super::*;
     use crate::ids::TicketTypeId;
     use crate::money::Money;
+    use crate::payments::CheckoutLine;
+    use crate::registration::OrderedTicket;
     use uuid::Uuid;
 
     fn eur(amount_minor: i64) -> Money {
@@ -611,10 +618,16 @@ mod tests {
             event_id: EventId::from(Uuid::from_u128(1)),
             hold_id: HoldId::from(Uuid::from_u128(hold)),
             user_id: "buyer".into(),
-            ticket_type_id: TicketTypeId::from(Uuid::from_u128(1)),
-            holder_name: None,
-            title: "Show".into(),
-            price: eur(1500),
+            currency: "EUR".parse().unwrap(),
+            lines: vec![CheckoutLine {
+                title: "Show".into(),
+                unit_price_minor: 1500,
+                quantity: 1,
+            }],
+            tickets: vec![OrderedTicket {
+                ticket_type_id: TicketTypeId::from(Uuid::from_u128(1)),
+                holder_name: None,
+            }],
             customer_email: None,
             expires_at: crate::time::from_key("2030-01-01T00:30:00.000Z").unwrap(),
             success_url: "https://site.invalid/ok".into(),
@@ -706,10 +719,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(unknown, PaymentsError::Rejected(_)), "{unknown}");
 
-        let free = CheckoutRequest {
-            price: eur(0),
-            ..checkout(3)
-        };
+        let mut free = checkout(3);
+        free.lines[0].unit_price_minor = 0;
         assert!(payments.create_checkout(&free).await.is_err());
     }
 }

@@ -12,9 +12,9 @@ use tempfile::TempDir;
 use ticket_core::testing::FakePayments;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
-    Attendee, Clock, Event, EventId, HoldId, KeyId, NewEvent, NewHold, Order, OrderId, RandomIds,
-    RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts, Seats, Store, Ticket,
-    TicketId, TicketSigner, UserId,
+    Attendee, Clock, Event, EventId, HoldId, KeyId, NewEvent, NewHold, Order, OrderId,
+    OrderedTicket, RandomIds, RegistrationRequest, RegistrationSteps, ReleaseScope, SeatCounts,
+    Seats, Store, Ticket, TicketId, TicketSigner, UserId,
 };
 use ticket_embedded::SqliteStore;
 use ticket_embedded::files::LocalFiles;
@@ -110,6 +110,40 @@ impl Adapters {
         request_for(event, hold_id, buyer)
     }
 
+    /// `holders.len()` seats held at once for `buyer`, and the paid registration request of
+    /// the order: a ticket per holder, paid for all together.
+    pub async fn order_request(
+        &self,
+        event: &Event,
+        buyer: &str,
+        holders: &[&str],
+    ) -> RegistrationRequest {
+        let type_id = event.ticket_types[0].id;
+        let hold = NewHold {
+            id: HoldId::from(Uuid::now_v7()),
+            seats: holders.iter().map(|_| type_id).collect(),
+            user_id: buyer.into(),
+            expires_at: self.clock.now() + TimeDelta::minutes(30),
+        };
+        self.store
+            .hold_seat(event.id, &hold, self.clock.now())
+            .await
+            .unwrap();
+        let single = request_for(event, hold.id, buyer);
+        RegistrationRequest {
+            ticket_type_id: None,
+            tickets: holders
+                .iter()
+                .map(|holder| OrderedTicket {
+                    ticket_type_id: type_id,
+                    holder_name: Some((*holder).to_owned()),
+                })
+                .collect(),
+            amount_minor: single.amount_minor * holders.len() as i64,
+            ..single
+        }
+    }
+
     /// The checkout of `request` expired before its payment arrived: its hold is released.
     pub async fn expire_hold(&self, request: &RegistrationRequest) {
         self.store
@@ -150,6 +184,7 @@ pub fn request_for(event: &Event, hold_id: HoldId, buyer: &str) -> RegistrationR
         event_id: event.id,
         hold_id,
         ticket_type_id: Some(event.ticket_types[0].id),
+        tickets: Vec::new(),
         user_id: UserId::from(buyer),
         payment_intent_id: (!event.lowest_price().is_free())
             .then(|| format!("pi_{}", Uuid::now_v7().simple())),
