@@ -284,6 +284,71 @@ async fn a_buyer_pays_on_the_hosted_page_and_downloads_the_ticket() {
     assert_eq!(shop.seats_left(&event_id).await, 1);
 }
 
+/// The largest order there is: ten tickets, each named with the longest name a ticket takes,
+/// in scripts Stripe's metadata counts by character. It goes through the simulator's limits
+/// (500 characters a value, 50 keys), comes back in the webhook, and becomes ten tickets
+/// with their names, in order, under one payment.
+#[tokio::test]
+async fn an_order_of_ten_tickets_with_the_longest_names_becomes_ten_named_tickets() {
+    let shop = Shop::open().await;
+    let buyer = shop
+        .server
+        .sign_up("bjorn@example.org", "Björn Åkesson")
+        .await;
+    let event_id = shop.paid_event(12).await;
+    let names: Vec<String> = (0..10)
+        .map(|n| {
+            let filler = ["ü", "\"", "名", "🎫", "\\"][n % 5];
+            format!("{n} {}", filler.repeat(198 - n.to_string().len()))
+        })
+        .collect();
+    let event = shop
+        .server
+        .get(&format!("/events/{event_id}"))
+        .user(&buyer)
+        .send()
+        .await
+        .expect(200);
+    let type_id = event["ticketTypes"][0]["id"].clone();
+    let tickets: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"ticketTypeId": type_id, "holderName": name}))
+        .collect();
+    let started = shop
+        .server
+        .post(&format!("/events/{event_id}/checkout"))
+        .user(&buyer)
+        .json(&json!({ "tickets": tickets }))
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(shop.seats_left(&event_id).await, 2);
+    let order_id = started["orderId"].as_str().unwrap();
+    let paid = shop
+        .pay(started["checkoutUrl"].as_str().unwrap(), PAYS)
+        .await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+
+    let order = shop.order_after(&buyer, order_id, "PENDING").await;
+    assert_eq!(order["status"], "FULFILLED", "{order}");
+    assert_eq!(order["amountMinor"], 25_000, "ten tickets of 25.00");
+    let holders: Vec<&str> = order["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ticket| ticket["holderName"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, names);
+    assert!(
+        order["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|ticket| ticket["download"]["url"].is_string()),
+        "{order}"
+    );
+}
+
 #[tokio::test]
 async fn a_declined_card_keeps_the_seat_until_the_checkout_expires() {
     let shop = Shop::open().await;

@@ -15,7 +15,7 @@ use ticket_core::registration::{
 };
 use ticket_core::testing::FlakyStore;
 use ticket_core::{
-    FileKey, HoldId, ManualClock, OrderId, OrderStatus, PageRequest, Redemption,
+    FileKey, HoldId, HoldStatus, ManualClock, OrderId, OrderStatus, PageRequest, Redemption,
     RegistrationRequest, RegistrationSteps, SeatCounts, Step, StepFailure, Store, TicketFiles,
     TicketStatus,
 };
@@ -579,6 +579,21 @@ async fn permanent_problems_are_rejected() {
     assert_eq!(failure.error, REJECTED, "{failure}");
     let failure = execution.run(Step::RecordTicket).await.unwrap_err();
     assert_eq!(failure.error, REJECTED, "{failure}");
+
+    // Tickets other than the seats held: three tickets on a hold of two, nothing sold.
+    let pair = world
+        .order_request(&event, "buyer-2", &["Ada", "Grace"])
+        .await;
+    let mut more = pair.clone();
+    more.tickets.push(more.tickets[0].clone());
+    let failure = Execution::new(&world, &more)
+        .run(Step::ConfirmSeat)
+        .await
+        .unwrap_err();
+    assert_eq!(failure.error, REJECTED, "{failure}");
+    assert!(failure.cause.contains("other tickets"), "{failure}");
+    let held = world.store.get_hold(pair.event_id, pair.hold_id).await;
+    assert_eq!(held.unwrap().unwrap().status, HoldStatus::Held);
 
     // Steps after RecordTicket need its ticket.
     let fresh = world.request(&event, "buyer-1").await;

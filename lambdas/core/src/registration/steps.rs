@@ -149,9 +149,10 @@ async fn order_with_tickets(
     Ok(order)
 }
 
-/// Opens the order and sells its seat: `SOLD`, with `late` when the hold had been released and
-/// a free seat was taken instead. `SeatUnavailable` when the hold was released and the event is
-/// full; `Rejected` for an unknown hold or an order that already failed.
+/// Opens the order and sells its seats: `SOLD`, with `late` when the hold had been released
+/// and free seats were taken instead. `SeatUnavailable` when the hold was released and the
+/// event has no room for them; `Rejected` for an unknown hold, a hold of other seats than the
+/// order's tickets, or an order that already failed.
 pub async fn confirm_seat(
     store: &dyn Store,
     request: &RegistrationRequest,
@@ -175,6 +176,20 @@ pub async fn confirm_seat(
         return Err(StepFailure::rejected(format!(
             "order {} is {} already",
             order.id, order.status
+        )));
+    }
+    // The tickets asked for must be the seats held: a request naming others (no checkout
+    // makes one) would sell seats of a type nobody held.
+    let hold = store
+        .get_hold(request.event_id, request.hold_id)
+        .await
+        .map_err(port_failure("reading the hold"))?;
+    if let Some(hold) = hold
+        && hold.seats != request.seats()
+    {
+        return Err(StepFailure::rejected(format!(
+            "order {} asks for other tickets than hold {} holds",
+            order.id, hold.id
         )));
     }
     match store.confirm_hold(request.event_id, request.hold_id).await {
