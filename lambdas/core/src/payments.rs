@@ -39,6 +39,17 @@ pub struct CheckoutLine {
     pub quantity: u32,
 }
 
+/// What an order of `lines` costs: every line's price times its quantity.
+pub fn order_total(currency: Currency, lines: &[CheckoutLine]) -> Money {
+    Money {
+        amount_minor: lines
+            .iter()
+            .map(|line| line.unit_price_minor * i64::from(line.quantity))
+            .sum(),
+        currency,
+    }
+}
+
 /// A Checkout Session for the held seats of one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
@@ -61,14 +72,7 @@ pub struct CheckoutRequest {
 impl CheckoutRequest {
     /// What the buyer pays: every line's price times its quantity.
     pub fn total(&self) -> Money {
-        Money {
-            amount_minor: self
-                .lines
-                .iter()
-                .map(|line| line.unit_price_minor * i64::from(line.quantity))
-                .sum(),
-            currency: self.currency,
-        }
+        order_total(self.currency, &self.lines)
     }
 
     /// One session per hold, however often the request is retried.

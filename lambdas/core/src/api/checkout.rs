@@ -11,7 +11,7 @@ use crate::identity::Caller;
 use crate::ids::{HoldId, OrderId, TicketTypeId};
 use crate::money::Money;
 use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus, Seats};
-use crate::payments::{CheckoutLine, CheckoutRequest};
+use crate::payments::{CheckoutLine, CheckoutRequest, order_total};
 use crate::registration::{MAX_ATTENDEE_NAME_CHARS, OrderedTicket, RegistrationRequest};
 use crate::store::{ReleaseScope, StoreError};
 use crate::ticket_type::{MAX_TICKETS_PER_ORDER, SalesClosed};
@@ -228,14 +228,7 @@ impl Sale<'_> {
     }
 
     fn total(&self) -> Money {
-        Money {
-            amount_minor: self
-                .lines()
-                .iter()
-                .map(|line| line.unit_price_minor * i64::from(line.quantity))
-                .sum(),
-            currency: self.event.currency,
-        }
+        order_total(self.event.currency, &self.lines())
     }
 }
 
