@@ -220,7 +220,8 @@ export const LAMBDAS: readonly LambdaSpec[] = [
   },
   {
     binary: 'checkout',
-    purpose: 'POST /events/{id}/checkout: hold a seat and open a Stripe Checkout session (free events start the saga).',
+    purpose:
+      'POST /events/{id}/checkout: hold the seats (and a promo code use) and open a Stripe Checkout session with its coupon (free orders start the saga).',
     routes: [{ method: 'POST', path: '/events/{id}/checkout', auth: 'jwt' }],
     table: 'readWrite',
     secrets: ['stripeSecretKey'],
@@ -230,6 +231,24 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     // store's writes, still inside API Gateway's 30 s: the handler answers, the gateway does not
     // time out first. A killed invocation's held seat is the reconcile pass's to release.
     timeoutSeconds: 29,
+  },
+  {
+    binary: 'quote-order',
+    purpose: "POST /events/{id}/quote: an order's price with a promo code's discount; holds nothing.",
+    routes: [{ method: 'POST', path: '/events/{id}/quote', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'create-promo-code',
+    purpose: 'POST /events/{id}/promo-codes: an organizer creates a promo code for one of their events.',
+    routes: [{ method: 'POST', path: '/events/{id}/promo-codes', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
+    binary: 'list-promo-codes',
+    purpose: "GET /events/{id}/promo-codes: an event's promo codes with their uses, for its organizer.",
+    routes: [{ method: 'GET', path: '/events/{id}/promo-codes', auth: 'jwt' }],
+    table: 'read',
   },
   {
     binary: 'list-attendees',

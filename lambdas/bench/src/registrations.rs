@@ -209,6 +209,7 @@ async fn paid_seats(
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_type.id),
+            promo_code: None,
             user_id: UserId::from(format!("buyer-{n}")),
             expires_at: now + TimeDelta::minutes(30),
         };

@@ -169,6 +169,7 @@ async fn sell(
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
             seats: Seats::one(legacy_type_id(event_id)),
+            promo_code: None,
             user_id: user_id.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };

@@ -30,14 +30,16 @@ use stripe::{ApiErrors, ApiErrorsCode, RequestStrategy, StripeError};
 use stripe::{IdempotencyKey, StripeRequest};
 use stripe_checkout::CheckoutSessionStatus;
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionDiscounts, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, ExpireCheckoutSession, ProductData,
+    RetrieveCheckoutSession,
 };
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::refund::{CreateRefund, ListRefund};
 use ticket_core::stripe_webhook::{SessionFields, session_tickets, ticket_metadata};
 use ticket_core::{
-    CheckoutRequest, CheckoutSession, OrderId, Payments, PaymentsError, Refund, RefundRequest,
-    SessionSnapshot, SessionStatus,
+    CheckoutDiscount, CheckoutRequest, CheckoutSession, OrderId, Payments, PaymentsError, Refund,
+    RefundRequest, SessionSnapshot, SessionStatus,
 };
 
 mod keyed;
@@ -120,6 +122,34 @@ impl StripePayments {
             PaymentsError::Unavailable(text) => PaymentsError::Unavailable(redact(text, &keys)),
             PaymentsError::Internal(text) => PaymentsError::Internal(redact(text, &keys)),
         }
+    }
+
+    /// A coupon taking `discount` off one session: one per hold, however often the checkout
+    /// is retried, and redeemable once.
+    async fn coupon_for(
+        &self,
+        request: &CheckoutRequest,
+        discount: &CheckoutDiscount,
+    ) -> Result<String, PaymentsError> {
+        let hold = request.hold_id.to_string();
+        let form = CouponForm {
+            amount_off: discount.amount_minor,
+            currency: request.currency.code().to_ascii_lowercase(),
+            duration: "once",
+            max_redemptions: 1,
+            name: discount.label.chars().take(MAX_COUPON_NAME_CHARS).collect(),
+            metadata: HashMap::from([("holdId", hold.as_str())]),
+        };
+        let key = idempotency_key(format!("coupon-{hold}"))?;
+        let coupon = RequestBuilder::new(StripeMethod::Post, "/coupons")
+            .form(&form)
+            .customize::<CouponCreated>()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .timeout(self.timeout)
+            .send(&self.client)
+            .await
+            .map_err(|error| self.error("create coupon", error))?;
+        Ok(coupon.id)
     }
 
     /// The session's status, read after Stripe refused to expire it.
@@ -256,7 +286,28 @@ fn to_refund(refund: &stripe_core::Refund) -> Refund {
     }
 }
 
-fn checkout_form(request: &CheckoutRequest) -> CreateCheckoutSession {
+/// Stripe's longest coupon name.
+const MAX_COUPON_NAME_CHARS: usize = 40;
+
+/// `POST /v1/coupons`: a one-off coupon for one session's discount. async-stripe keeps
+/// coupons in a crate of its own (billing), which this one request does not warrant.
+#[derive(serde::Serialize)]
+struct CouponForm<'a> {
+    amount_off: i64,
+    currency: String,
+    duration: &'static str,
+    max_redemptions: u32,
+    name: String,
+    metadata: HashMap<&'static str, &'a str>,
+}
+
+/// The part of Stripe's coupon object the adapter reads.
+#[derive(miniserde::Deserialize)]
+struct CouponCreated {
+    id: String,
+}
+
+fn checkout_form(request: &CheckoutRequest, coupon: Option<&str>) -> CreateCheckoutSession {
     let Ok(currency) = request
         .currency
         .code()
@@ -281,7 +332,13 @@ fn checkout_form(request: &CheckoutRequest) -> CreateCheckoutSession {
         ("userId".to_owned(), request.user_id.to_string()),
     ]);
     metadata.extend(ticket_metadata(&request.tickets));
-    let form = CreateCheckoutSession::new()
+    let mut form = CreateCheckoutSession::new();
+    if let Some(coupon) = coupon {
+        let mut discount = CreateCheckoutSessionDiscounts::new();
+        discount.coupon = Some(coupon.to_owned());
+        form = form.discounts(vec![discount]);
+    }
+    let form = form
         .mode(stripe_checkout::CheckoutSessionMode::Payment)
         .line_items(items)
         .expires_at(request.expires_at.timestamp())
@@ -301,8 +358,12 @@ impl Payments for StripePayments {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentsError> {
+        let coupon = match &request.discount {
+            Some(discount) => Some(self.coupon_for(request, discount).await?),
+            None => None,
+        };
         let key = idempotency_key(request.idempotency_key())?;
-        let session = checkout_form(request)
+        let session = checkout_form(request, coupon.as_deref())
             .customize()
             .request_strategy(RequestStrategy::Idempotent(key))
             .timeout(self.timeout)

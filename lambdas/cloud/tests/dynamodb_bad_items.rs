@@ -139,6 +139,7 @@ async fn ticket_lists_skip_items_that_cannot_be_read() {
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
             seats: Seats::one(show.ticket_types[0].id),
+            promo_code: None,
             user_id: buyer.clone(),
             expires_at: now + TimeDelta::minutes(30),
         };

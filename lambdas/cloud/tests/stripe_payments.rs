@@ -14,8 +14,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use ticket_cloud::StripePayments;
 use ticket_core::{
-    CheckoutLine, CheckoutRequest, CheckoutSession, EventId, HoldId, Money, OrderId, OrderedTicket,
-    Payments, PaymentsError, Refund, RefundRequest, TicketTypeId, UserId,
+    CheckoutDiscount, CheckoutLine, CheckoutRequest, CheckoutSession, EventId, HoldId, Money,
+    OrderId, OrderedTicket, Payments, PaymentsError, Refund, RefundRequest, TicketTypeId, UserId,
 };
 use uuid::Uuid;
 
@@ -323,6 +323,7 @@ fn checkout_request(customer_email: Option<&str>) -> CheckoutRequest {
                 quantity: 1,
             },
         ],
+        discount: None,
         tickets: [
             (STANDARD, Some("Grace Hopper")),
             (STANDARD, None),
@@ -859,4 +860,53 @@ async fn a_slow_answer_times_out_as_unavailable() {
         "{error:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_discounted_checkout_makes_a_one_off_coupon_and_applies_it() {
+    let stub = Stub::start(|seen: &Seen| {
+        if seen.path == "/v1/coupons" {
+            let coupon = json!({"id": "Z4OV52SU", "object": "coupon", "amount_off": 1250,
+                "currency": "eur", "duration": "once", "livemode": false, "valid": true,
+                "created": 1735689600, "times_redeemed": 0, "metadata": {}});
+            answer(StatusCode::OK, coupon)(seen)
+        } else {
+            answer(StatusCode::OK, open_session())(seen)
+        }
+    })
+    .await;
+    let request = CheckoutRequest {
+        discount: Some(CheckoutDiscount {
+            label: "A-VERY-LONG-PARTNER-CODE-2026 (12.50 EUR off)".into(),
+            amount_minor: 1250,
+        }),
+        ..checkout_request(None)
+    };
+
+    stub.payments().create_checkout(&request).await.unwrap();
+
+    let [coupon, session] = &stub.seen()[..] else {
+        panic!("two requests: {:?}", stub.seen());
+    };
+    coupon.assert_sent_to(Method::POST, "/v1/coupons");
+    assert_eq!(
+        coupon.header("idempotency-key"),
+        Some("coupon-0190c5a0-0000-7000-8000-000000000002")
+    );
+    let expected = [
+        ("amount_off", "1250"),
+        ("currency", "eur"),
+        ("duration", "once"),
+        ("max_redemptions", "1"),
+        ("metadata[holdId]", "0190c5a0-0000-7000-8000-000000000002"),
+        // Stripe's names are at most 40 characters.
+        ("name", "A-VERY-LONG-PARTNER-CODE-2026 (12.50 EUR"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(coupon.field(name), Some(value), "{name}");
+    }
+    assert_eq!(coupon.field_names(), expected.map(|(name, _)| name));
+    session.assert_sent_to(Method::POST, "/v1/checkout/sessions");
+    assert_eq!(session.field("discounts[0][coupon]"), Some("Z4OV52SU"));
+    assert_eq!(request.total().amount_minor, 5000 + 9000 - 1250);
 }

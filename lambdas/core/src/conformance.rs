@@ -16,6 +16,7 @@ use crate::order::{
     TicketStatus,
 };
 use crate::page::PageRequest;
+use crate::promo::{Discount, PromoCode};
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::ticket_type::{NewTicketType, legacy_type_id};
 use crate::time::from_key;
@@ -52,7 +53,10 @@ macro_rules! store_conformance_tests {
             race_concurrent_holds_never_oversell,
             race_confirm_and_release_keep_counts_consistent,
             race_concurrent_redeems_admit_once,
-            race_concurrent_recording_makes_one_ticket
+            race_concurrent_recording_makes_one_ticket,
+            promo_codes_round_trip,
+            a_hold_takes_a_promo_code_use_and_its_release_gives_it_back,
+            race_a_code_of_five_uses_is_used_five_times
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -151,6 +155,7 @@ fn new_hold(event: &Event, user_name: &str) -> NewHold {
     NewHold {
         id: id(),
         seats: Seats::one(event.ticket_types[0].id),
+        promo_code: None,
         user_id: user(user_name),
         expires_at: now() + TimeDelta::minutes(30),
     }
@@ -1155,4 +1160,204 @@ pub async fn race_concurrent_recording_makes_one_ticket(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(attendees.items.len(), 2);
+}
+
+fn promo_code(event: &Event, code: &str, max_uses: u32) -> PromoCode {
+    PromoCode {
+        event_id: event.id,
+        code: code.into(),
+        discount: Discount::Percent(20),
+        ticket_type_ids: vec![event.ticket_types[0].id],
+        max_uses,
+        valid_from: Some(now() - TimeDelta::days(1)),
+        valid_until: None,
+        created_at: now(),
+    }
+}
+
+async fn uses_of(store: &SharedStore, event: &Event, code: &str) -> u32 {
+    store
+        .get_promo_code(event.id, code)
+        .await
+        .expect("read the code")
+        .expect("the code exists")
+        .used
+}
+
+fn hold_with_code(event: &Event, code: &str) -> NewHold {
+    NewHold {
+        promo_code: Some(code.into()),
+        ..new_hold(event, "bargain-hunter")
+    }
+}
+
+pub async fn promo_codes_round_trip(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    let other = created_event(&store, 10).await;
+    let spring = promo_code(&event, "SPRING", 5);
+    let fixed = PromoCode {
+        discount: Discount::AmountOff(500),
+        ticket_type_ids: Vec::new(),
+        valid_from: None,
+        valid_until: Some(now() + TimeDelta::days(2)),
+        created_at: now() + TimeDelta::seconds(1),
+        ..promo_code(&event, "FIVE-OFF_2", 1)
+    };
+    store.create_promo_code(&spring).await.expect("create");
+    store.create_promo_code(&fixed).await.expect("create");
+    assert_eq!(
+        store.create_promo_code(&spring).await,
+        Err(StoreError::AlreadyExists("promo code"))
+    );
+    // The same code on another event is another code.
+    store
+        .create_promo_code(&promo_code(&other, "SPRING", 1))
+        .await
+        .expect("create on another event");
+    let found = store.get_promo_code(event.id, "SPRING").await.unwrap();
+    assert_eq!(
+        found.map(|view| (view.promo, view.used)),
+        Some((spring.clone(), 0))
+    );
+    assert_eq!(
+        store.get_promo_code(event.id, "spring").await.unwrap(),
+        None
+    );
+    let listed: Vec<PromoCode> = store
+        .promo_codes_of_event(event.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|view| view.promo)
+        .collect();
+    assert_eq!(listed, vec![spring, fixed]);
+}
+
+pub async fn a_hold_takes_a_promo_code_use_and_its_release_gives_it_back(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    store
+        .create_promo_code(&promo_code(&event, "ONCE", 1))
+        .await
+        .expect("create");
+    // An unknown code refuses the hold and takes no seat.
+    assert_eq!(
+        store
+            .hold_seat(event.id, &hold_with_code(&event, "NOPE"), now())
+            .await,
+        Err(StoreError::NotFound("promo code"))
+    );
+    assert_eq!(seats(&store, &event).await.taken, 0);
+
+    let first = hold_with_code(&event, "ONCE");
+    let held = store
+        .hold_seat(event.id, &first, now())
+        .await
+        .expect("hold");
+    assert_eq!(held.promo_code.as_deref(), Some("ONCE"));
+    assert_eq!(
+        store
+            .get_hold(event.id, first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .promo_code
+            .as_deref(),
+        Some("ONCE")
+    );
+    assert_eq!(uses_of(&store, &event, "ONCE").await, 1);
+    // Used up: the second hold gets nothing, not even its seat.
+    let second = hold_with_code(&event, "ONCE");
+    assert_eq!(
+        store.hold_seat(event.id, &second, now()).await,
+        Err(StoreError::PromoCodeUsedUp("ONCE".into()))
+    );
+    assert_eq!(seats(&store, &event).await.taken, 1);
+    assert_eq!(store.get_hold(event.id, second.id).await.unwrap(), None);
+    // A confirm keeps the use; a release gives it back, once.
+    store
+        .confirm_hold(event.id, first.id)
+        .await
+        .expect("confirm");
+    assert_eq!(uses_of(&store, &event, "ONCE").await, 1);
+    for _ in 0..2 {
+        store
+            .release_hold(event.id, first.id, ReleaseScope::Any, now())
+            .await
+            .expect("release");
+        assert_eq!(uses_of(&store, &event, "ONCE").await, 0);
+    }
+    // Someone else takes the use; the first buyer's late payment finds it gone.
+    store
+        .hold_seat(event.id, &second, now())
+        .await
+        .expect("hold");
+    assert_eq!(
+        store.take_seat_late(event.id, first.id).await,
+        Err(StoreError::PromoCodeUsedUp("ONCE".into()))
+    );
+    assert_eq!(seats(&store, &event).await.taken, 1);
+    store
+        .release_hold(event.id, second.id, ReleaseScope::Unpaid, now())
+        .await
+        .expect("release");
+    let late = store
+        .take_seat_late(event.id, first.id)
+        .await
+        .expect("late");
+    assert_eq!(late.status, HoldStatus::Sold);
+    assert_eq!(uses_of(&store, &event, "ONCE").await, 1);
+    assert_eq!(
+        (
+            seats(&store, &event).await.taken,
+            seats(&store, &event).await.sold
+        ),
+        (1, 1)
+    );
+}
+
+/// Fifty buyers race for a code of five uses: exactly five get it, the rest are refused with
+/// nothing held; released holds give their uses back to the next racers.
+pub async fn race_a_code_of_five_uses_is_used_five_times(store: SharedStore) {
+    let event = created_event(&store, 100).await;
+    store
+        .create_promo_code(&promo_code(&event, "FIVE", 5))
+        .await
+        .expect("create");
+    let race = |buyers: usize| {
+        let tasks = (0..buyers).map(|_| {
+            let (store, event) = (store.clone(), event.clone());
+            tokio::spawn(async move {
+                let hold = hold_with_code(&event, "FIVE");
+                match store.hold_seat(event.id, &hold, now()).await {
+                    Ok(held) => Some(held.id),
+                    Err(StoreError::PromoCodeUsedUp(_)) => None,
+                    Err(other) => panic!("unexpected hold error: {other}"),
+                }
+            })
+        });
+        join_all(tasks)
+    };
+    let won: Vec<HoldId> = race(50)
+        .await
+        .into_iter()
+        .filter_map(|joined| joined.expect("task finished"))
+        .collect();
+    assert_eq!(won.len(), 5);
+    assert_eq!(uses_of(&store, &event, "FIVE").await, 5);
+    assert_eq!(seats(&store, &event).await.taken, 5);
+    for &hold in &won[..2] {
+        store
+            .release_hold(event.id, hold, ReleaseScope::Unpaid, now())
+            .await
+            .expect("release");
+    }
+    assert_eq!(uses_of(&store, &event, "FIVE").await, 3);
+    let again = race(20)
+        .await
+        .into_iter()
+        .filter_map(|joined| joined.expect("task finished"))
+        .count();
+    assert_eq!(again, 2);
+    assert_eq!(uses_of(&store, &event, "FIVE").await, 5);
+    assert_eq!(seats(&store, &event).await.taken, 5);
 }

@@ -13,6 +13,7 @@ pub mod money;
 pub mod order;
 pub mod page;
 pub mod payments;
+pub mod promo;
 pub mod reconcile;
 pub mod registration;
 pub mod store;
@@ -50,9 +51,10 @@ pub use order::{
 };
 pub use page::{Page, PageRequest};
 pub use payments::{
-    CheckoutLine, CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
-    SessionSnapshot, SessionStatus,
+    CheckoutDiscount, CheckoutLine, CheckoutRequest, CheckoutSession, Payments, PaymentsError,
+    Refund, RefundRequest, SessionSnapshot, SessionStatus,
 };
+pub use promo::{Discount, NewPromoCode, PromoCode, PromoCodeView, PromoRefusal};
 pub use registration::{
     OrderedTicket, RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure,
     TicketPdf, TicketRenderer,

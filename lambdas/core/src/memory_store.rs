@@ -28,6 +28,7 @@ use crate::order::{
     TicketStatus,
 };
 use crate::page::{Page, PageRequest, decode_cursor, encode_cursor};
+use crate::promo::{PromoCode, PromoCodeView};
 use crate::store::{
     FIRST_ORDER_CHECK, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, room_for,
 };
@@ -58,6 +59,8 @@ struct State {
     orders: BTreeMap<OrderId, StoredOrder>,
     /// A ticket is also its registration: one attendee, one ticket.
     tickets: BTreeMap<TicketId, Ticket>,
+    /// Keyed by event and upper-case code.
+    promo_codes: BTreeMap<(EventId, String), PromoCodeView>,
 }
 
 #[derive(Debug)]
@@ -246,16 +249,21 @@ impl State {
         if self.holds.contains_key(&(event_id, new_hold.id)) {
             return Err(StoreError::AlreadyExists("hold"));
         }
+        if let Some(code) = &new_hold.promo_code {
+            self.promo_use_left(event_id, code)?;
+        }
         let hold = Hold {
             id: new_hold.id,
             event_id,
             seats: new_hold.seats.clone(),
+            promo_code: new_hold.promo_code.clone(),
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(new_hold.expires_at),
             created_at: now,
         };
         self.add_seats(event_id, &hold.seats, 1, 0)?;
+        self.use_promo_code(event_id, hold.promo_code.as_deref(), 1);
         self.holds.insert(
             (event_id, hold.id),
             StoredHold {
@@ -286,7 +294,7 @@ impl State {
         scope: ReleaseScope,
     ) -> Result<ReleaseOutcome, StoreError> {
         let hold = self.hold(event_id, hold_id)?;
-        let (was, seats) = (hold.status, hold.seats.clone());
+        let (was, seats, code) = (hold.status, hold.seats.clone(), hold.promo_code.clone());
         let sold = match (was, scope) {
             (HoldStatus::Released, _) => return Ok(ReleaseOutcome::AlreadyReleased),
             (HoldStatus::Sold, ReleaseScope::Unpaid) => return Ok(ReleaseOutcome::KeptSold),
@@ -294,13 +302,14 @@ impl State {
             (HoldStatus::Held, _) => 0,
         };
         self.add_seats(event_id, &seats, -1, -sold)?;
+        self.use_promo_code(event_id, code.as_deref(), -1);
         self.set_hold_status(event_id, hold_id, HoldStatus::Released)?;
         Ok(ReleaseOutcome::Released { was })
     }
 
     fn take_seat_late(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
         let hold = self.hold(event_id, hold_id)?;
-        let seats = hold.seats.clone();
+        let (seats, code) = (hold.seats.clone(), hold.promo_code.clone());
         match hold.status {
             HoldStatus::Sold => return Ok(hold.clone()),
             // Never released: its seats are still taken, so this is a confirm.
@@ -313,7 +322,11 @@ impl State {
                     .get(&event_id)
                     .ok_or_else(|| missing("event", event_id))?;
                 room_for(view, &seats)?;
+                if let Some(code) = &code {
+                    self.promo_use_left(event_id, code)?;
+                }
                 self.add_seats(event_id, &seats, 1, 1)?;
+                self.use_promo_code(event_id, code.as_deref(), 1);
             }
         }
         self.set_hold_status(event_id, hold_id, HoldStatus::Sold)
@@ -558,6 +571,56 @@ impl State {
             .collect()
     }
 
+    /// `Ok` if the event's `code` has a use left.
+    fn promo_use_left(&self, event_id: EventId, code: &str) -> Result<(), StoreError> {
+        let view = self
+            .promo_codes
+            .get(&(event_id, code.to_owned()))
+            .ok_or(StoreError::NotFound("promo code"))?;
+        if view.used >= view.promo.max_uses {
+            return Err(StoreError::PromoCodeUsedUp(code.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Counts `delta` uses of `code` (none without a code); checked before.
+    fn use_promo_code(&mut self, event_id: EventId, code: Option<&str>, delta: i32) {
+        if let Some(view) =
+            code.and_then(|code| self.promo_codes.get_mut(&(event_id, code.to_owned())))
+        {
+            view.used = view.used.saturating_add_signed(delta);
+        }
+    }
+
+    fn create_promo_code(&mut self, promo: &PromoCode) -> Result<(), StoreError> {
+        match self.promo_codes.entry((promo.event_id, promo.code.clone())) {
+            Entry::Occupied(_) => Err(StoreError::AlreadyExists("promo code")),
+            Entry::Vacant(entry) => {
+                let promo = PromoCode {
+                    created_at: to_millis(promo.created_at),
+                    valid_from: promo.valid_from.map(to_millis),
+                    valid_until: promo.valid_until.map(to_millis),
+                    ..promo.clone()
+                };
+                entry.insert(PromoCodeView { promo, used: 0 });
+                Ok(())
+            }
+        }
+    }
+
+    fn promo_codes_of_event(&self, event_id: EventId) -> Vec<PromoCodeView> {
+        let mut codes: Vec<PromoCodeView> = self
+            .promo_codes
+            .iter()
+            .filter(|((event, _), _)| *event == event_id)
+            .map(|(_, view)| view.clone())
+            .collect();
+        codes.sort_by(|a, b| {
+            (a.promo.created_at, &a.promo.code).cmp(&(b.promo.created_at, &b.promo.code))
+        });
+        codes
+    }
+
     fn defer_order_check(&mut self, id: &OrderId, until: DateTime<Utc>) {
         if let Some(stored) = self.orders.get_mut(id)
             && stored.order.status == OrderStatus::Pending
@@ -713,5 +776,28 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         self.state().defer_order_check(id, until);
         Ok(())
+    }
+
+    async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
+        self.state().create_promo_code(promo)
+    }
+
+    async fn get_promo_code(
+        &self,
+        event_id: EventId,
+        code: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError> {
+        Ok(self
+            .state()
+            .promo_codes
+            .get(&(event_id, code.to_owned()))
+            .cloned())
+    }
+
+    async fn promo_codes_of_event(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<PromoCodeView>, StoreError> {
+        Ok(self.state().promo_codes_of_event(event_id))
     }
 }

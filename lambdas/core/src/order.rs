@@ -134,6 +134,9 @@ pub struct Hold {
     pub id: HoldId,
     pub event_id: EventId,
     pub seats: Seats,
+    /// The promo code the hold uses (upper case): one use of it, given back with the seats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promo_code: Option<String>,
     pub user_id: UserId,
     pub status: HoldStatus,
     pub expires_at: DateTime<Utc>,
@@ -145,6 +148,8 @@ pub struct Hold {
 pub struct NewHold {
     pub id: HoldId,
     pub seats: Seats,
+    /// A promo code (upper case) the hold takes one use of, all or nothing with the seats.
+    pub promo_code: Option<String>,
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
 }

@@ -39,13 +39,28 @@ pub struct CheckoutLine {
     pub quantity: u32,
 }
 
-/// What an order of `lines` costs: every line's price times its quantity.
-pub fn order_total(currency: Currency, lines: &[CheckoutLine]) -> Money {
+/// A promo code's discount on a whole session: Stripe shows it as a coupon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutDiscount {
+    /// How it reads (the code and what it takes off), at most 40 characters as Stripe's
+    /// coupon names are.
+    pub label: String,
+    /// At most the lines' total.
+    pub amount_minor: i64,
+}
+
+/// What an order of `lines` costs: every line's price times its quantity, less the discount.
+pub fn order_total(
+    currency: Currency,
+    lines: &[CheckoutLine],
+    discount: Option<&CheckoutDiscount>,
+) -> Money {
+    let subtotal: i64 = lines
+        .iter()
+        .map(|line| line.unit_price_minor * i64::from(line.quantity))
+        .sum();
     Money {
-        amount_minor: lines
-            .iter()
-            .map(|line| line.unit_price_minor * i64::from(line.quantity))
-            .sum(),
+        amount_minor: subtotal - discount.map_or(0, |discount| discount.amount_minor),
         currency,
     }
 }
@@ -59,6 +74,8 @@ pub struct CheckoutRequest {
     pub currency: Currency,
     /// One line per ticket type, in the order the buyer chose them.
     pub lines: Vec<CheckoutLine>,
+    /// A promo code's discount off the lines' total.
+    pub discount: Option<CheckoutDiscount>,
     /// The tickets with their holders' names: the session's metadata, from which the webhook
     /// rebuilds the order.
     pub tickets: Vec<OrderedTicket>,
@@ -70,9 +87,9 @@ pub struct CheckoutRequest {
 }
 
 impl CheckoutRequest {
-    /// What the buyer pays: every line's price times its quantity.
+    /// What the buyer pays: every line's price times its quantity, less the discount.
     pub fn total(&self) -> Money {
-        order_total(self.currency, &self.lines)
+        order_total(self.currency, &self.lines, self.discount.as_ref())
     }
 
     /// One session per hold, however often the request is retried.

@@ -262,6 +262,7 @@ async fn orphan_hold(world: &World, event: &Event, expires_in: TimeDelta) -> Hol
     let hold = NewHold {
         id: HoldId::from(RandomIds.new_id()),
         seats: Seats::one(event.ticket_types[0].id),
+        promo_code: None,
         user_id: UserId::from("crashed-buyer"),
         expires_at: world.clock.now() + expires_in,
     };

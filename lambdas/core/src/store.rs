@@ -10,6 +10,7 @@ use crate::order::{
     Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
 };
 use crate::page::{InvalidCursor, Page, PageRequest};
+use crate::promo::{PromoCode, PromoCodeView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -25,6 +26,9 @@ pub enum StoreError {
     TypeSoldOut(TicketTypeId),
     #[error("the event has already started")]
     EventEnded,
+    /// The promo code a hold asked for has no use left.
+    #[error("the promo code {0} has been used up")]
+    PromoCodeUsedUp(String),
     #[error("the hold was released")]
     HoldReleased,
     #[error("the ticket has been used")]
@@ -135,10 +139,12 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
 
-    /// Takes every seat of the hold or none: `SoldOut` when the event's capacity has too few
-    /// left, `TypeSoldOut` naming a type whose quota has too few, `EventEnded` once the event
-    /// has started, `NotFound` for an unknown event or a type it does not have. The types'
-    /// sales windows and order limits are the caller's to judge.
+    /// Takes every seat of the hold or none, and one use of its promo code with them:
+    /// `SoldOut` when the event's capacity has too few left, `TypeSoldOut` naming a type whose
+    /// quota has too few, `PromoCodeUsedUp` when the code has no use left, `EventEnded` once
+    /// the event has started, `NotFound` for an unknown event, a type it does not have or a
+    /// code it does not have. The types' sales windows and order limits, and the code's window
+    /// and types, are the caller's to judge.
     async fn hold_seat(
         &self,
         event_id: EventId,
@@ -156,7 +162,8 @@ pub trait Store: Send + Sync {
     /// [`Store::take_seat_late`] then.
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
-    /// Gives a hold's seats back, at most once however often it is called.
+    /// Gives a hold's seats back, and its promo code's use, at most once however often it is
+    /// called.
     async fn release_hold(
         &self,
         event_id: EventId,
@@ -166,7 +173,8 @@ pub trait Store: Send + Sync {
     ) -> Result<ReleaseOutcome, StoreError>;
 
     /// Sells the hold's seats to a payment whose hold was already released (it arrived late):
-    /// `SoldOut` (or `TypeSoldOut`) unless all of them are free. Idempotent once sold.
+    /// `SoldOut` (or `TypeSoldOut`) unless all of them are free, `PromoCodeUsedUp` unless its
+    /// promo code has a use left again. Idempotent once sold.
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError>;
 
     /// Creates the order (if absent) and all its tickets with their registrations in one step.
@@ -237,6 +245,23 @@ pub trait Store: Send + Sync {
     /// unknown) is left alone.
     async fn defer_order_check(&self, id: &OrderId, until: DateTime<Utc>)
     -> Result<(), StoreError>;
+
+    /// Stores a new promo code with no use yet; `AlreadyExists` if the event has the code.
+    async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError>;
+
+    /// One of an event's codes (`code` upper case), with its uses.
+    async fn get_promo_code(
+        &self,
+        event_id: EventId,
+        code: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError>;
+
+    /// All of an event's codes with their uses, oldest first (codes made in the same
+    /// millisecond by code).
+    async fn promo_codes_of_event(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<PromoCodeView>, StoreError>;
 
     /// Capacity, held, sold, remaining, checked in and status of an event.
     async fn event_stats(

@@ -15,8 +15,8 @@ use ticket_core::testing::api::{
 };
 use ticket_core::testing::{FakePayments, FlakyStore, MemoryStore, NoFiles, RecordingWorkflow};
 use ticket_core::{
-    Caller, CheckoutLine, CheckoutRequest, Clock, KeyId, ManualClock, Order, OrderId, OrderStatus,
-    OrderedTicket, RandomIds, Store, TicketSigner,
+    Caller, CheckoutDiscount, CheckoutLine, CheckoutRequest, Clock, KeyId, ManualClock, Order,
+    OrderId, OrderStatus, OrderedTicket, RandomIds, Store, TicketSigner,
 };
 
 const SITE: &str = "https://tickets.example.org";
@@ -832,4 +832,236 @@ async fn a_checkout_holds_a_seat_per_ticket_of_the_chosen_types_in_the_holders_n
         ]
     );
     assert_eq!(stats["remaining"], 1);
+}
+
+#[tokio::test]
+async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
+    let stack = Stack::new().await;
+    let created = stack
+        .call(request("POST", "/events", &ORGANIZER).with_json(&json!({
+            "title": "Harbour Gala",
+            "venue": "Pier 4",
+            "startsAt": stack.now() + TimeDelta::days(7),
+            "capacity": 10,
+            "currency": "EUR",
+            "ticketTypes": [
+                {"name": "Standard", "priceMinor": 1500, "quota": 8, "maxPerOrder": 4},
+                {"name": "VIP", "priceMinor": 4000, "quota": 2},
+            ],
+        })))
+        .await;
+    assert_eq!(created.status, 201, "{}", body_text(&created));
+    let event = created.json_body();
+    let id = event["id"].as_str().unwrap().to_owned();
+    let (standard, vip) = (
+        event["ticketTypes"][0]["id"].as_str().unwrap().to_owned(),
+        event["ticketTypes"][1]["id"].as_str().unwrap().to_owned(),
+    );
+    let on_event = |method: &str, route: &str, who: &Who, body: Value| {
+        request(method, route, who)
+            .with_path_param("id", &id)
+            .with_json(&body)
+    };
+    let create = |who: Who, body: Value| {
+        let request = on_event("POST", "/events/{id}/promo-codes", &who, body);
+        let stack = &stack;
+        async move { stack.call(request).await }
+    };
+    let later = stack.now() + TimeDelta::days(1);
+    let soon = stack.now() + TimeDelta::hours(1);
+    for body in [
+        json!({"code": " friends10 ", "percentOff": 10, "maxUses": 2}),
+        json!({"code": "VIP-HALF", "percentOff": 50, "ticketTypeIds": [vip], "maxUses": 5}),
+        json!({"code": "FIVER", "amountOffMinor": 500, "maxUses": 1, "validUntil": soon}),
+        json!({"code": "LATER", "percentOff": 20, "maxUses": 1, "validFrom": later}),
+        json!({"code": "ON_US", "percentOff": 100, "maxUses": 1}),
+    ] {
+        let response = create(ORGANIZER, body.clone()).await;
+        assert_eq!(response.status, 201, "{body}: {}", body_text(&response));
+    }
+    let first = create(
+        ORGANIZER,
+        json!({"code": "x-y-z", "percentOff": 5, "maxUses": 1}),
+    )
+    .await;
+    assert_eq!(first.json_body()["code"], "X-Y-Z");
+    assert_eq!(first.json_body()["used"], 0);
+    // Refused: a code the event has (in another case), bad fields, someone else's event.
+    let message = assert_error(
+        &create(
+            ORGANIZER,
+            json!({"code": "Friends10", "percentOff": 5, "maxUses": 1}),
+        )
+        .await,
+        409,
+    );
+    assert!(
+        message.contains("already has the promo code \"FRIENDS10\""),
+        "{message}"
+    );
+    let bad = create(
+        ORGANIZER,
+        json!({"code": "no spaces", "percentOff": 10, "amountOffMinor": 5, "maxUses": 0}),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", body_text(&bad));
+    let fields = bad.json_body()["fields"].clone();
+    for field in ["code", "percentOff", "maxUses"] {
+        assert!(fields.get(field).is_some(), "{field} in {fields}");
+    }
+    assert_error(
+        &create(
+            OTHER_ORGANIZER,
+            json!({"code": "MINE", "percentOff": 5, "maxUses": 1}),
+        )
+        .await,
+        403,
+    );
+    assert_error(
+        &create(
+            ATTENDEE,
+            json!({"code": "MINE", "percentOff": 5, "maxUses": 1}),
+        )
+        .await,
+        403,
+    );
+
+    let quote = |body: Value| {
+        let request = on_event("POST", "/events/{id}/quote", &OTHER_ATTENDEE, body);
+        let stack = &stack;
+        async move { stack.call(request).await }
+    };
+    let order_of = |code: &str| {
+        json!({"tickets": [
+            {"ticketTypeId": standard, "holderName": "Ana"},
+            {"ticketTypeId": standard},
+            {"ticketTypeId": vip},
+        ], "promoCode": code})
+    };
+    let priced = quote(order_of("friends10")).await;
+    assert_eq!(priced.status, 200, "{}", body_text(&priced));
+    assert_eq!(
+        priced.json_body(),
+        json!({"currency": "eur", "subtotalMinor": 7000, "discountMinor": 700,
+               "totalMinor": 6300, "promoCode": "FRIENDS10"})
+    );
+    let vip_half = quote(order_of("vip-half")).await.json_body();
+    assert_eq!(
+        vip_half["discountMinor"], 2000,
+        "half of the VIP ticket only"
+    );
+
+    // Each refusal names the code and what is wrong with it, and holds nothing.
+    let only_standard =
+        |code: &str| json!({"tickets": [{"ticketTypeId": standard}], "promoCode": code});
+    let refused = [
+        (
+            only_standard("NOPE"),
+            400,
+            "\"NOPE\" does not exist for this event",
+        ),
+        (
+            only_standard("vip-half"),
+            400,
+            "\"VIP-HALF\" is not valid for the chosen ticket types",
+        ),
+        (only_standard("LATER"), 409, "\"LATER\" is not valid yet"),
+        (
+            only_standard(&"A".repeat(33)),
+            400,
+            "`promoCode` must be at most 32 characters",
+        ),
+    ];
+    let calls = stack.payments.calls();
+    for (body, status, needle) in refused {
+        for route in ["/events/{id}/quote", "/events/{id}/checkout"] {
+            let response = stack
+                .call(on_event("POST", route, &OTHER_ATTENDEE, body.clone()))
+                .await;
+            let message = assert_error(&response, status);
+            assert!(message.contains(needle), "{route} {body}: {message}");
+        }
+    }
+    assert_eq!(stack.taken(&id).await, 0, "nothing was held");
+    assert_eq!(stack.payments.calls(), calls, "nor paid for");
+
+    // A checkout with a code: the session carries the discount, the order the discounted
+    // amount, and the code one use.
+    let checkout = |who: Who, body: Value| {
+        let request = on_event("POST", "/events/{id}/checkout", &who, body);
+        let stack = &stack;
+        async move { stack.call(request).await }
+    };
+    let bought = checkout(ATTENDEE, order_of(" Friends10")).await;
+    assert_eq!(bought.status, 201, "{}", body_text(&bought));
+    let session = stack.payments.checkouts().last().unwrap().clone();
+    assert_eq!(
+        session.discount,
+        Some(CheckoutDiscount {
+            label: "FRIENDS10 (10 % off)".into(),
+            amount_minor: 700
+        })
+    );
+    assert_eq!(session.total().amount_minor, 6300);
+    let order_id = OrderId::from(bought.json_body()["orderId"].as_str().unwrap().to_owned());
+    assert_eq!(stack.order(&order_id).await.amount.amount_minor, 6300);
+    let uses = |code: &'static str| {
+        let request =
+            request("GET", "/events/{id}/promo-codes", &ORGANIZER).with_path_param("id", &id);
+        let stack = &stack;
+        async move {
+            let listed = stack.call(request).await;
+            assert_eq!(listed.status, 200, "{}", body_text(&listed));
+            let codes = listed.json_body()["promoCodes"].clone();
+            codes
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|promo| promo["code"] == code)
+                .unwrap_or_else(|| panic!("{code} in {codes}"))["used"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    assert_eq!(uses("FRIENDS10").await, 1);
+
+    // An amount off; then the code is used up, and later expired.
+    let fiver = checkout(ATTENDEE, only_standard("FIVER")).await;
+    assert_eq!(fiver.status, 201, "{}", body_text(&fiver));
+    assert_eq!(
+        stack
+            .payments
+            .checkouts()
+            .last()
+            .unwrap()
+            .total()
+            .amount_minor,
+        1000
+    );
+    let taken = stack.taken(&id).await;
+    let message = assert_error(&checkout(OTHER_ATTENDEE, only_standard("FIVER")).await, 409);
+    assert!(message.contains("\"FIVER\" has been used up"), "{message}");
+    assert_eq!(
+        stack.taken(&id).await,
+        taken,
+        "the refused order held nothing"
+    );
+    stack.clock.advance(TimeDelta::hours(2));
+    let message = assert_error(&quote(only_standard("FIVER")).await, 409);
+    assert!(message.contains("\"FIVER\" has expired"), "{message}");
+
+    // 100 % off is a free order: no payment, the registration starts at once.
+    let free = checkout(OTHER_ATTENDEE, only_standard("on_us")).await;
+    assert_eq!(free.status, 201, "{}", body_text(&free));
+    assert_eq!(free.json_body()["checkoutUrl"], Value::Null);
+    assert_eq!(stack.workflow.started().last().unwrap().amount_minor, 0);
+
+    // An unpaid checkout that expires gives its code's use back.
+    assert_eq!(
+        stack
+            .deliver(stack.delivery("expired", &session, &order_id))
+            .await,
+        "seat released"
+    );
+    assert_eq!(uses("FRIENDS10").await, 0);
 }

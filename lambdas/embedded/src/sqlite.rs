@@ -20,10 +20,10 @@ use rusqlite::{
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
-    Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money,
-    NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest, Recorded, Redemption,
-    ReleaseOutcome, ReleaseScope, SeatCounts, Seats, Store, StoreError, Ticket, TicketId,
-    TicketStatus, TicketType, UserId,
+    Attendee, Discount, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus,
+    Money, NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest, PromoCode,
+    PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope, SeatCounts, Seats, Store,
+    StoreError, Ticket, TicketId, TicketStatus, TicketType, UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
@@ -186,6 +186,25 @@ CREATE INDEX tickets_by_user ON tickets (user_id, created_at, id);
 CREATE INDEX tickets_by_event ON tickets (event_id, registration_id);
 CREATE INDEX tickets_by_order ON tickets (order_id);
 "#,
+    r#"
+-- Promo codes: one row per event and code, `used` counting the orders that hold or bought with
+-- it; the CHECK refuses a use beyond `max_uses`. A hold names the code it used.
+CREATE TABLE promo_codes (
+    event_id         TEXT NOT NULL REFERENCES events (id),
+    code             TEXT NOT NULL,
+    percent_off      INTEGER CHECK (percent_off BETWEEN 1 AND 100),
+    amount_off_minor INTEGER CHECK (amount_off_minor > 0),
+    ticket_type_ids  TEXT NOT NULL,
+    max_uses         INTEGER NOT NULL CHECK (max_uses > 0),
+    used             INTEGER NOT NULL DEFAULT 0 CHECK (used BETWEEN 0 AND max_uses),
+    valid_from       TEXT,
+    valid_until      TEXT,
+    created_at       TEXT NOT NULL,
+    PRIMARY KEY (event_id, code),
+    CHECK ((percent_off IS NULL) <> (amount_off_minor IS NULL))
+);
+ALTER TABLE holds ADD COLUMN promo_code TEXT;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
@@ -193,7 +212,9 @@ const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
-    "id, event_id, user_id, status, expires_at, created_at, ticket_type_id, seats";
+    "id, event_id, user_id, status, expires_at, created_at, ticket_type_id, seats, promo_code";
+const PROMO_COLUMNS: &str = "event_id, code, percent_off, amount_off_minor, ticket_type_ids, \
+     max_uses, used, valid_from, valid_until, created_at";
 const ORDER_COLUMNS: &str = "id, event_id, hold_id, user_id, payment_intent_id, amount_minor, \
      currency, status, ticket_id, failure_reason, created_at, updated_at, ticket_ids";
 const TICKET_COLUMNS: &str = "id, event_id, order_id, registration_id, user_id, attendee_name, \
@@ -437,6 +458,37 @@ fn hold(row: &Row<'_>) -> rusqlite::Result<Hold> {
                 rusqlite::Error::FromSqlConversionFailure(7, Type::Text, error.into())
             })?,
         },
+        promo_code: row.get(8)?,
+    })
+}
+
+fn promo_code(row: &Row<'_>) -> rusqlite::Result<PromoCodeView> {
+    let discount = match (row.get::<_, Option<u32>>(2)?, row.get::<_, Option<i64>>(3)?) {
+        (Some(percent), _) => Discount::Percent(percent),
+        (None, Some(amount)) => Discount::AmountOff(amount),
+        (None, None) => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                2,
+                Type::Null,
+                "a promo code without a discount".into(),
+            ));
+        }
+    };
+    let types: String = row.get(4)?;
+    Ok(PromoCodeView {
+        promo: PromoCode {
+            event_id: parsed(row, 0)?,
+            code: row.get(1)?,
+            discount,
+            ticket_type_ids: serde_json::from_str(&types).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(4, Type::Text, error.into())
+            })?,
+            max_uses: row.get(5)?,
+            valid_from: optional_instant(row, 7)?,
+            valid_until: optional_instant(row, 8)?,
+            created_at: instant(row, 9)?,
+        },
+        used: row.get(6)?,
     })
 }
 
@@ -607,6 +659,38 @@ fn take_free_seats(tx: &Connection, hold: &Hold, sold: bool) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+/// Counts `delta` uses of the hold's promo code (nothing without one): `PromoCodeUsedUp` when a
+/// use would pass its limit, `NotFound` for a code the event does not have.
+fn use_promo_code(tx: &Connection, hold: &Hold, delta: i64) -> Result<(), StoreError> {
+    let Some(code) = &hold.promo_code else {
+        return Ok(());
+    };
+    let changed = tx
+        .execute(
+            "UPDATE promo_codes SET used = used + ?1 \
+             WHERE event_id = ?2 AND code = ?3 AND used + ?1 BETWEEN 0 AND max_uses",
+            params![delta, hold.event_id.to_string(), code],
+        )
+        .map_err(store_error)?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM promo_codes WHERE event_id = ?1 AND code = ?2)",
+            params![hold.event_id.to_string(), code],
+            |row| row.get(0),
+        )
+        .map_err(store_error)?;
+    match (exists, delta > 0) {
+        (false, _) => Err(StoreError::NotFound("promo code")),
+        (true, true) => Err(StoreError::PromoCodeUsedUp(code.clone())),
+        (true, false) => Err(StoreError::Internal(format!(
+            "the promo code {code} has no use to give back"
+        ))),
+    }
 }
 
 /// Runs a paged query: fetches one row more than the page to learn whether more follow.
@@ -836,6 +920,7 @@ impl Store for SqliteStore {
             id: new_hold.id,
             event_id,
             seats: new_hold.seats.clone(),
+            promo_code: new_hold.promo_code.clone(),
             user_id: new_hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: new_hold.expires_at,
@@ -860,13 +945,14 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound("ticket type"));
             }
             take_free_seats(tx, &hold, false)?;
+            use_promo_code(tx, &hold, 1)?;
             let seats = serde_json::to_string(&hold.seats).map_err(|error| {
                 StoreError::Internal(format!("could not encode a hold's seats: {error}"))
             })?;
             tx.execute(
                 &format!(
                     "INSERT INTO holds ({HOLD_COLUMNS}, order_id) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL)"
                 ),
                 params![
                     hold.id.to_string(),
@@ -877,6 +963,7 @@ impl Store for SqliteStore {
                     to_key(hold.created_at),
                     first_type.to_string(),
                     seats,
+                    hold.promo_code,
                 ],
             )
             .map_err(|error| match is_unique_violation(&error) {
@@ -928,6 +1015,7 @@ impl Store for SqliteStore {
                 (HoldStatus::Held, _) => 0,
             };
             add_seats(tx, &hold, -1, -sold)?;
+            use_promo_code(tx, &hold, -1)?;
             set_hold_status(tx, &hold, HoldStatus::Released)?;
             Ok(ReleaseOutcome::Released { was: hold.status })
         })
@@ -940,7 +1028,10 @@ impl Store for SqliteStore {
             match hold.status {
                 HoldStatus::Sold => return Ok(hold),
                 HoldStatus::Held => add_seats(tx, &hold, 0, 1)?,
-                HoldStatus::Released => take_free_seats(tx, &hold, true)?,
+                HoldStatus::Released => {
+                    take_free_seats(tx, &hold, true)?;
+                    use_promo_code(tx, &hold, 1)?;
+                }
             }
             set_hold_status(tx, &hold, HoldStatus::Sold)
         })
@@ -1206,6 +1297,82 @@ impl Store for SqliteStore {
             )
             .map_err(store_error)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
+        let promo = promo.clone();
+        self.write(move |tx| {
+            let (percent, amount) = match promo.discount {
+                Discount::Percent(percent) => (Some(percent), None),
+                Discount::AmountOff(amount) => (None, Some(amount)),
+            };
+            let types = serde_json::to_string(&promo.ticket_type_ids).map_err(|error| {
+                StoreError::Internal(format!("could not encode a code's types: {error}"))
+            })?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO promo_codes ({PROMO_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)"
+                ),
+                params![
+                    promo.event_id.to_string(),
+                    promo.code,
+                    percent,
+                    amount,
+                    types,
+                    promo.max_uses,
+                    promo.valid_from.map(to_key),
+                    promo.valid_until.map(to_key),
+                    to_key(promo.created_at),
+                ],
+            )
+            .map_err(|error| match is_unique_violation(&error) {
+                true => StoreError::AlreadyExists("promo code"),
+                false => store_error(error),
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_promo_code(
+        &self,
+        event_id: EventId,
+        code: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError> {
+        let code = code.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {PROMO_COLUMNS} FROM promo_codes WHERE event_id = ?1 AND code = ?2"
+                ),
+                params![event_id.to_string(), code],
+                promo_code,
+            )
+            .optional()
+            .map_err(|error| read_error("promo_codes", &code, error))
+        })
+        .await
+    }
+
+    async fn promo_codes_of_event(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<PromoCodeView>, StoreError> {
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {PROMO_COLUMNS} FROM promo_codes WHERE event_id = ?1 \
+                     ORDER BY created_at, code"
+                ))
+                .map_err(store_error)?;
+            statement
+                .query_map([event_id.to_string()], promo_code)
+                .map_err(store_error)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|error| read_error("promo_codes", &event_id.to_string(), error))
         })
         .await
     }

@@ -173,6 +173,7 @@ mod tests {
         let hold = NewHold {
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_core::ticket_type::legacy_type_id(event_id)),
+            promo_code: None,
             user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
         };

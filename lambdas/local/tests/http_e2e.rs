@@ -441,6 +441,24 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     None,
                     [(201, ""); 4],
                 ),
+                "quoteOrder" => (
+                    Method::POST,
+                    format!("/events/{event_id}/quote"),
+                    None,
+                    [(200, ""); 4],
+                ),
+                "createPromoCode" => (
+                    Method::POST,
+                    format!("/events/{event_id}/promo-codes"),
+                    Some(json!({"code": "ACCESS-100", "percentOff": 100, "maxUses": 1})),
+                    [(403, GROUP), (201, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
+                "listPromoCodes" => (
+                    Method::GET,
+                    format!("/events/{event_id}/promo-codes"),
+                    None,
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
                 "listAttendees" => (
                     Method::GET,
                     format!("/events/{event_id}/attendees"),

@@ -9,15 +9,16 @@ mod support;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 use ticket_core::registration::{
     REJECTED, SEAT_UNAVAILABLE, TRANSIENT, TicketsRecorded, TicketsRendered, failure_reason,
 };
 use ticket_core::testing::FlakyStore;
 use ticket_core::{
-    FileKey, HoldId, HoldStatus, ManualClock, OrderId, OrderStatus, PageRequest, Redemption,
-    RegistrationRequest, RegistrationSteps, SeatCounts, Step, StepFailure, Store, TicketFiles,
-    TicketStatus,
+    Discount, FileKey, HoldId, HoldStatus, ManualClock, NewHold, OrderId, OrderStatus, PageRequest,
+    PromoCode, Redemption, RegistrationRequest, RegistrationSteps, SeatCounts, Seats, Step,
+    StepFailure, Store, TicketFiles, TicketStatus,
 };
 use ticket_testkit::pdf::{scan, text};
 use uuid::Uuid;
@@ -474,6 +475,65 @@ async fn a_late_payment_for_a_sold_out_event_is_refunded() {
             checked_in: 0
         },
         "the other buyer keeps the seat"
+    );
+}
+
+/// A discounted payment arrives after its hold (and its code's only use) went back, and another
+/// buyer has used the code since: the order cannot have the discount, so it is refunded.
+#[tokio::test]
+async fn a_late_payment_whose_promo_code_was_used_up_meanwhile_is_refunded() {
+    let world = World::new();
+    let event = world.event(5, 2500).await;
+    let code = PromoCode {
+        event_id: event.id,
+        code: "ONCE".into(),
+        discount: Discount::Percent(20),
+        ticket_type_ids: Vec::new(),
+        max_uses: 1,
+        valid_from: None,
+        valid_until: None,
+        created_at: world.clock.now(),
+    };
+    world.store.create_promo_code(&code).await.unwrap();
+    let with_code = |buyer: &str| NewHold {
+        id: HoldId::from(Uuid::now_v7()),
+        seats: Seats::one(event.ticket_types[0].id),
+        promo_code: Some("ONCE".into()),
+        user_id: buyer.into(),
+        expires_at: world.clock.now() + TimeDelta::minutes(30),
+    };
+    let first = with_code("buyer-1");
+    world
+        .store
+        .hold_seat(event.id, &first, world.clock.now())
+        .await
+        .unwrap();
+    let request = RegistrationRequest {
+        amount_minor: 2000,
+        ..request_for(&event, first.id, "buyer-1")
+    };
+    world.expire_hold(&request).await;
+    world
+        .store
+        .hold_seat(event.id, &with_code("buyer-2"), world.clock.now())
+        .await
+        .unwrap();
+
+    let mut execution = Execution::new(&world, &request);
+    let failure = execution.fails(Step::ConfirmSeat).await;
+    assert_eq!(failure.error, SEAT_UNAVAILABLE);
+    assert!(
+        failure.cause.contains("promo code ONCE"),
+        "{}",
+        failure.cause
+    );
+    let outcomes = execution.compensate_from(Step::RefundPayment).await;
+    assert_eq!(outcomes, ["refunded", "failed"]);
+    assert_eq!(world.payments.refund_count(), 1);
+    assert_eq!(
+        world.seats(event.id).await.taken,
+        1,
+        "only the other buyer's seat"
     );
 }
 

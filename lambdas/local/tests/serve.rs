@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 use ticket_core::{
     EventId, EventView, Hold, HoldId, NewHold, NewTickets, Order, OrderId, OrderStatus, Page,
-    PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError, Ticket,
-    TicketId, UserId,
+    PageRequest, PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope,
+    Store, StoreError, Ticket, TicketId, UserId,
 };
 use ticket_embedded::SqliteStore;
 use ticket_embedded::files::LocalFiles;
@@ -334,6 +334,22 @@ impl Store for BrokenStore {
         broken()
     }
     async fn defer_order_check(&self, _: &OrderId, _: DateTime<Utc>) -> Result<(), StoreError> {
+        broken()
+    }
+
+    async fn create_promo_code(&self, _: &PromoCode) -> Result<(), StoreError> {
+        broken()
+    }
+
+    async fn get_promo_code(
+        &self,
+        _: EventId,
+        _: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError> {
+        broken()
+    }
+
+    async fn promo_codes_of_event(&self, _: EventId) -> Result<Vec<PromoCodeView>, StoreError> {
         broken()
     }
 }

@@ -19,7 +19,8 @@ use ticket_core::{Currency, Money};
 use super::StripeSimulator;
 use super::error::{ApiError, answer};
 use super::ledger::{
-    Failure, KeyedRequest, Ledger, LineItem, NewRefund, NewSession, SavedAnswer, no_such_session,
+    CouponOff, Failure, KeyedRequest, Ledger, LineItem, NewCoupon, NewRefund, NewSession,
+    SavedAnswer, no_such_coupon, no_such_session,
 };
 
 /// Stripe's bounds on `expires_at`, from the session's creation: at least 30 minutes ahead
@@ -34,6 +35,8 @@ const MAX_CLIENT_REFERENCE_CHARS: usize = 200;
 const MAX_URL_CHARS: usize = 5000;
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 const MAX_LIST_LIMIT: usize = 100;
+/// Stripe's limit on a coupon's `name`.
+const MAX_COUPON_NAME_CHARS: usize = 40;
 const DEFAULT_LIST_LIMIT: usize = 10;
 
 pub(super) fn routes(mount: &str) -> Router<StripeSimulator> {
@@ -54,6 +57,11 @@ pub(super) fn routes(mount: &str) -> Router<StripeSimulator> {
         .route(
             &v1("/refunds"),
             post(create_refund).get(list_refunds).fallback(unrecognized),
+        )
+        .route(&v1("/coupons"), post(create_coupon).fallback(unrecognized))
+        .route(
+            &v1("/coupons/{id}"),
+            get(retrieve_coupon).fallback(unrecognized),
         )
         .route(&v1("/{*rest}"), any(unrecognized))
         .route(&format!("{mount}/_sim/deliveries"), get(deliveries))
@@ -179,6 +187,19 @@ impl Params {
     }
 }
 
+/// Stripe's answer to an empty value for a parameter that cannot be unset.
+fn empty_value(param: &str) -> ApiError {
+    ApiError::invalid(
+        Some(param),
+        format!(
+            "You passed an empty string for '{param}'. We assume empty values are an attempt to \
+             unset a parameter; however '{param}' cannot be unset. You should remove '{param}' \
+             from your request or supply a non-empty value."
+        ),
+    )
+    .with_code("parameter_invalid_empty")
+}
+
 fn metadata(params: &mut Params) -> Result<BTreeMap<String, String>, ApiError> {
     let metadata = params.take_hash("metadata");
     if metadata.len() > MAX_METADATA_KEYS {
@@ -282,6 +303,42 @@ fn line_items(params: &mut Params) -> Result<(Vec<LineItem>, Currency), ApiError
     }
 }
 
+/// The coupon of the session's `discounts`: Checkout takes at most one discount, and the
+/// simulator has coupons but no promotion codes. Whether the coupon exists and applies is the
+/// ledger's to judge.
+fn discount_coupon(params: &mut Params) -> Result<Option<String>, ApiError> {
+    let indexes = params.indexes("discounts");
+    if indexes.len() > 1 {
+        return Err(ApiError::invalid(
+            Some("discounts"),
+            "A Checkout Session can have at most one discount.",
+        ));
+    }
+    let Some(index) = indexes.first() else {
+        return Ok(None);
+    };
+    let coupon_param = format!("discounts[{index}][coupon]");
+    let promotion_code_param = format!("discounts[{index}][promotion_code]");
+    let coupon = params.take(&coupon_param);
+    let promotion_code = params.take(&promotion_code_param);
+    match (coupon, promotion_code) {
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            Some(&format!("discounts[{index}]")),
+            "You may only specify one of these parameters: coupon, promotion_code.",
+        )),
+        // The simulator has no promotion codes.
+        (None, Some(code)) => Err(ApiError::no_such(
+            StatusCode::BAD_REQUEST,
+            "promotion code",
+            &code,
+            Some(&promotion_code_param),
+        )),
+        (Some(coupon), None) if coupon.is_empty() => Err(empty_value(&coupon_param)),
+        // With neither, what `discounts[N]` had is left for the unknown-parameter error.
+        (coupon, None) => Ok(coupon),
+    }
+}
+
 /// `expires_at`'s floor as Stripe words it: "30 minutes", "5 minutes", "90 seconds".
 fn describe_floor(floor: Duration) -> String {
     let seconds = floor.as_secs();
@@ -375,6 +432,7 @@ fn parse_new_session(
     let success_url =
         url(params, "success_url")?.ok_or_else(|| ApiError::missing("success_url"))?;
     let cancel_url = url(params, "cancel_url")?;
+    let coupon = discount_coupon(params)?;
     Ok(NewSession {
         line_items,
         currency,
@@ -384,6 +442,7 @@ fn parse_new_session(
         customer_email,
         success_url,
         cancel_url,
+        coupon,
     })
 }
 
@@ -392,6 +451,132 @@ pub(super) fn is_email(text: &str) -> bool {
     text.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && domain.contains('.') && !domain.contains('@')
     }) && !text.contains(char::is_whitespace)
+}
+
+/// A `POST /v1/coupons`: `amount_off` with `currency`, or `percent_off`; `duration` `once`
+/// (the default, and the only one the simulator has); optional `id`, `max_redemptions`,
+/// `name` and `metadata`.
+fn parse_new_coupon(params: &mut Params) -> Result<NewCoupon, ApiError> {
+    let id = params.take("id");
+    if id.as_ref().is_some_and(String::is_empty) {
+        return Err(empty_value("id"));
+    }
+    let amount_off = params.integer("amount_off")?;
+    let currency = params.take("currency");
+    let percent_off = params.take("percent_off");
+    let off = match (amount_off, percent_off) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                None,
+                "You may only specify one of these parameters: amount_off, percent_off.",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                None,
+                "You must pass either `amount_off` (with `currency`) or `percent_off`.",
+            )
+            .with_code("parameter_missing"));
+        }
+        (Some(amount_minor), None) => {
+            if amount_minor < 1 {
+                return Err(ApiError::invalid(
+                    Some("amount_off"),
+                    "This value must be greater than or equal to 1.",
+                ));
+            }
+            if amount_minor > MAX_AMOUNT_MINOR {
+                return Err(ApiError::invalid(
+                    Some("amount_off"),
+                    format!("This value must be less than or equal to {MAX_AMOUNT_MINOR}."),
+                ));
+            }
+            let code = currency.filter(|code| !code.is_empty()).ok_or_else(|| {
+                ApiError::invalid(
+                    Some("currency"),
+                    "You must pass `currency` when passing `amount_off`.",
+                )
+                .with_code("parameter_missing")
+            })?;
+            let currency: Currency = code.parse().map_err(|_| {
+                ApiError::invalid(Some("currency"), format!("Invalid currency: {code}."))
+            })?;
+            CouponOff::Amount(Money {
+                amount_minor,
+                currency,
+            })
+        }
+        (None, Some(text)) => {
+            if currency.is_some() {
+                return Err(ApiError::invalid(
+                    Some("currency"),
+                    "`currency` can only be passed with `amount_off`.",
+                ));
+            }
+            let percent = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|percent| percent.is_finite())
+                .ok_or_else(|| {
+                    ApiError::invalid(Some("percent_off"), format!("Invalid decimal: {text}"))
+                })?;
+            if percent <= 0.0 || percent > 100.0 {
+                return Err(ApiError::invalid(
+                    Some("percent_off"),
+                    "This value must be greater than 0 and less than or equal to 100.",
+                ));
+            }
+            CouponOff::Percent(percent)
+        }
+    };
+    if let Some(duration) = params.take("duration") {
+        match duration.as_str() {
+            "once" => {}
+            "forever" | "repeating" => {
+                return Err(ApiError::invalid(
+                    Some("duration"),
+                    format!(
+                        "The Stripe simulator supports duration `once` only, not `{duration}`."
+                    ),
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    Some("duration"),
+                    format!(
+                        "Invalid duration: must be one of forever, once, or repeating (got \
+                         {duration})"
+                    ),
+                ));
+            }
+        }
+    }
+    let max_redemptions = params.integer("max_redemptions")?;
+    if max_redemptions.is_some_and(|max| max < 1) {
+        return Err(ApiError::invalid(
+            Some("max_redemptions"),
+            "This value must be greater than or equal to 1.",
+        ));
+    }
+    // An empty name unsets it, as for Stripe's other optional strings.
+    let name = params.take("name").filter(|name| !name.is_empty());
+    if name
+        .as_ref()
+        .is_some_and(|name| name.chars().count() > MAX_COUPON_NAME_CHARS)
+    {
+        return Err(ApiError::invalid(
+            Some("name"),
+            format!("A coupon's name can be at most {MAX_COUPON_NAME_CHARS} characters."),
+        ));
+    }
+    Ok(NewCoupon {
+        id,
+        off,
+        max_redemptions,
+        name,
+        metadata: metadata(params)?,
+    })
 }
 
 fn parse_new_refund(params: &mut Params) -> Result<NewRefund, ApiError> {
@@ -661,6 +846,33 @@ async fn list_refunds(
     })
 }
 
+async fn create_coupon(
+    State(sim): State<StripeSimulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post_request(
+        &sim,
+        &headers,
+        "/v1/coupons",
+        &body,
+        |params, _| parse_new_coupon(params),
+        |ledger, request| Ok(ledger.create_coupon(request)?.to_json()),
+    )
+}
+
+async fn retrieve_coupon(
+    State(sim): State<StripeSimulator>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    get_request(&sim, &headers, query.as_deref(), |ledger, _| {
+        let coupon = ledger.coupon(&id)?.ok_or_else(|| no_such_coupon(&id))?;
+        Ok(coupon.to_json())
+    })
+}
+
 /// `GET {base}/_sim/deliveries` (not a Stripe route; same key): every webhook event and how
 /// its delivery went, oldest first.
 async fn deliveries(State(sim): State<StripeSimulator>, headers: HeaderMap) -> Response {
@@ -726,6 +938,134 @@ mod tests {
         assert_eq!(describe_floor(STRIPE_MIN_EXPIRY), "30 minutes");
         assert_eq!(describe_floor(Duration::from_secs(60)), "1 minute");
         assert_eq!(describe_floor(Duration::from_secs(90)), "90 seconds");
+    }
+
+    #[test]
+    fn a_coupon_takes_an_amount_in_a_currency_or_a_percentage() {
+        let parsed = |body: &str| {
+            let mut params = Params::parse(body.as_bytes());
+            parse_new_coupon(&mut params).and_then(|coupon| params.finish().map(|()| coupon))
+        };
+        let amount = parsed(
+            "amount_off=500&currency=eur&duration=once&max_redemptions=3&name=Early%20bird\
+             &metadata[campaign]=spring",
+        )
+        .unwrap();
+        assert_eq!(
+            amount.off,
+            CouponOff::Amount(Money {
+                amount_minor: 500,
+                currency: "EUR".parse().unwrap(),
+            })
+        );
+        assert_eq!(amount.id, None);
+        assert_eq!(amount.max_redemptions, Some(3));
+        assert_eq!(amount.name.as_deref(), Some("Early bird"));
+        assert_eq!(amount.metadata["campaign"], "spring");
+        let percent = parsed("percent_off=12.5&id=SPRING").unwrap();
+        assert_eq!(percent.off, CouponOff::Percent(12.5));
+        assert_eq!(percent.id.as_deref(), Some("SPRING"));
+        assert_eq!(percent.max_redemptions, None);
+
+        let long_name = format!("percent_off=10&name={}", "x".repeat(41));
+        let refusals = [
+            ("amount_off=500&percent_off=10", None, None),
+            ("duration=once", None, Some("parameter_missing")),
+            (
+                "amount_off=500",
+                Some("currency"),
+                Some("parameter_missing"),
+            ),
+            ("amount_off=0&currency=eur", Some("amount_off"), None),
+            (
+                "amount_off=ten&currency=eur",
+                Some("amount_off"),
+                Some("parameter_invalid_integer"),
+            ),
+            ("amount_off=500&currency=xyz", Some("currency"), None),
+            ("percent_off=10&currency=eur", Some("currency"), None),
+            ("percent_off=0", Some("percent_off"), None),
+            ("percent_off=100.5", Some("percent_off"), None),
+            ("percent_off=NaN", Some("percent_off"), None),
+            ("percent_off=ten", Some("percent_off"), None),
+            ("percent_off=10&duration=forever", Some("duration"), None),
+            ("percent_off=10&duration=weekly", Some("duration"), None),
+            (
+                "percent_off=10&max_redemptions=0",
+                Some("max_redemptions"),
+                None,
+            ),
+            (long_name.as_str(), Some("name"), None),
+            (
+                "percent_off=10&id=",
+                Some("id"),
+                Some("parameter_invalid_empty"),
+            ),
+            (
+                "percent_off=10&redeem_by=1",
+                Some("redeem_by"),
+                Some("parameter_unknown"),
+            ),
+        ];
+        for (body, param, code) in refusals {
+            let error = parsed(body).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(error.param.as_deref(), param, "{body}: {}", error.message);
+            assert_eq!(error.code, code, "{body}: {}", error.message);
+        }
+        // At most 40 characters, counted as characters.
+        let forty = format!("percent_off=10&name={}", "é".repeat(40));
+        assert_eq!(parsed(&forty).unwrap().name.unwrap().chars().count(), 40);
+    }
+
+    #[test]
+    fn a_session_takes_one_coupon_and_no_promotion_code() {
+        let coupon = |body: &str| {
+            let mut params = Params::parse(body.as_bytes());
+            discount_coupon(&mut params).and_then(|coupon| params.finish().map(|()| coupon))
+        };
+        assert_eq!(coupon("").unwrap(), None);
+        assert_eq!(
+            coupon("discounts[0][coupon]=Z4OV52SU").unwrap().as_deref(),
+            Some("Z4OV52SU")
+        );
+        let refusals = [
+            (
+                "discounts[0][coupon]=A&discounts[1][coupon]=B",
+                "discounts",
+                None,
+            ),
+            (
+                "discounts[0][coupon]=A&discounts[0][promotion_code]=P",
+                "discounts[0]",
+                None,
+            ),
+            (
+                "discounts[0][promotion_code]=promo_1",
+                "discounts[0][promotion_code]",
+                Some("resource_missing"),
+            ),
+            (
+                "discounts[0][coupon]=",
+                "discounts[0][coupon]",
+                Some("parameter_invalid_empty"),
+            ),
+            (
+                "discounts[0][discount]=di_1",
+                "discounts[0][discount]",
+                Some("parameter_unknown"),
+            ),
+        ];
+        for (body, param, code) in refusals {
+            let error = coupon(body).unwrap_err();
+            assert_eq!(
+                error.param.as_deref(),
+                Some(param),
+                "{body}: {}",
+                error.message
+            );
+            assert_eq!(error.code, code, "{body}: {}", error.message);
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ padding:.1rem .5rem;border-radius:4px;margin:0}
 .items{list-style:none;padding:0;margin:0 0 1.5rem;border-top:1px solid #e3e8ee}
 .items li{display:flex;justify-content:space-between;gap:1rem;padding:.6rem 0;\
 border-bottom:1px solid #e3e8ee}
+.items li.discount{color:#0a6e31}
+.items li.total{font-weight:600}
 fieldset{border:0;padding:0;margin:0}
 legend{font-weight:600;padding:0}
 label,.label{display:block;margin-top:1rem;font-weight:600}
@@ -181,6 +183,20 @@ fn payment_page(
             "<li><span>{}</span><span>{quantity}{}</span></li>",
             escape(&item.name),
             escape(&session.money(item.unit_amount).to_string())
+        );
+    }
+    // With a coupon: the subtotal, what the coupon takes off (under its name) and what is due.
+    if let Some(discount) = &session.discount {
+        let label = discount.name.as_deref().unwrap_or(&discount.coupon);
+        let _ = write!(
+            body,
+            "<li class=\"subtotal\"><span>Subtotal</span><span>{}</span></li>\
+             <li class=\"discount\"><span>{}</span><span>{}</span></li>\
+             <li class=\"total\"><span>Total due</span><span>{}</span></li>",
+            escape(&session.money(session.amount_subtotal()).to_string()),
+            escape(label),
+            escape(&session.money(-session.amount_discount()).to_string()),
+            escape(&amount),
         );
     }
     body.push_str("</ul>");

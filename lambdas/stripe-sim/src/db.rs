@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
 /// Append new migrations; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sessions (
     id             TEXT PRIMARY KEY,
     created        INTEGER NOT NULL,
@@ -79,7 +80,29 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_ms) WHERE status = 'pending';
 CREATE INDEX outbox_by_age ON outbox (created_ms);
-"#];
+"#,
+    r#"
+-- Coupons (POST /v1/coupons): an amount off in one currency, or a percentage.
+CREATE TABLE coupons (
+    id              TEXT PRIMARY KEY,
+    created         INTEGER NOT NULL,
+    amount_off      INTEGER,
+    currency        TEXT,
+    percent_off     REAL,
+    duration        TEXT NOT NULL,
+    max_redemptions INTEGER,
+    -- Completed sessions that used it.
+    times_redeemed  INTEGER NOT NULL DEFAULT 0,
+    name            TEXT,
+    metadata        TEXT NOT NULL,
+    CHECK ((amount_off IS NULL) <> (percent_off IS NULL)),
+    CHECK ((amount_off IS NULL) = (currency IS NULL))
+);
+
+-- The discount a session was created with (SessionDiscount), JSON; fixed at creation.
+ALTER TABLE sessions ADD COLUMN discount TEXT;
+"#,
+];
 
 /// The simulator's connection; one transaction at a time.
 pub struct Db {
@@ -192,6 +215,44 @@ mod tests {
             .read(|conn| conn.query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(count, 1);
+        let version: u32 = db
+            .read(|conn| conn.pragma_query_value(None, "user_version", |row| row.get(0)))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn a_database_of_the_first_version_gains_coupons_and_keeps_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sim.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1u32).unwrap();
+            conn.execute(
+                "INSERT INTO sessions (id, created, status, expires_at, request)
+                 VALUES ('cs_test_old', 1, 'open', 2, '{}')",
+                [],
+            )
+            .unwrap();
+        }
+
+        let db = Db::open(&path).unwrap();
+
+        let discount: Option<String> = db
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT discount FROM sessions WHERE id = 'cs_test_old'",
+                    [],
+                    |row| row.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(discount, None);
+        let coupons: i64 = db
+            .read(|conn| conn.query_row("SELECT count(*) FROM coupons", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(coupons, 0);
         let version: u32 = db
             .read(|conn| conn.pragma_query_value(None, "user_version", |row| row.get(0)))
             .unwrap();

@@ -1,8 +1,9 @@
-//! The simulated Stripe account: checkout sessions, the payments made through them, refunds, and
-//! the idempotency keys of past requests, as rows of the simulator's database. State
-//! transitions inside the caller's transaction, no HTTP; objects come out in Stripe's JSON
-//! shapes, and every session that completes or expires queues its event in the outbox in the
-//! same transaction, so a crash never leaves a paid session without its event.
+//! The simulated Stripe account: coupons, checkout sessions (with a coupon's discount, if they
+//! have one), the payments made through them, refunds, and the idempotency keys of past
+//! requests, as rows of the simulator's database. State transitions inside the caller's
+//! transaction, no HTTP; objects come out in Stripe's JSON shapes, and every session that
+//! completes or expires queues its event in the outbox in the same transaction, so a crash never
+//! leaves a paid session without its event (nor a completed session's coupon unredeemed).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,11 @@ use super::{random_id, webhooks};
 
 /// How long Stripe keeps an idempotency key.
 const IDEMPOTENCY_KEY_SECONDS: i64 = 24 * 3600;
+/// The length of a coupon id Stripe makes up (`Z4OV52SU`).
+const COUPON_ID_CHARS: usize = 8;
+/// The parameter that names a session's coupon, which coupon errors point at (Checkout takes
+/// one discount).
+pub const DISCOUNT_COUPON_PARAM: &str = "discounts[0][coupon]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
@@ -77,6 +83,120 @@ pub struct NewSession {
     pub customer_email: Option<String>,
     pub success_url: String,
     pub cancel_url: Option<String>,
+    /// `discounts[0][coupon]`: the coupon to apply, as asked (checked against the coupons when
+    /// the session is created). Absent from sessions stored before coupons existed.
+    #[serde(default)]
+    pub coupon: Option<String>,
+}
+
+/// What a coupon takes off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CouponOff {
+    /// `amount_off` in `currency`: at most the session's subtotal, in that currency only.
+    Amount(Money),
+    /// `percent_off`: more than 0, at most 100.
+    Percent(f64),
+}
+
+/// A validated `POST /v1/coupons` (`duration` is `once`, the only one the simulator has).
+#[derive(Debug, Clone)]
+pub struct NewCoupon {
+    /// The id asked for; a random one if absent.
+    pub id: Option<String>,
+    pub off: CouponOff,
+    pub max_redemptions: Option<i64>,
+    pub name: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A coupon as Stripe keeps it.
+#[derive(Debug, Clone)]
+pub struct Coupon {
+    pub id: String,
+    pub created: i64,
+    pub off: CouponOff,
+    pub max_redemptions: Option<i64>,
+    /// How many completed sessions used it.
+    pub times_redeemed: i64,
+    pub name: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Coupon {
+    /// Stripe's `valid`: whether it can still be applied (it has redemptions left).
+    pub fn valid(&self) -> bool {
+        self.max_redemptions
+            .is_none_or(|max| self.times_redeemed < max)
+    }
+
+    /// What it takes off a subtotal of `subtotal` minor units (in the coupon's currency, for an
+    /// amount off): the amount, at most the subtotal, or the percentage rounded half up.
+    pub fn discount_on(&self, subtotal: i64) -> i64 {
+        match self.off {
+            CouponOff::Amount(off) => off.amount_minor.min(subtotal),
+            CouponOff::Percent(percent) => percent_of(subtotal, percent),
+        }
+    }
+
+    /// The object as Stripe's API answers it.
+    pub fn to_json(&self) -> Value {
+        let (amount_off, currency, percent_off): (Option<i64>, Option<String>, Option<f64>) =
+            match self.off {
+                CouponOff::Amount(off) => (
+                    Some(off.amount_minor),
+                    Some(currency_param(off.currency)),
+                    None,
+                ),
+                CouponOff::Percent(percent) => (None, None, Some(percent)),
+            };
+        json!({
+            "id": self.id,
+            "object": "coupon",
+            "amount_off": amount_off,
+            "applies_to": null,
+            "created": self.created,
+            "currency": currency,
+            "duration": "once",
+            "duration_in_months": null,
+            "livemode": false,
+            "max_redemptions": self.max_redemptions,
+            "metadata": self.metadata,
+            "name": self.name,
+            "percent_off": percent_off,
+            "redeem_by": null,
+            "times_redeemed": self.times_redeemed,
+            "valid": self.valid(),
+        })
+    }
+}
+
+/// `percent` percent of `amount` minor units, rounded half up as Stripe rounds a percentage
+/// discount. Computed in integers from the percentage in millionths of a percent, so a
+/// percentage written with up to six decimals is exact: 12.5 % of 2500 is 313 (312.5), and
+/// 1.15 % of 1000 is 12 (11.5), whatever the float nearest 1.15 is.
+pub fn percent_of(amount: i64, percent: f64) -> i64 {
+    const SCALE: i128 = 100 * 1_000_000;
+    let millionths = (percent * 1_000_000.0).round() as i128;
+    let rounded = (i128::from(amount) * millionths + SCALE / 2).div_euclid(SCALE);
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}
+
+/// The coupon a session was created with and what it took off, fixed then, as at Stripe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDiscount {
+    pub coupon: String,
+    /// The coupon's name then, for the hosted page.
+    pub name: Option<String>,
+    /// Minor units of the session's currency; less than the subtotal.
+    pub amount_minor: i64,
+}
+
+/// The sum of the line items, before any discount.
+fn line_items_total(items: &[LineItem]) -> i64 {
+    items
+        .iter()
+        .map(|item| item.unit_amount * item.quantity)
+        .sum()
 }
 
 /// Who paid, as the hosted page collected it.
@@ -94,6 +214,7 @@ pub struct Session {
     pub status: SessionStatus,
     pub payment_intent: Option<String>,
     pub payer: Option<Payer>,
+    pub discount: Option<SessionDiscount>,
 }
 
 impl Session {
@@ -101,12 +222,22 @@ impl Session {
         self.request.expires_at <= now
     }
 
+    /// The line items' sum, before the discount.
+    pub fn amount_subtotal(&self) -> i64 {
+        line_items_total(&self.request.line_items)
+    }
+
+    /// What the coupon took off, 0 without one.
+    pub fn amount_discount(&self) -> i64 {
+        self.discount
+            .as_ref()
+            .map_or(0, |discount| discount.amount_minor)
+    }
+
+    /// What the buyer pays: the subtotal less the discount (the payment intent's amount, and
+    /// so the most that can be refunded).
     pub fn amount_total(&self) -> i64 {
-        self.request
-            .line_items
-            .iter()
-            .map(|item| item.unit_amount * item.quantity)
-            .sum()
+        self.amount_subtotal() - self.amount_discount()
     }
 
     pub fn money(&self, amount_minor: i64) -> Money {
@@ -127,7 +258,11 @@ impl Session {
     /// or empty like a session without those features.
     pub fn to_json(&self, base_url: &str) -> Value {
         let request = &self.request;
-        let amount = self.amount_total();
+        let discounts: Vec<Value> = self
+            .discount
+            .iter()
+            .map(|discount| json!({ "coupon": discount.coupon, "promotion_code": null }))
+            .collect();
         let customer_details = self.payer.as_ref().map(|payer| {
             json!({
                 "address": null,
@@ -146,14 +281,15 @@ impl Session {
         let mut object = json!({
             "id": self.id,
             "object": "checkout.session",
-            "amount_subtotal": amount,
-            "amount_total": amount,
+            "amount_subtotal": self.amount_subtotal(),
+            "amount_total": self.amount_total(),
             "cancel_url": request.cancel_url,
             "client_reference_id": request.client_reference_id,
             "created": self.created,
             "currency": currency_param(request.currency),
             "customer_details": customer_details,
             "customer_email": request.customer_email,
+            "discounts": discounts,
             "expires_at": request.expires_at,
             "livemode": false,
             "metadata": request.metadata,
@@ -162,6 +298,11 @@ impl Session {
             "payment_status": if self.status == SessionStatus::Complete { "paid" } else { "unpaid" },
             "status": self.status.as_str(),
             "success_url": request.success_url,
+            "total_details": {
+                "amount_discount": self.amount_discount(),
+                "amount_shipping": 0,
+                "amount_tax": 0,
+            },
             "ui_mode": "hosted_page",
             "url": url,
         });
@@ -185,7 +326,6 @@ impl Session {
             },
             "customer": null,
             "customer_creation": "if_required",
-            "discounts": [],
             "invoice": null,
             "invoice_creation": null,
             "locale": null,
@@ -201,7 +341,6 @@ impl Session {
             "shipping_options": [],
             "submit_type": null,
             "subscription": null,
-            "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
         });
         if let (Some(fields), Value::Object(unused)) = (object.as_object_mut(), unused) {
             fields.extend(unused);
@@ -296,7 +435,9 @@ pub struct SavedAnswer {
     pub body: Value,
 }
 
-const SESSION_COLUMNS: &str = "id, created, status, request, payment_intent, payer";
+const SESSION_COLUMNS: &str = "id, created, status, request, payment_intent, payer, discount";
+const COUPON_COLUMNS: &str = "id, created, amount_off, currency, percent_off, max_redemptions, \
+     times_redeemed, name, metadata";
 const REFUND_COLUMNS: &str = "id, payment_intent, charge, balance_transaction, amount_minor, currency, created, metadata, \
      reason";
 
@@ -318,6 +459,38 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|error| conversion_error(5, error.to_string()))?,
+        discount: row
+            .get::<_, Option<String>>(6)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|error| conversion_error(6, error.to_string()))?,
+    })
+}
+
+fn coupon_from_row(row: &Row<'_>) -> rusqlite::Result<Coupon> {
+    let amount_off: Option<i64> = row.get(2)?;
+    let percent_off: Option<f64> = row.get(4)?;
+    let off = match (amount_off, percent_off) {
+        (Some(amount_minor), None) => CouponOff::Amount(Money {
+            amount_minor,
+            currency: currency_column(row, 3)?,
+        }),
+        (None, Some(percent)) => CouponOff::Percent(percent),
+        _ => {
+            return Err(conversion_error(
+                2,
+                "a coupon has either amount_off or percent_off".to_owned(),
+            ));
+        }
+    };
+    Ok(Coupon {
+        id: row.get(0)?,
+        created: row.get(1)?,
+        off,
+        max_redemptions: row.get(5)?,
+        times_redeemed: row.get(6)?,
+        name: row.get(7)?,
+        metadata: decode_json(row, 8)?,
     })
 }
 
@@ -374,7 +547,12 @@ impl<'t> Ledger<'t> {
         self.events
     }
 
+    /// `POST /v1/checkout/sessions`: with the discount of its coupon, if it names one.
     pub fn create_session(&mut self, request: NewSession) -> Result<Session, Failure> {
+        let discount = match &request.coupon {
+            Some(coupon) => Some(self.discount(coupon, &request)?),
+            None => None,
+        };
         let session = Session {
             id: random_id("cs_test_", 58),
             created: self.now(),
@@ -382,19 +560,134 @@ impl<'t> Ledger<'t> {
             status: SessionStatus::Open,
             payment_intent: None,
             payer: None,
+            discount,
         };
         self.tx
             .prepare_cached(
-                "INSERT INTO sessions (id, created, status, expires_at, request)
-                 VALUES (?1, ?2, 'open', ?3, ?4)",
+                "INSERT INTO sessions (id, created, status, expires_at, request, discount)
+                 VALUES (?1, ?2, 'open', ?3, ?4, ?5)",
             )?
             .execute(params![
                 session.id,
                 session.created,
                 session.request.expires_at,
-                encode_json(&session.request)
+                encode_json(&session.request),
+                session.discount.as_ref().map(encode_json),
             ])?;
         Ok(session)
+    }
+
+    /// What coupon `id` takes off the session `request` asks for: refused like Stripe if the
+    /// coupon does not exist, is used up or is in another currency, and, as the simulator
+    /// refuses a session whose line items come to nothing, if nothing would be left to pay.
+    fn discount(&self, id: &str, request: &NewSession) -> Result<SessionDiscount, Failure> {
+        let coupon = self.coupon(id)?.ok_or_else(|| {
+            ApiError::no_such(
+                StatusCode::BAD_REQUEST,
+                "coupon",
+                id,
+                Some(DISCOUNT_COUPON_PARAM),
+            )
+        })?;
+        if !coupon.valid() {
+            return Err(ApiError::invalid(
+                Some(DISCOUNT_COUPON_PARAM),
+                "This coupon has reached its max redemptions",
+            )
+            .with_code("coupon_expired")
+            .into());
+        }
+        if let CouponOff::Amount(off) = coupon.off
+            && off.currency != request.currency
+        {
+            return Err(ApiError::invalid(
+                Some(DISCOUNT_COUPON_PARAM),
+                format!(
+                    "The coupon '{id}' is in {}, but this Checkout Session is in {}: an \
+                     amount_off coupon can only be applied in its own currency.",
+                    currency_param(off.currency),
+                    currency_param(request.currency)
+                ),
+            )
+            .into());
+        }
+        let subtotal = line_items_total(&request.line_items);
+        let amount_minor = coupon.discount_on(subtotal);
+        if amount_minor >= subtotal {
+            return Err(ApiError::invalid(
+                Some("discounts"),
+                "The Checkout Session's total amount due must be greater than zero.",
+            )
+            .with_code("amount_too_small")
+            .into());
+        }
+        Ok(SessionDiscount {
+            coupon: coupon.id,
+            name: coupon.name,
+            amount_minor,
+        })
+    }
+
+    /// `POST /v1/coupons`.
+    pub fn create_coupon(&mut self, request: NewCoupon) -> Result<Coupon, Failure> {
+        let id = match request.id {
+            Some(id) => {
+                if self.coupon(&id)?.is_some() {
+                    return Err(ApiError::invalid(Some("id"), "Coupon already exists.")
+                        .with_code("resource_already_exists")
+                        .into());
+                }
+                id
+            }
+            None => loop {
+                let id = random_id("", COUPON_ID_CHARS).to_ascii_uppercase();
+                if self.coupon(&id)?.is_none() {
+                    break id;
+                }
+            },
+        };
+        let coupon = Coupon {
+            id,
+            created: self.now(),
+            off: request.off,
+            max_redemptions: request.max_redemptions,
+            times_redeemed: 0,
+            name: request.name,
+            metadata: request.metadata,
+        };
+        let (amount_off, currency, percent_off): (Option<i64>, Option<&str>, Option<f64>) =
+            match &coupon.off {
+                CouponOff::Amount(off) => (Some(off.amount_minor), Some(off.currency.code()), None),
+                CouponOff::Percent(percent) => (None, None, Some(*percent)),
+            };
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO coupons ({COUPON_COLUMNS}, duration)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'once')"
+            ))?
+            .execute(params![
+                coupon.id,
+                coupon.created,
+                amount_off,
+                currency,
+                percent_off,
+                coupon.max_redemptions,
+                coupon.times_redeemed,
+                coupon.name,
+                encode_json(&coupon.metadata),
+            ])?;
+        Ok(coupon)
+    }
+
+    /// `GET /v1/coupons/{id}`.
+    pub fn coupon(&self, id: &str) -> Result<Option<Coupon>, Failure> {
+        Ok(self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {COUPON_COLUMNS} FROM coupons WHERE id = ?1"
+            ))?
+            .query_row([id], coupon_from_row)
+            .optional()?)
     }
 
     fn load(&self, id: &str) -> Result<Option<Session>, Failure> {
@@ -457,7 +750,8 @@ impl<'t> Ledger<'t> {
         Ok(due.len())
     }
 
-    /// Records a successful card payment of an open session; `None` if it is not open.
+    /// Records a successful card payment of an open session, and the redemption of its coupon;
+    /// `None` if it is not open.
     pub fn complete(&mut self, id: &str, payer: Payer) -> Result<Option<Session>, Failure> {
         let Some(mut session) = self
             .load(id)?
@@ -480,6 +774,13 @@ impl<'t> Ledger<'t> {
                 amount.currency.code(),
                 self.now(),
             ])?;
+        if let Some(discount) = &session.discount {
+            self.tx
+                .prepare_cached(
+                    "UPDATE coupons SET times_redeemed = times_redeemed + 1 WHERE id = ?1",
+                )?
+                .execute([&discount.coupon])?;
+        }
         session.payment_intent = Some(payment_intent);
         session.payer = Some(payer);
         self.close(session, SessionEvent::Completed).map(Some)
@@ -665,4 +966,70 @@ impl<'t> Ledger<'t> {
 
 pub fn no_such_session(id: &str) -> ApiError {
     ApiError::no_such(StatusCode::NOT_FOUND, "checkout.session", id, Some("id"))
+}
+
+pub fn no_such_coupon(id: &str) -> ApiError {
+    ApiError::no_such(StatusCode::NOT_FOUND, "coupon", id, Some("id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coupon(off: CouponOff, max_redemptions: Option<i64>, times_redeemed: i64) -> Coupon {
+        Coupon {
+            id: "Z4OV52SU".to_owned(),
+            created: 1,
+            off,
+            max_redemptions,
+            times_redeemed,
+            name: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_percentage_is_rounded_half_up_like_stripe() {
+        assert_eq!(percent_of(2500, 12.5), 313);
+        assert_eq!(percent_of(1000, 1.15), 12);
+        assert_eq!(percent_of(999, 10.0), 100);
+        assert_eq!(percent_of(994, 10.0), 99);
+        assert_eq!(percent_of(1, 49.0), 0);
+        assert_eq!(percent_of(1, 50.0), 1);
+        assert_eq!(percent_of(1800, 100.0), 1800);
+        assert_eq!(percent_of(99_999_999, 33.333333), 33_333_333);
+    }
+
+    #[test]
+    fn an_amount_off_is_at_most_the_subtotal() {
+        let eur = "EUR".parse().unwrap();
+        let five_off = coupon(
+            CouponOff::Amount(Money {
+                amount_minor: 500,
+                currency: eur,
+            }),
+            None,
+            0,
+        );
+        assert_eq!(five_off.discount_on(1800), 500);
+        assert_eq!(five_off.discount_on(300), 300);
+        let quarter_off = coupon(CouponOff::Percent(25.0), None, 0);
+        assert_eq!(quarter_off.discount_on(1800), 450);
+    }
+
+    #[test]
+    fn a_coupon_is_valid_until_its_last_redemption() {
+        assert!(coupon(CouponOff::Percent(10.0), None, 1_000).valid());
+        assert!(coupon(CouponOff::Percent(10.0), Some(2), 1).valid());
+        let used_up = coupon(CouponOff::Percent(10.0), Some(2), 2);
+        assert!(!used_up.valid());
+        let object = used_up.to_json();
+        assert_eq!(object["valid"], false);
+        assert_eq!(object["object"], "coupon");
+        assert_eq!(object["percent_off"], 10.0);
+        assert_eq!(object["amount_off"], Value::Null);
+        assert_eq!(object["currency"], Value::Null);
+        assert_eq!(object["duration"], "once");
+        assert_eq!(object["times_redeemed"], 2);
+    }
 }

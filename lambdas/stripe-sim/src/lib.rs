@@ -4,9 +4,14 @@
 //!
 //! Under the base URL (e.g. `http://127.0.0.1:8080/stripe`):
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`,
-//!   `POST /v1/checkout/sessions/{id}/expire`, `POST /v1/refunds`, `GET /v1/refunds`: Stripe's
-//!   form-encoded requests and JSON objects, authenticated with the secret key, idempotency keys
-//!   honoured on every POST, errors in Stripe's shape (other `/v1` paths: Stripe's 404).
+//!   `POST /v1/checkout/sessions/{id}/expire`, `POST /v1/refunds`, `GET /v1/refunds`,
+//!   `POST /v1/coupons`, `GET /v1/coupons/{id}`: Stripe's form-encoded requests and JSON
+//!   objects, authenticated with the secret key, idempotency keys honoured on every POST, errors
+//!   in Stripe's shape (other `/v1` paths: Stripe's 404).
+//! - Coupons (`amount_off` with `currency`, or `percent_off`; duration `once`) apply to a
+//!   session with `discounts[0][coupon]`: its `amount_total` (what is charged, and so what can
+//!   be refunded) is the subtotal less the discount, which `total_details.amount_discount`
+//!   shows; a coupon is redeemed when a session with it completes, up to `max_redemptions`.
 //! - `GET /checkout/{id}`: the hosted payment page (the session's `url`), which posts to
 //!   `/checkout/{id}/pay` (form fields `card_number`, `card_expiry`, `card_cvc`, `name`, and
 //!   `email` when the session has no `customer_email`) and `/checkout/{id}/cancel`. Card
@@ -19,7 +24,7 @@
 //! retried on Stripe's schedule ([`DeliveryPolicy`]) by the work [`StripeSimulator::start`]
 //! runs, which also expires sessions whose `expires_at` has passed.
 //!
-//! State is kept as Stripe keeps it: [`StripeSimulator::open`] keeps sessions, payment
+//! State is kept as Stripe keeps it: [`StripeSimulator::open`] keeps coupons, sessions, payment
 //! intents, refunds, idempotency keys and the webhook outbox in one SQLite file in the data
 //! directory ([`STATE_FILE`]). A change and the event it causes commit together, so after a
 //! crash (`kill -9` included) and a restart, open sessions still expire on time, paid ones

@@ -14,7 +14,7 @@ use axum::routing::post;
 use chrono::{TimeDelta, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::header::LOCATION;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use stripe_sim::{
     DeliveryPolicy, DeliveryRecord, DeliveryStatus, STRIPE_MIN_EXPIRY, SimulatorConfig,
@@ -261,6 +261,7 @@ impl Harness {
                 unit_price_minor: 2500,
                 quantity: 1,
             }],
+            discount: None,
             tickets: vec![OrderedTicket {
                 ticket_type_id: TicketTypeId::from(Uuid::new_v4()),
                 holder_name: Some("Ada Lovelace".into()),
@@ -793,7 +794,384 @@ async fn refunding_an_unknown_payment_is_rejected() {
     assert_eq!(error["param"], "payment_intent");
 }
 
+// ---- coupons and discounts ----
+
+/// Two 9.00 EUR workshop seats (18.00 EUR in all), without an email, as raw form fields.
+const WORKSHOP_SESSION: [(&str, &str); 6] = [
+    ("mode", "payment"),
+    ("line_items[0][price_data][currency]", "eur"),
+    ("line_items[0][price_data][unit_amount]", "900"),
+    ("line_items[0][price_data][product_data][name]", "Workshop"),
+    ("line_items[0][quantity]", "2"),
+    ("success_url", "http://site.test/ok"),
+];
+const DISCOUNT_COUPON: &str = "discounts[0][coupon]";
+
+impl Harness {
+    /// `POST /v1/coupons` with `form`, which must create it; the coupon.
+    async fn create_coupon(&self, form: &[(&str, &str)]) -> Value {
+        let created = self.post_api("/coupons", form, None).await;
+        assert_eq!(created.status(), StatusCode::OK);
+        created.json().await.unwrap()
+    }
+
+    /// `GET /v1/coupons/{id}` with the key.
+    async fn retrieve_coupon(&self, id: &str) -> Value {
+        let response = self
+            .browser
+            .get(self.api(&format!("/coupons/{id}")))
+            .bearer_auth(SECRET_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// [`WORKSHOP_SESSION`] with `coupon`, which must create it; the session.
+    async fn discounted_session(&self, coupon: &str) -> Value {
+        let form = with(&WORKSHOP_SESSION, DISCOUNT_COUPON, Some(coupon));
+        let created = self.post_api("/checkout/sessions", &form, None).await;
+        assert_eq!(created.status(), StatusCode::OK);
+        created.json().await.unwrap()
+    }
+
+    /// Pays a session created through the raw API on its hosted page; the session as the
+    /// `checkout.session.completed` event tells of it.
+    async fn pay_raw(&mut self, session: &Value) -> Value {
+        let hosted = CheckoutSession {
+            id: OrderId::from(session["id"].as_str().unwrap()),
+            url: session["url"].as_str().unwrap().to_owned(),
+        };
+        let fields = [("card_number", PAYING_CARD), ("email", "ada@example.com")];
+        let paid = self.pay(&hosted, &fields).await;
+        assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+        let event = self.next_delivery().await.event();
+        assert_eq!(event["type"], "checkout.session.completed");
+        event["data"]["object"].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_coupon_discounts_the_session_its_page_its_payment_its_event_and_its_refunds() {
+    let mut harness = Harness::start().await;
+    let coupon_form = [
+        ("amount_off", "500"),
+        ("currency", "eur"),
+        ("duration", "once"),
+        ("max_redemptions", "5"),
+        ("name", "Early <bird> & 'co'"),
+        ("metadata[campaign]", "spring"),
+    ];
+
+    let created = harness
+        .post_api("/coupons", &coupon_form, Some("coupon-1"))
+        .await;
+
+    assert_eq!(created.status(), StatusCode::OK);
+    assert!(created.headers().get("idempotent-replayed").is_none());
+    let coupon: Value = created.json().await.unwrap();
+    let id = coupon["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 8, "{id}");
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        "{id}"
+    );
+    assert_eq!(coupon["object"], "coupon");
+    assert_eq!(coupon["amount_off"], 500);
+    assert_eq!(coupon["currency"], "eur");
+    assert_eq!(coupon["percent_off"], Value::Null);
+    assert_eq!(coupon["duration"], "once");
+    assert_eq!(coupon["max_redemptions"], 5);
+    assert_eq!(coupon["times_redeemed"], 0);
+    assert_eq!(coupon["name"], "Early <bird> & 'co'");
+    assert_eq!(coupon["valid"], true);
+    assert_eq!(coupon["livemode"], false);
+    assert_eq!(coupon["created"], harness.clock.now().timestamp());
+    assert_eq!(coupon["metadata"]["campaign"], "spring");
+    // The same key and parameters replay the coupon; the key with others is refused.
+    let replayed = harness
+        .post_api("/coupons", &coupon_form, Some("coupon-1"))
+        .await;
+    assert_eq!(replayed.status(), StatusCode::OK);
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<Value>().await.unwrap(), coupon);
+    let changed = with(&coupon_form, "amount_off", Some("600"));
+    let (status, error) = error_of(
+        harness
+            .post_api("/coupons", &changed, Some("coupon-1"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["type"], "idempotency_error");
+    assert_eq!(harness.retrieve_coupon(&id).await, coupon);
+
+    let session = harness.discounted_session(&id).await;
+
+    assert_eq!(session["amount_subtotal"], 1800);
+    assert_eq!(session["total_details"]["amount_discount"], 500);
+    assert_eq!(session["amount_total"], 1300);
+    assert_eq!(
+        session["discounts"],
+        json!([{ "coupon": id, "promotion_code": null }])
+    );
+    let session_id = session["id"].as_str().unwrap();
+    assert_eq!(harness.retrieve(session_id).await["amount_total"], 1300);
+    let page = harness
+        .browser
+        .get(session["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    for shown in [
+        "Pay 13.00 EUR",
+        "Subtotal",
+        "18.00 EUR",
+        "Early &lt;bird&gt; &amp; &#39;co&#39;",
+        "-5.00 EUR",
+        "Total due",
+    ] {
+        assert!(html.contains(shown), "{shown} missing from {html}");
+    }
+    assert!(!html.contains("<bird>"), "{html}");
+
+    let completed = harness.pay_raw(&session).await;
+
+    assert_eq!(completed["id"], session_id);
+    assert_eq!(completed["amount_total"], 1300);
+    assert_eq!(completed["amount_subtotal"], 1800);
+    assert_eq!(completed["total_details"]["amount_discount"], 500);
+    assert_eq!(completed["discounts"][0]["coupon"], id.as_str());
+    let redeemed = harness.retrieve_coupon(&id).await;
+    assert_eq!(redeemed["times_redeemed"], 1);
+    assert_eq!(redeemed["valid"], true);
+    // The payment is the discounted total: no more than that can be refunded.
+    let payment_intent = completed["payment_intent"].as_str().unwrap();
+    let too_much = [("payment_intent", payment_intent), ("amount", "1301")];
+    let (status, error) = error_of(harness.post_api("/refunds", &too_much, None).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "amount_too_large");
+    let refund: Value = harness
+        .post_api("/refunds", &[("payment_intent", payment_intent)], None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refund["amount"], 1300);
+}
+
+#[tokio::test]
+async fn a_coupon_unknown_used_up_in_another_currency_or_taking_everything_is_refused() {
+    let mut harness = Harness::start().await;
+    let once = harness
+        .create_coupon(&[("percent_off", "12.5"), ("max_redemptions", "1")])
+        .await;
+    let once_id = once["id"].as_str().unwrap().to_owned();
+    assert_eq!(once["percent_off"], 12.5);
+    assert_eq!(once["amount_off"], Value::Null);
+    assert_eq!(once["currency"], Value::Null);
+    assert_eq!(once["duration"], "once");
+    assert_eq!(once["max_redemptions"], 1);
+
+    // 12.5 % of 25.00 is 3.125, rounded half up to 3.13.
+    let one_seat = with(
+        &with(
+            &WORKSHOP_SESSION,
+            "line_items[0][price_data][unit_amount]",
+            Some("2500"),
+        ),
+        "line_items[0][quantity]",
+        Some("1"),
+    );
+    let form = with(&one_seat, DISCOUNT_COUPON, Some(&once_id));
+    let first: Value = harness
+        .post_api("/checkout/sessions", &form, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["amount_subtotal"], 2500);
+    assert_eq!(first["total_details"]["amount_discount"], 313);
+    assert_eq!(first["amount_total"], 2187);
+    assert_eq!(harness.pay_raw(&first).await["amount_total"], 2187);
+    let used_up = harness.retrieve_coupon(&once_id).await;
+    assert_eq!(
+        (
+            used_up["times_redeemed"].as_i64(),
+            used_up["valid"].as_bool()
+        ),
+        (Some(1), Some(false))
+    );
+
+    let dollars = harness
+        .create_coupon(&[("amount_off", "500"), ("currency", "usd")])
+        .await;
+    let everything = harness.create_coupon(&[("percent_off", "100")]).await;
+    let cases = [
+        (
+            "NOPE",
+            DISCOUNT_COUPON,
+            Some("resource_missing"),
+            "No such coupon: 'NOPE'",
+        ),
+        (
+            once_id.as_str(),
+            DISCOUNT_COUPON,
+            Some("coupon_expired"),
+            "This coupon has reached its max redemptions",
+        ),
+        (
+            dollars["id"].as_str().unwrap(),
+            DISCOUNT_COUPON,
+            None,
+            "usd",
+        ),
+        (
+            everything["id"].as_str().unwrap(),
+            "discounts",
+            Some("amount_too_small"),
+            "greater than zero",
+        ),
+    ];
+    for (coupon, param, code, message) in cases {
+        let form = with(&WORKSHOP_SESSION, DISCOUNT_COUPON, Some(coupon));
+        let (status, error) =
+            error_of(harness.post_api("/checkout/sessions", &form, None).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{coupon}: {error}");
+        assert_eq!(error["type"], "invalid_request_error", "{error}");
+        assert_eq!(error["param"], param, "{error}");
+        if let Some(code) = code {
+            assert_eq!(error["code"], code, "{error}");
+        }
+        assert!(
+            error["message"].as_str().unwrap().contains(message),
+            "{error}"
+        );
+    }
+    let two = with(
+        &with(&WORKSHOP_SESSION, DISCOUNT_COUPON, Some(&once_id)),
+        "discounts[1][coupon]",
+        Some(&once_id),
+    );
+    let (status, error) = error_of(harness.post_api("/checkout/sessions", &two, None).await).await;
+    assert_eq!(
+        (status, &error["param"]),
+        (StatusCode::BAD_REQUEST, &json!("discounts"))
+    );
+
+    let (status, error) = error_of(
+        harness
+            .post_api(
+                "/coupons",
+                &[("percent_off", "10"), ("amount_off", "5")],
+                None,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let missing = harness
+        .browser
+        .get(harness.api("/coupons/NOPE"))
+        .bearer_auth(SECRET_KEY)
+        .send()
+        .await
+        .unwrap();
+    let (status, error) = error_of(missing).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error["code"], "resource_missing");
+    assert_eq!(error["message"], "No such coupon: 'NOPE'");
+}
+
+#[tokio::test]
+async fn coupons_and_discounted_sessions_survive_a_crash() {
+    let mut harness = Harness::start().await;
+    let coupon = harness
+        .create_coupon(&[
+            ("id", "SPRING"),
+            ("percent_off", "25"),
+            ("name", "Spring sale"),
+        ])
+        .await;
+    assert_eq!(coupon["id"], "SPRING");
+    let again = [("id", "SPRING"), ("percent_off", "10")];
+    let (status, error) = error_of(harness.post_api("/coupons", &again, None).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["code"], "resource_already_exists");
+    let session = harness.discounted_session("SPRING").await;
+    assert_eq!(session["total_details"]["amount_discount"], 450);
+
+    harness.restart().await;
+
+    assert_eq!(harness.retrieve_coupon("SPRING").await, coupon);
+    let kept = harness.retrieve(session["id"].as_str().unwrap()).await;
+    assert_eq!(kept["amount_total"], 1350);
+    assert_eq!(kept["discounts"], session["discounts"]);
+    let page = harness
+        .browser
+        .get(session["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Spring sale"), "{page}");
+    let completed = harness.pay_raw(&session).await;
+    assert_eq!(completed["amount_total"], 1350);
+    assert_eq!(harness.retrieve_coupon("SPRING").await["times_redeemed"], 1);
+}
+
 // ---- idempotency, validation, authentication ----
+
+/// The adapter's discounted checkout, end to end: its coupon shows on the session, which
+/// charges the discounted total; a retry makes neither a second coupon nor a second session.
+#[tokio::test]
+async fn the_adapters_discount_is_a_coupon_on_the_session() {
+    let harness = Harness::start().await;
+    let request = CheckoutRequest {
+        discount: Some(ticket_core::CheckoutDiscount {
+            label: "FRIENDS10 (10 % off)".into(),
+            amount_minor: 250,
+        }),
+        ..harness.checkout_request("RustConf", Some("ada@example.com"))
+    };
+    let payments = harness.payments();
+    let first = payments.create_checkout(&request).await.unwrap();
+    assert_eq!(payments.create_checkout(&request).await.unwrap(), first);
+
+    let session = harness.retrieve(first.id.as_str()).await;
+    assert_eq!(session["amount_subtotal"], 2500);
+    assert_eq!(session["total_details"]["amount_discount"], 250);
+    assert_eq!(session["amount_total"], 2250);
+    let coupon = session["discounts"][0]["coupon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let coupon = harness.retrieve_coupon(&coupon).await;
+    assert_eq!(coupon["name"], "FRIENDS10 (10 % off)");
+    assert_eq!(
+        (
+            coupon["amount_off"].clone(),
+            coupon["max_redemptions"].clone()
+        ),
+        (json!(250), json!(1))
+    );
+    let page = harness
+        .browser
+        .get(first.url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("FRIENDS10 (10 % off)"), "{page}");
+}
 
 #[tokio::test]
 async fn a_retried_checkout_returns_the_same_session() {

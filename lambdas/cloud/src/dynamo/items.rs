@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
-    Attendee, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus, Money, Order,
-    OrderId, OrderStatus, RegistrationId, SeatCounts, Seats, StoreError, Ticket, TicketId,
-    TicketType, TicketTypeId, UserId,
+    Attendee, Discount, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus,
+    Money, Order, OrderId, OrderStatus, PromoCode, PromoCodeView, RegistrationId, SeatCounts,
+    Seats, StoreError, Ticket, TicketId, TicketType, TicketTypeId, UserId,
 };
 
 use super::due::{hold_due, order_due};
@@ -38,6 +38,7 @@ pub(crate) const EVENTS_PARTITION: &str = "EVENTS";
 const METADATA: &str = "METADATA";
 pub(crate) const HOLD_PREFIX: &str = "HOLD#";
 pub(crate) const REGISTRATION_PREFIX: &str = "REG#";
+pub(crate) const PROMO_PREFIX: &str = "PROMO#";
 
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
@@ -61,6 +62,11 @@ pub(crate) fn event_key(id: EventId) -> Item {
 
 pub(crate) fn hold_key(event_id: EventId, hold_id: HoldId) -> Item {
     key(event_partition(event_id), format!("{HOLD_PREFIX}{hold_id}"))
+}
+
+/// A promo code sits in its event's partition, so an event's codes are one query.
+pub(crate) fn promo_key(event_id: EventId, code: &str) -> Item {
+    key(event_partition(event_id), format!("{PROMO_PREFIX}{code}"))
 }
 
 pub(crate) fn order_key(id: &OrderId) -> Item {
@@ -164,10 +170,67 @@ pub(crate) fn hold_item(hold: &Hold) -> Item {
         ("expiresAt".to_owned(), s(to_key(hold.expires_at))),
         ("createdAt".to_owned(), s(to_key(hold.created_at))),
     ]);
+    if let Some(code) = &hold.promo_code {
+        item.insert("promoCode".to_owned(), s(code));
+    }
     if hold.status == HoldStatus::Held {
         item.extend(hold_due(hold).map(|(name, value)| (name.to_owned(), value)));
     }
     item
+}
+
+/// A new promo code's item, with no use yet. `used` and `maxUses` are numbers a hold's
+/// condition compares (`used < maxUses`).
+pub(crate) fn promo_item(promo: &PromoCode) -> Item {
+    let mut item = promo_key(promo.event_id, &promo.code);
+    let (discount, amount) = match promo.discount {
+        Discount::Percent(percent) => ("percentOff", i64::from(percent)),
+        Discount::AmountOff(amount) => ("amountOffMinor", amount),
+    };
+    item.extend([
+        ("eventId".to_owned(), s(promo.event_id.to_string())),
+        ("code".to_owned(), s(&promo.code)),
+        (discount.to_owned(), n(amount)),
+        (
+            "ticketTypeIds".to_owned(),
+            s(serde_json::to_string(&promo.ticket_type_ids).expect("ids serialize")),
+        ),
+        ("maxUses".to_owned(), n(promo.max_uses)),
+        ("used".to_owned(), n(0)),
+        ("createdAt".to_owned(), s(to_key(promo.created_at))),
+    ]);
+    for (name, at) in [
+        ("validFrom", promo.valid_from),
+        ("validUntil", promo.valid_until),
+    ] {
+        if let Some(at) = at {
+            item.insert(name.to_owned(), s(to_key(at)));
+        }
+    }
+    item
+}
+
+pub(crate) fn promo_from_item(item: &Item) -> Result<PromoCodeView, StoreError> {
+    let a = Attrs(item);
+    let discount = match (item.get("percentOff"), item.get("amountOffMinor")) {
+        (Some(_), None) => Discount::Percent(a.number("percentOff")?),
+        (None, Some(_)) => Discount::AmountOff(a.number("amountOffMinor")?),
+        _ => return Err(corrupt("percentOff")),
+    };
+    Ok(PromoCodeView {
+        promo: PromoCode {
+            event_id: a.parse("eventId")?,
+            code: a.string("code")?,
+            discount,
+            ticket_type_ids: serde_json::from_str(a.text("ticketTypeIds")?)
+                .map_err(|_| corrupt("ticketTypeIds"))?,
+            max_uses: a.number("maxUses")?,
+            valid_from: a.optional_time("validFrom")?,
+            valid_until: a.optional_time("validUntil")?,
+            created_at: a.time("createdAt")?,
+        },
+        used: a.number("used")?,
+    })
 }
 
 /// An order's tickets, in the buyer's order.
@@ -403,6 +466,7 @@ pub(crate) fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
         id: a.parse("holdId")?,
         event_id,
         seats: seats_of(&a, event_id)?,
+        promo_code: a.optional_string("promoCode")?,
         user_id: UserId::from(a.string("userId")?),
         status: a.parse("status")?,
         expires_at: a.time("expiresAt")?,
@@ -588,6 +652,7 @@ mod tests {
             id: HoldId::from(Uuid::now_v7()),
             event_id: id,
             seats: Seats::one(legacy_type_id(id)),
+            promo_code: None,
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at("2030-01-01T00:30:00.000Z"),
@@ -613,6 +678,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             event_id: EventId::from(Uuid::now_v7()),
+            promo_code: Some("SPRING-25".into()),
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at("2030-01-01T00:30:00.000Z"),
@@ -669,6 +735,7 @@ mod tests {
             id: HoldId::from(Uuid::now_v7()),
             event_id: EventId::from(Uuid::nil()),
             seats: Seats::one(TicketTypeId::from(Uuid::nil())),
+            promo_code: None,
             user_id: UserId::from("u"),
             status: HoldStatus::Held,
             expires_at: at(&format!("2030-01-01T00:{minute:02}:00.000Z")),

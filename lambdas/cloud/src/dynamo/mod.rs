@@ -19,21 +19,22 @@ mod writes;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use ticket_core::page::MAX_PAGE_SIZE;
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
     Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order, OrderId,
-    OrderStatus, Page, PageRequest, Recorded, Redemption, ReleaseOutcome, ReleaseScope, Seats,
-    Store, StoreError, Ticket, TicketId, TicketStatus, UserId, room_for,
+    OrderStatus, Page, PageRequest, PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome,
+    ReleaseScope, Seats, Store, StoreError, Ticket, TicketId, TicketStatus, UserId, room_for,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
 use self::expr::Expr;
 use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
-    EVENTS_PARTITION, GSI1, GSI2, PK, REGISTRATION_PREFIX, event_item, event_partition,
-    hold_from_item, hold_item, hold_key, order_from_item, order_item, order_key,
-    organizer_partition, registration_item, registration_key, s, ticket_item, ticket_key,
-    user_partition,
+    EVENTS_PARTITION, GSI1, GSI2, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded, event_item,
+    event_partition, hold_from_item, hold_item, hold_key, order_from_item, order_item, order_key,
+    organizer_partition, promo_from_item, promo_item, promo_key, registration_item,
+    registration_key, s, ticket_item, ticket_key, user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
 use self::writes::SeatGuard;
@@ -59,12 +60,31 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// The seats of a hold, which never change: what its counters are.
-    async fn hold_seats(&self, event_id: EventId, hold_id: HoldId) -> Result<Seats, StoreError> {
+    /// A hold, whose seats and promo code never change: what its counters are.
+    async fn existing_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
         self.read_hold(event_id, hold_id)
             .await?
-            .map(|hold| hold.seats)
             .ok_or(StoreError::NotFound("hold"))
+    }
+
+    /// `Ok` if the hold uses no promo code or its code has a use left: what explains a refused
+    /// write (the write's condition is what guards the count).
+    async fn promo_use_left(
+        &self,
+        event_id: EventId,
+        code: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let Some(code) = code else {
+            return Ok(());
+        };
+        let view = self
+            .get_promo_code(event_id, code)
+            .await?
+            .ok_or(StoreError::NotFound("promo code"))?;
+        match view.used < view.promo.max_uses {
+            true => Ok(()),
+            false => Err(StoreError::PromoCodeUsedUp(code.to_owned())),
+        }
     }
 
     /// The event, which a write needing room is conditioned on.
@@ -134,6 +154,7 @@ impl Store for DynamoStore {
             id: hold.id,
             event_id,
             seats: hold.seats.clone(),
+            promo_code: hold.promo_code.clone(),
             user_id: hold.user_id.clone(),
             status: HoldStatus::Held,
             expires_at: to_millis(hold.expires_at),
@@ -147,14 +168,19 @@ impl Store for DynamoStore {
                 return Err(StoreError::EventEnded);
             }
             room_for(&view, &hold.seats)?;
+            self.promo_use_left(event_id, hold.promo_code.as_deref())
+                .await?;
             let room = SeatGuard::Room {
                 event: &view.event,
                 before: Some(to_key(now)),
             };
-            let writes = vec![
+            let mut writes = vec![
                 self.count(event_id, &hold.seats, &[("taken", 1)], room)?,
                 self.tx_create(hold_item(&hold))?,
             ];
+            if let Some(code) = &hold.promo_code {
+                writes.push(self.promo_use(event_id, code, 1)?);
+            }
             match self.transact(writes).await {
                 Ok(()) => return Ok(hold),
                 Err(Failure::Store(error)) => return Err(error),
@@ -177,7 +203,7 @@ impl Store for DynamoStore {
     }
 
     async fn confirm_hold(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
-        let seats = self.hold_seats(event_id, hold_id).await?;
+        let seats = self.existing_hold(event_id, hold_id).await?.seats;
         for attempt in 0..MAX_ATTEMPTS {
             let writes = vec![
                 self.hold_change(event_id, hold_id, HoldStatus::Held, HoldStatus::Sold, None)?,
@@ -209,16 +235,19 @@ impl Store for DynamoStore {
     ) -> Result<ReleaseOutcome, StoreError> {
         // Try the likely status first; after a refusal, what the hold says it is now.
         let mut expected = HoldStatus::Held;
-        let seats = self.hold_seats(event_id, hold_id).await?;
+        let hold = self.existing_hold(event_id, hold_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let counters: &[(&str, i64)] = match expected {
                 HoldStatus::Held => &[("taken", -1)],
                 _ => &[("taken", -1), ("sold", -1)],
             };
-            let writes = vec![
+            let mut writes = vec![
                 self.hold_change(event_id, hold_id, expected, HoldStatus::Released, Some(now))?,
-                self.count(event_id, &seats, counters, SeatGuard::Exists)?,
+                self.count(event_id, &hold.seats, counters, SeatGuard::Exists)?,
             ];
+            if let Some(code) = &hold.promo_code {
+                writes.push(self.promo_use(event_id, code, -1)?);
+            }
             match self.transact(writes).await {
                 Ok(()) => return Ok(ReleaseOutcome::Released { was: expected }),
                 Err(Failure::Store(error)) => return Err(error),
@@ -238,14 +267,15 @@ impl Store for DynamoStore {
     }
 
     async fn take_seat_late(&self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
-        let seats = self.hold_seats(event_id, hold_id).await?;
+        let hold = self.existing_hold(event_id, hold_id).await?;
+        let (seats, code) = (&hold.seats, hold.promo_code.as_deref());
         let mut view = self.existing_event(event_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let room = SeatGuard::Room {
                 event: &view.event,
                 before: None,
             };
-            let writes = vec![
+            let mut writes = vec![
                 self.hold_change(
                     event_id,
                     hold_id,
@@ -253,8 +283,11 @@ impl Store for DynamoStore {
                     HoldStatus::Sold,
                     None,
                 )?,
-                self.count(event_id, &seats, &[("taken", 1), ("sold", 1)], room)?,
+                self.count(event_id, seats, &[("taken", 1), ("sold", 1)], room)?,
             ];
+            if let Some(code) = code {
+                writes.push(self.promo_use(event_id, code, 1)?);
+            }
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
                 Err(Failure::Store(error)) => return Err(error),
@@ -268,7 +301,8 @@ impl Store for DynamoStore {
                 }
                 Some(_) => {
                     view = self.existing_event(event_id).await?;
-                    room_for(&view, &seats)?;
+                    room_for(&view, seats)?;
+                    self.promo_use_left(event_id, code).await?;
                     backoff(attempt).await;
                 }
             }
@@ -582,5 +616,54 @@ impl Store for DynamoStore {
             partition,
         };
         self.query_tickets(spec, page).await
+    }
+
+    async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
+        let mut expr = Expr::default();
+        let condition = format!("attribute_not_exists({})", expr.name(PK));
+        match self.put(promo_item(promo), condition, expr).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Refused) => Err(StoreError::AlreadyExists("promo code")),
+            Err(Failure::Store(error)) => Err(error),
+        }
+    }
+
+    async fn get_promo_code(
+        &self,
+        event_id: EventId,
+        code: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError> {
+        self.get(promo_key(event_id, code))
+            .await?
+            .map(|item| decoded(&item, promo_from_item))
+            .transpose()
+    }
+
+    async fn promo_codes_of_event(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<PromoCodeView>, StoreError> {
+        let spec = QuerySpec {
+            index: None,
+            partition: event_partition(event_id),
+            sort: SortRange::BeginsWith(PROMO_PREFIX.into()),
+            forward: true,
+            item_prefix: "EVENT#",
+        };
+        // At most a few hundred codes: every page, then in creation order (keys sort by code).
+        let mut codes = Vec::new();
+        let mut page = PageRequest::first(MAX_PAGE_SIZE);
+        loop {
+            let found = self.query_page(&spec, &page, promo_from_item).await?;
+            codes.extend(found.items);
+            match found.next_cursor {
+                Some(cursor) => page = PageRequest::after(MAX_PAGE_SIZE, cursor),
+                None => break,
+            }
+        }
+        codes.sort_by(|a, b| {
+            (a.promo.created_at, &a.promo.code).cmp(&(b.promo.created_at, &b.promo.code))
+        });
+        Ok(codes)
     }
 }

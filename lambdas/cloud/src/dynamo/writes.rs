@@ -11,7 +11,8 @@ use super::DynamoStore;
 use super::due::{GSI3PK, GSI3SK, order_due};
 use super::expr::Expr;
 use super::items::{
-    self, Item, PK, TTL, event_key, hold_key, n, order_key, registration_key, s, ticket_key,
+    self, Item, PK, TTL, event_key, hold_key, n, order_key, promo_key, registration_key, s,
+    ticket_key,
 };
 
 /// How long a released hold stays in the table before DynamoDB's TTL may delete it.
@@ -124,6 +125,25 @@ impl DynamoStore {
             }
         }
         self.tx_update(event_key(event_id), update, condition, expr)
+    }
+
+    /// Counts one use of the event's promo `code` (`delta` 1), needing one left, or gives one
+    /// back (`delta` -1).
+    pub(super) fn promo_use(
+        &self,
+        event_id: EventId,
+        code: &str,
+        delta: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expr = Expr::default();
+        let used = expr.name("used");
+        let update = format!("SET {used} = {used} + {}", expr.value(n(delta)));
+        // A missing item has no `used`, so either comparison refuses it.
+        let condition = match delta > 0 {
+            true => format!("{used} < {}", expr.name("maxUses")),
+            false => format!("{used} > {}", expr.value(n(0))),
+        };
+        self.tx_update(promo_key(event_id, code), update, condition, expr)
     }
 
     /// Changes the status of a ticket or registration item from `VALID`, setting more

@@ -15,6 +15,7 @@ use crate::identity::Caller;
 use crate::ids::{EventId, OrderId, TicketId, TicketTypeId};
 use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
 use crate::page::Page;
+use crate::promo::{Discount, PromoCodeView};
 use crate::ticket_type::TicketType;
 
 /// An event with its live availability.
@@ -106,6 +107,73 @@ pub struct CheckoutStarted {
     #[schemars(extend("format" = "uri"))]
     pub checkout_url: Option<String>,
     pub hold_expires_at: DateTime<Utc>,
+}
+
+/// What an order would cost, with a promo code's discount: nothing is held.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Quote {
+    /// ISO 4217, lower case, as events give it.
+    pub currency: String,
+    /// Every ticket at its type's price.
+    pub subtotal_minor: i64,
+    /// What the promo code takes off; 0 without one.
+    pub discount_minor: i64,
+    /// What the buyer pays; 0 is a free order, which skips payment.
+    pub total_minor: i64,
+    /// The code applied (upper case), or null.
+    pub promo_code: Option<String>,
+}
+
+/// A promo code of an event, with its uses.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "PromoCode")]
+pub struct PromoCodeBody {
+    /// Upper case; buyers may type it in any case.
+    pub code: String,
+    /// Percent off each ticket it applies to; null for an amount off.
+    #[schemars(range(min = 1, max = 100))]
+    pub percent_off: Option<u32>,
+    /// Minor units off the order's tickets it applies to; null for a percentage.
+    pub amount_off_minor: Option<i64>,
+    /// The ticket types it discounts; empty: every type.
+    pub ticket_type_ids: Vec<TicketTypeId>,
+    #[schemars(range(min = 1))]
+    pub max_uses: u32,
+    /// Orders holding seats or paid with it.
+    pub used: u32,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&PromoCodeView> for PromoCodeBody {
+    fn from(view: &PromoCodeView) -> Self {
+        let promo = &view.promo;
+        let (percent_off, amount_off_minor) = match promo.discount {
+            Discount::Percent(percent) => (Some(percent), None),
+            Discount::AmountOff(amount) => (None, Some(amount)),
+        };
+        Self {
+            code: promo.code.clone(),
+            percent_off,
+            amount_off_minor,
+            ticket_type_ids: promo.ticket_type_ids.clone(),
+            max_uses: promo.max_uses,
+            used: view.used,
+            valid_from: promo.valid_from,
+            valid_until: promo.valid_until,
+            created_at: promo.created_at,
+        }
+    }
+}
+
+/// An event's promo codes, oldest first.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PromoCodeList {
+    pub promo_codes: Vec<PromoCodeBody>,
 }
 
 /// A short-lived link to a ticket's PDF.
@@ -329,6 +397,9 @@ pub fn response_schemas() -> Map<String, Value> {
     add::<EventBody>(&mut generator);
     add::<PageBody<EventBody>>(&mut generator);
     add::<CheckoutStarted>(&mut generator);
+    add::<Quote>(&mut generator);
+    add::<PromoCodeBody>(&mut generator);
+    add::<PromoCodeList>(&mut generator);
     add::<OrderBody>(&mut generator);
     add::<PageBody<TicketBody>>(&mut generator);
     add::<PageBody<AttendeeBody>>(&mut generator);

@@ -1,9 +1,10 @@
-//! `POST /events/{id}/checkout`: hold a seat for each ticket of the order, all or none, then
-//! start paying for them (Stripe Checkout) or, for a free order, start the registration
-//! straight away.
+//! `POST /events/{id}/checkout`: hold a seat for each ticket of the order, all or none (and a
+//! use of its promo code with them), then start paying for them (Stripe Checkout) or, for a
+//! free order, start the registration straight away. `POST /events/{id}/quote` prices the same
+//! body without holding anything.
 
 use super::ApiPorts;
-use super::bodies::CheckoutStarted;
+use super::bodies::{CheckoutStarted, Quote};
 use super::events::find_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::event::Event;
@@ -11,7 +12,8 @@ use crate::identity::Caller;
 use crate::ids::{HoldId, OrderId, TicketTypeId};
 use crate::money::Money;
 use crate::order::{Attendee, Hold, NewHold, Order, OrderStatus, Seats};
-use crate::payments::{CheckoutLine, CheckoutRequest, order_total};
+use crate::payments::{CheckoutDiscount, CheckoutLine, CheckoutRequest, order_total};
+use crate::promo::{MAX_CODE_CHARS, PromoRefusal, canonical_code};
 use crate::registration::{MAX_ATTENDEE_NAME_CHARS, OrderedTicket, RegistrationRequest};
 use crate::store::{ReleaseScope, StoreError};
 use crate::ticket_type::{MAX_TICKETS_PER_ORDER, SalesClosed};
@@ -36,6 +38,8 @@ pub fn free_order_id(hold: HoldId) -> OrderId {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CheckoutBody {
     tickets: Vec<WantedTicket>,
+    #[serde(default)]
+    promo_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,18 +51,24 @@ struct WantedTicket {
 }
 
 /// The tickets an order takes, checked against the event, its types' sales windows and
-/// per-order maximums, and the ticket's rules for holders' names.
+/// per-order maximums, and the ticket's rules for holders' names; and the promo code it names.
 fn wanted_tickets(
     event: &Event,
     request: &ApiRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<OrderedTicket>, ApiError> {
-    let wanted = if request.body.iter().all(u8::is_ascii_whitespace) {
+) -> Result<(Vec<OrderedTicket>, Option<String>), ApiError> {
+    let CheckoutBody {
+        tickets: wanted,
+        promo_code,
+    } = if request.body.iter().all(u8::is_ascii_whitespace) {
         match &event.ticket_types[..] {
-            [only] => vec![WantedTicket {
-                ticket_type_id: only.id,
-                holder_name: None,
-            }],
+            [only] => CheckoutBody {
+                tickets: vec![WantedTicket {
+                    ticket_type_id: only.id,
+                    holder_name: None,
+                }],
+                promo_code: None,
+            },
             _ => {
                 return Err(ApiError::bad_request(
                     "choose a ticket type: `tickets` must list the tickets",
@@ -66,7 +76,7 @@ fn wanted_tickets(
             }
         }
     } else {
-        request.json::<CheckoutBody>()?.tickets
+        request.json::<CheckoutBody>()?
     };
     if wanted.is_empty() {
         return Err(ApiError::bad_request(
@@ -127,7 +137,111 @@ fn wanted_tickets(
             None => {}
         }
     }
-    Ok(tickets)
+    Ok((tickets, promo_code))
+}
+
+/// A promo code applied to an order: what it takes off, and how that reads.
+#[derive(Debug, Clone)]
+struct AppliedPromo {
+    code: String,
+    label: String,
+    discount_minor: i64,
+}
+
+/// An order as asked for, checked and priced: its tickets and the promo code it uses.
+struct Priced {
+    tickets: Vec<OrderedTicket>,
+    promo: Option<AppliedPromo>,
+}
+
+impl Priced {
+    fn seats(&self) -> Seats {
+        self.tickets
+            .iter()
+            .map(|ticket| ticket.ticket_type_id)
+            .collect()
+    }
+}
+
+fn promo_refused(refusal: PromoRefusal) -> ApiError {
+    match refusal.is_conflict() {
+        true => ApiError::conflict(refusal.to_string()),
+        false => ApiError::bad_request(refusal.to_string()),
+    }
+}
+
+/// The order the request asks for, with its promo code judged: unknown, outside its window,
+/// for none of the order's types or used up (as far as a read tells; the hold counts the use
+/// atomically) each refuse it.
+async fn priced_order(
+    ports: &ApiPorts,
+    event: &Event,
+    request: &ApiRequest,
+    now: DateTime<Utc>,
+) -> Result<Priced, ApiError> {
+    let (tickets, promo_code) = wanted_tickets(event, request, now)?;
+    let mut priced = Priced {
+        tickets,
+        promo: None,
+    };
+    let Some(code) = promo_code
+        .as_deref()
+        .map(canonical_code)
+        .filter(|code| !code.is_empty())
+    else {
+        return Ok(priced);
+    };
+    if code.chars().count() > MAX_CODE_CHARS {
+        return Err(ApiError::bad_request(format!(
+            "`promoCode` must be at most {MAX_CODE_CHARS} characters"
+        )));
+    }
+    let view = ports
+        .store
+        .get_promo_code(event.id, &code)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| promo_refused(PromoRefusal::Unknown(code.clone())))?;
+    view.promo.check_window(now).map_err(promo_refused)?;
+    let discount_minor = view
+        .promo
+        .discount_minor(event, &priced.seats())
+        .map_err(promo_refused)?;
+    if view.used >= view.promo.max_uses {
+        return Err(promo_refused(PromoRefusal::UsedUp(code)));
+    }
+    priced.promo = Some(AppliedPromo {
+        label: view.promo.label(event),
+        code,
+        discount_minor,
+    });
+    Ok(priced)
+}
+
+pub(crate) async fn quote(
+    ports: &ApiPorts,
+    _caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = find_event(&*ports.store, request).await?;
+    let event = view.event;
+    let now = ports.clock.now();
+    if now >= event.starts_at {
+        return Err(ApiError::conflict("the event has already started"));
+    }
+    let priced = priced_order(ports, &event, request, now).await?;
+    let subtotal = order_total(event.currency, &lines(&event, &priced.tickets), None);
+    let discount_minor = priced.promo.as_ref().map_or(0, |p| p.discount_minor);
+    Ok(ApiResponse::json(
+        200,
+        &Quote {
+            currency: event.currency.code().to_ascii_lowercase(),
+            subtotal_minor: subtotal.amount_minor,
+            discount_minor,
+            total_minor: subtotal.amount_minor - discount_minor,
+            promo_code: priced.promo.map(|promo| promo.code),
+        },
+    ))
 }
 
 pub(crate) async fn checkout(
@@ -141,10 +255,11 @@ pub(crate) async fn checkout(
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
     }
-    let tickets = wanted_tickets(&event, request, now)?;
+    let priced = priced_order(ports, &event, request, now).await?;
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
-        seats: tickets.iter().map(|ticket| ticket.ticket_type_id).collect(),
+        seats: priced.seats(),
+        promo_code: priced.promo.as_ref().map(|promo| promo.code.clone()),
         user_id: caller.user_id.clone(),
         expires_at: now + TimeDelta::minutes(ports.hold_minutes),
     };
@@ -166,12 +281,17 @@ pub(crate) async fn checkout(
                 }
             )),
             StoreError::EventEnded => ApiError::conflict("the event has already started"),
+            StoreError::PromoCodeUsedUp(code) => promo_refused(PromoRefusal::UsedUp(code)),
+            StoreError::NotFound("promo code") => promo_refused(PromoRefusal::Unknown(
+                new_hold.promo_code.clone().unwrap_or_default(),
+            )),
             StoreError::NotFound(_) => ApiError::not_found("event"),
             other => ApiError::store(other),
         })?;
     let sale = Sale {
         event: &event,
-        tickets,
+        tickets: priced.tickets,
+        promo: priced.promo,
         hold: &hold,
     };
     let (order_id, checkout_url) = if sale.total().amount_minor == 0 {
@@ -190,45 +310,58 @@ pub(crate) async fn checkout(
     ))
 }
 
-/// What a checkout sells: held seats, one per ticket with the name to put on it.
+/// One line per ticket type, in the order the buyer first named each: its name too when the
+/// event has several.
+fn lines(event: &Event, tickets: &[OrderedTicket]) -> Vec<CheckoutLine> {
+    let mut lines: Vec<(TicketTypeId, CheckoutLine)> = Vec::new();
+    for ticket in tickets {
+        if let Some((_, line)) = lines
+            .iter_mut()
+            .find(|(id, _)| *id == ticket.ticket_type_id)
+        {
+            line.quantity += 1;
+            continue;
+        }
+        let Some(ticket_type) = event.ticket_type(ticket.ticket_type_id) else {
+            continue;
+        };
+        let title = match event.ticket_types.len() {
+            1 => event.title.clone(),
+            _ => format!("{} — {}", event.title, ticket_type.name),
+        };
+        let line = CheckoutLine {
+            title,
+            unit_price_minor: ticket_type.price_minor,
+            quantity: 1,
+        };
+        lines.push((ticket_type.id, line));
+    }
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
+/// What a checkout sells: held seats, one per ticket with the name to put on it, perhaps at a
+/// promo code's discount.
 struct Sale<'a> {
     event: &'a Event,
     tickets: Vec<OrderedTicket>,
+    promo: Option<AppliedPromo>,
     hold: &'a Hold,
 }
 
 impl Sale<'_> {
-    /// One line per ticket type, in the order the buyer first named each: its name too when
-    /// the event has several.
     fn lines(&self) -> Vec<CheckoutLine> {
-        let mut lines: Vec<(TicketTypeId, CheckoutLine)> = Vec::new();
-        for ticket in &self.tickets {
-            if let Some((_, line)) = lines
-                .iter_mut()
-                .find(|(id, _)| *id == ticket.ticket_type_id)
-            {
-                line.quantity += 1;
-                continue;
-            }
-            let Some(ticket_type) = self.event.ticket_type(ticket.ticket_type_id) else {
-                continue;
-            };
-            let title = match self.event.ticket_types.len() {
-                1 => self.event.title.clone(),
-                _ => format!("{} — {}", self.event.title, ticket_type.name),
-            };
-            let line = CheckoutLine {
-                title,
-                unit_price_minor: ticket_type.price_minor,
-                quantity: 1,
-            };
-            lines.push((ticket_type.id, line));
-        }
-        lines.into_iter().map(|(_, line)| line).collect()
+        lines(self.event, &self.tickets)
+    }
+
+    fn discount(&self) -> Option<CheckoutDiscount> {
+        self.promo.as_ref().map(|promo| CheckoutDiscount {
+            label: promo.label.clone(),
+            amount_minor: promo.discount_minor,
+        })
     }
 
     fn total(&self) -> Money {
-        order_total(self.event.currency, &self.lines())
+        order_total(self.event.currency, &self.lines(), self.discount().as_ref())
     }
 }
 
@@ -315,6 +448,7 @@ async fn start_payment(
         user_id: caller.user_id.clone(),
         currency: event.currency,
         lines: sale.lines(),
+        discount: sale.discount(),
         tickets: sale.tickets.clone(),
         customer_email: caller.email.clone(),
         expires_at: hold.expires_at,

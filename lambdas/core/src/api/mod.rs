@@ -13,6 +13,7 @@ mod csv;
 mod events;
 mod http;
 mod orders;
+mod promo_codes;
 mod scan;
 mod webhook;
 
@@ -75,6 +76,9 @@ pub enum Handler {
     GetEvent,
     EventStats,
     Checkout,
+    Quote,
+    CreatePromoCode,
+    ListPromoCodes,
     EventAttendees,
     GetOrder,
     MyTickets,
@@ -170,6 +174,27 @@ pub const ROUTES: &[Route] = &[
         ATTENDEE,
         Handler::Checkout,
         "checkout",
+    ),
+    route(
+        "POST",
+        "/events/{id}/quote",
+        ATTENDEE,
+        Handler::Quote,
+        "quoteOrder",
+    ),
+    route(
+        "POST",
+        "/events/{id}/promo-codes",
+        ORGANIZER,
+        Handler::CreatePromoCode,
+        "createPromoCode",
+    ),
+    route(
+        "GET",
+        "/events/{id}/promo-codes",
+        ORGANIZER,
+        Handler::ListPromoCodes,
+        "listPromoCodes",
     ),
     route(
         "GET",
@@ -306,6 +331,11 @@ async fn run(
             events::stats(&*ports.store, &*ports.clock, signed_in()?, request).await
         }
         Handler::Checkout => checkout::checkout(ports, signed_in()?, request).await,
+        Handler::Quote => checkout::quote(ports, signed_in()?, request).await,
+        Handler::CreatePromoCode => {
+            promo_codes::create(&*ports.store, &*ports.clock, signed_in()?, request).await
+        }
+        Handler::ListPromoCodes => promo_codes::list(&*ports.store, signed_in()?, request).await,
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,

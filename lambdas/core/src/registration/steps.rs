@@ -215,6 +215,14 @@ pub async fn confirm_seat(
                         request.hold_id, request.event_id
                     )))
                 }
+                // The payment was discounted by a code whose use went back with the hold and
+                // has been taken since: the order cannot have it, so it is refunded.
+                Err(StoreError::PromoCodeUsedUp(code)) => {
+                    Err(StepFailure::seat_unavailable(format!(
+                        "hold {} was released and its promo code {code} has been used up since",
+                        request.hold_id
+                    )))
+                }
                 Err(error) => Err(port_failure("taking a seat for a late payment")(error)),
             }
         }

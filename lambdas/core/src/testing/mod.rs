@@ -26,6 +26,7 @@ use crate::payments::{
     CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
     SessionSnapshot, SessionStatus,
 };
+use crate::promo::{PromoCode, PromoCodeView};
 use crate::registration::RegistrationRequest;
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::stripe_webhook::{self, SessionFields};
@@ -560,6 +561,28 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.defer_order_check(id, until).await
     }
+
+    async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.create_promo_code(promo).await
+    }
+
+    async fn get_promo_code(
+        &self,
+        event_id: EventId,
+        code: &str,
+    ) -> Result<Option<PromoCodeView>, StoreError> {
+        self.check()?;
+        self.inner.get_promo_code(event_id, code).await
+    }
+
+    async fn promo_codes_of_event(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<PromoCodeView>, StoreError> {
+        self.check()?;
+        self.inner.promo_codes_of_event(event_id).await
+    }
 }
 
 /// Ticket files for checks that never render one: puts are dropped, links point nowhere.
@@ -624,6 +647,7 @@ mod tests {
                 unit_price_minor: 1500,
                 quantity: 1,
             }],
+            discount: None,
             tickets: vec![OrderedTicket {
                 ticket_type_id: TicketTypeId::from(Uuid::from_u128(1)),
                 holder_name: None,

@@ -93,6 +93,7 @@ impl Adapters {
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
             seats: Seats::one(legacy_type_id(event_id)),
+            promo_code: None,
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
         };
@@ -122,6 +123,7 @@ impl Adapters {
         let hold = NewHold {
             id: HoldId::from(Uuid::now_v7()),
             seats: holders.iter().map(|_| type_id).collect(),
+            promo_code: None,
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
         };
