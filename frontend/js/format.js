@@ -21,6 +21,11 @@ export function money(minor, currency) {
   }
 }
 
+/** `25` → "25%" (or "25 %", as the browser's locale writes a percentage). */
+export function percent(whole) {
+  return new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 0 }).format(whole / 100);
+}
+
 /**
  * A price typed by a person ("25", "25.5", "25,50", "1 200.00") in minor units, or null when
  * it is not an amount of `currency`. Blank is 0 (free).

@@ -2,12 +2,14 @@
 // The tests run in order and build on each other (one ticketd, one story):
 //   1. A signs up, is promoted to organizer, signs in again and creates a paid event (after
 //      the form has shown the API's field-level messages) and one with two ticket types,
-//      Standard and VIP (after the API's message about one type); the demo organizer adds a
-//      free one.
+//      Standard and VIP (after the API's message about one type), and gives the typed event a
+//      promo code (the same code twice is refused); the demo organizer adds a free one.
 //   2. B signs up, buys A's event through the Stripe simulator, follows the order page until
 //      the ticket is ready and downloads the PDF; B also takes the last seat of the free event.
 //      Then B orders 2 Standard and 1 VIP on the typed event, names a different holder for each,
-//      sees the total, pays, and downloads each ticket (its holder's name on it, its QR read).
+//      sees the total; an unknown promo code is refused and buys nothing, A's code takes 10 % off
+//      (quoted again as the quantities change); B pays the discounted total and downloads each
+//      ticket (its holder's name on it, its QR read); the code shows one use.
 //   3. A opens the scanner with a fake camera playing B's QR code: VALID with B's name, then
 //      ALREADY USED.
 //   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV;
@@ -46,6 +48,18 @@ const TYPED_TICKETS = [
   { type: 'Standard', holder: 'Dmitri Volkov' },
   { type: 'VIP', holder: 'Carla Mendes' },
 ];
+/** The typed event's prices in cents, as the organizer types them in euros. */
+const TYPE_PRICES = { Standard: 1500, VIP: 4000 };
+/** The typed event's promo code, as its organizer makes it. */
+const PROMO = { code: 'FRIENDS10', percentOff: 10, maxUses: 5 };
+/** An order's tickets at their types' prices, in cents. */
+const priceOf = (tickets) => tickets.reduce((sum, ticket) => sum + TYPE_PRICES[ticket.type], 0);
+/** A price after the promo code (the tests' prices give whole cents, so no rounding question). */
+const withPromo = (minor) => minor - (minor * PROMO.percentOff) / 100;
+/** Cents as the site shows euros in en-GB: 6300 → "€63.00". */
+const euros = (minor) => `€${(minor / 100).toFixed(2)}`;
+/** A text as a pattern that matches it literally. */
+const literally = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The attendee CSV's columns before ticket types, in their order, and the type's column. */
 const CSV_COLUMNS = ['name', 'email', 'status', 'ticketId', 'registeredAt', 'checkedInAt'];
 const CSV_TYPE_COLUMN = 'ticketType';
@@ -238,8 +252,8 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await page.getByRole('button', { name: 'Remove ticket type 3' }).click();
   assert.equal(await page.getByRole('group', { name: /^Ticket type \d+$/ }).count(), 2, 'a row can be removed');
   for (const [number, name, price, quota] of [
-    [1, 'Standard', '15.00', '5'],
-    [2, 'VIP', '40.00', '10'],
+    [1, 'Standard', (TYPE_PRICES.Standard / 100).toFixed(2), '5'],
+    [2, 'VIP', (TYPE_PRICES.VIP / 100).toFixed(2), '10'],
   ]) {
     const row = typeRow(page, number);
     await row.getByLabel('Name').fill(name);
@@ -264,6 +278,44 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await typeStats.first().waitFor();
   assert.deepEqual(await typeStats.locator('td[data-label="Type"]').allTextContents(), ['Standard', 'VIP'], "the organizer's order");
   assert.equal(await typeStats.filter({ hasText: 'VIP' }).locator('[data-stat="quota"]').textContent(), '2');
+
+  // A promo code for the typed event: 10 % off every type, five orders. Listed with none used.
+  const promoForm = page.getByRole('form', { name: 'New promo code' });
+  await promoForm.waitFor();
+  assert.equal(await page.locator('#promo-codes').count(), 0, 'no codes to begin with');
+  assert.equal(await promoForm.getByRole('radio', { name: 'Percentage' }).isChecked(), true, 'a percentage by default');
+  assert.equal(await promoForm.getByLabel(/^Amount off/).isVisible(), false, 'one value field: the percentage');
+  for (const name of Object.keys(TYPE_PRICES)) {
+    assert.equal(await promoForm.getByRole('checkbox', { name }).isChecked(), true, `${name} is ticked: every type to begin with`);
+  }
+  const fillPromo = async (code) => {
+    await promoForm.getByLabel('Promo code', { exact: true }).fill(code);
+    await promoForm.getByLabel('Percent off').fill(String(PROMO.percentOff));
+    await promoForm.getByLabel('Max uses').fill(String(PROMO.maxUses));
+  };
+  await fillPromo(PROMO.code);
+  await assertLabelled(page);
+  await promoForm.getByRole('button', { name: 'Create promo code' }).click();
+  await promoForm.getByText(`${PROMO.code} created.`).waitFor();
+  const promoRow = page.locator('#promo-codes tbody tr', { hasText: PROMO.code });
+  await promoRow.waitFor();
+  assert.equal(await promoRow.getAttribute('data-promo-code'), PROMO.code);
+  assert.match(await promoRow.locator('td[data-label="Discount"]').textContent(), /^10\s?% off$/);
+  assert.equal(await promoRow.locator('td[data-label="Applies to"]').textContent(), 'All types');
+  assert.equal(await promoRow.locator('td[data-label="Used"]').textContent(), `0 / ${PROMO.maxUses}`);
+  assert.equal(await promoRow.locator('td[data-label="Valid"]').textContent(), 'Any time');
+  assert.equal(await promoForm.getByLabel('Promo code', { exact: true }).inputValue(), '', 'the form is empty for the next code');
+  await screenshot(page, 'organizer-promo-codes');
+  // The same code again, typed in lower case: refused with the API's message next to the code
+  // (where focus goes), nothing added.
+  await fillPromo(PROMO.code.toLowerCase());
+  await promoForm.getByRole('button', { name: 'Create promo code' }).click();
+  await promoForm.getByText('Please correct one field').waitFor();
+  const codeInput = promoForm.getByLabel('Promo code', { exact: true });
+  assert.equal(await codeInput.getAttribute('aria-invalid'), 'true', 'the code is marked');
+  assert.ok((await page.locator('#promo-code-error').textContent()).trim(), "the API's message");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'promo-code', 'focus goes to the code');
+  assert.equal(await page.locator('#promo-codes tbody tr').count(), 1);
 
   // The demo organizer publishes a free event with one seat (for NOT YOUR EVENT and sold out).
   const demo = (await readFile(join(ticketd.dataDir, 'demo-accounts.txt'), 'utf8')).split('\n').find((line) => line.startsWith('organizer@'));
@@ -430,24 +482,84 @@ test('an attendee orders tickets of two types, names each holder, sees the total
     assert.equal(await holder(index).inputValue(), name);
   }
   await assertLabelled(page);
-  assert.match(await page.locator('#order-total').textContent(), /2 × Standard, 1 × VIP.*€70\.00/);
+  const full = priceOf(TYPED_TICKETS);
+  const total = page.locator('#order-total');
+  assert.equal(euros(full), '€70.00');
+  assert.match(await total.textContent(), new RegExp(`2 × Standard, 1 × VIP.*${literally(euros(full))}`));
+  assert.equal(await page.locator('#order-discount').isVisible(), false, 'no discount without a code');
   await screenshot(page, 'event-ticket-types');
 
-  await page.getByRole('button', { name: 'Buy 3 tickets · €70.00' }).click();
+  // An unknown promo code: the API's refusal, naming the code, next to the field; Buy with it
+  // still there asks again rather than buying.
+  const promoField = page.getByLabel('Promo code', { exact: true });
+  const promoError = page.locator('#promo-code-error');
+  const quoted = () => page.waitForResponse((response) => /\/events\/[^/]+\/quote$/.test(new URL(response.url()).pathname));
+  await promoField.fill('no-such-code');
+  let answer = quoted();
+  await page.getByRole('button', { name: 'Apply' }).click();
+  assert.equal((await answer).status(), 400, 'an unknown code is a 400');
+  await promoError.waitFor();
+  assert.match(await promoError.textContent(), /NO-SUCH-CODE/i);
+  assert.equal(await promoField.getAttribute('aria-invalid'), 'true');
+  assert.match(await total.textContent(), new RegExp(literally(euros(full))), 'the full price still');
+  answer = quoted();
+  await buy.click();
+  assert.equal((await answer).status(), 400);
+  await promoError.waitFor();
+  assert.ok(new URL(page.url()).searchParams.has('event'), 'still on the event page');
+  await screenshot(page, 'event-promo-code-refused');
+
+  // A's code, typed in lower case: subtotal, the discount with the code, the total and Buy's price.
+  await promoField.fill(PROMO.code.toLowerCase());
+  await page.getByRole('button', { name: 'Apply' }).click();
+  const discount = page.locator('#order-discount');
+  await discount.getByText(`Discount (${PROMO.code})`).waitFor();
+  await total.filter({ hasText: euros(withPromo(full)) }).waitFor();
+  assert.equal(euros(withPromo(full)), '€63.00');
+  assert.equal(await promoError.isVisible(), false);
+  assert.match(await discount.textContent(), new RegExp(`Subtotal${literally(euros(full))}`));
+  assert.match(await discount.textContent(), new RegExp(`Discount \\(${PROMO.code}\\)\u2212${literally(euros(full - withPromo(full)))}`));
+  assert.match(await total.textContent(), new RegExp(`2 × Standard, 1 × VIP.*${literally(euros(withPromo(full)))}`));
+  await page.getByRole('button', { name: `Buy 3 tickets · ${euros(withPromo(full))}` }).waitFor();
+  await assertLabelled(page);
+  await screenshot(page, 'event-promo-code');
+  // Other quantities are quoted again (never a stale total); the names stay with their tickets.
+  const fewer = priceOf(TYPED_TICKETS.filter((ticket, index) => index !== 1));
+  await standard.fill('1');
+  await total.filter({ hasText: euros(withPromo(fewer)) }).waitFor();
+  await page.getByRole('button', { name: `Buy 2 tickets · ${euros(withPromo(fewer))}` }).waitFor();
+  await standard.fill('2');
+  await total.filter({ hasText: euros(withPromo(full)) }).waitFor();
+  for (const [index, { holder: name }] of TYPED_TICKETS.entries()) assert.equal(await holder(index).inputValue(), name);
+
+  // Neither refusal nor quote held anything: no seat held, the code not used yet.
+  const orgPage = s.orgPage;
+  await orgPage.goto(`${ticketd.url}/?manage=${s.typedEventId}`);
+  await orgPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+  await orgPage.locator('#type-stats').waitFor();
+  for (const name of Object.keys(TYPE_PRICES)) {
+    assert.equal(await orgPage.locator('#type-stats tbody tr', { hasText: name }).locator('[data-stat="held"]').textContent(), '0', `no ${name} held`);
+  }
+  const promoUsed = orgPage.locator(`#promo-codes tbody tr[data-promo-code="${PROMO.code}"] td[data-label="Used"]`);
+  assert.equal(await promoUsed.textContent(), `0 / ${PROMO.maxUses}`);
+
+  await page.getByRole('button', { name: `Buy 3 tickets · ${euros(withPromo(full))}` }).click();
   await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
   await page.locator('#card_number').fill('4242 4242 4242 4242');
   await page.locator('#card_expiry').fill('12 / 34');
   await page.locator('#card_cvc').fill('123');
   await page.locator('#name').fill(buyer.name);
-  // Stripe charges the order's total.
-  await page.getByRole('button', { name: /^Pay\b.*70\.00/ }).click();
+  assert.ok((await page.locator('.items').textContent()).includes(PROMO.code), 'Stripe shows the discount under the code');
+  // Stripe charges the order's total, the code taken off.
+  await page.getByRole('button', { name: new RegExp(`^Pay\\b.*${literally(euros(withPromo(full)).slice(1))}`) }).click();
 
   // The order page: every ticket, its type and holder, each with its own download.
   await page.waitForURL(/\/\?order=/);
   await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
   await page.getByText('Your 3 tickets are ready').waitFor();
   const summary = page.getByRole('region', { name: 'Order summary' });
-  await summary.getByText('€70.00').waitFor();
+  await summary.getByText(euros(withPromo(full))).waitFor();
+  assert.equal(await page.locator('#order-amount').textContent(), euros(withPromo(full)), "the order's amount is the discounted total");
   await summary.getByText('2 × Standard, 1 × VIP').waitFor();
   const rows = page.locator('#order-tickets [data-ticket]');
   assert.equal(await rows.count(), 3);
@@ -477,6 +589,11 @@ test('an attendee orders tickets of two types, names each holder, sees the total
   assert.equal(await tickets.count(), 3);
   const listed = await tickets.evaluateAll((cards) => cards.map((card) => `${card.querySelector('.ticket-type')?.textContent} · ${card.querySelector('.ticket-holder')?.textContent}`));
   assert.deepEqual(listed.sort(), TYPED_TICKETS.map(({ type, holder: name }) => `${type} · ${name}`).sort());
+
+  // The organizer's list counts the order: one use of five.
+  await orgPage.goto(`${ticketd.url}/?manage=${s.typedEventId}`);
+  await orgPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+  assert.equal(await promoUsed.textContent(), `1 / ${PROMO.maxUses}`);
 });
 
 test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {

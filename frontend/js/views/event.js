@@ -1,5 +1,5 @@
 // `/?event=<id>`: one event, its ticket types with live availability, how many of each, a name
-// for each ticket and Buy. Stripe's cancel URL lands here too.
+// for each ticket, an optional promo code and Buy. Stripe's cancel URL lands here too.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
@@ -23,6 +23,10 @@ const REFRESH_MS = 10_000;
 const HOLDER_MAX = 200;
 /** The most tickets an order takes (the API's limit), in all and of any one type. */
 const ORDER_MAX = 10;
+/** The longest promo code the API makes. */
+const PROMO_MAX = 32;
+/** How long quantities stay still before a promo code is quoted again. */
+const REQUOTE_MS = 300;
 
 export default async function eventPage({ main, signal, id, navigate, user }) {
   const event = await api.get(`/events/${api.seg(id)}`, { signal });
@@ -165,20 +169,149 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
     if (holders) holders.hidden = shownHolders.length === 0;
   };
 
+  // A promo code is applied by asking the API for a quote of the chosen tickets with it (nothing
+  // is held). The quote holds for the quantities it was made for (`key`); when they change it is
+  // made again, and until then the total shows no discount and Buy waits.
+  const offersPromo = types.length > 0 && !types.every((type) => type.priceMinor === 0);
+  /** Once a code is applied: `{ typed, code, key, quote, checking }` (`code` as the API spells it), else null. */
+  let promo = null;
+  let quoting = null;
+  let requoteTimer = null;
+  const ticketsKey = () => chosen().map(({ type, count }) => `${type.id}:${count}`).join(',');
+  const currentQuote = () => (promo?.quote && promo.key === ticketsKey() ? promo.quote : null);
+
+  const promoInput = h('input', {
+    type: 'text',
+    id: 'promo-code',
+    name: 'promoCode',
+    autocomplete: 'off',
+    autocapitalize: 'characters',
+    spellcheck: 'false',
+    maxlength: String(PROMO_MAX),
+    'aria-describedby': 'promo-code-error',
+  });
+  const promoError = h('p', { class: 'field-error', id: 'promo-code-error', role: 'alert', hidden: true });
+  const showPromoError = (text) => {
+    promoError.textContent = text ?? '';
+    promoError.hidden = !text;
+    if (text) promoInput.setAttribute('aria-invalid', 'true');
+    else promoInput.removeAttribute('aria-invalid');
+  };
+  /** The code in the field as the API keeps it (codes are case-insensitive). */
+  const typedCode = () => promoInput.value.trim().toUpperCase();
+  const discountBox = h('div', { class: 'order-breakdown', id: 'order-discount', hidden: true });
+
   const updateBuy = () => {
     const lines = chosen();
     for (const { type, count } of lines) cards.get(type.id)?.classList.toggle('type-option-chosen', count > 0);
-    showTotal(total, latest, types, lines);
+    const quote = currentQuote();
+    showTotal(total, latest, types, lines, quote);
+    showDiscount(discountBox, latest, lines, promo, quote);
     if (busy) return;
-    const { open, text } = buyState(latest, types, lines);
+    const { open, text } = buyState(latest, types, lines, { checking: Boolean(promo?.checking), quote });
     buy.disabled = !open;
     buy.replaceChildren(icon('ticket'), text);
   };
+
+  /**
+   * Quotes the chosen tickets with the applied code: `applied`, or `refused` (the code is dropped
+   * and the API's message shows at the field), or `waiting` when no tickets that can be bought
+   * are chosen (no quote, no discount shown, until there are), or `stopped`.
+   */
+  const requote = async () => {
+    clearTimeout(requoteTimer);
+    quoting?.abort();
+    if (!promo) return 'stopped';
+    const lines = chosen();
+    if (!buyState(latest, types, lines).open) {
+      promo = { ...promo, key: null, quote: null, checking: false };
+      updateBuy();
+      return 'waiting';
+    }
+    const key = ticketsKey();
+    const code = promo.code;
+    const run = new AbortController();
+    quoting = run;
+    const stop = () => run.abort();
+    signal.addEventListener('abort', stop);
+    promo = { ...promo, checking: true };
+    updateBuy();
+    try {
+      // Prices do not depend on names: each ticket by its type only, so a name still being typed cannot refuse the quote.
+      const tickets = shownHolders.map((field) => ({ ticketTypeId: field.type.id }));
+      const quote = await api.post(`/events/${api.seg(event.id)}/quote`, { tickets, promoCode: code }, { signal: run.signal });
+      // Quantities changed meanwhile: another quote is on its way.
+      promo = { ...promo, code: quote.promoCode || code, key, quote, checking: key !== ticketsKey() };
+      showPromoError(null);
+      return 'applied';
+    } catch (error) {
+      if (error?.name === 'AbortError') return 'stopped';
+      promo = null;
+      if (error?.name !== 'SessionExpired') showPromoError(promoMessage(code, error.message));
+      return 'refused';
+    } finally {
+      signal.removeEventListener('abort', stop);
+      if (quoting === run) {
+        quoting = null;
+        if (!signal.aborted) updateBuy();
+      }
+    }
+  };
+  const applyCode = async () => {
+    const code = typedCode();
+    showPromoError(null);
+    quoting?.abort();
+    if (!code) {
+      promo = null;
+      updateBuy();
+      return;
+    }
+    if (!buyState(latest, types, chosen()).open) {
+      promo = null;
+      updateBuy();
+      showPromoError('Choose your tickets first, then apply the code.');
+      promoInput.focus();
+      return;
+    }
+    promo = { typed: code, code, key: null, quote: null, checking: true };
+    if ((await requote()) === 'refused' && !signal.aborted) promoInput.focus();
+  };
+  const promoForm = offersPromo
+    ? h(
+        'form',
+        { class: 'field promo-field', novalidate: true },
+        h('label', { for: promoInput.id, text: 'Promo code' }),
+        h('div', { class: 'input-with-button' }, promoInput, h('button', { type: 'submit', class: 'button button-secondary', id: 'apply-promo', text: 'Apply' })),
+        promoError,
+      )
+    : null;
+  promoForm?.addEventListener('submit', (submitEvent) => {
+    submitEvent.preventDefault();
+    applyCode();
+  });
+  // An emptied field takes the code off at once; another code waits for Apply (or Buy).
+  promoInput.addEventListener('input', () => {
+    showPromoError(null);
+    if (!typedCode() && promo) {
+      quoting?.abort();
+      promo = null;
+      updateBuy();
+    }
+  });
+
   const changed = () => {
     layoutHolders();
     replace(status);
+    if (promo) {
+      // The old quote is for other tickets: no discount shown, Buy waits, then a fresh quote.
+      clearTimeout(requoteTimer);
+      quoting?.abort();
+      promo = { ...promo, checking: buyState(latest, types, chosen()).open };
+      requoteTimer = setTimeout(() => requote(), REQUOTE_MS);
+    }
     updateBuy();
   };
+  signal.addEventListener('abort', () => clearTimeout(requoteTimer));
   layoutHolders();
   updateBuy();
 
@@ -200,9 +333,20 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
   };
 
   buy.addEventListener('click', async () => {
+    // A code typed but not applied is applied first, and an applied one without a quote for
+    // these tickets is quoted first: the buyer sees the total before paying it.
+    if (offersPromo && typedCode() !== (promo?.typed ?? '')) {
+      await applyCode();
+      return;
+    }
+    if (promo && !currentQuote()) {
+      await requote();
+      return;
+    }
     const tickets = types.length ? ticketsToBuy() : [];
     if (!tickets) return;
     const body = types.length ? { tickets } : {};
+    if (promo && currentQuote()) body.promoCode = promo.code;
     const one = tickets.length <= 1;
 
     busy = true;
@@ -223,6 +367,17 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
       busy = false;
       buy.lastChild.textContent = label;
       buy.disabled = false;
+      // Refused with a code: fresh numbers first (seats gone are said as without one), then the
+      // code quoted again says at the field whether it was the code (used up or expired since it
+      // was applied), and the total goes back to the full price.
+      if (body.promoCode && [400, 409].includes(error.status)) {
+        await refresh().catch(() => {});
+        if (signal.aborted) return;
+        if ((await requote()) === 'refused') {
+          replace(status, notice('warn', 'Your promo code cannot be used', h('p', { text: error.message }), h('p', { text: 'Check the total, then buy again or try another code.' })));
+          return;
+        }
+      }
       const taken = error.status === 409;
       const title = taken ? (one ? 'This ticket is not available' : 'These tickets are not available') : 'Could not start checkout';
       replace(status, notice(taken ? 'warn' : 'error', title, h('p', { text: error.message })));
@@ -248,6 +403,8 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
       if (input) input.disabled = !typeOnSale(fresh, type.id) && countOf(input) === 0;
     }
     updateBuy();
+    // A code waiting for tickets that can be bought: they may be buyable now.
+    if (promo && !promo.checking && !currentQuote()) await requote();
   };
 
   const allFree = types.length ? types.every((type) => type.priceMinor === 0) : event.priceMinor === 0;
@@ -280,6 +437,8 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
         badge,
         picker,
         holders,
+        promoForm,
+        discountBox,
         total,
         buy,
         status,
@@ -314,8 +473,11 @@ function nameProblem(name) {
   return null;
 }
 
-/** "Total (2 × Standard, 1 × VIP) €70.00": each type's quantity times its price; hidden while nothing is chosen. */
-function showTotal(element, event, types, lines) {
+/**
+ * "Total (2 × Standard, 1 × VIP) €70.00": each type's quantity times its price, or with a promo
+ * code the quote's total; hidden while nothing is chosen.
+ */
+function showTotal(element, event, types, lines, quote) {
   if (!types.length) {
     replace(element, h('span', { text: 'Total' }), h('strong', { text: money(event.priceMinor, event.currency) }));
     element.hidden = false;
@@ -328,9 +490,34 @@ function showTotal(element, event, types, lines) {
     return;
   }
   const count = some.reduce((sum, line) => sum + line.count, 0);
-  const price = some.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
+  const price = quote ? quote.totalMinor : some.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
   const what = types.length > 1 ? some.map((line) => `${line.count} × ${line.type.name}`).join(', ') : count > 1 ? plural(count, 'ticket', 'tickets') : null;
   replace(element, h('span', { text: what ? `Total (${what})` : 'Total' }), h('strong', { text: money(price, event.currency) }));
+}
+
+/**
+ * Above the total while a code is applied: "Subtotal €70.00", "Discount (FRIENDS10) −€7.00" from
+ * the quote, or that the code is being checked for the tickets now chosen.
+ */
+function showDiscount(element, event, lines, promo, quote) {
+  const some = lines.some((line) => line.count > 0) && !lines.some((line) => Number.isNaN(line.count));
+  element.hidden = !promo || !some || !(quote || promo.checking);
+  if (element.hidden) {
+    replace(element);
+    return;
+  }
+  const line = (label, value, className) => h('p', { class: ['order-line', className] }, h('span', { text: label }), h('span', { class: 'order-line-amount', text: value }));
+  if (!quote) {
+    replace(element, line(`Promo code ${promo.code}`, 'checking…', 'order-line-pending'));
+    return;
+  }
+  const discount = quote.discountMinor > 0 ? `−${money(quote.discountMinor, event.currency)}` : 'none';
+  replace(element, line('Subtotal', money(quote.subtotalMinor, event.currency), 'order-line-subtotal'), line(`Discount (${promo.code})`, discount, 'order-line-discount'));
+}
+
+/** The API's refusal of a code, naming the code when the message does not. */
+function promoMessage(code, message) {
+  return message.toUpperCase().includes(code) ? message : `${code}: ${message}`;
 }
 
 /** Why a type cannot be bought now, in words. */
@@ -338,8 +525,11 @@ function whyNot(event, type) {
   return { NOT_YET_ON_SALE: 'not on sale yet', SALES_ENDED: 'no longer on sale' }[typeStats(event, type.id)?.status] ?? 'sold out';
 }
 
-/** What Buy says and whether it works: the event's state first, then the quantities chosen. */
-function buyState(event, types, lines) {
+/**
+ * What Buy says and whether it works: the event's state first, then the quantities chosen, then
+ * a promo code being checked; the price is the quote's when one is current.
+ */
+function buyState(event, types, lines, { checking = false, quote = null } = {}) {
   const stats = event.availability;
   const closed = (text) => ({ open: false, text });
   if (stats.status === 'ENDED') return closed('This event has started');
@@ -371,7 +561,8 @@ function buyState(event, types, lines) {
     return closed(several ? `Only ${left.toLocaleString()} ${short.type.name} left` : `Only ${plural(left, 'ticket', 'tickets')} left`);
   }
   if (count > stats.remaining) return closed(`Only ${plural(stats.remaining, 'seat', 'seats')} left`);
-  const price = lines.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
+  if (checking) return closed('Checking your promo code…');
+  const price = quote ? quote.totalMinor : lines.reduce((sum, line) => sum + line.count * line.type.priceMinor, 0);
   return { open: true, text: buyText(count, price, event.currency) };
 }
 

@@ -1,11 +1,12 @@
 // `/?manage=<id>`: one of the organizer's events: live stats (per ticket type too), the attendee
-// list and its CSV (made by the API).
+// list and its CSV (made by the API), and its promo codes.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime, money, plural } from '../format.js';
 import { every, fact, link, notice, pageHeader, priceLabel, routes, TYPE_STATUS } from './common.js';
 import { capacityBar, statsGrid } from './organizer.js';
+import { promoCodesSection } from './promo-codes.js';
 
 const REFRESH_MS = 5_000;
 const PAGE_SIZE = 50;
@@ -50,6 +51,7 @@ export default async function managePage({ main, signal, id }) {
   });
 
   let last = '';
+  let lastPromo = '';
   const loadAttendees = async () => {
     const rows = [];
     let cursor = null;
@@ -64,7 +66,8 @@ export default async function managePage({ main, signal, id }) {
     count.textContent = plural(rows.length, 'attendee', 'attendees');
     replace(attendees, rows.length ? attendeeTable(rows) : h('p', { class: 'muted', text: 'No attendees yet. They appear here as tickets are issued.' }));
   };
-  await loadAttendees();
+  const promos = promoCodesSection(event, { signal });
+  await Promise.all([loadAttendees(), promos.refresh()]);
   if (signal.aborted) return;
 
   replace(
@@ -109,6 +112,7 @@ export default async function managePage({ main, signal, id }) {
       csvStatus,
       attendees,
     ),
+    promos.element,
   );
 
   every(
@@ -122,10 +126,17 @@ export default async function managePage({ main, signal, id }) {
         last = key;
         await loadAttendees();
       }
+      // A code's uses count the orders holding seats with it too.
+      const promoKey = `${stats.sold}/${stats.held}`;
+      if (promoKey !== lastPromo) {
+        lastPromo = promoKey;
+        await promos.refresh();
+      }
     },
     signal,
   );
   last = `${firstStats.sold}/${firstStats.checkedIn}`;
+  lastPromo = `${firstStats.sold}/${firstStats.held}`;
 }
 
 function attendeeTable(rows) {
