@@ -251,6 +251,12 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: 'read',
   },
   {
+    binary: 'update-promo-code',
+    purpose: "PATCH /events/{id}/promo-codes/{code}: an organizer changes a code's use limit or validity window.",
+    routes: [{ method: 'PATCH', path: '/events/{id}/promo-codes/{code}', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
     binary: 'list-attendees',
     purpose: "GET /events/{id}/attendees: an organizer's attendee list (JSON or CSV) for one of their events.",
     routes: [{ method: 'GET', path: '/events/{id}/attendees', auth: 'jwt' }],
@@ -275,6 +281,17 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     routes: [{ method: 'GET', path: '/tickets/{id}/download', auth: 'jwt' }],
     table: 'read',
     ticketFiles: ['read'],
+  },
+  {
+    binary: 'rename-ticket-holder',
+    purpose: "PATCH /tickets/{id}: the buyer renames a ticket's holder before the event; its PDF is drawn again.",
+    routes: [{ method: 'PATCH', path: '/tickets/{id}', auth: 'jwt' }],
+    table: 'readWrite',
+    ticketFiles: ['write'],
+    // Drawing the ticket again signs its code with the same key as RenderTicket, and takes
+    // the memory (and so the CPU) RenderTicket has.
+    secrets: ['ticketSigningKey'],
+    memoryMb: 512,
   },
   {
     binary: 'scan-ticket',

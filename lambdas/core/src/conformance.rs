@@ -56,7 +56,9 @@ macro_rules! store_conformance_tests {
             race_concurrent_recording_makes_one_ticket,
             promo_codes_round_trip,
             a_hold_takes_a_promo_code_use_and_its_release_gives_it_back,
-            race_a_code_of_five_uses_is_used_five_times
+            race_a_code_of_five_uses_is_used_five_times,
+            renaming_a_valid_tickets_holder,
+            a_codes_limits_change_but_never_below_its_uses
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -1360,4 +1362,105 @@ pub async fn race_a_code_of_five_uses_is_used_five_times(store: SharedStore) {
     assert_eq!(again, 2);
     assert_eq!(uses_of(&store, &event, "FIVE").await, 5);
     assert_eq!(seats(&store, &event).await.taken, 5);
+}
+
+pub async fn renaming_a_valid_tickets_holder(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let ticket = purchased(&store, &event, "buyer", 1).await;
+    let renamed = store
+        .rename_ticket(ticket.id, "Zoë Ångström-Nuñez")
+        .await
+        .expect("rename");
+    assert_eq!(renamed.attendee.name, "Zoë Ångström-Nuñez");
+    assert_eq!(renamed.attendee.email, ticket.attendee.email);
+    assert_eq!(
+        store.get_ticket(ticket.id).await.unwrap(),
+        Some(renamed.clone())
+    );
+    let attendees = store
+        .attendees_of_event(event.id, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        attendees.items,
+        vec![renamed.clone()],
+        "the registration too"
+    );
+    let mine = store
+        .tickets_of_user(&user("buyer"), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(mine.items, vec![renamed]);
+
+    store
+        .redeem_ticket(ticket.id, &user("org-1"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rename_ticket(ticket.id, "Too Late").await,
+        Err(StoreError::TicketUsed)
+    );
+    let other = purchased(&store, &event, "other", 2).await;
+    store.void_ticket(other.id).await.unwrap();
+    assert_eq!(
+        store.rename_ticket(other.id, "Nobody").await,
+        Err(StoreError::TicketVoid)
+    );
+    assert_eq!(
+        store.rename_ticket(id(), "Nobody").await,
+        Err(StoreError::NotFound("ticket"))
+    );
+}
+
+pub async fn a_codes_limits_change_but_never_below_its_uses(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    let promo = promo_code(&event, "TWICE", 2);
+    store.create_promo_code(&promo).await.expect("create");
+    for _ in 0..2 {
+        store
+            .hold_seat(event.id, &hold_with_code(&event, "TWICE"), now())
+            .await
+            .expect("hold");
+    }
+    assert_eq!(
+        store
+            .update_promo_code(&PromoCode {
+                max_uses: 1,
+                ..promo.clone()
+            })
+            .await,
+        Err(StoreError::PromoCodeUsed(2))
+    );
+    let widened = PromoCode {
+        max_uses: 3,
+        valid_from: None,
+        valid_until: Some(now() + TimeDelta::days(3)),
+        ..promo.clone()
+    };
+    let updated = store.update_promo_code(&widened).await.expect("update");
+    assert_eq!((updated.promo.clone(), updated.used), (widened.clone(), 2));
+    assert_eq!(
+        store.get_promo_code(event.id, "TWICE").await.unwrap(),
+        Some(updated)
+    );
+    // The third use the change made room for, and no fourth.
+    store
+        .hold_seat(event.id, &hold_with_code(&event, "TWICE"), now())
+        .await
+        .expect("hold");
+    assert_eq!(
+        store
+            .hold_seat(event.id, &hold_with_code(&event, "TWICE"), now())
+            .await,
+        Err(StoreError::PromoCodeUsedUp("TWICE".into()))
+    );
+    assert_eq!(
+        store
+            .update_promo_code(&PromoCode {
+                code: "NOPE".into(),
+                ..widened
+            })
+            .await,
+        Err(StoreError::NotFound("promo code"))
+    );
 }

@@ -54,7 +54,7 @@ pub use payments::{
     CheckoutDiscount, CheckoutLine, CheckoutRequest, CheckoutSession, Payments, PaymentsError,
     Refund, RefundRequest, SessionSnapshot, SessionStatus,
 };
-pub use promo::{Discount, NewPromoCode, PromoCode, PromoCodeView, PromoRefusal};
+pub use promo::{Discount, NewPromoCode, PromoCode, PromoCodeChange, PromoCodeView, PromoRefusal};
 pub use registration::{
     OrderedTicket, RegistrationRequest, RegistrationSteps, RenderFailure, Step, StepFailure,
     TicketPdf, TicketRenderer,

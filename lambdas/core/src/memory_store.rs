@@ -732,6 +732,22 @@ impl Store for MemoryStore {
         self.state().void_ticket(id)
     }
 
+    async fn rename_ticket(&self, id: TicketId, holder_name: &str) -> Result<Ticket, StoreError> {
+        let mut state = self.state();
+        let ticket = state
+            .tickets
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("ticket"))?;
+        match ticket.status {
+            TicketStatus::Valid => {
+                ticket.attendee.name = holder_name.to_owned();
+                Ok(ticket.clone())
+            }
+            TicketStatus::Used => Err(StoreError::TicketUsed),
+            TicketStatus::Void => Err(StoreError::TicketVoid),
+        }
+    }
+
     async fn redeem_ticket(
         &self,
         id: TicketId,
@@ -780,6 +796,21 @@ impl Store for MemoryStore {
 
     async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
         self.state().create_promo_code(promo)
+    }
+
+    async fn update_promo_code(&self, promo: &PromoCode) -> Result<PromoCodeView, StoreError> {
+        let mut state = self.state();
+        let view = state
+            .promo_codes
+            .get_mut(&(promo.event_id, promo.code.clone()))
+            .ok_or(StoreError::NotFound("promo code"))?;
+        if view.used > promo.max_uses {
+            return Err(StoreError::PromoCodeUsed(view.used));
+        }
+        view.promo.max_uses = promo.max_uses;
+        view.promo.valid_from = promo.valid_from.map(to_millis);
+        view.promo.valid_until = promo.valid_until.map(to_millis);
+        Ok(view.clone())
     }
 
     async fn get_promo_code(

@@ -217,26 +217,88 @@ impl NewPromoCode {
             .map(|t| t.id)
             .filter(|id| ticket_type_ids.contains(id))
             .collect();
-        if !(1..=i64::from(MAX_USES)).contains(&self.max_uses) {
-            errors.add("maxUses", format!("must be between 1 and {MAX_USES}"));
-        }
-        let valid_from = self.valid_from.map(to_millis);
-        let valid_until = self.valid_until.map(to_millis);
-        if let (Some(from), Some(until)) = (valid_from, valid_until)
-            && from >= until
-        {
-            errors.add("validUntil", "must be after validFrom");
-        }
+        let (max_uses, valid_from, valid_until) = checked_limits(
+            &mut errors,
+            self.max_uses,
+            self.valid_from,
+            self.valid_until,
+        );
         let discount = discount.unwrap_or(Discount::Percent(0));
         errors.into_result(|| PromoCode {
             event_id: event.id,
             code,
             discount,
             ticket_type_ids,
-            max_uses: u32::try_from(self.max_uses).unwrap_or(0),
+            max_uses,
             valid_from,
             valid_until,
             created_at: to_millis(created_at),
+        })
+    }
+}
+
+/// The limits a code is created or edited with, checked: its uses and its window.
+fn checked_limits(
+    errors: &mut ValidationErrors,
+    max_uses: i64,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+) -> (u32, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    if !(1..=i64::from(MAX_USES)).contains(&max_uses) {
+        errors.add("maxUses", format!("must be between 1 and {MAX_USES}"));
+    }
+    let (valid_from, valid_until) = (valid_from.map(to_millis), valid_until.map(to_millis));
+    if let (Some(from), Some(until)) = (valid_from, valid_until)
+        && from >= until
+    {
+        errors.add("validUntil", "must be after validFrom");
+    }
+    (
+        u32::try_from(max_uses).unwrap_or(0),
+        valid_from,
+        valid_until,
+    )
+}
+
+/// What an organizer may change of a code: its limits. Its discount and types stay, since
+/// orders were priced by them; a field left out stays as it is, `null` clears a window's end.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromoCodeChange {
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub valid_from: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub valid_until: Option<Option<DateTime<Utc>>>,
+}
+
+/// A field that is present, `null` included: `Some(None)` for `null`, so that a missing field
+/// (the `default`, `None`) can be told apart.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl PromoCodeChange {
+    /// The code as it is after the change, or every problem with it. Whether the new limit
+    /// leaves room for the uses already counted is the store's to judge, atomically.
+    pub fn apply(&self, promo: &PromoCode) -> Result<PromoCode, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let (max_uses, valid_from, valid_until) = checked_limits(
+            &mut errors,
+            self.max_uses.unwrap_or(i64::from(promo.max_uses)),
+            self.valid_from.unwrap_or(promo.valid_from),
+            self.valid_until.unwrap_or(promo.valid_until),
+        );
+        errors.into_result(|| PromoCode {
+            max_uses,
+            valid_from,
+            valid_until,
+            ..promo.clone()
         })
     }
 }
@@ -338,6 +400,26 @@ mod tests {
         );
         assert!(PromoRefusal::UsedUp("X".into()).is_conflict());
         assert!(!PromoRefusal::Unknown("X".into()).is_conflict());
+    }
+
+    #[test]
+    fn a_change_keeps_what_it_leaves_out_and_null_clears_a_window_end() {
+        let promo = code(Discount::Percent(10), vec![]);
+        let change: PromoCodeChange =
+            serde_json::from_str(r#"{"maxUses": 9, "validUntil": null}"#).unwrap();
+        let changed = change.apply(&promo).unwrap();
+        assert_eq!(
+            (changed.max_uses, changed.valid_from, changed.valid_until),
+            (9, promo.valid_from, None)
+        );
+        assert_eq!(changed.discount, promo.discount);
+        let bad: PromoCodeChange =
+            serde_json::from_str(r#"{"maxUses": 0, "validFrom": "2030-01-01T13:00:00Z"}"#).unwrap();
+        assert_eq!(
+            bad.apply(&promo).unwrap_err().fields(),
+            vec!["maxUses", "validUntil"]
+        );
+        assert!(serde_json::from_str::<PromoCodeChange>(r#"{"percentOff": 5}"#).is_err());
     }
 
     #[test]

@@ -102,6 +102,7 @@ impl World {
             clock: self.clock.clone(),
             ids: Arc::new(RandomIds),
             verifier: Arc::new(TicketVerifier::new()),
+            ticket_pdfs: None,
             webhook_secrets: vec![WEBHOOK_SECRET.into()],
             site_url: "https://tickets.invalid".into(),
             hold_minutes: HOLD_MINUTES,

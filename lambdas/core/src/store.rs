@@ -29,10 +29,15 @@ pub enum StoreError {
     /// The promo code a hold asked for has no use left.
     #[error("the promo code {0} has been used up")]
     PromoCodeUsedUp(String),
+    /// A code's limit cannot go below the uses it has: carries them.
+    #[error("the promo code has been used {0} times")]
+    PromoCodeUsed(u32),
     #[error("the hold was released")]
     HoldReleased,
     #[error("the ticket has been used")]
     TicketUsed,
+    #[error("the ticket is void")]
+    TicketVoid,
     #[error("the order is {0} and takes no ticket")]
     OrderClosed(OrderStatus),
     #[error("an order cannot move from {from} to {to}")]
@@ -206,6 +211,10 @@ pub trait Store: Send + Sync {
     /// `VALID` → `VOID` (idempotent). `TicketUsed` if it already admitted someone.
     async fn void_ticket(&self, id: TicketId) -> Result<Ticket, StoreError>;
 
+    /// Puts `holder_name` on a `VALID` ticket (and its registration): `TicketUsed` or
+    /// `TicketVoid` otherwise, `NotFound` for an unknown ticket.
+    async fn rename_ticket(&self, id: TicketId, holder_name: &str) -> Result<Ticket, StoreError>;
+
     /// Admits a ticket once: only from `VALID`, counting the event's check-ins.
     async fn redeem_ticket(
         &self,
@@ -248,6 +257,10 @@ pub trait Store: Send + Sync {
 
     /// Stores a new promo code with no use yet; `AlreadyExists` if the event has the code.
     async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError>;
+
+    /// Replaces a code's limits (`max_uses`, `valid_from`, `valid_until`) with `promo`'s:
+    /// `PromoCodeUsed` when more orders use it than the new limit, `NotFound` for no such code.
+    async fn update_promo_code(&self, promo: &PromoCode) -> Result<PromoCodeView, StoreError>;
 
     /// One of an event's codes (`code` upper case), with its uses.
     async fn get_promo_code(

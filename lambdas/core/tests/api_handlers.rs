@@ -45,6 +45,7 @@ impl Stack {
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             verifier: Arc::new(signer.verifier()),
+            ticket_pdfs: None,
             webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
             site_url: SITE.into(),
             hold_minutes: api::HOLD_MINUTES,
@@ -1055,6 +1056,55 @@ async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
     assert_eq!(free.status, 201, "{}", body_text(&free));
     assert_eq!(free.json_body()["checkoutUrl"], Value::Null);
     assert_eq!(stack.workflow.started().last().unwrap().amount_minor, 0);
+
+    // The organizer changes a code's limits, never below its uses.
+    let change = |code: &str, body: Value| {
+        request("PATCH", "/events/{id}/promo-codes/{code}", &ORGANIZER)
+            .with_path_param("id", &id)
+            .with_path_param("code", code)
+            .with_json(&body)
+    };
+    let message = assert_error(
+        &stack.call(change("friends10", json!({"maxUses": 0}))).await,
+        400,
+    );
+    assert!(message.contains("maxUses"), "{message}");
+    let message = assert_error(
+        &stack
+            .call(change("friends10", json!({"percentOff": 50})))
+            .await,
+        400,
+    );
+    assert!(message.contains("unknown field `percentOff`"), "{message}");
+    assert_error(
+        &stack.call(change("NOPE", json!({"maxUses": 3}))).await,
+        404,
+    );
+    let widened = stack
+        .call(change(
+            "friends10",
+            json!({"maxUses": 3, "validUntil": soon}),
+        ))
+        .await;
+    assert_eq!(widened.status, 200, "{}", body_text(&widened));
+    assert_eq!(
+        (
+            widened.json_body()["maxUses"].clone(),
+            widened.json_body()["used"].clone()
+        ),
+        (json!(3), json!(1))
+    );
+    // Reopened: its window's end cleared, its limit kept.
+    let reopened = stack
+        .call(change("fiver", json!({"validUntil": null})))
+        .await
+        .json_body();
+    assert_eq!(
+        (reopened["validUntil"].clone(), reopened["maxUses"].clone()),
+        (Value::Null, json!(1))
+    );
+    let message = assert_error(&quote(only_standard("FIVER")).await, 409);
+    assert!(message.contains("\"FIVER\" has been used up"), "{message}");
 
     // An unpaid checkout that expires gives its code's use back.
     assert_eq!(

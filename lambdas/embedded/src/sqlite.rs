@@ -1177,6 +1177,28 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn rename_ticket(&self, id: TicketId, holder_name: &str) -> Result<Ticket, StoreError> {
+        let holder_name = holder_name.to_owned();
+        self.write(move |tx| {
+            let ticket = read_ticket(tx, id)?.ok_or(StoreError::NotFound("ticket"))?;
+            match ticket.status {
+                TicketStatus::Used => Err(StoreError::TicketUsed),
+                TicketStatus::Void => Err(StoreError::TicketVoid),
+                TicketStatus::Valid => {
+                    tx.execute(
+                        "UPDATE tickets SET attendee_name = ?1 WHERE id = ?2",
+                        params![holder_name, id.to_string()],
+                    )
+                    .map_err(store_error)?;
+                    let mut ticket = ticket;
+                    ticket.attendee.name = holder_name;
+                    Ok(ticket)
+                }
+            }
+        })
+        .await
+    }
+
     async fn redeem_ticket(
         &self,
         id: TicketId,
@@ -1333,6 +1355,43 @@ impl Store for SqliteStore {
                 false => store_error(error),
             })?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn update_promo_code(&self, promo: &PromoCode) -> Result<PromoCodeView, StoreError> {
+        let promo = promo.clone();
+        self.write(move |tx| {
+            let (event_id, code) = (promo.event_id.to_string(), promo.code.clone());
+            let read = |tx: &Connection| {
+                tx.query_row(
+                    &format!(
+                        "SELECT {PROMO_COLUMNS} FROM promo_codes WHERE event_id = ?1 AND code = ?2"
+                    ),
+                    params![event_id, code],
+                    promo_code,
+                )
+                .optional()
+                .map_err(|error| read_error("promo_codes", &code, error))?
+                .ok_or(StoreError::NotFound("promo code"))
+            };
+            let before = read(tx)?;
+            if before.used > promo.max_uses {
+                return Err(StoreError::PromoCodeUsed(before.used));
+            }
+            tx.execute(
+                "UPDATE promo_codes SET max_uses = ?1, valid_from = ?2, valid_until = ?3 \
+                 WHERE event_id = ?4 AND code = ?5",
+                params![
+                    promo.max_uses,
+                    promo.valid_from.map(to_key),
+                    promo.valid_until.map(to_key),
+                    event_id,
+                    code,
+                ],
+            )
+            .map_err(store_error)?;
+            read(tx)
         })
         .await
     }

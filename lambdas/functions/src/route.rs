@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_runtime::{LambdaEvent, service_fn};
-use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse, Handler};
+use ticket_core::api::{self, ApiError, ApiPorts, ApiResponse, Handler, TicketPdfs};
 use ticket_core::registration::RegistrationRequest;
 use ticket_core::{
     CheckoutRequest, CheckoutSession, FileKey, FilesError, OrderId, Payments, PaymentsError,
@@ -120,6 +120,14 @@ async fn ports_from(config: &LambdaConfig, aws: &SdkConfig) -> Result<ApiPorts, 
         Some(_) => Arc::new(config.workflow(aws)?),
         None => Arc::new(NotGiven("the registration state machine")),
     };
+    // The signing key where the function has it: it draws tickets again (a renamed holder).
+    let ticket_pdfs = match config.signing_key {
+        Some(_) => Some(TicketPdfs {
+            renderer: Arc::new(crate::renderer()),
+            signer: Arc::new(config.signer(aws).await?),
+        }),
+        None => None,
+    };
     Ok(ApiPorts {
         store: Arc::new(config.store(aws)?),
         files,
@@ -128,6 +136,7 @@ async fn ports_from(config: &LambdaConfig, aws: &SdkConfig) -> Result<ApiPorts, 
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         verifier: Arc::new(config.verifier(aws).await?),
+        ticket_pdfs,
         webhook_secrets: config.webhook_secrets(aws).await?,
         site_url: config.site_url.clone().unwrap_or_default(),
         hold_minutes: api::HOLD_MINUTES,

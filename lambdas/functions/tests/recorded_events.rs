@@ -41,6 +41,7 @@ fn ports() -> ApiPorts {
         clock: Arc::new(ManualClock::new(Utc::now())),
         ids: Arc::new(RandomIds),
         verifier: Arc::new(signer.verifier()),
+        ticket_pdfs: None,
         webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
         site_url: "https://tickets.example.org".into(),
         hold_minutes: api::HOLD_MINUTES,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use ticket_cloud::StripePayments;
-use ticket_core::api::{ApiPorts, HOLD_MINUTES};
+use ticket_core::api::{ApiPorts, HOLD_MINUTES, TicketPdfs};
 use ticket_core::reconcile::ReconcilePorts;
 use ticket_core::registration::RegistrationSteps;
 use ticket_core::{Payments, RandomIds, SystemClock};
@@ -372,14 +372,18 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
     // Its webhooks wait until the server answers; deliveries retry meanwhile.
     let simulator_work = simulator.as_ref().map(StripeSimulator::start);
     let ticket_verifier = Arc::new(signer.verifier());
+    let ticket_pdfs = TicketPdfs {
+        renderer: Arc::new(ticket_render::PdfRenderer),
+        signer: Arc::new(signer),
+    };
 
     // The registration saga: executions left running by the last stop resume here.
     let steps = Arc::new(RegistrationSteps {
         store: store.clone(),
         files: files.clone(),
         payments: payments.clone(),
-        renderer: Arc::new(ticket_render::PdfRenderer),
-        signer: Arc::new(signer),
+        renderer: ticket_pdfs.renderer.clone(),
+        signer: ticket_pdfs.signer.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     });
@@ -431,6 +435,7 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         verifier: ticket_verifier,
+        ticket_pdfs: Some(ticket_pdfs),
         webhook_secrets,
         site_url: url.clone(),
         hold_minutes,

@@ -48,7 +48,7 @@ pub struct Gateway {
 pub fn routes(gateway: Gateway) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::exact(gateway.site_origin.clone()))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
     Router::new()
         .route("/api/openapi.json", get(openapi))

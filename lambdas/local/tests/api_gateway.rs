@@ -50,6 +50,7 @@ impl Served {
                 clock: Arc::new(SystemClock),
                 ids: Arc::new(RandomIds),
                 verifier: Arc::new(adapters.signer.verifier()),
+                ticket_pdfs: None,
                 webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
                 site_url: url.clone(),
                 hold_minutes: api::HOLD_MINUTES,

@@ -11,16 +11,17 @@ use std::sync::Arc;
 use asl::{ExecutionStatus, Executor, ExecutorOptions};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
-use ticket_core::api::{self, ApiPorts, ApiRequest, ApiResponse};
+use ticket_core::api::{self, ApiPorts, ApiRequest, ApiResponse, TicketPdfs};
 use ticket_core::testing::FakePayments;
 use ticket_core::testing::api::{
     ATTENDEE, ORGANIZER, OTHER_ATTENDEE, OTHER_ORGANIZER, Who, assert_error, body_text,
     checkout_event, request, signed_delivery,
 };
 use ticket_core::{
-    CheckoutRequest, Clock, EventId, KeyId, ManualClock, OrderId, RandomIds, TicketId,
+    CheckoutRequest, Clock, EventId, FileKey, KeyId, ManualClock, OrderId, RandomIds, TicketId,
     TicketSigner, TicketStatus,
 };
+use ticket_testkit::pdf::{scan, text};
 use ticketd::registration::{self, LocalWorkflow};
 
 use support::{Adapters, WEBHOOK_SECRET};
@@ -59,6 +60,10 @@ impl Stack {
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             verifier: Arc::new(adapters.signer.verifier()),
+            ticket_pdfs: Some(TicketPdfs {
+                renderer: Arc::new(ticket_render::PdfRenderer),
+                signer: adapters.signer.clone(),
+            }),
             webhook_secrets: vec![WEBHOOK_SECRET.to_owned()],
             site_url: SITE.into(),
             hold_minutes: api::HOLD_MINUTES,
@@ -548,4 +553,105 @@ async fn a_late_payment_gets_a_seat_if_one_is_left_and_else_a_refund() {
         "FULFILLED"
     );
     assert_eq!(stack.payments.refund_count(), 1);
+}
+
+#[tokio::test]
+async fn a_buyer_renames_a_holder_until_the_event_starts_and_the_pdf_is_drawn_again() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 0).await;
+    let event_id = event["id"].as_str().unwrap();
+    let (_, ticket_id) = stack.free_ticket(&ATTENDEE, event_id).await;
+    let key = FileKey::for_ticket(event_id.parse().unwrap(), ticket_id);
+    let pdf_before = stack.adapters.files.read(&key).await.unwrap().unwrap();
+    let rename = |who: &Who, id: &str, body: Value| {
+        request("PATCH", "/tickets/{id}", who)
+            .with_path_param("id", id)
+            .with_json(&body)
+    };
+    let id = ticket_id.to_string();
+
+    // Refused, with nothing changed: someone else's ticket, names that cannot go on a ticket.
+    assert_error(
+        &stack
+            .call(rename(
+                &OTHER_ATTENDEE,
+                &id,
+                json!({"holderName": "Mallory"}),
+            ))
+            .await,
+        403,
+    );
+    for (body, needle) in [
+        (json!({"holderName": "Ana\u{7}"}), "holderName"),
+        (
+            json!({"holderName": "x".repeat(201)}),
+            "at most 200 characters",
+        ),
+        (json!({"holderName": "   "}), "holderName"),
+        (
+            json!({"holderName": "Ana", "email": "a@b"}),
+            "unknown field `email`",
+        ),
+        (json!({}), "missing field `holderName`"),
+    ] {
+        let message = assert_error(&stack.call(rename(&ATTENDEE, &id, body.clone())).await, 400);
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_error(
+        &stack
+            .call(rename(&ATTENDEE, &unknown, json!({"holderName": "Ana"})))
+            .await,
+        404,
+    );
+    assert_eq!(
+        stack.adapters.ticket(ticket_id).await.attendee.name,
+        "Zoë Ångström"
+    );
+
+    let renamed = stack
+        .call(rename(
+            &ATTENDEE,
+            &id,
+            json!({"holderName": " Zoë Ångström-Nuñez "}),
+        ))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", body_text(&renamed));
+    assert_eq!(renamed.json_body()["attendeeName"], "Zoë Ångström-Nuñez");
+    // The PDF says the new name and carries the same signed code.
+    let pdf = stack.adapters.files.read(&key).await.unwrap().unwrap();
+    assert!(text(&pdf).contains("Zoë Ångström-Nuñez"), "{}", text(&pdf));
+    assert_eq!(scan(&pdf), scan(&pdf_before));
+    // The door shows the new name, and a used ticket keeps it.
+    let code = scan(&pdf).remove(0);
+    let scanned = stack
+        .call(request("POST", "/scan", &ORGANIZER).with_json(&json!({"code": code})))
+        .await
+        .json_body();
+    assert_eq!(
+        (scanned["result"].as_str(), scanned["attendeeName"].as_str()),
+        (Some("VALID"), Some("Zoë Ångström-Nuñez"))
+    );
+    let message = assert_error(
+        &stack
+            .call(rename(&ATTENDEE, &id, json!({"holderName": "Too Late"})))
+            .await,
+        409,
+    );
+    assert!(message.contains("has been used"), "{message}");
+
+    // Once the event has started, names stay as they are.
+    let (_, other) = stack.free_ticket(&OTHER_ATTENDEE, event_id).await;
+    stack.clock.advance(TimeDelta::days(8));
+    let message = assert_error(
+        &stack
+            .call(rename(
+                &OTHER_ATTENDEE,
+                &other.to_string(),
+                json!({"holderName": "Ana"}),
+            ))
+            .await,
+        409,
+    );
+    assert!(message.contains("the event has started"), "{message}");
 }

@@ -453,6 +453,12 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     Some(json!({"code": "ACCESS-100", "percentOff": 100, "maxUses": 1})),
                     [(403, GROUP), (201, ""), (403, NOT_YOURS), (403, GROUP)],
                 ),
+                "updatePromoCode" => (
+                    Method::PATCH,
+                    format!("/events/{event_id}/promo-codes/access-100"),
+                    Some(json!({"maxUses": 2})),
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
                 "listPromoCodes" => (
                     Method::GET,
                     format!("/events/{event_id}/promo-codes"),
@@ -481,6 +487,18 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     Method::GET,
                     format!("/tickets/{ticket_id}/download"),
                     None,
+                    [
+                        (200, ""),
+                        (403, NOT_YOURS),
+                        (403, NOT_YOURS),
+                        (403, NOT_YOURS),
+                    ],
+                ),
+                // The buyer's ticket, renamed to the name it has: everyone else is refused.
+                "renameTicketHolder" => (
+                    Method::PATCH,
+                    format!("/tickets/{ticket_id}"),
+                    Some(json!({"holderName": "Access Holder"})),
                     [
                         (200, ""),
                         (403, NOT_YOURS),

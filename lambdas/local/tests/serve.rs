@@ -337,7 +337,15 @@ impl Store for BrokenStore {
         broken()
     }
 
+    async fn rename_ticket(&self, _: TicketId, _: &str) -> Result<Ticket, StoreError> {
+        broken()
+    }
+
     async fn create_promo_code(&self, _: &PromoCode) -> Result<(), StoreError> {
+        broken()
+    }
+
+    async fn update_promo_code(&self, _: &PromoCode) -> Result<PromoCodeView, StoreError> {
         broken()
     }
 

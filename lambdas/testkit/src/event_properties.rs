@@ -160,6 +160,7 @@ pub fn ports(store: Arc<dyn Store>, now: DateTime<Utc>) -> ApiPorts {
         clock: Arc::new(ManualClock::new(now)),
         ids: Arc::new(RandomIds),
         verifier: Arc::new(TicketSigner::from_seed(KeyId::new("EP").unwrap(), &[7; 32]).verifier()),
+        ticket_pdfs: None,
         webhook_secrets: vec!["whsec_event_properties".into()],
         site_url: "https://tickets.example.org".into(),
         hold_minutes: api::HOLD_MINUTES,

@@ -32,8 +32,8 @@ use self::expr::Expr;
 use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
     EVENTS_PARTITION, GSI1, GSI2, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded, event_item,
-    event_partition, hold_from_item, hold_item, hold_key, order_from_item, order_item, order_key,
-    organizer_partition, promo_from_item, promo_item, promo_key, registration_item,
+    event_partition, hold_from_item, hold_item, hold_key, n, order_from_item, order_item,
+    order_key, organizer_partition, promo_from_item, promo_item, promo_key, registration_item,
     registration_key, s, ticket_item, ticket_key, user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
@@ -499,6 +499,33 @@ impl Store for DynamoStore {
         Err(contended("void a ticket"))
     }
 
+    async fn rename_ticket(&self, id: TicketId, holder_name: &str) -> Result<Ticket, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            // The read finds the registration item's key; the write's conditions decide.
+            let Some(mut ticket) = self.read_ticket(id).await? else {
+                return Err(StoreError::NotFound("ticket"));
+            };
+            match ticket.status {
+                TicketStatus::Void => return Err(StoreError::TicketVoid),
+                TicketStatus::Used => return Err(StoreError::TicketUsed),
+                TicketStatus::Valid => {}
+            }
+            // A status change to itself, conditioned on `VALID`, with the name beside it.
+            let name = [("attendeeName", holder_name.to_owned())];
+            let writes = self.ticket_writes(&ticket, TicketStatus::Valid, &name)?;
+            match self.transact(writes).await {
+                Ok(()) => {
+                    ticket.attendee.name = holder_name.to_owned();
+                    return Ok(ticket);
+                }
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) if attempt > 0 => backoff(attempt).await,
+                Err(Failure::Refused) => {}
+            }
+        }
+        Err(contended("rename a ticket's holder"))
+    }
+
     async fn redeem_ticket(
         &self,
         id: TicketId,
@@ -625,6 +652,49 @@ impl Store for DynamoStore {
             Ok(()) => Ok(()),
             Err(Failure::Refused) => Err(StoreError::AlreadyExists("promo code")),
             Err(Failure::Store(error)) => Err(error),
+        }
+    }
+
+    async fn update_promo_code(&self, promo: &PromoCode) -> Result<PromoCodeView, StoreError> {
+        let mut expr = Expr::default();
+        let max_uses = expr.name("maxUses");
+        let limit = expr.value(n(promo.max_uses));
+        let mut sets = vec![format!("{max_uses} = {limit}")];
+        let mut removes = Vec::new();
+        for (name, at) in [
+            ("validFrom", promo.valid_from),
+            ("validUntil", promo.valid_until),
+        ] {
+            match at {
+                Some(at) => sets.push(format!(
+                    "{} = {}",
+                    expr.name(name),
+                    expr.value(s(to_key(at)))
+                )),
+                None => removes.push(expr.name(name)),
+            }
+        }
+        let mut update = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update += &format!(" REMOVE {}", removes.join(", "));
+        }
+        // The uses are counted on the same item, so the condition judges the new limit against
+        // the count as it is when the write lands.
+        let condition = format!(
+            "attribute_exists({}) AND {} <= {limit}",
+            expr.name(PK),
+            expr.name("used")
+        );
+        let key = promo_key(promo.event_id, &promo.code);
+        match self.update(key, update, condition, expr).await {
+            Ok(item) => decoded(&item, promo_from_item),
+            Err(Failure::Store(error)) => Err(error),
+            Err(Failure::Refused) => {
+                match self.get_promo_code(promo.event_id, &promo.code).await? {
+                    None => Err(StoreError::NotFound("promo code")),
+                    Some(view) => Err(StoreError::PromoCodeUsed(view.used)),
+                }
+            }
         }
     }
 

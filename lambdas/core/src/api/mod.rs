@@ -11,6 +11,7 @@ pub mod bodies;
 mod checkout;
 mod csv;
 mod events;
+mod holders;
 mod http;
 mod orders;
 mod promo_codes;
@@ -24,8 +25,9 @@ use crate::files::TicketFiles;
 use crate::identity::Group;
 use crate::ids::Ids;
 use crate::payments::Payments;
+use crate::registration::TicketRenderer;
 use crate::store::Store;
-use crate::ticket_code::TicketVerifier;
+use crate::ticket_code::{TicketSigner, TicketVerifier};
 use crate::workflow::Workflow;
 
 pub use attendees::CSV_COLUMNS;
@@ -47,6 +49,8 @@ pub struct ApiPorts {
     pub ids: Arc<dyn Ids>,
     /// Checks the signed codes scanned at the door.
     pub verifier: Arc<TicketVerifier>,
+    /// Draws a ticket again when its holder is renamed; only where that route runs.
+    pub ticket_pdfs: Option<TicketPdfs>,
     /// Stripe's webhook signing secrets (`whsec_...`); more than one while a secret is rotated.
     pub webhook_secrets: Vec<String>,
     /// The hosted site's origin without a trailing slash (`https://tickets.example.org`): where
@@ -55,6 +59,13 @@ pub struct ApiPorts {
     /// How long a checkout holds its seat: [`HOLD_MINUTES`] wherever real Stripe takes the
     /// payment (its sessions last at least 30 minutes); shorter only with ticketd's simulator.
     pub hold_minutes: i64,
+}
+
+/// What draws a ticket's PDF outside the registration: the renderer and the signing key.
+#[derive(Clone)]
+pub struct TicketPdfs {
+    pub renderer: Arc<dyn TicketRenderer>,
+    pub signer: Arc<TicketSigner>,
 }
 
 /// Who may call a route.
@@ -79,10 +90,12 @@ pub enum Handler {
     Quote,
     CreatePromoCode,
     ListPromoCodes,
+    UpdatePromoCode,
     EventAttendees,
     GetOrder,
     MyTickets,
     DownloadTicket,
+    RenameHolder,
     Scan,
     StripeWebhook,
 }
@@ -197,6 +210,13 @@ pub const ROUTES: &[Route] = &[
         "listPromoCodes",
     ),
     route(
+        "PATCH",
+        "/events/{id}/promo-codes/{code}",
+        ORGANIZER,
+        Handler::UpdatePromoCode,
+        "updatePromoCode",
+    ),
+    route(
         "GET",
         "/events/{id}/attendees",
         ORGANIZER,
@@ -223,6 +243,13 @@ pub const ROUTES: &[Route] = &[
         Access::SignedIn,
         Handler::DownloadTicket,
         "downloadTicket",
+    ),
+    route(
+        "PATCH",
+        "/tickets/{id}",
+        Access::SignedIn,
+        Handler::RenameHolder,
+        "renameTicketHolder",
     ),
     route("POST", "/scan", ORGANIZER, Handler::Scan, "scanTicket"),
     // Stripe cannot hold a token: the handler verifies `Stripe-Signature` instead.
@@ -336,10 +363,12 @@ async fn run(
             promo_codes::create(&*ports.store, &*ports.clock, signed_in()?, request).await
         }
         Handler::ListPromoCodes => promo_codes::list(&*ports.store, signed_in()?, request).await,
+        Handler::UpdatePromoCode => promo_codes::update(&*ports.store, signed_in()?, request).await,
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
         Handler::DownloadTicket => orders::download(ports, signed_in()?, request).await,
+        Handler::RenameHolder => holders::rename(ports, signed_in()?, request).await,
         Handler::Scan => {
             scan::scan(
                 &*ports.store,

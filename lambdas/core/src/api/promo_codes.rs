@@ -1,11 +1,14 @@
-//! `POST /events/{id}/promo-codes`, `GET /events/{id}/promo-codes`: an organizer's codes.
+//! `POST /events/{id}/promo-codes`, `GET /events/{id}/promo-codes`,
+//! `PATCH /events/{id}/promo-codes/{code}`: an organizer's codes.
 
 use super::bodies::{PromoCodeBody, PromoCodeList};
 use super::events::own_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::identity::Caller;
-use crate::promo::{MAX_CODES_PER_EVENT, NewPromoCode, PromoCodeView};
+use crate::promo::{
+    MAX_CODES_PER_EVENT, NewPromoCode, PromoCodeChange, PromoCodeView, canonical_code,
+};
 use crate::store::{Store, StoreError};
 
 pub(crate) async fn create(
@@ -59,4 +62,34 @@ pub(crate) async fn list(
             promo_codes: codes.iter().map(PromoCodeBody::from).collect(),
         },
     ))
+}
+
+/// Changes a code's limits: more or fewer uses (never fewer than it has), another window.
+pub(crate) async fn update(
+    store: &dyn Store,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = own_event(store, caller, request).await?;
+    let code = canonical_code(request.path_params.get("code").map_or("", String::as_str));
+    let change: PromoCodeChange = request.json()?;
+    let current = store
+        .get_promo_code(view.event.id, &code)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("promo code"))?;
+    let changed = change
+        .apply(&current.promo)
+        .map_err(|errors| ApiError::invalid_fields(&errors))?;
+    let updated = store
+        .update_promo_code(&changed)
+        .await
+        .map_err(|error| match error {
+            StoreError::PromoCodeUsed(used) => ApiError::conflict(format!(
+                "`maxUses` cannot go below the {used} orders that use the code"
+            )),
+            StoreError::NotFound(_) => ApiError::not_found("promo code"),
+            other => ApiError::store(other),
+        })?;
+    Ok(ApiResponse::json(200, &PromoCodeBody::from(&updated)))
 }

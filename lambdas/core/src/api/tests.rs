@@ -180,10 +180,12 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("quoteOrder", "Quote"),
     ("createPromoCode", "PromoCode"),
     ("listPromoCodes", "PromoCodeList"),
+    ("updatePromoCode", "PromoCode"),
     ("listAttendees", "AttendeePage"),
     ("getOrder", "Order"),
     ("listMyTickets", "TicketPage"),
     ("downloadTicket", "DownloadLink"),
+    ("renameTicketHolder", "Ticket"),
     ("scanTicket", "ScanResult"),
     ("stripeWebhook", "WebhookReceived"),
 ];

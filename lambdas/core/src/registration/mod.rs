@@ -35,7 +35,7 @@ pub use render::{RenderFailure, TICKET_ISSUER, TicketPdf, TicketRenderer};
 pub use steps::{
     Outcome, SeatConfirmed, TicketDelivered, TicketsRecorded, TicketsRendered, Undone,
     confirm_seat, deliver_ticket, fail_order, record_ticket, refund_payment, release_seat,
-    remove_ticket_file, render_ticket, void_ticket,
+    remove_ticket_file, render_ticket, ticket_pdf, void_ticket,
 };
 
 /// The longest order id accepted (Stripe's session ids are about 70 characters).

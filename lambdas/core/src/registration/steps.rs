@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::failure::port_failure;
-use super::render::{TICKET_ISSUER, TicketPdf, TicketRenderer};
+use super::render::{RenderFailure, TICKET_ISSUER, TicketPdf, TicketRenderer};
 use super::{CaughtError, RegistrationRequest, StepFailure, failure_reason};
+use crate::event::Event;
 use crate::files::{FileKey, TicketFiles};
 use crate::ids::{Ids, RegistrationId, TicketId};
-use crate::order::{HoldStatus, NewTickets, Order, OrderStatus, TicketDraft, TicketStatus};
+use crate::order::{HoldStatus, NewTickets, Order, OrderStatus, Ticket, TicketDraft, TicketStatus};
 use crate::payments::Payments;
 use crate::store::{ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::ticket_code::TicketSigner;
@@ -292,27 +293,7 @@ pub async fn render_ticket(
         if ticket.status == TicketStatus::Void {
             return Err(StepFailure::rejected(format!("ticket {ticket_id} is VOID")));
         }
-        let code = signer.sign(ticket.id, ticket.event_id);
-        let ticket_type = event.ticket_type(ticket.ticket_type_id);
-        let pdf = renderer
-            .render(&TicketPdf {
-                event_title: &event.title,
-                starts_at: event.starts_at,
-                venue: &event.venue,
-                attendee_name: &ticket.attendee.name,
-                attendee_email: &ticket.attendee.email,
-                // One type needs no name: the event's own is the ticket's.
-                ticket_type: (event.ticket_types.len() > 1)
-                    .then(|| event.type_name(ticket.ticket_type_id)),
-                ticket_id: ticket.id,
-                // An order of one ticket paid its amount for it; otherwise each its type's price.
-                price: match (order.ticket_ids.len(), ticket_type) {
-                    (1, _) | (_, None) => order.amount,
-                    (_, Some(ticket_type)) => event.price_of(ticket_type),
-                },
-                organizer: TICKET_ISSUER,
-                code: &code,
-            })
+        let pdf = ticket_pdf(renderer, signer, &event, &order, &ticket)
             .map_err(|error| StepFailure::rejected(format!("ticket {ticket_id}: {error}")))?;
         let key = FileKey::for_ticket(ticket.event_id, ticket.id);
         rendered.bytes += pdf.len();
@@ -323,6 +304,36 @@ pub async fn render_ticket(
         rendered.file_keys.push(key.to_string());
     }
     Ok(rendered)
+}
+
+/// A ticket's PDF with its signed code: what RenderTicket draws for every ticket of an order,
+/// and what a renamed holder's ticket is drawn again with.
+pub fn ticket_pdf(
+    renderer: &dyn TicketRenderer,
+    signer: &TicketSigner,
+    event: &Event,
+    order: &Order,
+    ticket: &Ticket,
+) -> Result<Vec<u8>, RenderFailure> {
+    let code = signer.sign(ticket.id, ticket.event_id);
+    let ticket_type = event.ticket_type(ticket.ticket_type_id);
+    renderer.render(&TicketPdf {
+        event_title: &event.title,
+        starts_at: event.starts_at,
+        venue: &event.venue,
+        attendee_name: &ticket.attendee.name,
+        attendee_email: &ticket.attendee.email,
+        // One type needs no name: the event's own is the ticket's.
+        ticket_type: (event.ticket_types.len() > 1).then(|| event.type_name(ticket.ticket_type_id)),
+        ticket_id: ticket.id,
+        // An order of one ticket paid its amount for it; otherwise each its type's price.
+        price: match (order.ticket_ids.len(), ticket_type) {
+            (1, _) | (_, None) => order.amount,
+            (_, Some(ticket_type)) => event.price_of(ticket_type),
+        },
+        organizer: TICKET_ISSUER,
+        code: &code,
+    })
 }
 
 /// Marks the order `FULFILLED` once every ticket file can be read. A file not (yet) visible

@@ -562,9 +562,19 @@ impl Store for FlakyStore {
         self.inner.defer_order_check(id, until).await
     }
 
+    async fn rename_ticket(&self, id: TicketId, holder_name: &str) -> Result<Ticket, StoreError> {
+        self.check()?;
+        self.inner.rename_ticket(id, holder_name).await
+    }
+
     async fn create_promo_code(&self, promo: &PromoCode) -> Result<(), StoreError> {
         self.check()?;
         self.inner.create_promo_code(promo).await
+    }
+
+    async fn update_promo_code(&self, promo: &PromoCode) -> Result<PromoCodeView, StoreError> {
+        self.check()?;
+        self.inner.update_promo_code(promo).await
     }
 
     async fn get_promo_code(

@@ -1,0 +1,96 @@
+//! `PATCH /tickets/{id}`: the buyer puts another holder's name on a ticket until the event
+//! starts; the ticket's PDF is drawn again with it (the same signed code).
+
+use serde::Deserialize;
+
+use super::ApiPorts;
+use super::bodies::TicketBody;
+use super::http::{ApiError, ApiRequest, ApiResponse};
+use crate::files::FileKey;
+use crate::identity::Caller;
+use crate::ids::TicketId;
+use crate::order::{OrderStatus, TicketStatus};
+use crate::registration::{MAX_ATTENDEE_NAME_CHARS, ticket_pdf};
+use crate::store::StoreError;
+use crate::validation::{ValidationErrors, single_line};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Rename {
+    holder_name: String,
+}
+
+pub(crate) async fn rename(
+    ports: &ApiPorts,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let store = &*ports.store;
+    let id: TicketId = request.uuid_param("id")?;
+    let mut errors = ValidationErrors::default();
+    let holder_name = single_line(
+        &mut errors,
+        "holderName",
+        &request.json::<Rename>()?.holder_name,
+        MAX_ATTENDEE_NAME_CHARS,
+    );
+    if !errors.0.is_empty() {
+        return Err(ApiError::invalid_fields(&errors));
+    }
+    let ticket = store
+        .get_ticket(id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    if ticket.user_id != caller.user_id {
+        return Err(ApiError::forbidden("this is not your ticket"));
+    }
+    let event = store
+        .get_event(ticket.event_id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("event"))?
+        .event;
+    if ports.clock.now() >= event.starts_at {
+        return Err(ApiError::conflict(
+            "the event has started: the holder's name can no longer change",
+        ));
+    }
+    // Its PDF is drawn once the order is fulfilled; before that the registration may still be
+    // drawing it, with whichever name it read.
+    let order = store
+        .get_order(&ticket.order_id)
+        .await
+        .map_err(ApiError::store)?
+        .filter(|order| order.status == OrderStatus::Fulfilled)
+        .ok_or_else(|| ApiError::conflict("the order's tickets are not issued yet"))?;
+    let refused = |status: TicketStatus| match status {
+        TicketStatus::Used => ApiError::conflict("the ticket has been used"),
+        _ => ApiError::conflict("the ticket is void"),
+    };
+    let renamed = store
+        .rename_ticket(id, &holder_name)
+        .await
+        .map_err(|error| match error {
+            StoreError::TicketUsed => refused(TicketStatus::Used),
+            StoreError::TicketVoid => refused(TicketStatus::Void),
+            other => ApiError::store(other),
+        })?;
+    // The name is stored first: should drawing fail, the door already shows the new name and
+    // the same request draws the PDF again.
+    let pdfs = ports.ticket_pdfs.as_ref().ok_or_else(|| {
+        ApiError::store(StoreError::Internal(
+            "this function cannot draw tickets".into(),
+        ))
+    })?;
+    let pdf =
+        ticket_pdf(&*pdfs.renderer, &pdfs.signer, &event, &order, &renamed).map_err(|error| {
+            ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}")))
+        })?;
+    ports
+        .files
+        .put_pdf(&FileKey::for_ticket(renamed.event_id, renamed.id), pdf)
+        .await
+        .map_err(ApiError::files)?;
+    Ok(ApiResponse::json(200, &TicketBody::from(&renamed)))
+}
