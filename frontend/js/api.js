@@ -82,6 +82,7 @@ async function errorOf(response) {
 
 export const get = (path, options) => request(path, options);
 export const post = (path, body, options) => request(path, { ...options, method: 'POST', body });
+export const patch = (path, body, options) => request(path, { ...options, method: 'PATCH', body });
 
 /** Path segment encoding for ids that came from a URL. */
 export const seg = (value) => encodeURIComponent(String(value));

@@ -64,6 +64,14 @@ export function dateTime(iso) {
   return dateTimeFormat.format(new Date(iso));
 }
 
+/** `iso` as a `datetime-local` input shows it: local time to the minute ("2026-03-14T19:30"); none → "". */
+export function dateTimeInput(iso) {
+  const date = iso ? new Date(iso) : null;
+  if (!date || Number.isNaN(date.getTime())) return '';
+  const pad = (number) => String(number).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
 /** "Saturday, 14 March 2026". */
 export function longDate(iso) {
   return longDateFormat.format(new Date(iso));

@@ -10,6 +10,10 @@
 //      sees the total; an unknown promo code is refused and buys nothing, A's code takes 10 % off
 //      (quoted again as the quantities change); B pays the discounted total and downloads each
 //      ticket (its holder's name on it, its QR read); the code shows one use.
+//      B then changes the VIP ticket's holder on the order page: a name of 201 characters is
+//      refused with the API's message and the old name kept; a new one with letters beyond
+//      ASCII shows in the list, in the PDF downloaded again (the old name gone, the same code)
+//      and in My tickets, and from then on at the door, in the attendee list and its CSV.
 //   3. A opens the scanner with a fake camera playing B's QR code: VALID with B's name, then
 //      ALREADY USED.
 //   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV;
@@ -48,6 +52,8 @@ const TYPED_TICKETS = [
   { type: 'Standard', holder: 'Dmitri Volkov' },
   { type: 'VIP', holder: 'Carla Mendes' },
 ];
+/** The name the VIP ticket gets once bought (its holder changes before the event). */
+const NEW_HOLDER = 'Zoë Ångström-Nuñez'.normalize('NFC');
 /** The typed event's prices in cents, as the organizer types them in euros. */
 const TYPE_PRICES = { Standard: 1500, VIP: 4000 };
 /** The typed event's promo code, as its organizer makes it. */
@@ -555,6 +561,7 @@ test('an attendee orders tickets of two types, names each holder, sees the total
 
   // The order page: every ticket, its type and holder, each with its own download.
   await page.waitForURL(/\/\?order=/);
+  s.typedOrderId = new URL(page.url()).searchParams.get('order');
   await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
   await page.getByText('Your 3 tickets are ready').waitFor();
   const summary = page.getByRole('region', { name: 'Order summary' });
@@ -594,6 +601,128 @@ test('an attendee orders tickets of two types, names each holder, sees the total
   await orgPage.goto(`${ticketd.url}/?manage=${s.typedEventId}`);
   await orgPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
   assert.equal(await promoUsed.textContent(), `1 / ${PROMO.maxUses}`);
+
+  // The organizer changes the code's limit in its row: 0 is refused next to the field, which
+  // keeps it, and the row is as it was; 3 is saved and the row shows it.
+  const usesField = orgPage.getByLabel(`Max uses for ${PROMO.code}`, { exact: true });
+  const usesError = orgPage.locator(`#promo-edit-${PROMO.code}-max-uses-error`);
+  const saveLimit = orgPage.getByRole('button', { name: `Save ${PROMO.code}`, exact: true });
+  const limitSaved = () => orgPage.waitForResponse((response) => response.request().method() === 'PATCH' && new URL(response.url()).pathname.endsWith(`/promo-codes/${PROMO.code}`));
+  await orgPage.getByRole('button', { name: `Edit ${PROMO.code}`, exact: true }).click();
+  assert.equal(await usesField.inputValue(), String(PROMO.maxUses), 'the form starts from the current limit');
+  await assertLabelled(orgPage);
+  await usesField.fill('0');
+  let limitAnswer = limitSaved();
+  await saveLimit.click();
+  assert.equal((await limitAnswer).status(), 400);
+  assert.deepEqual((await limitAnswer).request().postDataJSON(), { maxUses: 0 }, 'only what changed is sent');
+  await usesError.waitFor();
+  assert.match(await usesError.textContent(), /^Max uses must be between 1 and/);
+  assert.equal(await usesField.getAttribute('aria-invalid'), 'true');
+  assert.equal(await usesField.inputValue(), '0', 'the field keeps what was typed');
+  assert.equal(await promoUsed.textContent(), `1 / ${PROMO.maxUses}`, 'the row is as it was');
+  await usesField.fill('3');
+  limitAnswer = limitSaved();
+  await saveLimit.click();
+  assert.equal((await limitAnswer).status(), 200);
+  await promoUsed.filter({ hasText: /^1 \/ 3$/ }).waitFor();
+  assert.equal(await usesField.count(), 0, 'the form closes');
+});
+
+test("the buyer changes a holder's name on the order page: refused when too long, then on the PDF", async () => {
+  const page = s.buyerPage;
+  const index = TYPED_TICKETS.findIndex((ticket) => ticket.type === 'VIP');
+  const number = index + 1;
+  const ticket = s.typedTickets[index];
+  const oldName = ticket.holder;
+  /** The next answer to a PATCH of a ticket. */
+  const renamed = () => page.waitForResponse((response) => response.request().method() === 'PATCH' && /\/tickets\/[^/]+$/.test(new URL(response.url()).pathname));
+
+  await page.goto(`${ticketd.url}/?order=${s.typedOrderId}`);
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  const row = page.locator(`#order-tickets [data-ticket="${ticket.ticketId}"]`);
+  const holder = row.locator('.ticket-holder');
+  assert.equal(await holder.textContent(), oldName);
+  // Every valid ticket of an event still to come can change its name, each by its own button.
+  assert.equal(await page.getByRole('button', { name: /^Change name on ticket \d$/ }).count(), 3);
+  const change = row.getByRole('button', { name: `Change name on ticket ${number}`, exact: true });
+  const field = page.getByRole('textbox', { name: `Holder name for ticket ${number}`, exact: true });
+  const save = row.getByRole('button', { name: 'Save', exact: true });
+  const error = row.locator('.rename-form .field-error');
+  assert.equal(await field.count(), 0, 'the form opens on request');
+  await change.click();
+  await field.waitFor();
+  assert.equal(await field.inputValue(), oldName, 'the form starts from the current name');
+  assert.equal(await page.evaluate(() => document.activeElement?.name), 'holderName', 'focus goes to the field');
+  assert.equal(await page.getByRole('textbox', { name: /^Holder name for ticket/ }).count(), 1, 'only this ticket’s form is open');
+  await assertLabelled(page);
+
+  // Too long: the API's message next to the field, which keeps what was typed; the name stays.
+  const tooLong = 'Ä'.repeat(201);
+  await field.fill(tooLong);
+  let answer = renamed();
+  await save.click();
+  assert.equal((await answer).status(), 400, 'a name of 201 characters is a 400');
+  await error.waitFor();
+  assert.match(await error.textContent(), /^Holder name .*200 characters/);
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  assert.equal(await field.getAttribute('aria-describedby'), await error.getAttribute('id'));
+  assert.equal(await field.inputValue(), tooLong, 'the field keeps what was typed');
+  assert.equal(await holder.textContent(), oldName, 'the old name stays');
+  await screenshot(page, 'order-rename-refused');
+
+  // Cancel closes the form and changes nothing; opened again it starts afresh.
+  await row.getByRole('button', { name: 'Cancel', exact: true }).click();
+  await change.waitFor();
+  assert.equal(await field.count(), 0);
+  assert.equal(await holder.textContent(), oldName);
+  await change.click();
+  assert.equal(await field.inputValue(), oldName);
+  assert.equal(await error.isVisible(), false, 'the old message is gone');
+
+  // A name beyond ASCII, with spaces around it (the API trims them).
+  await field.fill(`  ${NEW_HOLDER} `);
+  answer = renamed();
+  await save.click();
+  const response = await answer;
+  assert.equal(response.status(), 200);
+  const body = await response.json();
+  assert.equal(body.ticketId, ticket.ticketId);
+  assert.equal(body.attendeeName, NEW_HOLDER, 'the answer is the ticket with its new name');
+  await holder.filter({ hasText: NEW_HOLDER }).waitFor();
+  assert.equal(await holder.textContent(), NEW_HOLDER);
+  await row.getByText('Name changed; download the ticket again for the new PDF.').waitFor();
+  assert.equal(await field.count(), 0, 'the form closes');
+  await row.getByText('Valid').waitFor();
+  for (const [other, { holder: name }] of TYPED_TICKETS.entries()) {
+    if (other !== index) assert.equal(await page.locator('#order-tickets [data-ticket]').nth(other).locator('.ticket-holder').textContent(), name, 'the other tickets keep their names');
+  }
+  await screenshot(page, 'order-renamed');
+
+  // Downloaded again: the PDF names the new holder, not the old, with the same signed code.
+  const downloading = page.waitForEvent('download');
+  await row.getByRole('button', { name: `Download ticket ${number} (PDF) for ${NEW_HOLDER}` }).click();
+  const pdf = join(work.path, `typed-ticket-${number}-renamed.pdf`);
+  await (await downloading).saveAs(pdf);
+  const text = await pdfText(pdf);
+  assert.ok(text.includes(NEW_HOLDER), `the new PDF names ${NEW_HOLDER}: ${text}`);
+  assert.ok(!text.includes(oldName), `the new PDF no longer names ${oldName}`);
+  const dir = await tempDir('ticketd-renamed-');
+  const { code } = await readTicket(pdf, dir.path);
+  await dir.remove();
+  assert.equal(code, ticket.code, 'the same QR code');
+  // From here on (the door, the attendee list, the CSV) the ticket is in the new name.
+  ticket.holder = NEW_HOLDER;
+
+  // The order as the API answers it afresh, and My tickets, show the new name.
+  await page.reload();
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  assert.equal(await holder.textContent(), NEW_HOLDER);
+  await nav(page, 'My tickets');
+  const tickets = page.locator('.ticket-card', { hasText: TYPED_EVENT });
+  await tickets.nth(2).waitFor();
+  const listed = await tickets.evaluateAll((cards) => cards.map((card) => `${card.querySelector('.ticket-type')?.textContent} · ${card.querySelector('.ticket-holder')?.textContent}`));
+  assert.deepEqual(listed.sort(), s.typedTickets.map(({ type, holder: name }) => `${type} · ${name}`).sort());
 });
 
 test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {

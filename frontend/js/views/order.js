@@ -56,7 +56,7 @@ export default async function orderPage({ main, signal, id }) {
     const tickets = order.tickets ?? [];
     replace(statusBox, statusView(order, Date.now() - started > SLOW_MS));
     ticketsBox.hidden = !tickets.length;
-    replace(ticketsBox, tickets.length ? ticketList(order, typeName) : null);
+    replace(ticketsBox, tickets.length ? ticketList(order, typeName, event) : null);
     countText.textContent = ticketsLine(tickets, typeName);
     countFact.hidden = !tickets.length;
   };
@@ -91,46 +91,159 @@ function ticketsLine(tickets, typeName) {
   return [...counts].map(([name, count]) => `${count} × ${name}`).join(', ');
 }
 
-/** Every ticket of the order: type, holder, status and, once the order is fulfilled, its download. */
-function ticketList(order, typeName) {
+/**
+ * Every ticket of the order: type, holder, status and, once the order is fulfilled, its download
+ * and, until the event starts, a way to change the name on it.
+ */
+function ticketList(order, typeName, event) {
   const tickets = order.tickets;
   const several = tickets.length > 1;
+  // The API takes a new name only before the event starts (and says so after).
+  const upcoming = Boolean(event) && new Date(event.startsAt).getTime() > Date.now();
+  /** One ticket's row: `{ element, renamed }`, `renamed` saying the name has just changed. */
+  const row = (ticket, index) => {
+    const status = ticketStatus(ticket.status);
+    const type = typeName(ticket);
+    const number = several ? ` ${index + 1}` : '';
+    // Links exist for a fulfilled order's tickets that are not void.
+    const downloadable = order.status === 'FULFILLED' && ticket.status !== 'VOID';
+    const renamable = upcoming && order.status === 'FULFILLED' && ticket.status === 'VALID';
+    const done = h('p', { class: 'rename-done', role: 'status' });
+    const rename = renamable
+      ? holderRename(
+          { ticketId: ticket.ticketId, holderName: ticket.holderName },
+          {
+            which: several ? `ticket${number}` : 'your ticket',
+            onRenamed: (answer) => {
+              // The answer is the ticket as My tickets lists it (its name is `attendeeName`).
+              tickets[index] = { ...ticket, holderName: answer?.attendeeName ?? ticket.holderName, status: answer?.status ?? ticket.status };
+              const next = row(tickets[index], index);
+              element.replaceWith(next.element);
+              next.renamed();
+            },
+          },
+        )
+      : null;
+    const element = h(
+      'li',
+      { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
+      h('div', { class: 'date-tile', 'aria-hidden': 'true' }, icon('ticket')),
+      h(
+        'div',
+        { class: 'ticket-card-body' },
+        h('h3', { class: 'ticket-card-title ticket-holder', text: ticket.holderName }),
+        h(
+          'p',
+          { class: 'ticket-card-holder' },
+          h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
+          type ? h('span', { class: 'ticket-type', text: type }) : null,
+          several ? h('span', { class: 'muted', text: `Ticket${number} of ${tickets.length}` }) : null,
+        ),
+        done,
+      ),
+      h(
+        'div',
+        { class: 'ticket-card-actions' },
+        downloadable ? downloadButton({ ticketId: ticket.ticketId, orderId: order.orderId }, { small: true, label: `Download ticket${number} (PDF) for ${ticket.holderName}` }) : null,
+        rename?.button,
+      ),
+      rename?.form,
+    );
+    return {
+      element,
+      renamed: () => {
+        // Written once the row is on the page, so the status is announced.
+        done.textContent = 'Name changed; download the ticket again for the new PDF.';
+        (rename?.button ?? done).focus?.();
+      },
+    };
+  };
   return [
     h('h2', { id: 'order-tickets-title', text: several ? `Your ${tickets.length} tickets` : 'Your ticket' }),
     h(
       'ul',
       { class: 'ticket-list' },
-      tickets.map((ticket, index) => {
-        const status = ticketStatus(ticket.status);
-        const type = typeName(ticket);
-        const number = several ? ` ${index + 1}` : '';
-        // Links exist for a fulfilled order's tickets that are not void.
-        const downloadable = order.status === 'FULFILLED' && ticket.status !== 'VOID';
-        return h(
-          'li',
-          { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
-          h('div', { class: 'date-tile', 'aria-hidden': 'true' }, icon('ticket')),
-          h(
-            'div',
-            { class: 'ticket-card-body' },
-            h('h3', { class: 'ticket-card-title ticket-holder', text: ticket.holderName }),
-            h(
-              'p',
-              { class: 'ticket-card-holder' },
-              h('span', { class: ['badge', `badge-${status.tone}`], text: status.text }),
-              type ? h('span', { class: 'ticket-type', text: type }) : null,
-              several ? h('span', { class: 'muted', text: `Ticket${number} of ${tickets.length}` }) : null,
-            ),
-          ),
-          h(
-            'div',
-            { class: 'ticket-card-actions' },
-            downloadable ? downloadButton({ ticketId: ticket.ticketId, orderId: order.orderId }, { small: true, label: `Download ticket${number} (PDF) for ${ticket.holderName}` }) : null,
-          ),
-        );
-      }),
+      tickets.map((ticket, index) => row(ticket, index).element),
     ),
   ];
+}
+
+/**
+ * Changing the name on a ticket (here and in My tickets): a "Change name" button that opens a
+ * small form in its place. Save sends the name as typed (the API trims and checks it) and hands
+ * the API's answer, the ticket, to `onRenamed`; a refusal shows the API's message next to the
+ * field, which keeps what was typed. `which`: "ticket 2", "your ticket", for the labels.
+ */
+export function holderRename({ ticketId, holderName }, { which, onRenamed }) {
+  const inputId = `holder-name-${ticketId}`;
+  const errorId = `${inputId}-error`;
+  const button = h('button', { type: 'button', class: ['button', 'button-secondary', 'button-small'], 'aria-label': `Change name on ${which}`, dataset: { rename: ticketId } }, 'Change name');
+  const input = h('input', { type: 'text', id: inputId, name: 'holderName', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': errorId });
+  const error = h('p', { class: 'field-error', id: errorId, role: 'alert', hidden: true });
+  const save = h('button', { type: 'submit', class: ['button', 'button-primary', 'button-small'], text: 'Save' });
+  const cancel = h('button', { type: 'button', class: ['button', 'button-quiet', 'button-small'], text: 'Cancel' });
+  const form = h(
+    'form',
+    { class: 'rename-form', hidden: true, dataset: { renameForm: ticketId } },
+    h(
+      'div',
+      { class: 'field' },
+      // Seen as "Holder name"; heard as "Holder name for ticket 2", one per ticket.
+      h('label', { for: inputId }, 'Holder name', h('span', { class: 'visually-hidden', text: ` for ${which}` })),
+      h('div', { class: 'rename-row' }, input, h('div', { class: 'rename-actions' }, save, cancel)),
+      error,
+    ),
+  );
+  const showError = (text) => {
+    error.textContent = text ?? '';
+    error.hidden = !text;
+    if (text) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  };
+  const open = () => {
+    input.value = holderName;
+    showError(null);
+    form.hidden = false;
+    button.hidden = true;
+    input.focus();
+    input.select();
+  };
+  const close = () => {
+    form.hidden = true;
+    button.hidden = false;
+    button.focus();
+  };
+  button.addEventListener('click', open);
+  cancel.addEventListener('click', close);
+  input.addEventListener('keydown', (key) => {
+    if (key.key === 'Escape' && !save.disabled) close();
+  });
+  form.addEventListener('submit', async (submitEvent) => {
+    submitEvent.preventDefault();
+    save.disabled = true;
+    cancel.disabled = true;
+    try {
+      const ticket = await api.patch(`/tickets/${api.seg(ticketId)}`, { holderName: input.value });
+      onRenamed(ticket);
+    } catch (problem) {
+      // An ended session has its own page already (see app.js).
+      if (problem?.name === 'AbortError' || problem?.name === 'SessionExpired') return;
+      showError(renameProblem(problem));
+      input.focus();
+    } finally {
+      save.disabled = false;
+      cancel.disabled = false;
+    }
+  });
+  return { button, form };
+}
+
+/** The API's refusal as a sentence: "Holder name must be …" for the field, else its message. */
+function renameProblem(error) {
+  const field = error?.fields?.holderName;
+  if (typeof field === 'string' && field) return `Holder name ${field}`;
+  const text = error?.message || String(error);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function statusView(order, slow) {

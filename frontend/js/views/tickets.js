@@ -4,7 +4,7 @@ import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime, relative } from '../format.js';
 import { dateTile, emptyState, link, pageHeader, routes, ticketStatus } from './common.js';
-import { downloadButton } from './order.js';
+import { downloadButton, holderRename } from './order.js';
 
 export default async function ticketsPage({ main, signal }) {
   setTitle('My tickets');
@@ -41,16 +41,35 @@ export default async function ticketsPage({ main, signal }) {
     main,
     pageHeader('My tickets', { lead: 'Download a ticket any time; each download is a fresh link.' }),
     tickets.length
-      ? h('ul', { class: 'ticket-list' }, tickets.map((ticket) => ticketCard(ticket, events.get(ticket.eventId))))
+      ? h('ul', { class: 'ticket-list' }, tickets.map((ticket) => ticketCard(ticket, events.get(ticket.eventId)).element))
       : emptyState('No tickets yet', 'Tickets you buy appear here, ready to download.', link(routes.home(), { class: 'button button-primary' }, 'Browse events')),
   );
 }
 
+/** One ticket's card: `{ element, renamed }`, `renamed` saying its name has just changed. */
 function ticketCard(ticket, event) {
   // The type's name, from the ticket or else from its event.
   const typeName = ticket.ticketType ?? event?.ticketTypes?.find((type) => type.id === ticket.ticketTypeId)?.name;
   const status = ticketStatus(ticket.status);
-  return h(
+  // The API takes a new name only before the event starts and once the order is issued (it
+  // says so when it is not).
+  const renamable = ticket.status === 'VALID' && Boolean(event) && new Date(event.startsAt).getTime() > Date.now();
+  const done = h('p', { class: 'rename-done', role: 'status' });
+  const rename = renamable
+    ? holderRename(
+        { ticketId: ticket.ticketId, holderName: ticket.attendeeName },
+        {
+          which: `${ticket.attendeeName}’s ticket for ${event.title}`,
+          // The answer is the ticket as this list has it.
+          onRenamed: (answer) => {
+            const next = ticketCard({ ...ticket, ...answer }, event);
+            element.replaceWith(next.element);
+            next.renamed();
+          },
+        },
+      )
+    : null;
+  const element = h(
     'li',
     { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
     event ? dateTile(event.startsAt) : h('div', { class: 'date-tile' }, icon('ticket')),
@@ -74,12 +93,23 @@ function ticketCard(ticket, event) {
         h('span', { class: 'ticket-holder', text: ticket.attendeeName }),
         ticket.usedAt ? h('span', { class: 'muted', text: `Scanned ${relative(ticket.usedAt)}` }) : null,
       ),
+      done,
     ),
     h(
       'div',
       { class: 'ticket-card-actions' },
       ticket.status === 'VOID' ? null : downloadButton({ ticketId: ticket.ticketId, orderId: ticket.orderId }, { small: true, label: `Download ticket${event ? ` for ${event.title}` : ''} (PDF)` }),
+      rename?.button,
       link(routes.order(ticket.orderId), { class: 'text-link' }, 'View order'),
     ),
+    rename?.form,
   );
+  return {
+    element,
+    renamed: () => {
+      // Written once the card is on the page, so the status is announced.
+      done.textContent = 'Name changed; download the ticket again for the new PDF.';
+      rename?.button.focus();
+    },
+  };
 }
