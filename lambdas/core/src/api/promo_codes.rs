@@ -7,7 +7,8 @@ use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::identity::Caller;
 use crate::promo::{
-    MAX_CODES_PER_EVENT, NewPromoCode, PromoCodeChange, PromoCodeView, canonical_code,
+    MAX_CODE_CHARS, MAX_CODES_PER_EVENT, NewPromoCode, PromoCodeChange, PromoCodeView,
+    canonical_code,
 };
 use crate::store::{Store, StoreError};
 
@@ -72,6 +73,10 @@ pub(crate) async fn update(
 ) -> Result<ApiResponse, ApiError> {
     let view = own_event(store, caller, request).await?;
     let code = canonical_code(request.path_params.get("code").map_or("", String::as_str));
+    // No longer code was ever made; a key that long would not even be a valid DynamoDB key.
+    if code.chars().count() > MAX_CODE_CHARS {
+        return Err(ApiError::not_found("promo code"));
+    }
     let change: PromoCodeChange = request.json()?;
     let current = store
         .get_promo_code(view.event.id, &code)
