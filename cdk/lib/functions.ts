@@ -107,15 +107,16 @@ export const SECRET_ENV: Record<SecretName, string> = {
  * The Stripe client's per-request timeout, in seconds: `DEFAULT_TIMEOUT` of
  * lambdas/cloud/src/stripe.rs (a test checks the two agree).
  */
-export const STRIPE_REQUEST_TIMEOUT_SECONDS = 8;
+export const STRIPE_REQUEST_TIMEOUT_SECONDS = 6;
 
 /**
  * Stripe requests one invocation may have to wait for, each up to the timeout above: checkout
- * creates a session and, if the store then fails, expires it and reads its status; a refund is
+ * creates a coupon (with a promo code) and a session and, if the store then fails, expires the
+ * session and reads its status; a refund is
  * created and, once refunded, listed; a 401 re-reads the key and sends the request once more.
  * A function given the Stripe key must outlast that many (a test checks).
  */
-export const STRIPE_CALLS_PER_INVOCATION = 3;
+export const STRIPE_CALLS_PER_INVOCATION = 4;
 
 /** API Gateway HTTP API's integration timeout: a route function must answer within it. */
 export const API_INTEGRATION_TIMEOUT_SECONDS = 30;
@@ -227,7 +228,7 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     secrets: ['stripeSecretKey'],
     startsRegistration: true,
     siteUrl: true,
-    // Three 8 s Stripe requests (create, and after a store failure expire + status) and the
+    // Four 6 s Stripe requests (coupon and session, and after a store failure expire + status) and the
     // store's writes, still inside API Gateway's 30 s: the handler answers, the gateway does not
     // time out first. A killed invocation's held seat is the reconcile pass's to release.
     timeoutSeconds: 29,

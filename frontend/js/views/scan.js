@@ -74,6 +74,7 @@ export default async function scanPage({ main, signal }) {
     const since = Date.now() - lastAt;
     if (source === 'camera' && (since < ANY_CODE_MS || (code === lastCode && since < SAME_CODE_MS))) return;
     busy = true;
+    let checked = false;
     result.className = 'scan-result scan-checking';
     replace(result, h('div', { class: 'scan-icon' }, h('span', { class: 'spinner spinner-large', 'aria-hidden': 'true' })), h('p', { class: 'scan-verdict', text: 'Checking…' }));
     try {
@@ -83,13 +84,16 @@ export default async function scanPage({ main, signal }) {
       addHistory(history, verdict);
       feedback(verdict.result);
       if (source === 'manual') codeInput.value = '';
+      checked = true;
     } catch (error) {
       if (signal.aborted || error?.name === 'AbortError' || error?.name === 'SessionExpired') return;
       result.className = 'scan-result scan-error';
       replace(result, h('div', { class: 'scan-icon' }, icon('alert')), h('p', { class: 'scan-verdict', text: 'Not checked' }), h('p', { class: 'scan-detail', text: `${error.message} Try again.` }));
     } finally {
       busy = false;
-      lastCode = code;
+      // A code that got no verdict (the network or the server failed) is tried again as soon
+      // as the camera sees it, rather than left unchecked until the door is ready for the next.
+      lastCode = checked ? code : null;
       lastAt = Date.now();
     }
   };

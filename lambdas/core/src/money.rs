@@ -29,6 +29,36 @@ const ZERO_DECIMAL: &[&str] = &[
 /// Currencies with three decimal places.
 const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
 
+/// Stripe's smallest card payment in the currencies its "minimum and maximum charge amounts"
+/// list names, in minor units. In any other currency it is the equivalent of 0.50 USD at the
+/// day's rate, which nothing here knows: Stripe then judges.
+const MINIMUM_CHARGES: &[(&str, i64)] = &[
+    ("AED", 200),
+    ("AUD", 50),
+    ("BGN", 100),
+    ("BRL", 50),
+    ("CAD", 50),
+    ("CHF", 50),
+    ("CZK", 1500),
+    ("DKK", 250),
+    ("EUR", 50),
+    ("GBP", 30),
+    ("HKD", 400),
+    ("HUF", 17500),
+    ("INR", 50),
+    ("JPY", 50),
+    ("MXN", 1000),
+    ("MYR", 200),
+    ("NOK", 300),
+    ("NZD", 50),
+    ("PLN", 200),
+    ("RON", 200),
+    ("SEK", 300),
+    ("SGD", 50),
+    ("THB", 1000),
+    ("USD", 50),
+];
+
 /// The largest amount Stripe accepts in one charge, in minor units (eight digits).
 pub const MAX_AMOUNT_MINOR: i64 = 99_999_999;
 
@@ -44,6 +74,14 @@ pub struct UnsupportedCurrency;
 impl Currency {
     pub fn code(&self) -> &str {
         std::str::from_utf8(&self.0).expect("currency codes are ASCII")
+    }
+
+    /// The smallest card payment Stripe takes in this currency, where its list names one.
+    pub fn minimum_charge_minor(&self) -> Option<i64> {
+        MINIMUM_CHARGES
+            .iter()
+            .find(|(code, _)| *code == self.code())
+            .map(|&(_, minimum)| minimum)
     }
 
     /// Digits after the decimal point: 0 for JPY, 3 for KWD, 2 for most.
@@ -155,5 +193,14 @@ mod tests {
         assert_eq!(show(5, eur), "0.05 EUR");
         assert_eq!(show(500, jpy), "500 JPY");
         assert_eq!(show(1005, kwd), "1.005 KWD");
+    }
+
+    #[test]
+    fn stripes_minimum_charge_is_known_for_the_currencies_it_lists() {
+        let minimum = |code: &str| code.parse::<Currency>().unwrap().minimum_charge_minor();
+        assert_eq!(minimum("eur"), Some(50));
+        assert_eq!(minimum("GBP"), Some(30));
+        assert_eq!(minimum("JPY"), Some(50));
+        assert_eq!(minimum("KWD"), None);
     }
 }

@@ -108,7 +108,8 @@ impl PromoCode {
             eligible_tickets += count;
             eligible_minor += price * i64::from(count);
         }
-        if eligible_tickets == 0 {
+        // Only free tickets to discount is nothing to discount.
+        if eligible_tickets == 0 || eligible_minor == 0 {
             return Err(PromoRefusal::NoEligibleTickets(self.code.clone()));
         }
         Ok(match self.discount {
@@ -202,6 +203,14 @@ impl NewPromoCode {
         let mut ticket_type_ids = self.ticket_type_ids.clone().unwrap_or_default();
         ticket_type_ids.sort();
         ticket_type_ids.dedup();
+        // One message, not one per id, for a list longer than the event has types.
+        if ticket_type_ids.len() > event.ticket_types.len() {
+            errors.add(
+                "ticketTypeIds",
+                format!("the event has {} ticket types", event.ticket_types.len()),
+            );
+            ticket_type_ids.clear();
+        }
         for type_id in &ticket_type_ids {
             if event.ticket_type(*type_id).is_none() {
                 errors.add(
@@ -371,6 +380,16 @@ mod tests {
         assert_eq!(cheap_only.discount_minor(&event, &seats(2, 2)), Ok(999));
         assert_eq!(
             cheap_only.discount_minor(&event, &seats(2, 0)),
+            Err(PromoRefusal::NoEligibleTickets("SPRING".into()))
+        );
+        // A code for nothing but free tickets takes nothing off: it does not apply.
+        let free_type = Event {
+            ticket_types: vec![ticket_type(1, 2500), ticket_type(2, 0)],
+            ..event.clone()
+        };
+        let for_free = code(Discount::AmountOff(500), vec![free_type.ticket_types[1].id]);
+        assert_eq!(
+            for_free.discount_minor(&free_type, &seats(1, 1)),
             Err(PromoRefusal::NoEligibleTickets("SPRING".into()))
         );
         let free = code(Discount::Percent(100), vec![]);

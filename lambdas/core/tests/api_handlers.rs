@@ -876,6 +876,7 @@ async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
         json!({"code": "FIVER", "amountOffMinor": 500, "maxUses": 1, "validUntil": soon}),
         json!({"code": "LATER", "percentOff": 20, "maxUses": 1, "validFrom": later}),
         json!({"code": "ON_US", "percentOff": 100, "maxUses": 1}),
+        json!({"code": "NEARLY", "amountOffMinor": 1480, "maxUses": 1}),
     ] {
         let response = create(ORGANIZER, body.clone()).await;
         assert_eq!(response.status, 201, "{body}: {}", body_text(&response));
@@ -967,6 +968,11 @@ async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
             "\"VIP-HALF\" is not valid for the chosen ticket types",
         ),
         (only_standard("LATER"), 409, "\"LATER\" is not valid yet"),
+        (
+            only_standard("nearly"),
+            409,
+            "the order's total, 0.20 EUR, is below the smallest card payment, 0.50 EUR",
+        ),
         (
             only_standard(&"A".repeat(33)),
             400,

@@ -155,6 +155,26 @@ struct Priced {
 }
 
 impl Priced {
+    fn lines(&self, event: &Event) -> Vec<CheckoutLine> {
+        lines(event, &self.tickets)
+    }
+
+    /// What the code takes off, when that is something: a percentage of a cheap order may
+    /// round to nothing, and Stripe takes no coupon of 0.
+    fn discount(&self) -> Option<CheckoutDiscount> {
+        self.promo
+            .as_ref()
+            .filter(|promo| promo.discount_minor > 0)
+            .map(|promo| CheckoutDiscount {
+                label: promo.label.clone(),
+                amount_minor: promo.discount_minor,
+            })
+    }
+
+    fn total(&self, event: &Event) -> Money {
+        order_total(event.currency, &self.lines(event), self.discount().as_ref())
+    }
+
     fn seats(&self) -> Seats {
         self.tickets
             .iter()
@@ -218,19 +238,41 @@ async fn priced_order(
     Ok(priced)
 }
 
-pub(crate) async fn quote(
+/// The event named by the path, still open, and the order the body asks of it, priced: what
+/// a quote answers and a checkout holds.
+async fn open_event_order(
     ports: &ApiPorts,
-    _caller: &Caller,
     request: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    let view = find_event(&*ports.store, request).await?;
-    let event = view.event;
+) -> Result<(Event, Priced), ApiError> {
+    let event = find_event(&*ports.store, request).await?.event;
     let now = ports.clock.now();
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
     }
     let priced = priced_order(ports, &event, request, now).await?;
-    let subtotal = order_total(event.currency, &lines(&event, &priced.tickets), None);
+    // Stripe refuses a card payment below its minimum; a free order pays nothing.
+    let total = priced.total(&event);
+    if let Some(minimum) = event.currency.minimum_charge_minor()
+        && (1..minimum).contains(&total.amount_minor)
+    {
+        let minimum = Money {
+            amount_minor: minimum,
+            ..total
+        };
+        return Err(ApiError::conflict(format!(
+            "the order's total, {total}, is below the smallest card payment, {minimum}"
+        )));
+    }
+    Ok((event, priced))
+}
+
+pub(crate) async fn quote(
+    ports: &ApiPorts,
+    _caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let (event, priced) = open_event_order(ports, request).await?;
+    let subtotal = order_total(event.currency, &priced.lines(&event), None);
     let discount_minor = priced.promo.as_ref().map_or(0, |p| p.discount_minor);
     Ok(ApiResponse::json(
         200,
@@ -249,13 +291,8 @@ pub(crate) async fn checkout(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let view = find_event(&*ports.store, request).await?;
-    let event = view.event;
+    let (event, priced) = open_event_order(ports, request).await?;
     let now = ports.clock.now();
-    if now >= event.starts_at {
-        return Err(ApiError::conflict("the event has already started"));
-    }
-    let priced = priced_order(ports, &event, request, now).await?;
     let new_hold = NewHold {
         id: HoldId::new(&*ports.ids),
         seats: priced.seats(),
@@ -290,11 +327,10 @@ pub(crate) async fn checkout(
         })?;
     let sale = Sale {
         event: &event,
-        tickets: priced.tickets,
-        promo: priced.promo,
+        priced,
         hold: &hold,
     };
-    let (order_id, checkout_url) = if sale.total().amount_minor == 0 {
+    let (order_id, checkout_url) = if sale.total().is_free() {
         (register_free(ports, caller, &sale).await?, None)
     } else {
         let (id, url) = start_payment(ports, caller, &sale).await?;
@@ -343,25 +379,13 @@ fn lines(event: &Event, tickets: &[OrderedTicket]) -> Vec<CheckoutLine> {
 /// promo code's discount.
 struct Sale<'a> {
     event: &'a Event,
-    tickets: Vec<OrderedTicket>,
-    promo: Option<AppliedPromo>,
+    priced: Priced,
     hold: &'a Hold,
 }
 
 impl Sale<'_> {
-    fn lines(&self) -> Vec<CheckoutLine> {
-        lines(self.event, &self.tickets)
-    }
-
-    fn discount(&self) -> Option<CheckoutDiscount> {
-        self.promo.as_ref().map(|promo| CheckoutDiscount {
-            label: promo.label.clone(),
-            amount_minor: promo.discount_minor,
-        })
-    }
-
     fn total(&self) -> Money {
-        order_total(self.event.currency, &self.lines(), self.discount().as_ref())
+        self.priced.total(self.event)
     }
 }
 
@@ -395,7 +419,7 @@ async fn register_free(
         event_id: sale.event.id,
         hold_id: hold.id,
         ticket_type_id: None,
-        tickets: sale.tickets.clone(),
+        tickets: sale.priced.tickets.clone(),
         user_id: caller.user_id.clone(),
         payment_intent_id: None,
         amount_minor: 0,
@@ -447,9 +471,9 @@ async fn start_payment(
         hold_id: hold.id,
         user_id: caller.user_id.clone(),
         currency: event.currency,
-        lines: sale.lines(),
-        discount: sale.discount(),
-        tickets: sale.tickets.clone(),
+        lines: sale.priced.lines(event),
+        discount: sale.priced.discount(),
+        tickets: sale.priced.tickets.clone(),
         customer_email: caller.email.clone(),
         expires_at: hold.expires_at,
         // Stripe fills in `{CHECKOUT_SESSION_ID}`: the order the site then polls.

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use super::ApiPorts;
 use super::bodies::TicketBody;
 use super::http::{ApiError, ApiRequest, ApiResponse};
+use super::orders::own_ticket;
 use crate::files::FileKey;
 use crate::identity::Caller;
-use crate::ids::TicketId;
 use crate::order::{OrderStatus, TicketStatus};
 use crate::registration::{MAX_ATTENDEE_NAME_CHARS, ticket_pdf};
 use crate::store::StoreError;
@@ -26,7 +26,6 @@ pub(crate) async fn rename(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let store = &*ports.store;
-    let id: TicketId = request.uuid_param("id")?;
     let mut errors = ValidationErrors::default();
     let holder_name = single_line(
         &mut errors,
@@ -37,14 +36,7 @@ pub(crate) async fn rename(
     if !errors.0.is_empty() {
         return Err(ApiError::invalid_fields(&errors));
     }
-    let ticket = store
-        .get_ticket(id)
-        .await
-        .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found("ticket"))?;
-    if ticket.user_id != caller.user_id {
-        return Err(ApiError::forbidden("this is not your ticket"));
-    }
+    let ticket = own_ticket(store, caller, request).await?;
     let event = store
         .get_event(ticket.event_id)
         .await
@@ -68,14 +60,15 @@ pub(crate) async fn rename(
         TicketStatus::Used => ApiError::conflict("the ticket has been used"),
         _ => ApiError::conflict("the ticket is void"),
     };
-    let renamed = store
-        .rename_ticket(id, &holder_name)
-        .await
-        .map_err(|error| match error {
-            StoreError::TicketUsed => refused(TicketStatus::Used),
-            StoreError::TicketVoid => refused(TicketStatus::Void),
-            other => ApiError::store(other),
-        })?;
+    let renamed =
+        store
+            .rename_ticket(ticket.id, &holder_name)
+            .await
+            .map_err(|error| match error {
+                StoreError::TicketUsed => refused(TicketStatus::Used),
+                StoreError::TicketVoid => refused(TicketStatus::Void),
+                other => ApiError::store(other),
+            })?;
     // The name is stored first: should drawing fail, the door already shows the new name and
     // the same request draws the PDF again.
     let pdfs = ports.ticket_pdfs.as_ref().ok_or_else(|| {
@@ -83,14 +76,31 @@ pub(crate) async fn rename(
             "this function cannot draw tickets".into(),
         ))
     })?;
-    let pdf =
-        ticket_pdf(&*pdfs.renderer, &pdfs.signer, &event, &order, &renamed).map_err(|error| {
-            ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}")))
-        })?;
-    ports
-        .files
-        .put_pdf(&FileKey::for_ticket(renamed.event_id, renamed.id), pdf)
-        .await
-        .map_err(ApiError::files)?;
-    Ok(ApiResponse::json(200, &TicketBody::from(&renamed)))
+    let mut drawn = renamed;
+    for _ in 0..REDRAWS {
+        let pdf =
+            ticket_pdf(&*pdfs.renderer, &pdfs.signer, &event, &order, &drawn).map_err(|error| {
+                ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}")))
+            })?;
+        ports
+            .files
+            .put_pdf(&FileKey::for_ticket(drawn.event_id, drawn.id), pdf)
+            .await
+            .map_err(ApiError::files)?;
+        // A rename racing this one may have stored its name before our PDF landed over its
+        // own: the file must end with the name the store has.
+        let now = store
+            .get_ticket(drawn.id)
+            .await
+            .map_err(ApiError::store)?
+            .ok_or_else(|| ApiError::not_found("ticket"))?;
+        if now.attendee.name == drawn.attendee.name {
+            break;
+        }
+        drawn = now;
+    }
+    Ok(ApiResponse::json(200, &TicketBody::from(&drawn)))
 }
+
+/// How often a rename draws the PDF at most, should other renames keep racing it.
+const REDRAWS: usize = 3;

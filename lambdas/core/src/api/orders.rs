@@ -130,13 +130,13 @@ pub(crate) async fn my_tickets(
     ))
 }
 
-/// A fresh link to the owner's ticket PDF, once its order is fulfilled.
-pub(crate) async fn download(
-    ports: &ApiPorts,
+/// The ticket named by `{id}`: 400 for a malformed id, 404 for an unknown one, 403 unless the
+/// caller bought it.
+pub(crate) async fn own_ticket(
+    store: &dyn Store,
     caller: &Caller,
     request: &ApiRequest,
-) -> Result<ApiResponse, ApiError> {
-    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
+) -> Result<Ticket, ApiError> {
     let id: TicketId = request.uuid_param("id")?;
     let ticket = store
         .get_ticket(id)
@@ -146,6 +146,17 @@ pub(crate) async fn download(
     if ticket.user_id != caller.user_id {
         return Err(ApiError::forbidden("this is not your ticket"));
     }
+    Ok(ticket)
+}
+
+/// A fresh link to the owner's ticket PDF, once its order is fulfilled.
+pub(crate) async fn download(
+    ports: &ApiPorts,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
+    let ticket = own_ticket(store, caller, request).await?;
     if ticket.status == TicketStatus::Void {
         return Err(ApiError::conflict("the ticket was voided"));
     }
