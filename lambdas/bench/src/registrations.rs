@@ -207,6 +207,7 @@ async fn paid_seats(
     let mut requests = Vec::with_capacity(count as usize);
     for n in 0..count {
         let hold = NewHold {
+            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_type.id),
             promo_code: None,

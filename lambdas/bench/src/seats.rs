@@ -167,6 +167,7 @@ async fn sell(
         let started = Instant::now();
         let now = clock.now();
         let hold = NewHold {
+            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(legacy_type_id(event_id)),
             promo_code: None,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join_all;
 
-use crate::event::{Event, EventStatus, NewEvent, SeatCounts};
+use crate::event::{Event, EventStatus, EventView, NewEvent, SeatCounts};
+use crate::event_edit::{EditRefusal, EventEdit, TicketTypeEdit};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, TicketId, TicketTypeId, UserId};
 use crate::money::Money;
 use crate::order::{
@@ -58,7 +59,12 @@ macro_rules! store_conformance_tests {
             a_hold_takes_a_promo_code_use_and_its_release_gives_it_back,
             race_a_code_of_five_uses_is_used_five_times,
             renaming_a_valid_tickets_holder,
-            a_codes_limits_change_but_never_below_its_uses
+            a_codes_limits_change_but_never_below_its_uses,
+            editing_an_event_changes_it_and_counts_its_version,
+            a_stale_or_overreaching_edit_changes_nothing,
+            a_hold_judged_on_an_older_version_is_refused,
+            a_one_price_event_gains_a_type,
+            race_edits_and_holds_never_pass_a_limit
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -132,6 +138,7 @@ async fn typed_event(store: &SharedStore, capacity: i64, types: &[(&str, i64)]) 
 
 fn hold_of_type(event: &Event, type_index: usize, user_name: &str) -> NewHold {
     NewHold {
+        event_version: None,
         seats: Seats::one(event.ticket_types[type_index].id),
         ..new_hold(event, user_name)
     }
@@ -155,6 +162,7 @@ async fn created_event(store: &SharedStore, capacity: i64) -> Event {
 /// A hold of the event's first ticket type.
 fn new_hold(event: &Event, user_name: &str) -> NewHold {
     NewHold {
+        event_version: None,
         id: id(),
         seats: Seats::one(event.ticket_types[0].id),
         promo_code: None,
@@ -402,6 +410,7 @@ pub async fn holds_need_an_open_event(store: SharedStore) {
         Err(StoreError::NotFound("event"))
     );
     let unknown_type = NewHold {
+        event_version: None,
         seats: Seats::one(id()),
         ..new_hold(&event, "u1")
     };
@@ -555,6 +564,7 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
     let event = typed_event(&store, 5, &[("Standard", 5), ("VIP", 2)]).await;
     let (standard, vip) = (event.ticket_types[0].id, event.ticket_types[1].id);
     let hold = NewHold {
+        event_version: None,
         seats: [standard, vip, standard].into_iter().collect(),
         ..new_hold(&event, "buyer")
     };
@@ -892,6 +902,7 @@ pub async fn a_hold_of_several_seats_takes_all_or_none(store: SharedStore) {
     let event = typed_event(&store, 6, &[("Standard", 3), ("VIP", 3)]).await;
     let (standard, vip) = (event.ticket_types[0].id, event.ticket_types[1].id);
     let order = |counts: &[(TicketTypeId, u32)], user_name: &str| NewHold {
+        event_version: None,
         seats: counts.iter().copied().collect(),
         ..new_hold(&event, user_name)
     };
@@ -986,6 +997,7 @@ pub async fn race_mixed_types_never_exceed_a_quota_or_the_capacity(store: Shared
                 (second, (buyer % 2) as u32),
             ];
             let hold = NewHold {
+                event_version: None,
                 seats: counts.into_iter().collect(),
                 ..new_hold(&event, &format!("buyer{buyer}"))
             };
@@ -1188,6 +1200,7 @@ async fn uses_of(store: &SharedStore, event: &Event, code: &str) -> u32 {
 
 fn hold_with_code(event: &Event, code: &str) -> NewHold {
     NewHold {
+        event_version: None,
         promo_code: Some(code.into()),
         ..new_hold(event, "bargain-hunter")
     }
@@ -1463,4 +1476,292 @@ pub async fn a_codes_limits_change_but_never_below_its_uses(store: SharedStore) 
             .await,
         Err(StoreError::NotFound("promo code"))
     );
+}
+
+/// The event as stored now.
+async fn view_of(store: &SharedStore, event: &Event) -> EventView {
+    store
+        .get_event(event.id)
+        .await
+        .expect("get event")
+        .expect("event exists")
+}
+
+/// Judges `change` of the event as stored now and writes it.
+async fn edited(
+    store: &SharedStore,
+    event: &Event,
+    change: impl FnOnce(&mut EventEdit),
+) -> Result<EventView, StoreError> {
+    let view = view_of(store, event).await;
+    let mut edit = EventEdit::of(&view.event);
+    change(&mut edit);
+    let update = edit.plan(&view, now(), &RandomIds).expect("a valid edit");
+    store.update_event(&update).await
+}
+
+fn new_type(name: &str, price_minor: i64, quota: i64) -> TicketTypeEdit {
+    TicketTypeEdit {
+        id: None,
+        fields: NewTicketType {
+            name: name.into(),
+            price_minor,
+            quota,
+            ..NewTicketType::default()
+        },
+    }
+}
+
+pub async fn editing_an_event_changes_it_and_counts_its_version(store: SharedStore) {
+    let event = typed_event(&store, 10, &[("Standard", 8), ("VIP", 2)]).await;
+    for buyer in ["s1", "s2"] {
+        let hold = hold_of_type(&event, 0, buyer);
+        store.hold_seat(event.id, &hold, now()).await.unwrap();
+    }
+    let later = now() + TimeDelta::days(60);
+    let view = edited(&store, &event, |edit| {
+        edit.title = "Renamed".into();
+        edit.venue = "Hall 2".into();
+        edit.starts_at = Some(later);
+        edit.capacity = 12;
+        edit.ticket_types[0].fields.quota = 5;
+        edit.ticket_types[1].fields.price_minor = 4000;
+        edit.ticket_types.push(new_type("Student", 500, 3));
+    })
+    .await
+    .unwrap();
+    assert_eq!(view.version, 2);
+    let stored = view_of(&store, &event).await;
+    assert_eq!(stored, view, "the write returns the event as stored");
+    let edited_event = &stored.event;
+    assert_eq!(
+        (edited_event.title.as_str(), edited_event.venue.as_str()),
+        ("Renamed", "Hall 2")
+    );
+    assert_eq!((edited_event.starts_at, edited_event.capacity), (later, 12));
+    assert_eq!(edited_event.created_at, event.created_at);
+    let [standard, vip, student] = &edited_event.ticket_types[..] else {
+        panic!("three types: {:?}", edited_event.ticket_types)
+    };
+    assert_eq!((standard.id, standard.quota), (event.ticket_types[0].id, 5));
+    assert_eq!((vip.id, vip.price_minor), (event.ticket_types[1].id, 4000));
+    assert_eq!((student.name.as_str(), student.quota), ("Student", 3));
+    assert_eq!(stored.type_seats(standard.id).taken, 2, "counts are kept");
+    assert_eq!(stored.type_seats(student.id), SeatCounts::default());
+
+    // The new type sells, under its quota and the new capacity.
+    let mut hold = hold_of_type(edited_event, 2, "st1");
+    hold.seats = [(student.id, 3)].into_iter().collect();
+    store.hold_seat(event.id, &hold, now()).await.unwrap();
+    assert_eq!(
+        store
+            .hold_seat(event.id, &hold_of_type(edited_event, 2, "st2"), now())
+            .await,
+        Err(StoreError::TypeSoldOut(student.id))
+    );
+    let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
+    assert_eq!((stats.capacity, stats.held, stats.remaining), (12, 5, 7));
+
+    // Listings sort by the new start.
+    let upcoming = store
+        .list_upcoming_events(now() + TimeDelta::days(45), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        upcoming.items.len(),
+        1,
+        "the moved event starts after day 45"
+    );
+    assert_eq!(upcoming.items[0].event.starts_at, later);
+}
+
+pub async fn a_stale_or_overreaching_edit_changes_nothing(store: SharedStore) {
+    let event = typed_event(&store, 10, &[("Standard", 8), ("VIP", 2)]).await;
+    let before = view_of(&store, &event).await;
+    // Judged while nothing was taken: the quota of 1 and the new VIP price fitted then.
+    let mut edit = EventEdit::of(&event);
+    edit.ticket_types[0].fields.quota = 1;
+    let lower_quota = edit.plan(&before, now(), &RandomIds).unwrap();
+    let mut edit = EventEdit::of(&event);
+    edit.ticket_types[1].fields.price_minor = 9900;
+    let reprice = edit.plan(&before, now(), &RandomIds).unwrap();
+    let mut edit = EventEdit::of(&event);
+    edit.capacity = 2;
+    edit.ticket_types[0].fields.quota = 2;
+    let lower_capacity = edit.plan(&before, now(), &RandomIds).unwrap();
+
+    let mut hold = hold_of_type(&event, 0, "s1");
+    hold.seats = [(event.ticket_types[0].id, 2)].into_iter().collect();
+    store.hold_seat(event.id, &hold, now()).await.unwrap();
+    store
+        .hold_seat(event.id, &hold_of_type(&event, 1, "v1"), now())
+        .await
+        .unwrap();
+    let taken = view_of(&store, &event).await;
+    for update in [&lower_quota, &reprice, &lower_capacity] {
+        assert_eq!(
+            store.update_event(update).await,
+            Err(StoreError::SeatsTaken)
+        );
+    }
+    assert_eq!(view_of(&store, &event).await, taken, "nothing changed");
+
+    let mut edit = EventEdit::of(&event);
+    edit.title = "First".into();
+    let first = edit.plan(&taken, now(), &RandomIds).unwrap();
+    edit.title = "Second, from the same version".into();
+    let second = edit.plan(&taken, now(), &RandomIds).unwrap();
+    assert_eq!(store.update_event(&first).await.unwrap().version, 2);
+    assert_eq!(
+        store.update_event(&second).await,
+        Err(StoreError::EventChanged)
+    );
+    assert_eq!(view_of(&store, &event).await.event.title, "First");
+
+    let mut gone = first.clone();
+    gone.event.id = id();
+    assert_eq!(
+        store.update_event(&gone).await,
+        Err(StoreError::NotFound("event"))
+    );
+}
+
+pub async fn a_hold_judged_on_an_older_version_is_refused(store: SharedStore) {
+    let event = typed_event(&store, 10, &[("Standard", 10)]).await;
+    let pinned = |version| NewHold {
+        event_version: Some(version),
+        ..hold_of_type(&event, 0, "b1")
+    };
+    store.hold_seat(event.id, &pinned(1), now()).await.unwrap();
+    edited(&store, &event, |edit| edit.title = "Edited".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.hold_seat(event.id, &pinned(1), now()).await,
+        Err(StoreError::EventChanged)
+    );
+    assert_eq!(
+        seats(&store, &event).await.taken,
+        1,
+        "the refusal took nothing"
+    );
+    store.hold_seat(event.id, &pinned(2), now()).await.unwrap();
+    assert_eq!(seats(&store, &event).await.taken, 2);
+}
+
+pub async fn a_one_price_event_gains_a_type(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    let general = event.ticket_types[0].id;
+    let mut general_hold = new_hold(&event, "g1");
+    general_hold.seats = [(general, 2)].into_iter().collect();
+    store
+        .hold_seat(event.id, &general_hold, now())
+        .await
+        .unwrap();
+    let view = edited(&store, &event, |edit| {
+        edit.capacity = 12;
+        edit.ticket_types[0].fields.quota = 12;
+        edit.ticket_types.push(new_type("VIP", 9000, 3));
+    })
+    .await
+    .unwrap();
+    let vip = view.event.ticket_types[1].id;
+    let mut hold = new_hold(&view.event, "v1");
+    hold.seats = [(vip, 3)].into_iter().collect();
+    store.hold_seat(event.id, &hold, now()).await.unwrap();
+    store.confirm_hold(event.id, hold.id).await.unwrap();
+    let view = view_of(&store, &event).await;
+    let counts = |taken, sold| SeatCounts {
+        taken,
+        sold,
+        checked_in: 0,
+    };
+    assert_eq!(view.seats, counts(5, 3));
+    assert_eq!(
+        view.type_seats(general),
+        counts(2, 0),
+        "the first type's own seats"
+    );
+    assert_eq!(view.type_seats(vip), counts(3, 3));
+
+    // Its price cannot change while two of its seats are held, though the VIPs are not its.
+    let mut edit = EventEdit::of(&view.event);
+    edit.ticket_types[0].fields.price_minor = 100;
+    assert!(matches!(
+        edit.plan(&view, now(), &RandomIds),
+        Err(EditRefusal::SeatsTaken(_))
+    ));
+    let before_holds = EventView {
+        seats: SeatCounts::default(),
+        type_seats: Default::default(),
+        ..view.clone()
+    };
+    let stale = edit.plan(&before_holds, now(), &RandomIds).unwrap();
+    assert_eq!(
+        store.update_event(&stale).await,
+        Err(StoreError::SeatsTaken)
+    );
+    // Once its seats are back, it can.
+    store
+        .release_hold(event.id, general_hold.id, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    let repriced = edited(&store, &event, |edit| {
+        edit.ticket_types[0].fields.price_minor = 100;
+    })
+    .await
+    .unwrap();
+    assert_eq!(repriced.event.ticket_types[0].price_minor, 100);
+    assert_eq!(repriced.type_seats(general), counts(0, 0));
+    assert_eq!(repriced.type_seats(vip), counts(3, 3));
+}
+
+pub async fn race_edits_and_holds_never_pass_a_limit(store: SharedStore) {
+    let event = typed_event(&store, 40, &[("Standard", 30), ("VIP", 10)]).await;
+    let holds = (0..48).map(|buyer| {
+        let store = store.clone();
+        let hold = hold_of_type(&event, buyer % 2, &format!("b{buyer}"));
+        async move { store.hold_seat(event.id, &hold, now()).await.is_ok() }
+    });
+    // Each edit lowers the capacity and the quotas to what it sees taken plus a little.
+    let edits = (0..6).map(|round| {
+        let store = store.clone();
+        let event = event.clone();
+        async move {
+            let mut written = 0;
+            for _ in 0..4 {
+                let view = view_of(&store, &event).await;
+                let mut edit = EventEdit::of(&view.event);
+                edit.title = format!("Edit {round}");
+                let standard = view.type_seats(event.ticket_types[0].id).taken;
+                let vip = view.type_seats(event.ticket_types[1].id).taken;
+                edit.ticket_types[0].fields.quota = i64::from(standard.max(1) + 2);
+                edit.ticket_types[1].fields.quota = i64::from(vip.max(1) + 1);
+                edit.capacity = i64::from(standard.max(1) + vip.max(1) + 3);
+                let Ok(update) = edit.plan(&view, now(), &RandomIds) else {
+                    continue;
+                };
+                match store.update_event(&update).await {
+                    Ok(_) => written += 1,
+                    Err(StoreError::EventChanged | StoreError::SeatsTaken) => {}
+                    Err(other) => panic!("an edit failed: {other}"),
+                }
+            }
+            written
+        }
+    });
+    let (won, written) = futures::join!(join_all(holds), join_all(edits));
+    let won = won.into_iter().filter(|ok| *ok).count() as u32;
+    let written: u32 = written.into_iter().sum();
+    let view = view_of(&store, &event).await;
+    assert_eq!(view.seats.taken, won, "every hold that won is counted");
+    assert_eq!(view.version, 1 + written, "every edit written is counted");
+    assert!(view.seats.taken <= view.event.capacity, "{view:?}");
+    for ticket_type in &view.event.ticket_types {
+        assert!(
+            view.type_seats(ticket_type.id).taken <= ticket_type.quota,
+            "{view:?}"
+        );
+    }
+    assert!(written > 0, "some edit went through");
 }

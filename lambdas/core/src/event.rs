@@ -104,6 +104,18 @@ impl NewEvent {
         now: DateTime<Utc>,
         ids: &dyn Ids,
     ) -> Result<Event, ValidationErrors> {
+        self.build(id, organizer_id, now, || TicketTypeId::new(ids))
+    }
+
+    /// [`NewEvent::validate`] with each ticket type's id, in the list's order, from `type_id`:
+    /// an edit keeps the ids its types already have.
+    pub(crate) fn build(
+        &self,
+        id: EventId,
+        organizer_id: UserId,
+        now: DateTime<Utc>,
+        type_id: impl FnMut() -> TicketTypeId,
+    ) -> Result<Event, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let title = single_line(&mut errors, "title", &self.title, MAX_TITLE_CHARS);
         let description = multi_line(
@@ -152,7 +164,7 @@ impl NewEvent {
                     capacity,
                     starts_at,
                 };
-                validate_types(&mut errors, types, &limits, || TicketTypeId::new(ids))
+                validate_types(&mut errors, types, &limits, type_id)
             }
             (None, price_minor) => {
                 match price_minor {
@@ -207,6 +219,9 @@ pub struct SeatCounts {
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub event: Event,
+    /// Counts the event's edits from 1: what an edit names to be refused if another came
+    /// first (the API's ETag), and what a hold pins so its prices are the event's own.
+    pub version: u32,
     pub seats: SeatCounts,
     /// A type missing here has no seat taken.
     pub type_seats: BTreeMap<TicketTypeId, SeatCounts>,
@@ -217,6 +232,7 @@ impl EventView {
     pub fn new(event: Event) -> Self {
         Self {
             event,
+            version: 1,
             seats: SeatCounts::default(),
             type_seats: BTreeMap::new(),
         }

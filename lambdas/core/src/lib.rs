@@ -6,6 +6,7 @@ pub mod api;
 pub mod apigw;
 pub mod clock;
 pub mod event;
+pub mod event_edit;
 pub mod files;
 pub mod identity;
 pub mod ids;
@@ -39,6 +40,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{
     Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts, TypeStats, TypeStatus,
 };
+pub use event_edit::{EditRefusal, EventEdit, EventUpdate, TicketTypeEdit};
 pub use files::{DEFAULT_LINK_TTL, FileKey, FilesError, TicketFiles};
 pub use identity::{Caller, DirectoryError, Group, IdentityError, UserDirectory};
 pub use ids::{

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::event::{Event, EventView, SeatCounts};
+use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
 use crate::order::{
     Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
@@ -147,6 +148,25 @@ impl State {
         Ok(())
     }
 
+    fn update_event(&mut self, update: &EventUpdate) -> Result<EventView, StoreError> {
+        let view = self
+            .events
+            .get_mut(&update.event.id)
+            .ok_or(StoreError::NotFound("event"))?;
+        if view.version != update.expected_version {
+            return Err(StoreError::EventChanged);
+        }
+        if !update.seats_fit(view) {
+            return Err(StoreError::SeatsTaken);
+        }
+        view.event = Event {
+            starts_at: to_millis(update.event.starts_at),
+            ..update.event.clone()
+        };
+        view.version += 1;
+        Ok(view.clone())
+    }
+
     /// Events that `keep` takes, by start time (then id), from the page's cursor on.
     fn events_page(
         &self,
@@ -244,6 +264,12 @@ impl State {
         // In SQLite's order: a full or started event refuses even a repeated hold id.
         if now >= view.event.starts_at {
             return Err(StoreError::EventEnded);
+        }
+        if new_hold
+            .event_version
+            .is_some_and(|version| version != view.version)
+        {
+            return Err(StoreError::EventChanged);
         }
         room_for(view, &new_hold.seats)?;
         if self.holds.contains_key(&(event_id, new_hold.id)) {
@@ -657,6 +683,10 @@ impl Store for MemoryStore {
         let now = to_millis(now);
         self.state()
             .events_page(page, |view| view.event.starts_at > now)
+    }
+
+    async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
+        self.state().update_event(update)
     }
 
     async fn hold_seat(

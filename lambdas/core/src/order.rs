@@ -152,6 +152,9 @@ pub struct NewHold {
     pub promo_code: Option<String>,
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
+    /// The event's version the hold's prices were judged by: the hold is refused
+    /// (`EventChanged`) if the event was edited since. `None` takes any version.
+    pub event_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::event::{Event, EventStats, EventView};
+use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
 use crate::order::{
     Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
@@ -26,6 +27,13 @@ pub enum StoreError {
     TypeSoldOut(TicketTypeId),
     #[error("the event has already started")]
     EventEnded,
+    /// The event has another version than the one a hold or an edit was judged against: it
+    /// was edited meanwhile.
+    #[error("the event has been edited meanwhile")]
+    EventChanged,
+    /// An edit's capacity or a type's ceiling is below the seats taken by now.
+    #[error("more seats are taken than the edit allows")]
+    SeatsTaken,
     /// The promo code a hold asked for has no use left.
     #[error("the promo code {0} has been used up")]
     PromoCodeUsedUp(String),
@@ -144,8 +152,14 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
 
+    /// Writes an edit judged by [`EventUpdate`]: `EventChanged` unless the event still has
+    /// the version it was judged against, `SeatsTaken` unless its seats still fit
+    /// ([`EventUpdate::seats_fit`]), `NotFound` for an unknown event. Returns the event with
+    /// its next version.
+    async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError>;
+
     /// Takes every seat of the hold or none, and one use of its promo code with them:
-    /// `SoldOut` when the event's capacity has too few left, `TypeSoldOut` naming a type whose
+    /// `EventChanged` when the hold pins another version of the event than it has, `SoldOut` when the event's capacity has too few left, `TypeSoldOut` naming a type whose
     /// quota has too few, `PromoCodeUsedUp` when the code has no use left, `EventEnded` once
     /// the event has started, `NotFound` for an unknown event, a type it does not have or a
     /// code it does not have. The types' sales windows and order limits, and the code's window

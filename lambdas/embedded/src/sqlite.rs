@@ -20,10 +20,10 @@ use rusqlite::{
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
-    Attendee, Discount, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus,
-    Money, NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest, PromoCode,
-    PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope, SeatCounts, Seats, Store,
-    StoreError, Ticket, TicketId, TicketStatus, TicketType, UserId,
+    Attendee, Discount, Event, EventId, EventUpdate, EventView, FIRST_ORDER_CHECK, Hold, HoldId,
+    HoldStatus, Money, NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest,
+    PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope, SeatCounts,
+    Seats, Store, StoreError, Ticket, TicketId, TicketStatus, TicketType, UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
@@ -205,10 +205,15 @@ CREATE TABLE promo_codes (
 );
 ALTER TABLE holds ADD COLUMN promo_code TEXT;
 "#,
+    r#"
+-- Events change after they are made: `version` counts the edits, and an edit or a hold names
+-- the version it was judged against.
+ALTER TABLE events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
-     price_minor, currency, created_at, taken, sold, checked_in";
+     price_minor, currency, created_at, taken, sold, checked_in, version";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
@@ -389,6 +394,7 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             ticket_types: Vec::new(),
             created_at: instant(row, 9)?,
         },
+        version: row.get(13)?,
         seats: SeatCounts {
             taken: row.get(10)?,
             sold: row.get(11)?,
@@ -539,6 +545,37 @@ fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
 }
 
 // ---- reads shared by several operations ---------------------------------------------------
+
+/// Writes every type of `event` as it is now, in its order: new ones with no seat taken, the
+/// others keeping their counters.
+fn write_types(tx: &Connection, event: &Event) -> Result<(), StoreError> {
+    for (position, ticket_type) in event.ticket_types.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO ticket_types (event_id, id, position, name, description, \
+             price_minor, quota, sales_start, sales_end, max_per_order) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (event_id, id) DO UPDATE SET position = excluded.position, \
+             name = excluded.name, description = excluded.description, \
+             price_minor = excluded.price_minor, quota = excluded.quota, \
+             sales_start = excluded.sales_start, sales_end = excluded.sales_end, \
+             max_per_order = excluded.max_per_order",
+            params![
+                event.id.to_string(),
+                ticket_type.id.to_string(),
+                position as i64,
+                ticket_type.name,
+                ticket_type.description,
+                ticket_type.price_minor,
+                ticket_type.quota,
+                ticket_type.sales_start.map(to_key),
+                ticket_type.sales_end.map(to_key),
+                ticket_type.max_per_order,
+            ],
+        )
+        .map_err(store_error)?;
+    }
+    Ok(())
+}
 
 fn read_event(tx: &Connection, id: EventId) -> Result<Option<EventView>, StoreError> {
     tx.query_row(
@@ -833,33 +870,44 @@ impl Store for SqliteStore {
                 true => StoreError::AlreadyExists("event"),
                 false => store_error(error),
             })?;
-            for (position, ticket_type) in event.ticket_types.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO ticket_types (event_id, id, position, name, description, \
-                     price_minor, quota, sales_start, sales_end, max_per_order) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        event.id.to_string(),
-                        ticket_type.id.to_string(),
-                        position as i64,
-                        ticket_type.name,
-                        ticket_type.description,
-                        ticket_type.price_minor,
-                        ticket_type.quota,
-                        ticket_type.sales_start.map(to_key),
-                        ticket_type.sales_end.map(to_key),
-                        ticket_type.max_per_order,
-                    ],
-                )
-                .map_err(store_error)?;
-            }
-            Ok(())
+            write_types(tx, &event)
         })
         .await
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
         self.read(move |conn| read_event(conn, id)).await
+    }
+
+    async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
+        let update = update.clone();
+        self.write(move |tx| {
+            let event = &update.event;
+            let view = read_event(tx, event.id)?.ok_or(StoreError::NotFound("event"))?;
+            if view.version != update.expected_version {
+                return Err(StoreError::EventChanged);
+            }
+            if !update.seats_fit(&view) {
+                return Err(StoreError::SeatsTaken);
+            }
+            tx.execute(
+                "UPDATE events SET title = ?2, description = ?3, venue = ?4, starts_at = ?5, \
+                 capacity = ?6, price_minor = ?7, version = version + 1 WHERE id = ?1",
+                params![
+                    event.id.to_string(),
+                    event.title,
+                    event.description,
+                    event.venue,
+                    to_key(event.starts_at),
+                    event.capacity,
+                    event.lowest_price().amount_minor,
+                ],
+            )
+            .map_err(store_error)?;
+            write_types(tx, event)?;
+            read_event(tx, event.id)?.ok_or(StoreError::NotFound("event"))
+        })
+        .await
     }
 
     async fn list_organizer_events(
@@ -926,6 +974,7 @@ impl Store for SqliteStore {
             expires_at: new_hold.expires_at,
             created_at: now,
         };
+        let event_version = new_hold.event_version;
         self.write(move |tx| {
             // An open event that sells every type; otherwise the event says what is wrong.
             let Some(view) = read_event(tx, event_id)? else {
@@ -933,6 +982,9 @@ impl Store for SqliteStore {
             };
             if now >= view.event.starts_at {
                 return Err(StoreError::EventEnded);
+            }
+            if event_version.is_some_and(|version| version != view.version) {
+                return Err(StoreError::EventChanged);
             }
             let Some((first_type, _)) = hold.seats.iter().next() else {
                 return Err(StoreError::Internal("a hold of no seat".into()));

@@ -110,6 +110,7 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
     let mut tickets: Vec<Ticket> = Vec::new();
     for n in 0..4 {
         let hold = NewHold {
+            event_version: None,
             id: HoldId::from(Uuid::now_v7()),
             seats: Seats::one(show.ticket_types[0].id),
             promo_code: None,

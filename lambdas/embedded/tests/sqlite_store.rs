@@ -61,7 +61,7 @@ async fn data_survives_reopening_the_file_in_wal_mode() {
         .unwrap();
 
     let reopened = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(reopened.schema_version().unwrap(), 6);
+    assert_eq!(reopened.schema_version().unwrap(), 7);
     assert_eq!(
         reopened.get_event(event.id).await.unwrap().unwrap().event,
         event
@@ -115,8 +115,9 @@ async fn events_from_before_ticket_types_become_one_type_each() {
         .unwrap();
     }
     let store = SqliteStore::open(&db.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let view = store.get_event(event_id).await.unwrap().unwrap();
+    assert_eq!(view.version, 1, "an event from before edits is at its first");
     assert_eq!(
         view.event.ticket_types,
         [TicketType::legacy(event_id, 1500, 3)]

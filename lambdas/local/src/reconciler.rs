@@ -171,6 +171,7 @@ mod tests {
     async fn expired_hold(store: &dyn Store, event_id: EventId) -> HoldId {
         let now = Utc::now();
         let hold = NewHold {
+            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_core::ticket_type::legacy_type_id(event_id)),
             promo_code: None,

@@ -241,6 +241,9 @@ impl Store for BrokenStore {
     async fn get_event(&self, _: EventId) -> Result<Option<EventView>, StoreError> {
         broken()
     }
+    async fn update_event(&self, _: &ticket_core::EventUpdate) -> Result<EventView, StoreError> {
+        broken()
+    }
     async fn list_organizer_events(
         &self,
         _: &UserId,

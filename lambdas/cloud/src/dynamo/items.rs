@@ -94,7 +94,8 @@ pub(crate) fn user_partition(user: &UserId) -> String {
 
 /// The event-item attribute of a ticket type's counter (`Taken`, `Sold`, `CheckedIn`) or of its
 /// `Quota`. The type named by the event's own id (every event of one price, and every event
-/// from before ticket types) has none: its counters are the event's, its quota the capacity.
+/// from before ticket types) has none: its seats are the event's less the other types' (an
+/// edit may add types to it), and its quota is the capacity (an edit keeps it so).
 pub(crate) fn type_attribute(
     event_id: EventId,
     type_id: TicketTypeId,
@@ -103,38 +104,47 @@ pub(crate) fn type_attribute(
     (type_id != legacy_type_id(event_id)).then(|| format!("t{}{what}", type_id.as_uuid().simple()))
 }
 
-/// A new event's item, with no seats taken.
-pub(crate) fn event_item(event: &Event) -> Item {
+/// The attributes of an event that an edit may change (its counters aside), with the index
+/// keys that sort by its start.
+pub(crate) fn editable_attributes(event: &Event) -> Vec<(String, AttributeValue)> {
     let starts = to_key(event.starts_at);
-    let mut item = event_key(event.id);
-    item.extend([
-        ("id".to_owned(), s(event.id.to_string())),
-        ("organizerId".to_owned(), s(event.organizer_id.as_str())),
+    vec![
         ("title".to_owned(), s(&event.title)),
         ("description".to_owned(), s(&event.description)),
         ("venue".to_owned(), s(&event.venue)),
         ("startsAt".to_owned(), s(&starts)),
         ("capacity".to_owned(), n(event.capacity)),
-        ("taken".to_owned(), n(0)),
-        ("sold".to_owned(), n(0)),
-        ("checkedIn".to_owned(), n(0)),
         (
             "priceMinor".to_owned(),
             n(event.lowest_price().amount_minor),
         ),
-        ("currency".to_owned(), s(event.currency.code())),
         (
             "ticketTypes".to_owned(),
             s(serde_json::to_string(&event.ticket_types).expect("ticket types serialize")),
         ),
+        (GSI1SK.to_owned(), s(format!("EVENT#{starts}#{}", event.id))),
+        (GSI2SK.to_owned(), s(format!("{starts}#{}", event.id))),
+    ]
+}
+
+/// A new event's item, with no seats taken.
+pub(crate) fn event_item(event: &Event) -> Item {
+    let mut item = event_key(event.id);
+    item.extend(editable_attributes(event));
+    item.extend([
+        ("id".to_owned(), s(event.id.to_string())),
+        ("organizerId".to_owned(), s(event.organizer_id.as_str())),
+        ("version".to_owned(), n(1)),
+        ("taken".to_owned(), n(0)),
+        ("sold".to_owned(), n(0)),
+        ("checkedIn".to_owned(), n(0)),
+        ("currency".to_owned(), s(event.currency.code())),
         ("createdAt".to_owned(), s(to_key(event.created_at))),
         (
             GSI1PK.to_owned(),
             s(organizer_partition(&event.organizer_id)),
         ),
-        (GSI1SK.to_owned(), s(format!("EVENT#{starts}#{}", event.id))),
         (GSI2PK.to_owned(), s(EVENTS_PARTITION)),
-        (GSI2SK.to_owned(), s(format!("{starts}#{}", event.id))),
     ]);
     for ticket_type in &event.ticket_types {
         for (what, value) in [
@@ -397,20 +407,46 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
     };
     let mut type_seats = BTreeMap::new();
     for ticket_type in &ticket_types {
-        let counter = |what| match type_attribute(id, ticket_type.id, what) {
-            Some(name) => a.number(&name),
-            None => Ok(match what {
-                "Taken" => seats.taken,
-                "Sold" => seats.sold,
-                _ => seats.checked_in,
-            }),
+        let counter = |what| type_attribute(id, ticket_type.id, what).map(|name| a.number(&name));
+        if let (Some(taken), Some(sold), Some(checked_in)) =
+            (counter("Taken"), counter("Sold"), counter("CheckedIn"))
+        {
+            let counts = SeatCounts {
+                taken: taken?,
+                sold: sold?,
+                checked_in: checked_in?,
+            };
+            type_seats.insert(ticket_type.id, counts);
+        }
+    }
+    // The one-price type counts by the event's counters: its seats are the rest.
+    let legacy = legacy_type_id(id);
+    if ticket_types
+        .iter()
+        .any(|ticket_type| ticket_type.id == legacy)
+    {
+        let others = type_seats
+            .values()
+            .fold(SeatCounts::default(), |sum, counts| SeatCounts {
+                taken: sum.taken + counts.taken,
+                sold: sum.sold + counts.sold,
+                checked_in: sum.checked_in + counts.checked_in,
+            });
+        let rest = SeatCounts {
+            taken: seats
+                .taken
+                .checked_sub(others.taken)
+                .ok_or_else(|| corrupt("taken"))?,
+            sold: seats
+                .sold
+                .checked_sub(others.sold)
+                .ok_or_else(|| corrupt("sold"))?,
+            checked_in: seats
+                .checked_in
+                .checked_sub(others.checked_in)
+                .ok_or_else(|| corrupt("checkedIn"))?,
         };
-        let counts = SeatCounts {
-            taken: counter("Taken")?,
-            sold: counter("Sold")?,
-            checked_in: counter("CheckedIn")?,
-        };
-        type_seats.insert(ticket_type.id, counts);
+        type_seats.insert(legacy, rest);
     }
     Ok(EventView {
         event: Event {
@@ -424,6 +460,11 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
             currency: a.parse("currency")?,
             ticket_types,
             created_at: a.time("createdAt")?,
+        },
+        // Items from before edits have no version: their first.
+        version: match a.0.get("version") {
+            None => 1,
+            Some(_) => a.number("version")?,
         },
         seats,
         type_seats,
@@ -644,10 +685,12 @@ mod tests {
             created_at: at("2029-12-01T00:00:00.000Z"),
         });
         item.remove("ticketTypes");
+        item.remove("version");
         item.insert("taken".into(), n(4));
         let view = event_from_item(&item).unwrap();
         assert_eq!(view.event.ticket_types, [TicketType::legacy(id, 1500, 9)]);
         assert_eq!(view.type_seats(legacy_type_id(id)).taken, 4);
+        assert_eq!(view.version, 1, "an item from before edits is at its first");
         let mut hold = hold_item(&Hold {
             id: HoldId::from(Uuid::now_v7()),
             event_id: id,

@@ -22,9 +22,10 @@ use chrono::{DateTime, Utc};
 use ticket_core::page::MAX_PAGE_SIZE;
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
-    Event, EventId, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order, OrderId,
-    OrderStatus, Page, PageRequest, PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome,
-    ReleaseScope, Seats, Store, StoreError, Ticket, TicketId, TicketStatus, UserId, room_for,
+    Event, EventId, EventUpdate, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order,
+    OrderId, OrderStatus, Page, PageRequest, PromoCode, PromoCodeView, Recorded, Redemption,
+    ReleaseOutcome, ReleaseScope, Seats, Store, StoreError, Ticket, TicketId, TicketStatus, UserId,
+    room_for,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
@@ -32,12 +33,12 @@ use self::expr::Expr;
 use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
     EVENTS_PARTITION, GSI1, GSI2, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded, event_item,
-    event_partition, hold_from_item, hold_item, hold_key, n, order_from_item, order_item,
-    order_key, organizer_partition, promo_from_item, promo_item, promo_key, registration_item,
-    registration_key, s, ticket_item, ticket_key, user_partition,
+    event_key, event_partition, hold_from_item, hold_item, hold_key, n, order_from_item,
+    order_item, order_key, organizer_partition, promo_from_item, promo_item, promo_key,
+    registration_item, registration_key, s, ticket_item, ticket_key, user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
-use self::writes::SeatGuard;
+use self::writes::{SeatGuard, event_change};
 
 /// The most tickets one order records: its order item and two items per ticket must fit in
 /// one transaction (100 items), and orders take at most ten anyway.
@@ -111,6 +112,31 @@ impl Store for DynamoStore {
         self.read_event(id).await
     }
 
+    async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
+        let event_id = update.event.id;
+        for attempt in 0..MAX_ATTEMPTS {
+            // The read tells what is wrong without a write, and gives the counts a repriced
+            // one-price type is judged by.
+            let view = self.existing_event(event_id).await?;
+            if view.version != update.expected_version {
+                return Err(StoreError::EventChanged);
+            }
+            if !update.seats_fit(&view) {
+                return Err(StoreError::SeatsTaken);
+            }
+            let (change, condition, expr) = event_change(update, &view);
+            match self
+                .update(event_key(event_id), change, condition, expr)
+                .await
+            {
+                Ok(item) => return items::event_from_item(&item),
+                Err(Failure::Store(error)) => return Err(error),
+                Err(Failure::Refused) => backoff(attempt).await,
+            }
+        }
+        Err(contended("edit an event"))
+    }
+
     async fn list_organizer_events(
         &self,
         organizer: &UserId,
@@ -150,6 +176,7 @@ impl Store for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<Hold, StoreError> {
         let now = to_millis(now);
+        let pinned = hold.event_version;
         let hold = Hold {
             id: hold.id,
             event_id,
@@ -167,12 +194,16 @@ impl Store for DynamoStore {
             if now >= view.event.starts_at {
                 return Err(StoreError::EventEnded);
             }
+            if pinned.is_some_and(|version| version != view.version) {
+                return Err(StoreError::EventChanged);
+            }
             room_for(&view, &hold.seats)?;
             self.promo_use_left(event_id, hold.promo_code.as_deref())
                 .await?;
             let room = SeatGuard::Room {
                 event: &view.event,
                 before: Some(to_key(now)),
+                version: pinned,
             };
             let mut writes = vec![
                 self.count(event_id, &hold.seats, &[("taken", 1)], room)?,
@@ -274,6 +305,7 @@ impl Store for DynamoStore {
             let room = SeatGuard::Room {
                 event: &view.event,
                 before: None,
+                version: None,
             };
             let mut writes = vec![
                 self.hold_change(

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, TimeDelta, Utc};
 use ticket_core::{
-    Event, EventId, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTickets, Order, OrderStatus, Seats,
-    StoreError, Ticket, TicketStatus,
+    Event, EventId, EventUpdate, EventView, FIRST_ORDER_CHECK, HoldId, HoldStatus, NewTickets,
+    Order, OrderStatus, Seats, StoreError, Ticket, TicketStatus,
 };
 
 use super::DynamoStore;
@@ -24,11 +24,24 @@ pub(super) enum SeatGuard<'a> {
     Exists,
     /// Room for the seats under the capacity and each type's quota, as `event` has them: the
     /// write also requires those limits unchanged, since a condition cannot subtract one
-    /// attribute from another. With `before` (a time key), the event must start after it.
+    /// attribute from another. With `before` (a time key), the event must start after it;
+    /// with `version`, the event must still have that version.
     Room {
         event: &'a Event,
         before: Option<String>,
+        version: Option<u32>,
     },
+}
+
+/// The condition that the event item has `version` (an item from before edits has none: its
+/// version is 1).
+pub(super) fn version_is(expr: &mut Expr, version: u32) -> String {
+    let name = expr.name("version");
+    let value = expr.value(n(version));
+    match version {
+        1 => format!("(attribute_not_exists({name}) OR {name} = {value})"),
+        _ => format!("{name} = {value}"),
+    }
 }
 
 impl DynamoStore {
@@ -92,7 +105,12 @@ impl DynamoStore {
         }
         let update = format!("SET {}", sets.join(", "));
         let mut condition = format!("attribute_exists({})", expr.name(PK));
-        if let SeatGuard::Room { event, before } = guard {
+        if let SeatGuard::Room {
+            event,
+            before,
+            version,
+        } = guard
+        {
             // `taken <= limit - wanted`, the limit pinned to the value the room was judged by.
             let mut room = |taken: &str, limit_name: &str, limit: u32, wanted: u32| {
                 let Some(most) = limit.checked_sub(wanted) else {
@@ -122,6 +140,9 @@ impl DynamoStore {
             }
             if let Some(now) = before {
                 condition += &format!(" AND {} > {}", expr.name("startsAt"), expr.value(s(now)));
+            }
+            if let Some(version) = version {
+                condition += &format!(" AND {}", version_is(&mut expr, version));
             }
         }
         self.tx_update(event_key(event_id), update, condition, expr)
@@ -245,4 +266,78 @@ impl DynamoStore {
         );
         self.tx_update(order_key(&order.id), update, condition, expr)
     }
+}
+
+/// The update that writes an edit to the event item, and its condition: the version it was
+/// judged against, and the seats within the new capacity and under each type's ceiling.
+/// `view` is the event as read just before: which types are new, and the counts a repriced
+/// one-price type is judged by.
+pub(super) fn event_change(update: &EventUpdate, view: &EventView) -> (String, String, Expr) {
+    let event = &update.event;
+    let mut attributes = items::editable_attributes(event);
+    attributes.push(("version".to_owned(), n(update.expected_version + 1)));
+    for ticket_type in &event.ticket_types {
+        let is_new = view.event.ticket_type(ticket_type.id).is_none();
+        for (what, value) in [
+            ("Quota", Some(ticket_type.quota)),
+            ("Taken", is_new.then_some(0)),
+            ("Sold", is_new.then_some(0)),
+            ("CheckedIn", is_new.then_some(0)),
+        ] {
+            if let (Some(name), Some(value)) =
+                (items::type_attribute(event.id, ticket_type.id, what), value)
+            {
+                attributes.push((name, n(value)));
+            }
+        }
+    }
+    let mut expr = Expr::default();
+    let sets: Vec<String> = attributes
+        .into_iter()
+        .map(|(name, value)| format!("{} = {}", expr.name(&name), expr.value(value)))
+        .collect();
+    let mut conditions = vec![
+        format!("attribute_exists({})", expr.name(PK)),
+        version_is(&mut expr, update.expected_version),
+        format!(
+            "{} <= {}",
+            expr.name("taken"),
+            expr.value(n(event.capacity))
+        ),
+    ];
+    for (&type_id, &ceiling) in &update.type_ceilings {
+        match items::type_attribute(event.id, type_id, "Taken") {
+            Some(taken) => conditions.push(format!(
+                "{} <= {}",
+                expr.name(&taken),
+                expr.value(n(ceiling))
+            )),
+            // The one-price type's seats are the event's less the other types': a condition
+            // cannot subtract, so the others are pinned to the counts read.
+            None if ceiling < event.capacity => {
+                let mut others = 0;
+                for (&other, counts) in &view.type_seats {
+                    if let Some(name) = items::type_attribute(event.id, other, "Taken") {
+                        conditions.push(format!(
+                            "{} = {}",
+                            expr.name(&name),
+                            expr.value(n(counts.taken))
+                        ));
+                        others += counts.taken;
+                    }
+                }
+                conditions.push(format!(
+                    "{} <= {}",
+                    expr.name("taken"),
+                    expr.value(n(ceiling + others))
+                ));
+            }
+            None => {}
+        }
+    }
+    (
+        format!("SET {}", sets.join(", ")),
+        conditions.join(" AND "),
+        expr,
+    )
 }

@@ -38,6 +38,10 @@ pub struct EventBody {
     /// In the organizer's order; their seats are in `availability`.
     pub ticket_types: Vec<TicketTypeBody>,
     pub created_at: DateTime<Utc>,
+    /// Counts the event's edits from 1; also its ETag (`"3"`), which an edit names in
+    /// `If-Match`.
+    #[schemars(range(min = 1))]
+    pub version: u32,
     /// Whether the caller organizes the event.
     pub organized_by_you: bool,
     pub availability: EventStats,
@@ -92,6 +96,7 @@ impl EventBody {
             currency: event.currency.code().to_owned(),
             ticket_types: event.ticket_types.iter().map(Into::into).collect(),
             created_at: event.created_at,
+            version: view.version,
             organized_by_you: event.organizer_id == caller.user_id,
             availability: view.stats(now),
         }

@@ -7,7 +7,8 @@ use super::ApiPorts;
 use super::bodies::{CheckoutStarted, Quote};
 use super::events::find_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
-use crate::event::Event;
+use crate::event::{Event, EventView};
+use crate::event_edit::EDIT_RETRIES;
 use crate::identity::Caller;
 use crate::ids::{HoldId, OrderId, TicketTypeId};
 use crate::money::Money;
@@ -243,13 +244,14 @@ async fn priced_order(
 async fn open_event_order(
     ports: &ApiPorts,
     request: &ApiRequest,
-) -> Result<(Event, Priced), ApiError> {
-    let event = find_event(&*ports.store, request).await?.event;
+) -> Result<(EventView, Priced), ApiError> {
+    let view = find_event(&*ports.store, request).await?;
+    let event = &view.event;
     let now = ports.clock.now();
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
     }
-    let priced = priced_order(ports, &event, request, now).await?;
+    let priced = priced_order(ports, event, request, now).await?;
     // Stripe refuses a card payment below its minimum; a free order pays nothing.
     let total = priced.total(&event);
     if let Some(minimum) = event.currency.minimum_charge_minor()
@@ -263,7 +265,7 @@ async fn open_event_order(
             "the order's total, {total}, is below the smallest card payment, {minimum}"
         )));
     }
-    Ok((event, priced))
+    Ok((view, priced))
 }
 
 pub(crate) async fn quote(
@@ -271,7 +273,7 @@ pub(crate) async fn quote(
     _caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let (event, priced) = open_event_order(ports, request).await?;
+    let (EventView { event, .. }, priced) = open_event_order(ports, request).await?;
     let subtotal = order_total(event.currency, &priced.lines(&event), None);
     let discount_minor = priced.promo.as_ref().map_or(0, |p| p.discount_minor);
     Ok(ApiResponse::json(
@@ -291,20 +293,53 @@ pub(crate) async fn checkout(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let (event, priced) = open_event_order(ports, request).await?;
-    let now = ports.clock.now();
-    let new_hold = NewHold {
-        id: HoldId::new(&*ports.ids),
-        seats: priced.seats(),
-        promo_code: priced.promo.as_ref().map(|promo| promo.code.clone()),
-        user_id: caller.user_id.clone(),
-        expires_at: now + TimeDelta::minutes(ports.hold_minutes),
+    let (event, priced, hold) = hold_seats(ports, caller, request).await?;
+    let sale = Sale {
+        event: &event,
+        priced,
+        hold: &hold,
     };
-    let hold = ports
-        .store
-        .hold_seat(event.id, &new_hold, now)
-        .await
-        .map_err(|error| match error {
+    let (order_id, checkout_url) = if sale.total().is_free() {
+        (register_free(ports, caller, &sale).await?, None)
+    } else {
+        let (id, url) = start_payment(ports, caller, &sale).await?;
+        (id, Some(url))
+    };
+    Ok(ApiResponse::json(
+        201,
+        &CheckoutStarted {
+            order_id,
+            checkout_url,
+            hold_expires_at: hold.expires_at,
+        },
+    ))
+}
+
+/// Judges and prices the order and holds its seats. A hold pins the event's version its prices
+/// were judged by: if the organizer edited the event meanwhile, the order is judged again.
+async fn hold_seats(
+    ports: &ApiPorts,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<(Event, Priced, Hold), ApiError> {
+    for _ in 0..EDIT_RETRIES {
+        let (view, priced) = open_event_order(ports, request).await?;
+        let event = view.event;
+        let now = ports.clock.now();
+        let new_hold = NewHold {
+            id: HoldId::new(&*ports.ids),
+            seats: priced.seats(),
+            promo_code: priced.promo.as_ref().map(|promo| promo.code.clone()),
+            user_id: caller.user_id.clone(),
+            expires_at: now + TimeDelta::minutes(ports.hold_minutes),
+            event_version: Some(view.version),
+        };
+        let refused = match ports.store.hold_seat(event.id, &new_hold, now).await {
+            Ok(hold) => return Ok((event, priced, hold)),
+            Err(StoreError::EventChanged) => continue,
+            Err(error) => error,
+        };
+        return Err(match refused {
             StoreError::SoldOut => ApiError::conflict(match new_hold.seats.total() {
                 1 => "the event is sold out".to_owned(),
                 wanted => format!("the event has fewer than {wanted} seats left"),
@@ -324,25 +359,10 @@ pub(crate) async fn checkout(
             )),
             StoreError::NotFound(_) => ApiError::not_found("event"),
             other => ApiError::store(other),
-        })?;
-    let sale = Sale {
-        event: &event,
-        priced,
-        hold: &hold,
-    };
-    let (order_id, checkout_url) = if sale.total().is_free() {
-        (register_free(ports, caller, &sale).await?, None)
-    } else {
-        let (id, url) = start_payment(ports, caller, &sale).await?;
-        (id, Some(url))
-    };
-    Ok(ApiResponse::json(
-        201,
-        &CheckoutStarted {
-            order_id,
-            checkout_url,
-            hold_expires_at: hold.expires_at,
-        },
+        });
+    }
+    Err(ApiError::conflict(
+        "the event is being edited by its organizer; try again",
     ))
 }
 

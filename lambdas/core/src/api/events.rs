@@ -1,12 +1,18 @@
-//! `POST /events`, `GET /events`, `GET /events/{id}`, `GET /events/{id}/stats`.
+//! `POST /events`, `GET /events`, `GET /events/{id}`, `PUT /events/{id}`,
+//! `GET /events/{id}/stats`.
+//!
+//! An event's version is its ETag (`"3"`): an edit must name the version it was made from in
+//! `If-Match`, so of two organizers editing at once the second is told (412) instead of
+//! silently undoing the first's change.
 
 use super::bodies::{EventBody, PageBody};
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::event::{EventView, NewEvent};
+use crate::event_edit::{EDIT_RETRIES, EditRefusal, EventEdit};
 use crate::identity::Caller;
 use crate::ids::{EventId, Ids};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub(crate) async fn create(
     store: &dyn Store,
@@ -22,7 +28,83 @@ pub(crate) async fn create(
         .map_err(|errors| ApiError::invalid_fields(&errors))?;
     store.create_event(&event).await.map_err(ApiError::store)?;
     let view = EventView::new(event);
-    Ok(ApiResponse::json(201, &EventBody::of(&view, caller, now)))
+    Ok(event_response(201, &view, caller, now))
+}
+
+/// An event's body with its version as the ETag.
+fn event_response(
+    status: u16,
+    view: &EventView,
+    caller: &Caller,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResponse {
+    ApiResponse::json(status, &EventBody::of(view, caller, now))
+        .with_header("etag", format!("\"{}\"", view.version))
+}
+
+/// The version `If-Match` names: 428 without one, 400 for anything but one strong ETag.
+fn if_match(request: &ApiRequest) -> Result<u32, ApiError> {
+    let header = request.header("if-match").ok_or_else(|| {
+        ApiError::new(
+            428,
+            "an edit needs If-Match with the event's ETag (from GET /events/{id})",
+        )
+    })?;
+    header
+        .trim()
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|version| version.parse().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("If-Match must be one of the event's ETags, such as \"3\"")
+        })
+}
+
+/// Changes an event and its ticket types, as the organizer last saw it (If-Match).
+pub(crate) async fn update(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    ids: &dyn Ids,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let mut view = own_event(store, caller, request).await?;
+    let seen = if_match(request)?;
+    let edit: EventEdit = request.json()?;
+    for _ in 0..EDIT_RETRIES {
+        if view.version != seen {
+            return Err(ApiError::new(
+                412,
+                format!(
+                    "the event has changed since version {seen} (it is at version {}): load \
+                     it again and redo the edit",
+                    view.version
+                ),
+            ));
+        }
+        let now = clock.now();
+        let update = edit
+            .plan(&view, now, ids)
+            .map_err(|refusal| match refusal {
+                EditRefusal::Invalid(errors) => ApiError::invalid_fields(&errors),
+                EditRefusal::Started => {
+                    ApiError::conflict("the event has started: it can no longer change")
+                }
+                EditRefusal::SeatsTaken(problems) => ApiError::conflict(problems.join("; ")),
+            })?;
+        match store.update_event(&update).await {
+            Ok(updated) => return Ok(event_response(200, &updated, caller, now)),
+            // Judged again on what the store has now: another edit, or seats taken meanwhile.
+            Err(StoreError::EventChanged | StoreError::SeatsTaken) => {
+                view = find_event(store, request).await?;
+            }
+            Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
+            Err(other) => return Err(ApiError::store(other)),
+        }
+    }
+    Err(ApiError::conflict(
+        "seats are being taken too fast to judge the edit; try again",
+    ))
 }
 
 /// Upcoming events for everyone; `?mine=true` lists the organizer's own events, past and
@@ -64,10 +146,7 @@ pub(crate) async fn get(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let view = find_event(store, request).await?;
-    Ok(ApiResponse::json(
-        200,
-        &EventBody::of(&view, caller, clock.now()),
-    ))
+    Ok(event_response(200, &view, caller, clock.now()))
 }
 
 pub(crate) async fn stats(

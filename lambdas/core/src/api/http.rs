@@ -194,6 +194,12 @@ impl ApiResponse {
         }
     }
 
+    /// The response with one more header (`name` lower case).
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

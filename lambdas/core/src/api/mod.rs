@@ -85,6 +85,7 @@ pub enum Handler {
     CreateEvent,
     ListEvents,
     GetEvent,
+    UpdateEvent,
     EventStats,
     Checkout,
     Quote,
@@ -173,6 +174,13 @@ pub const ROUTES: &[Route] = &[
         Access::SignedIn,
         Handler::GetEvent,
         "getEvent",
+    ),
+    route(
+        "PUT",
+        "/events/{id}",
+        ORGANIZER,
+        Handler::UpdateEvent,
+        "updateEvent",
     ),
     route(
         "GET",
@@ -354,6 +362,16 @@ async fn run(
             events::list(&*ports.store, &*ports.clock, signed_in()?, request).await
         }
         Handler::GetEvent => events::get(&*ports.store, &*ports.clock, signed_in()?, request).await,
+        Handler::UpdateEvent => {
+            events::update(
+                &*ports.store,
+                &*ports.clock,
+                &*ports.ids,
+                signed_in()?,
+                request,
+            )
+            .await
+        }
         Handler::EventStats => {
             events::stats(&*ports.store, &*ports.clock, signed_in()?, request).await
         }

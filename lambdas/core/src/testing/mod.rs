@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::event::{Event, EventStats, EventView};
+use crate::event_edit::EventUpdate;
 use crate::files::{FileKey, FilesError, TicketFiles};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
 use crate::order::{Hold, NewHold, NewTickets, Order, OrderStatus, Recorded, Ticket};
@@ -406,6 +407,11 @@ impl Store for FlakyStore {
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
         self.check()?;
         self.inner.get_event(id).await
+    }
+
+    async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
+        self.check()?;
+        self.inner.update_event(update).await
     }
 
     async fn list_organizer_events(
