@@ -39,7 +39,8 @@ export class Api extends Construct {
       corsPreflight: {
         allowOrigins: [props.siteOrigin],
         allowMethods: [...methods.map((m) => apigwv2.CorsHttpMethod[m]), apigwv2.CorsHttpMethod.OPTIONS],
-        allowHeaders: ['authorization', 'content-type'],
+        allowHeaders: ['authorization', 'content-type', 'if-match'],
+        exposeHeaders: ['etag'],
         allowCredentials: false,
         maxAge: Duration.hours(1),
       },

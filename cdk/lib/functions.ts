@@ -214,6 +214,12 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: 'read',
   },
   {
+    binary: 'update-event',
+    purpose: 'PUT /events/{id}: an organizer edits an event and its ticket types (If-Match names the version edited).',
+    routes: [{ method: 'PUT', path: '/events/{id}', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
     binary: 'get-event-stats',
     purpose: "GET /events/{id}/stats: held, sold, remaining and checked in, for the event's organizer.",
     routes: [{ method: 'GET', path: '/events/{id}/stats', auth: 'jwt' }],

@@ -1121,3 +1121,246 @@ async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
     );
     assert_eq!(uses("FRIENDS10").await, 0);
 }
+
+/// `PUT /events/{id}` as `who`, naming `etag` in If-Match when given.
+fn edit_request(who: &Who, id: &str, etag: Option<&str>, body: &Value) -> ApiRequest {
+    let request = request("PUT", "/events/{id}", who)
+        .with_path_param("id", id)
+        .with_json(body);
+    match etag {
+        Some(etag) => request.with_header("If-Match", etag),
+        None => request,
+    }
+}
+
+/// The editable part of an event body, as the site sends it back.
+fn editable(event: &Value) -> Value {
+    json!({
+        "title": event["title"],
+        "description": event["description"],
+        "venue": event["venue"],
+        "startsAt": event["startsAt"],
+        "capacity": event["capacity"],
+        "ticketTypes": event["ticketTypes"],
+    })
+}
+
+#[tokio::test]
+async fn an_organizer_edits_an_event_as_last_seen_and_buyers_pay_the_new_prices() {
+    let stack = Stack::new().await;
+    let created = stack
+        .call(request("POST", "/events", &ORGANIZER).with_json(&typed_event(stack.now())))
+        .await;
+    assert_eq!(created.header("etag"), Some("\"1\""));
+    let event = created.json_body();
+    let id = event["id"].as_str().unwrap().to_owned();
+    let seen = stack
+        .call(request("GET", "/events/{id}", &ATTENDEE).with_path_param("id", &id))
+        .await;
+    assert_eq!(seen.header("etag"), Some("\"1\""));
+    assert_eq!(seen.json_body()["version"], 1);
+
+    // One Standard ticket held: its price is fixed now, VIP's is not.
+    let standard = event["ticketTypes"][0]["id"].as_str().unwrap().to_owned();
+    let held = stack
+        .call(
+            request("POST", "/events/{id}/checkout", &ATTENDEE)
+                .with_path_param("id", &id)
+                .with_json(&json!({"tickets": [{"ticketTypeId": standard}]})),
+        )
+        .await;
+    assert_eq!(held.status, 201, "{}", body_text(&held));
+
+    let mut body = editable(&event);
+    body["title"] = json!("Harbour Gala II");
+    body["capacity"] = json!(8);
+    body["ticketTypes"][1]["priceMinor"] = json!(4500);
+    body["ticketTypes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "Student", "priceMinor": 900, "quota": 2}));
+    let edited = stack
+        .call(edit_request(&ORGANIZER, &id, Some("\"1\""), &body))
+        .await;
+    assert_eq!(edited.status, 200, "{}", body_text(&edited));
+    assert_eq!(edited.header("etag"), Some("\"2\""));
+    let now_event = edited.json_body();
+    assert_eq!(now_event["title"], "Harbour Gala II");
+    assert_eq!(now_event["ticketTypes"][1]["priceMinor"], 4500);
+    assert_eq!(now_event["ticketTypes"][4]["name"], "Student");
+    assert_eq!(now_event["availability"]["held"], 1, "the hold stays");
+
+    // A buyer sees and pays the new price.
+    let vip = now_event["ticketTypes"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bought = stack
+        .call(
+            request("POST", "/events/{id}/checkout", &OTHER_ATTENDEE)
+                .with_path_param("id", &id)
+                .with_json(&json!({"tickets": [{"ticketTypeId": vip}]})),
+        )
+        .await;
+    assert_eq!(bought.status, 201, "{}", body_text(&bought));
+    let checkout = stack.payments.checkouts().last().unwrap().clone();
+    assert_eq!(checkout.lines[0].unit_price_minor, 4500);
+    assert_eq!(checkout.lines[0].title, "Harbour Gala II — VIP");
+
+    // The same edit again, from version 1: someone else's change came first.
+    let stale = stack
+        .call(edit_request(&ORGANIZER, &id, Some("\"1\""), &body))
+        .await;
+    assert!(assert_error(&stale, 412).contains("version 2"));
+}
+
+#[tokio::test]
+async fn edits_that_cannot_happen_are_refused_and_change_nothing() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 1500).await;
+    let id = event["id"].as_str().unwrap().to_owned();
+    for buyer in [&ATTENDEE, &OTHER_ATTENDEE] {
+        let response = stack.checkout(buyer, &id).await;
+        assert_eq!(response.status, 201, "{}", body_text(&response));
+    }
+    let body = editable(&event);
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut body = body.clone();
+        change(&mut body);
+        body
+    };
+    let etag = Some("\"1\"");
+    let refused: Vec<(ApiRequest, u16, &str)> = vec![
+        (edit_request(&ORGANIZER, &id, None, &body), 428, "If-Match"),
+        (
+            edit_request(&ORGANIZER, &id, Some("*"), &body),
+            400,
+            "If-Match",
+        ),
+        (
+            edit_request(&ORGANIZER, &id, Some("W/\"1\""), &body),
+            400,
+            "If-Match",
+        ),
+        (
+            edit_request(&ORGANIZER, &id, Some("\"7\""), &body),
+            412,
+            "version 7",
+        ),
+        (
+            edit_request(&OTHER_ORGANIZER, &id, etag, &body),
+            403,
+            "not your event",
+        ),
+        (edit_request(&ATTENDEE, &id, etag, &body), 403, "organizer"),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| {
+                    b["capacity"] = json!(1);
+                    b["ticketTypes"][0]["quota"] = json!(1);
+                }),
+            ),
+            409,
+            "capacity cannot go below the 2 seats",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["ticketTypes"][0]["priceMinor"] = json!(100)),
+            ),
+            409,
+            "priceMinor cannot change",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["ticketTypes"] = json!([])),
+            ),
+            400,
+            "must list the type",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["ticketTypes"][0]["id"] = json!(uuid::Uuid::now_v7())),
+            ),
+            400,
+            "the event has no type",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["ticketTypes"][0]["quota"] = json!(2)),
+            ),
+            400,
+            "quota must equal the capacity",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["currency"] = json!("USD")),
+            ),
+            400,
+            "currency",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["title"] = json!("\u{0007}")),
+            ),
+            400,
+            "title",
+        ),
+        (
+            edit_request(
+                &ORGANIZER,
+                &id,
+                etag,
+                &with(&|b| b["startsAt"] = json!(Utc::now() - TimeDelta::days(1))),
+            ),
+            400,
+            "startsAt",
+        ),
+        (
+            edit_request(&ORGANIZER, &id, etag, &json!({"title": 5})),
+            400,
+            "title",
+        ),
+    ];
+    for (request, status, says) in refused {
+        let response = stack.call(request).await;
+        let message = assert_error(&response, status);
+        assert!(
+            message.contains(says),
+            "{status} {message:?} lacks {says:?}"
+        );
+    }
+    let stored = stack
+        .store
+        .get_event(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 1, "no refused edit was written");
+    assert_eq!(stored.event.title, "Rust Meetup");
+
+    // Once the event has started, nothing changes.
+    stack.clock.advance(TimeDelta::days(8));
+    let late = stack.call(edit_request(&ORGANIZER, &id, etag, &body)).await;
+    assert!(assert_error(&late, 409).contains("started"));
+}

@@ -117,7 +117,10 @@ async fn events_from_before_ticket_types_become_one_type_each() {
     let store = SqliteStore::open(&db.path()).unwrap();
     assert_eq!(store.schema_version().unwrap(), 7);
     let view = store.get_event(event_id).await.unwrap().unwrap();
-    assert_eq!(view.version, 1, "an event from before edits is at its first");
+    assert_eq!(
+        view.version, 1,
+        "an event from before edits is at its first"
+    );
     assert_eq!(
         view.event.ticket_types,
         [TicketType::legacy(event_id, 1500, 3)]

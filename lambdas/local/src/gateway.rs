@@ -48,8 +48,14 @@ pub struct Gateway {
 pub fn routes(gateway: Gateway) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::exact(gateway.site_origin.clone()))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT]);
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+        ])
+        .expose_headers([header::ETAG]);
     Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/{*path}", any(dispatch))

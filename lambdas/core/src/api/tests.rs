@@ -175,6 +175,7 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("createEvent", "Event"),
     ("listEvents", "EventPage"),
     ("getEvent", "Event"),
+    ("updateEvent", "Event"),
     ("getEventStats", "EventStats"),
     ("checkout", "CheckoutStarted"),
     ("quoteOrder", "Quote"),
