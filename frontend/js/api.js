@@ -23,11 +23,11 @@ export function init(config) {
  * Calls the API. `body` is sent as JSON; `accept` picks the answer's type (JSON is parsed, text
  * is returned as a Blob). A 401 gets one refresh and retry; a second one ends the session.
  */
-export async function request(path, { method = 'GET', body, accept = 'application/json', signal } = {}) {
-  let response = await send(path, { method, body, accept, signal });
+export async function request(path, { method = 'GET', body, accept = 'application/json', signal, ifMatch } = {}) {
+  let response = await send(path, { method, body, accept, signal, ifMatch });
   if (response.status === 401) {
     await auth.refresh();
-    response = await send(path, { method, body, accept, signal });
+    response = await send(path, { method, body, accept, signal, ifMatch });
     if (response.status === 401) {
       auth.expire();
       throw new auth.SessionExpired();
@@ -39,10 +39,12 @@ export async function request(path, { method = 'GET', body, accept = 'applicatio
   return response.blob();
 }
 
-async function send(path, { method, body, accept, signal }) {
+async function send(path, { method, body, accept, signal, ifMatch }) {
   const token = await auth.idToken();
   const headers = { Authorization: `Bearer ${token}`, Accept: accept };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // The version an edit was made from: the API refuses it (412) if another edit came first.
+  if (ifMatch !== undefined) headers['If-Match'] = ifMatch;
   try {
     return await fetch(`${apiUrl}${path}`, {
       method,
@@ -83,6 +85,7 @@ async function errorOf(response) {
 export const get = (path, options) => request(path, options);
 export const post = (path, body, options) => request(path, { ...options, method: 'POST', body });
 export const patch = (path, body, options) => request(path, { ...options, method: 'PATCH', body });
+export const put = (path, body, options) => request(path, { ...options, method: 'PUT', body });
 
 /** Path segment encoding for ids that came from a URL. */
 export const seg = (value) => encodeURIComponent(String(value));

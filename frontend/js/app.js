@@ -10,7 +10,7 @@ import { errorPanel, link, notice, routes, spinner } from './views/common.js';
 import eventPage from './views/event.js';
 import homePage from './views/home.js';
 import managePage from './views/manage.js';
-import newEventPage from './views/new-event.js';
+import newEventPage, { editEventPage } from './views/new-event.js';
 import orderPage from './views/order.js';
 import organizerPage from './views/organizer.js';
 import scanPage from './views/scan.js';
@@ -26,6 +26,7 @@ function resolve(url) {
   if (params.has('order')) return { view: orderPage, auth: true, id: params.get('order'), section: 'tickets' };
   if (params.has('event')) return { view: eventPage, auth: true, id: params.get('event'), section: 'events' };
   if (params.has('manage')) return { view: managePage, auth: true, organizer: true, id: params.get('manage'), section: 'organizer' };
+  if (params.has('edit')) return { view: editEventPage, auth: true, organizer: true, id: params.get('edit'), section: 'organizer' };
   switch (params.get('page')) {
     case 'tickets':
       return { view: ticketsPage, auth: true, section: 'tickets' };

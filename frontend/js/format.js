@@ -42,6 +42,12 @@ export function toMinor(text, currency) {
   return Number.isSafeInteger(minor) ? minor : null;
 }
 
+/** A minor amount as a price input shows it: "25.50" for 2550 EUR, "2500" for 2500 JPY. */
+export function amountInput(minor, currency) {
+  const digits = minorDigits(currency);
+  return digits ? (minor / 10 ** digits).toFixed(digits) : String(minor);
+}
+
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
   weekday: 'short',
   day: 'numeric',

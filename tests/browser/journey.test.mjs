@@ -876,6 +876,74 @@ test('ticket types at the door, in the numbers per type and in the CSV', async (
   );
 });
 
+test('the organizer edits the sold event: a quota below what is sold is refused, new details and a new type are saved, a stale form is told', async () => {
+  const base = ticketd.url;
+  const page = s.orgPage;
+  const editUrl = `${base}/?edit=${s.typedEventId}`;
+  /** The next answer to a PUT of the event. */
+  const saved = () => page.waitForResponse((response) => response.request().method() === 'PUT' && new URL(response.url()).pathname.endsWith(`/events/${s.typedEventId}`));
+
+  await page.goto(`${base}/?manage=${s.typedEventId}`);
+  await page.getByRole('link', { name: 'Edit event' }).click();
+  await page.getByRole('heading', { name: `Edit ${TYPED_EVENT}` }).waitFor();
+  await assertLabelled(page);
+  assert.equal(await page.getByLabel('Venue').inputValue(), 'Harbour Pavilion, 1 Pier Road', 'the form starts from the event');
+  assert.equal(await page.getByLabel('Currency').isDisabled(), true, 'the currency cannot change');
+  assert.equal(await page.getByRole('button', { name: /^Remove ticket type/ }).count(), 0, 'types cannot be removed');
+  const vipPrice = typeRow(page, 2).getByLabel('Price');
+  assert.equal(await vipPrice.inputValue(), (TYPE_PRICES.VIP / 100).toFixed(2));
+  assert.equal(await vipPrice.getAttribute('readonly'), '', "a sold type's price is fixed");
+  await typeRow(page, 2).getByText('Fixed: 1 sold or held.').waitFor();
+
+  // A second tab opens the same version of the form.
+  const stale = await page.context().newPage();
+  watch(stale, 'organizer (stale tab)');
+  await stale.goto(editUrl);
+  await stale.getByRole('heading', { name: `Edit ${TYPED_EVENT}` }).waitFor();
+
+  // Standard has two tickets sold: a quota of 1 is refused, and nothing changes.
+  await typeRow(page, 1).getByLabel('Quota').fill('1');
+  let answer = saved();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  assert.equal((await answer).status(), 409);
+  await page.getByText('The changes could not be saved').waitFor();
+  await page.getByText(/quota cannot go below the 2 tickets of it sold or held/).waitFor();
+
+  // A new venue, one more seat and a Student type at €5.00.
+  await typeRow(page, 1).getByLabel('Quota').fill('5');
+  await page.getByLabel('Venue').fill('Harbour Pavilion, 2 Pier Road');
+  await page.getByLabel('Capacity').fill('7');
+  await page.getByRole('button', { name: 'Add ticket type' }).click();
+  const student = typeRow(page, 3);
+  await student.getByLabel('Name').fill('Student');
+  await student.getByLabel('Price').fill('5.00');
+  await student.getByLabel('Quota').fill('2');
+  await assertLabelled(page);
+  await screenshot(page, 'edit-event');
+  answer = saved();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  assert.equal((await answer).status(), 200);
+  assert.equal((await answer).request().headers()['if-match'], '"1"', 'the edit names the version it was made from');
+  await page.getByText('Your changes are saved').waitFor();
+  await page.locator('#type-stats tbody tr', { hasText: 'Student' }).waitFor();
+
+  // The stale tab's edit would undo those changes: refused, and it says why.
+  await stale.getByLabel('Title').fill(`${TYPED_EVENT} (stale)`);
+  const staleAnswer = stale.waitForResponse((response) => response.request().method() === 'PUT');
+  await stale.getByRole('button', { name: 'Save changes' }).click();
+  assert.equal((await staleAnswer).status(), 412);
+  await stale.getByText(/changed since version 1/).waitFor();
+  await stale.close();
+
+  // Buyers see the new venue and the new type at its price.
+  const buyerPage = s.buyerPage;
+  await buyerPage.goto(`${base}/?event=${s.typedEventId}`);
+  await buyerPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
+  await buyerPage.getByText('Harbour Pavilion, 2 Pier Road').first().waitFor();
+  const studentOption = buyerPage.locator('.type-option', { has: buyerPage.getByRole('spinbutton', { name: 'Student quantity' }) });
+  await studentOption.getByText('€5.00').waitFor();
+});
+
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {
   const base = ticketd.url;
   const page = s.orgPage;

@@ -17,6 +17,7 @@ export const routes = {
   organizer: () => '/?page=organizer',
   newEvent: () => '/?page=new-event',
   manage: (id) => `/?manage=${encodeURIComponent(id)}`,
+  edit: (id) => `/?edit=${encodeURIComponent(id)}`,
   scan: () => '/?page=scan',
 };
 

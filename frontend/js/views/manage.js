@@ -12,7 +12,9 @@ const REFRESH_MS = 5_000;
 const PAGE_SIZE = 50;
 
 export default async function managePage({ main, signal, id }) {
-  const created = new URL(location.href).searchParams.get('created') === '1';
+  const params = new URL(location.href).searchParams;
+  const created = params.get('created') === '1';
+  const edited = params.get('edited') === '1';
   const [event, firstStats] = await Promise.all([
     api.get(`/events/${api.seg(id)}`, { signal }),
     api.get(`/events/${api.seg(id)}/stats`, { signal }),
@@ -76,10 +78,12 @@ export default async function managePage({ main, signal, id }) {
       back: { href: routes.organizer(), label: 'Your events' },
       actions: [
         link(routes.event(event.id), { class: 'button button-quiet' }, 'Public page'),
+        link(routes.edit(event.id), { class: 'button button-secondary', id: 'edit-event' }, 'Edit event'),
         link(routes.scan(), { class: 'button button-primary' }, icon('scan'), 'Scan tickets'),
       ],
     }),
     created ? notice('success', 'Your event is on sale', h('p', { text: 'Attendees can find it in the list of upcoming events now.' })) : null,
+    edited ? notice('success', 'Your changes are saved', h('p', { text: 'Attendees see them now.' })) : null,
     h(
       'div',
       { class: 'manage-layout' },

@@ -1,10 +1,12 @@
-// `/?page=new-event`: the organizer's form. The API checks every field and says what is wrong
-// with each; its messages appear next to the fields they are about. Ticket types are optional
-// rows: with none, the single Price is sent (`priceMinor`); with some, only the types are.
+// `/?page=new-event` and `/?edit=<id>`: the organizer's event form, to create an event or edit
+// one. The API checks every field and says what is wrong with each; its messages appear next to
+// the fields they are about. Ticket types are optional rows when creating: with none, the single
+// Price is sent (`priceMinor`); with some, only the types are. An edit always sends every type
+// (existing ones by id; they cannot be removed) and names the version it was made from.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { minorDigits, timeZone, toMinor } from '../format.js';
+import { amountInput, dateTimeInput, minorDigits, timeZone, toMinor } from '../format.js';
 import { notice, pageHeader, routes } from './common.js';
 
 const CURRENCIES = ['EUR', 'USD', 'GBP', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CAD', 'AUD', 'JPY', 'INR'];
@@ -29,7 +31,19 @@ const TYPES_ERROR_ID = 'field-ticketTypes-error';
 const TYPE_FIELD_WORDS = { priceMinor: 'price', salesStart: 'on sale from', salesEnd: 'on sale until', maxPerOrder: 'max per order' };
 
 export default async function newEventPage({ main, navigate }) {
-  setTitle('Create event');
+  eventForm({ main, navigate }, null);
+}
+
+export async function editEventPage({ main, navigate, signal, id }) {
+  const event = await api.get(`/events/${api.seg(id)}`, { signal });
+  if (signal.aborted) return;
+  eventForm({ main, navigate }, event);
+}
+
+/** The form; `event` is the event to edit, or null for a new one. */
+function eventForm({ main, navigate }, event) {
+  const editing = event !== null;
+  setTitle(editing ? `Edit · ${event.title}` : 'Create event');
   const inputs = {};
   const errors = {};
   const field = (name, control, hint) => {
@@ -44,9 +58,12 @@ export default async function newEventPage({ main, navigate }) {
     return h('div', { class: ['field', `field-${name}`] }, h('label', { for: id, text: LABELS[name] }), hint ? h('p', { class: 'field-hint', id: hintId, text: hint }) : null, control, errors[name]);
   };
 
-  const currency = h('select', {}, CURRENCIES.map((code) => h('option', { value: code, text: code })));
+  // An event's currency cannot change: its prices were paid in it.
+  const currency = editing
+    ? h('select', { disabled: true }, h('option', { value: event.currency.toUpperCase(), text: event.currency.toUpperCase() }))
+    : h('select', {}, CURRENCIES.map((code) => h('option', { value: code, text: code })));
   const guess = guessCurrency();
-  currency.value = CURRENCIES.includes(guess) ? guess : 'EUR';
+  if (!editing) currency.value = CURRENCIES.includes(guess) ? guess : 'EUR';
 
   const priceField = field('priceMinor', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }), 'Leave empty or 0 for a free event.');
 
@@ -60,14 +77,14 @@ export default async function newEventPage({ main, navigate }) {
   const renumber = () => {
     rows.forEach((row, index) => row.number(index + 1));
     // Sending both a price and types is refused: the price goes away while there are types.
-    priceField.hidden = rows.length > 0;
+    priceField.hidden = editing || rows.length > 0;
     addType.disabled = rows.length >= MAX_TYPES;
     typesHint.textContent = rows.length
       ? 'Each type has its own price and quota; the capacity caps all types together.'
       : 'Optional. Sell different tickets (Standard, VIP, early bird…) at their own prices. Without any, every ticket costs the price above.';
   };
-  addType.addEventListener('click', () => {
-    const row = typeRow(nextKey++, () => {
+  const appendRow = (existing) => {
+    const row = typeRow(nextKey++, existing, () => {
       rows.splice(rows.indexOf(row), 1);
       row.element.remove();
       renumber();
@@ -76,15 +93,26 @@ export default async function newEventPage({ main, navigate }) {
     rows.push(row);
     rowList.append(row.element);
     renumber();
-    row.first.focus();
-  });
+    return row;
+  };
+  addType.addEventListener('click', () => appendRow(null).first.focus());
+  if (editing) {
+    for (const type of event.ticketTypes) {
+      const stats = event.availability?.ticketTypes?.find((entry) => entry.ticketTypeId === type.id);
+      // The type of an event made with one price: its seats are the event's, its quota the capacity.
+      appendRow({ type, currency: event.currency, taken: (stats?.held ?? 0) + (stats?.sold ?? 0), followsCapacity: type.id === event.id });
+    }
+  }
   renumber();
 
   const summary = h('div', { class: 'form-summary', tabindex: '-1' });
-  const submit = h('button', { type: 'submit', class: 'button button-primary button-large' }, icon('plus'), 'Create event');
+  const submit = editing
+    ? h('button', { type: 'submit', class: 'button button-primary button-large' }, icon('check'), 'Save changes')
+    : h('button', { type: 'submit', class: 'button button-primary button-large' }, icon('plus'), 'Create event');
+  const back = editing ? routes.manage(event.id) : routes.organizer();
   const form = h(
     'form',
-    { class: 'panel form', novalidate: true, 'aria-label': 'New event' },
+    { class: 'panel form', novalidate: true, 'aria-label': editing ? 'Edit event' : 'New event' },
     summary,
     field('title', h('input', { type: 'text', autocomplete: 'off', maxlength: '200', required: true }), null),
     field('description', h('textarea', { rows: '5', maxlength: '5000' }), 'Optional. What attendees should know: programme, doors, age limits…'),
@@ -105,8 +133,16 @@ export default async function newEventPage({ main, navigate }) {
       errors.ticketTypes,
       addType,
     ),
-    h('div', { class: 'form-actions' }, submit, h('a', { href: routes.organizer(), class: 'button button-quiet', dataset: { nav: '' }, text: 'Cancel' })),
+    h('div', { class: 'form-actions' }, submit, h('a', { href: back, class: 'button button-quiet', dataset: { nav: '' }, text: 'Cancel' })),
   );
+  if (editing) {
+    inputs.title.value = event.title;
+    inputs.description.value = event.description;
+    inputs.venue.value = event.venue;
+    inputs.startsAt.value = dateTimeInput(event.startsAt);
+    inputs.capacity.value = String(event.capacity);
+    inputs.capacity.addEventListener('input', () => rows.forEach((row) => row.followCapacity(inputs.capacity.value)));
+  }
 
   /** Where a message sends focus: its field, or for ticket types the row it names. */
   const targetOf = (name, text) => {
@@ -139,7 +175,7 @@ export default async function newEventPage({ main, navigate }) {
       summary,
       notice(
         'error',
-        named.length ? `Please correct ${named.length === 1 ? 'one field' : `${named.length} fields`}` : 'The event could not be created',
+        named.length ? `Please correct ${named.length === 1 ? 'one field' : `${named.length} fields`}` : editing ? 'The changes could not be saved' : 'The event could not be created',
         named.length
           ? h('ul', {}, named.map(([name, text]) => h('li', {}, h('a', { href: `#${targetOf(name, text).id}`, onClick: (click) => { click.preventDefault(); targetOf(name, text).focus(); } }, text))))
           : h('p', { text: message }),
@@ -171,12 +207,17 @@ export default async function newEventPage({ main, navigate }) {
       startsAt: startsAt ? startsAt.toISOString() : null,
       capacity: wholeNumber(capacityText),
       currency: code,
-      ...(types.length ? { ticketTypes: types.map((type) => type.value) } : { priceMinor }),
+      ...(types.length || editing ? { ticketTypes: types.map((type) => type.value) } : { priceMinor }),
     };
     submit.disabled = true;
     try {
-      const event = await api.post('/events', body);
-      navigate(`${routes.manage(event.id)}&created=1`);
+      if (editing) {
+        await api.put(`/events/${api.seg(event.id)}`, body, { ifMatch: `"${event.version}"` });
+        navigate(`${routes.manage(event.id)}&edited=1`);
+      } else {
+        const created = await api.post('/events', body);
+        navigate(`${routes.manage(created.id)}&created=1`);
+      }
     } catch (error) {
       // Fields this form does not know still get the API's message (showErrors falls back to it).
       if (error.status === 400 && Object.keys(error.fields).length) showErrors(error.fields, error.message);
@@ -187,9 +228,12 @@ export default async function newEventPage({ main, navigate }) {
     }
   });
 
+  const header = editing
+    ? pageHeader(`Edit ${event.title}`, { back: { href: back, label: 'Back to the event' }, lead: 'Buyers see your changes at once.' })
+    : pageHeader('Create event', { back: { href: back, label: 'Your events' }, lead: 'It goes on sale as soon as you create it.' });
   replace(
     main,
-    pageHeader('Create event', { back: { href: routes.organizer(), label: 'Your events' }, lead: 'It goes on sale as soon as you create it.' }),
+    header,
     h(
       'div',
       { class: 'form-layout' },
@@ -198,7 +242,7 @@ export default async function newEventPage({ main, navigate }) {
         'aside',
         { class: 'panel tips', 'aria-label': 'Good to know' },
         h('h2', { text: 'Good to know' }),
-        h(
+        editing ? editTips() : h(
           'ul',
           {},
           h('li', {}, h('strong', { text: 'On sale at once. ' }), 'Attendees see the event in the upcoming list as soon as you create it.'),
@@ -209,6 +253,17 @@ export default async function newEventPage({ main, navigate }) {
         ),
       ),
     ),
+  );
+}
+
+function editTips() {
+  return h(
+    'ul',
+    {},
+    h('li', {}, h('strong', { text: 'Sold tickets stay valid. ' }), 'Holders see the new details on the event page and their orders.'),
+    h('li', {}, h('strong', { text: 'Prices. ' }), 'A type’s price is fixed once a ticket of it is sold or held.'),
+    h('li', {}, h('strong', { text: 'Limits. ' }), 'The capacity and each quota cannot go below the tickets sold and held.'),
+    h('li', {}, h('strong', { text: 'Stopping a type. ' }), 'Types are kept; set “On sale until” to stop selling one.'),
   );
 }
 
@@ -244,7 +299,7 @@ function wholeNumber(text) {
  * position the API's messages refer to. `read` gives the type as the API takes it, or a problem
  * worded like the API's own.
  */
-function typeRow(key, onRemove) {
+function typeRow(key, existing, onRemove) {
   const legend = h('legend');
   const removeLabel = h('span', { class: 'visually-hidden' });
   const controls = {};
@@ -281,8 +336,30 @@ function typeRow(key, onRemove) {
       rowField('salesStart', 'On sale from (optional)', h('input', { type: 'datetime-local' }), 'Empty: on sale at once.'),
       rowField('salesEnd', 'On sale until (optional)', h('input', { type: 'datetime-local' }), 'Empty: until the event starts.'),
     ),
-    h('div', { class: 'type-row-actions' }, remove),
+    // A type the event has cannot be removed.
+    existing ? null : h('div', { class: 'type-row-actions' }, remove),
   );
+  if (existing) {
+    const { type, currency, taken, followsCapacity } = existing;
+    element.dataset.typeId = type.id;
+    controls.name.value = type.name;
+    controls.description.value = type.description;
+    controls.priceMinor.value = amountInput(type.priceMinor, currency);
+    controls.quota.value = String(type.quota);
+    controls.maxPerOrder.value = String(type.maxPerOrder);
+    controls.salesStart.value = dateTimeInput(type.salesStart);
+    controls.salesEnd.value = dateTimeInput(type.salesEnd);
+    if (taken > 0) {
+      controls.priceMinor.readOnly = true;
+      hintOf(controls.priceMinor).textContent = `Fixed: ${taken} sold or held.`;
+      controls.quota.min = String(taken);
+      hintOf(controls.quota).textContent = `At least ${taken}, the tickets sold or held.`;
+    }
+    if (followsCapacity) {
+      controls.quota.readOnly = true;
+      hintOf(controls.quota).textContent = 'Follows the capacity.';
+    }
+  }
 
   return {
     element,
@@ -294,13 +371,16 @@ function typeRow(key, onRemove) {
     markInvalid(on) {
       element.classList.toggle('type-row-invalid', on);
     },
+    followCapacity(capacity) {
+      if (existing?.followsCapacity) controls.quota.value = capacity;
+    },
     read(currency, n) {
       const name = controls.name.value;
       const about = `ticket type ${n}${name.trim() ? ` ("${name.trim()}")` : ''}`;
       const priceMinor = toMinor(controls.priceMinor.value, currency);
-      const value = { name, priceMinor: priceMinor ?? 0, quota: wholeNumber(controls.quota.value) };
+      const value = { ...(existing ? { id: existing.type.id } : {}), name, priceMinor: priceMinor ?? 0, quota: wholeNumber(controls.quota.value) };
       let problem = priceMinor === null ? `${about}: price ${amountProblem(currency)}` : null;
-      if (controls.description.value.trim()) value.description = controls.description.value;
+      if (controls.description.value.trim() || existing) value.description = controls.description.value;
       for (const [field, label] of [['salesStart', 'on sale from'], ['salesEnd', 'on sale until']]) {
         if (!controls[field].value) continue;
         const date = new Date(controls[field].value);
@@ -311,4 +391,9 @@ function typeRow(key, onRemove) {
       return { value, problem };
     },
   };
+}
+
+/** The hint paragraph of a row's control. */
+function hintOf(control) {
+  return control.parentElement.querySelector('.field-hint');
 }

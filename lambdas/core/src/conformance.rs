@@ -280,7 +280,7 @@ where
     }
 }
 
-fn event_ids(views: Vec<crate::event::EventView>) -> Vec<EventId> {
+fn event_ids(views: Vec<EventView>) -> Vec<EventId> {
     views.into_iter().map(|view| view.event.id).collect()
 }
 

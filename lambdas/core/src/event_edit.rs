@@ -184,8 +184,10 @@ impl EventEdit {
                 );
             }
         }
+        // An unknown id is most likely a mistyped one: the types it leaves out go unsaid.
+        let ids_known = errors.0.is_empty();
         for ticket_type in &current.ticket_types {
-            if !listed.contains(&ticket_type.id) && errors.0.is_empty() {
+            if ids_known && !listed.contains(&ticket_type.id) {
                 errors.add(
                     "ticketTypes",
                     format!(

@@ -428,6 +428,19 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     None,
                     [(200, ""); 4],
                 ),
+                // The event as it is, renamed: only its organizer may, naming version 1.
+                "updateEvent" => (
+                    Method::PUT,
+                    format!("/events/{event_id}"),
+                    Some(json!({
+                        "title": "Access Night, edited",
+                        "venue": event["venue"],
+                        "startsAt": event["startsAt"],
+                        "capacity": event["capacity"],
+                        "ticketTypes": event["ticketTypes"],
+                    })),
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
                 "getEventStats" => (
                     Method::GET,
                     format!("/events/{event_id}/stats"),
@@ -517,7 +530,10 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                 other => panic!("route {other} is not covered by this test"),
             };
         let call = |user: Option<&User>| {
-            let mut call = server.api(method.clone(), &path);
+            // Only an edit reads If-Match; the event is at version 1 until its organizer's edit.
+            let mut call = server
+                .api(method.clone(), &path)
+                .header("If-Match", "\"1\"");
             if let Some(user) = user {
                 call = call.user(user);
             }

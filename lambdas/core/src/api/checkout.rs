@@ -253,7 +253,7 @@ async fn open_event_order(
     }
     let priced = priced_order(ports, event, request, now).await?;
     // Stripe refuses a card payment below its minimum; a free order pays nothing.
-    let total = priced.total(&event);
+    let total = priced.total(event);
     if let Some(minimum) = event.currency.minimum_charge_minor()
         && (1..minimum).contains(&total.amount_minor)
     {
