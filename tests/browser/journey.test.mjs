@@ -895,9 +895,13 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   assert.equal(await vipPrice.getAttribute('readonly'), '', "a sold type's price is fixed");
   await typeRow(page, 2).getByText('Fixed: 1 sold or held.').waitFor();
 
-  // A second tab opens the same version of the form.
+  // A second tab (a session is a tab's: it signs in too) opens the same version of the form.
   const stale = await page.context().newPage();
   watch(stale, 'organizer (stale tab)');
+  await stale.goto(base);
+  await stale.getByRole('button', { name: 'Sign in', exact: true }).first().click();
+  // The identity provider still knows the organizer: no password asked.
+  await stale.getByRole('button', { name: 'Sign out' }).waitFor();
   await stale.goto(editUrl);
   await stale.getByRole('heading', { name: `Edit ${TYPED_EVENT}` }).waitFor();
 
