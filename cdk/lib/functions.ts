@@ -274,7 +274,11 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     purpose: 'GET /orders/{id}: order status, with a fresh download link once FULFILLED.',
     routes: [{ method: 'GET', path: '/orders/{id}', auth: 'jwt' }],
     table: 'read',
-    ticketFiles: ['read'],
+    // A link serves the ticket as the event is now: after an edit it is drawn again on the
+    // first ask (with the key RenderTicket signs with, and its memory).
+    ticketFiles: ['check', 'write'],
+    secrets: ['ticketSigningKey'],
+    memoryMb: 512,
   },
   {
     binary: 'list-my-tickets',
@@ -284,10 +288,12 @@ export const LAMBDAS: readonly LambdaSpec[] = [
   },
   {
     binary: 'download-ticket',
-    purpose: "GET /tickets/{id}/download: a fresh short-lived link to the owner's ticket PDF.",
+    purpose: "GET /tickets/{id}/download: a fresh short-lived link to the owner's ticket PDF, drawn again after an edit of its event.",
     routes: [{ method: 'GET', path: '/tickets/{id}/download', auth: 'jwt' }],
     table: 'read',
-    ticketFiles: ['read'],
+    ticketFiles: ['check', 'write'],
+    secrets: ['ticketSigningKey'],
+    memoryMb: 512,
   },
   {
     binary: 'rename-ticket-holder',

@@ -946,6 +946,19 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await buyerPage.getByText('Harbour Pavilion, 2 Pier Road').first().waitFor();
   const studentOption = buyerPage.locator('.type-option', { has: buyerPage.getByRole('spinbutton', { name: 'Student quantity' }) });
   await studentOption.getByText('€5.00').waitFor();
+
+  // A ticket downloaded again is drawn with the new venue, and carries the same signed code.
+  await buyerPage.goto(`${base}/?order=${s.typedOrderId}`);
+  const first = buyerPage.locator('#order-tickets [data-ticket]').first();
+  const downloading = buyerPage.waitForEvent('download');
+  await first.getByRole('button', { name: 'Download ticket 1 (PDF)' }).click();
+  const pdf = join(work.path, 'typed-ticket-1-edited.pdf');
+  await (await downloading).saveAs(pdf);
+  assert.ok((await pdfText(pdf)).includes('2 Pier Road'), 'the PDF shows the new venue');
+  const dir = await tempDir('ticketd-edited-');
+  const { code } = await readTicket(pdf, dir.path);
+  await dir.remove();
+  assert.equal(code, s.typedTickets[0].code, 'the same signed code');
 });
 
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {

@@ -56,6 +56,16 @@ impl FileKey {
         Self(format!("tickets/{event_id}/{ticket_id}.pdf"))
     }
 
+    /// The ticket's PDF as drawn for the event's `version`: [`FileKey::for_ticket`] (the file
+    /// the registration draws) for the first, `tickets/<eventId>/<ticketId>-v<version>.pdf`
+    /// for each edit's, drawn again with the edited details.
+    pub fn for_ticket_version(event_id: EventId, ticket_id: TicketId, version: u32) -> Self {
+        match version {
+            0 | 1 => Self::for_ticket(event_id, ticket_id),
+            _ => Self(format!("tickets/{event_id}/{ticket_id}-v{version}.pdf")),
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self, FilesError> {
         let refuse = |why: &str| Err(FilesError::Invalid(format!("file key {why}")));
         if text.is_empty() {
@@ -208,7 +218,14 @@ mod tests {
             key.as_str(),
             "tickets/00000000-0000-0000-0000-000000000000/ffffffff-ffff-ffff-ffff-ffffffffffff.pdf"
         );
-        assert_eq!(FileKey::parse(key.as_str()), Ok(key));
+        assert_eq!(FileKey::parse(key.as_str()), Ok(key.clone()));
+        assert_eq!(FileKey::for_ticket_version(event, ticket, 1), key);
+        let edited = FileKey::for_ticket_version(event, ticket, 3);
+        assert_eq!(
+            edited.as_str(),
+            "tickets/00000000-0000-0000-0000-000000000000/ffffffff-ffff-ffff-ffff-ffffffffffff-v3.pdf"
+        );
+        assert_eq!(FileKey::parse(edited.as_str()), Ok(edited));
     }
 
     #[test]

@@ -655,3 +655,87 @@ async fn a_buyer_renames_a_holder_until_the_event_starts_and_the_pdf_is_drawn_ag
     );
     assert!(message.contains("the event has started"), "{message}");
 }
+
+#[tokio::test]
+async fn a_ticket_downloaded_after_an_edit_shows_the_new_details_with_the_same_code() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 0).await;
+    let event_id = event["id"].as_str().unwrap();
+    let (_, ticket_id) = stack.free_ticket(&ATTENDEE, event_id).await;
+    let first = FileKey::for_ticket(event_id.parse().unwrap(), ticket_id);
+    let pdf_before = stack.adapters.files.read(&first).await.unwrap().unwrap();
+    assert!(
+        text(&pdf_before).contains("Hall 1"),
+        "{}",
+        text(&pdf_before)
+    );
+
+    let edit = json!({
+        "title": "Rust Meetup, moved",
+        "description": event["description"],
+        "venue": "Harbour Hall 9",
+        "startsAt": event["startsAt"],
+        "capacity": event["capacity"],
+        "ticketTypes": event["ticketTypes"],
+    });
+    let edited = stack
+        .call(
+            request("PUT", "/events/{id}", &ORGANIZER)
+                .with_path_param("id", event_id)
+                .with_header("If-Match", "\"1\"")
+                .with_json(&edit),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", body_text(&edited));
+
+    // The download is drawn again from the event as it is now, with the same signed code; the
+    // registration's file is left as it was.
+    let link = stack
+        .call(
+            request("GET", "/tickets/{id}/download", &ATTENDEE)
+                .with_path_param("id", ticket_id.to_string()),
+        )
+        .await;
+    assert_eq!(link.status, 200, "{}", body_text(&link));
+    let second = FileKey::for_ticket_version(event_id.parse().unwrap(), ticket_id, 2);
+    assert!(
+        link.json_body()["url"]
+            .as_str()
+            .unwrap()
+            .contains(second.as_str()),
+        "{}",
+        body_text(&link)
+    );
+    let pdf = stack.adapters.files.read(&second).await.unwrap().unwrap();
+    let words = text(&pdf);
+    // The title may wrap; the old venue is gone.
+    assert!(words.contains("moved"), "{words}");
+    assert!(words.contains("Harbour Hall 9"), "{words}");
+    assert!(
+        !words.lines().any(|line| line.trim() == "Hall 1"),
+        "{words}"
+    );
+    assert_eq!(scan(&pdf), scan(&pdf_before), "the same signed code");
+    assert_eq!(
+        stack.adapters.files.read(&first).await.unwrap().unwrap(),
+        pdf_before
+    );
+
+    // The order's own link is to the same drawing; the door still admits the ticket.
+    let order_id = stack.adapters.ticket(ticket_id).await.order_id;
+    let order = stack
+        .call(request("GET", "/orders/{id}", &ATTENDEE).with_path_param("id", order_id.as_str()))
+        .await
+        .json_body();
+    assert!(
+        order["tickets"][0]["download"]["url"]
+            .as_str()
+            .unwrap()
+            .contains(second.as_str())
+    );
+    let scanned = stack
+        .call(request("POST", "/scan", &ORGANIZER).with_json(&json!({"code": scan(&pdf)[0]})))
+        .await
+        .json_body();
+    assert_eq!(scanned["result"], "VALID");
+}

@@ -7,10 +7,10 @@ use super::ApiPorts;
 use super::bodies::TicketBody;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use super::orders::own_ticket;
-use crate::files::FileKey;
+use super::ticket_pdfs::draw;
 use crate::identity::Caller;
 use crate::order::{OrderStatus, TicketStatus};
-use crate::registration::{MAX_ATTENDEE_NAME_CHARS, ticket_pdf};
+use crate::registration::MAX_ATTENDEE_NAME_CHARS;
 use crate::store::StoreError;
 use crate::validation::{ValidationErrors, single_line};
 
@@ -37,13 +37,12 @@ pub(crate) async fn rename(
         return Err(ApiError::invalid_fields(&errors));
     }
     let ticket = own_ticket(store, caller, request).await?;
-    let event = store
+    let view = store
         .get_event(ticket.event_id)
         .await
         .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found("event"))?
-        .event;
-    if ports.clock.now() >= event.starts_at {
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    if ports.clock.now() >= view.event.starts_at {
         return Err(ApiError::conflict(
             "the event has started: the holder's name can no longer change",
         ));
@@ -71,36 +70,6 @@ pub(crate) async fn rename(
             })?;
     // The name is stored first: should drawing fail, the door already shows the new name and
     // the same request draws the PDF again.
-    let pdfs = ports.ticket_pdfs.as_ref().ok_or_else(|| {
-        ApiError::store(StoreError::Internal(
-            "this function cannot draw tickets".into(),
-        ))
-    })?;
-    let mut drawn = renamed;
-    for _ in 0..REDRAWS {
-        let pdf =
-            ticket_pdf(&*pdfs.renderer, &pdfs.signer, &event, &order, &drawn).map_err(|error| {
-                ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}")))
-            })?;
-        ports
-            .files
-            .put_pdf(&FileKey::for_ticket(drawn.event_id, drawn.id), pdf)
-            .await
-            .map_err(ApiError::files)?;
-        // A rename racing this one may have stored its name before our PDF landed over its
-        // own: the file must end with the name the store has.
-        let now = store
-            .get_ticket(drawn.id)
-            .await
-            .map_err(ApiError::store)?
-            .ok_or_else(|| ApiError::not_found("ticket"))?;
-        if now.attendee.name == drawn.attendee.name {
-            break;
-        }
-        drawn = now;
-    }
+    let drawn = draw(ports, &view, &order, renamed).await?;
     Ok(ApiResponse::json(200, &TicketBody::from(&drawn)))
 }
-
-/// How often a rename draws the PDF at most, should other renames keep racing it.
-const REDRAWS: usize = 3;

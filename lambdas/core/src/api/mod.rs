@@ -16,6 +16,7 @@ mod http;
 mod orders;
 mod promo_codes;
 mod scan;
+mod ticket_pdfs;
 mod webhook;
 
 use std::sync::Arc;

@@ -3,28 +3,29 @@
 use super::ApiPorts;
 use super::bodies::{DownloadLink, OrderBody, OrderTicketBody, PageBody, TicketBody};
 use super::http::{ApiError, ApiRequest, ApiResponse};
-use crate::clock::Clock;
-use crate::files::{DEFAULT_LINK_TTL, FileKey, TicketFiles};
+use super::ticket_pdfs::current_pdf;
+use crate::event::EventView;
+use crate::files::DEFAULT_LINK_TTL;
 use crate::identity::Caller;
 use crate::ids::{OrderId, TicketId};
 use crate::order::{HoldStatus, Order, OrderStatus, Ticket, TicketStatus};
 use crate::registration::MAX_ORDER_ID_LEN;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use chrono::TimeDelta;
 
-/// A fresh download link for a ticket's PDF: `{url, expiresAt}`.
+/// A fresh download link for a ticket's PDF with its event's current details:
+/// `{url, expiresAt}`.
 async fn download_link(
-    files: &dyn TicketFiles,
-    clock: &dyn Clock,
+    ports: &ApiPorts,
+    view: &EventView,
+    order: &Order,
     ticket: &Ticket,
 ) -> Result<DownloadLink, ApiError> {
+    let (files, clock) = (&*ports.files, &*ports.clock);
+    let key = current_pdf(ports, view, order, ticket).await?;
     let name = format!("ticket-{}.pdf", ticket.id);
     let url = files
-        .download_url(
-            &FileKey::for_ticket(ticket.event_id, ticket.id),
-            &name,
-            DEFAULT_LINK_TTL,
-        )
+        .download_url(&key, &name, DEFAULT_LINK_TTL)
         .await
         .map_err(ApiError::files)?;
     let expires_at = clock.now()
@@ -59,7 +60,7 @@ pub(crate) async fn get_order(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
+    let store = &*ports.store;
     let id = order_id(request)?;
     let order = store
         .get_order(&id)
@@ -69,6 +70,11 @@ pub(crate) async fn get_order(
     if order.user_id != caller.user_id {
         return Err(ApiError::forbidden("this is not your order"));
     }
+    // Read once its tickets are downloadable: their PDFs show the event as it is now.
+    let event = match order.status {
+        OrderStatus::Fulfilled => Some(event_of(store, &order).await?),
+        _ => None,
+    };
     let mut tickets = Vec::new();
     for &ticket_id in &order.ticket_ids {
         let ticket = store
@@ -76,13 +82,13 @@ pub(crate) async fn get_order(
             .await
             .map_err(ApiError::store)?
             .ok_or_else(|| {
-                ApiError::store(crate::store::StoreError::Internal(format!(
+                ApiError::store(StoreError::Internal(format!(
                     "order {id} names a missing ticket {ticket_id}"
                 )))
             })?;
-        let download = match (order.status, ticket.status) {
-            (OrderStatus::Fulfilled, TicketStatus::Valid | TicketStatus::Used) => {
-                Some(download_link(files, clock, &ticket).await?)
+        let download = match (&event, ticket.status) {
+            (Some(view), TicketStatus::Valid | TicketStatus::Used) => {
+                Some(download_link(ports, view, &order, &ticket).await?)
             }
             _ => None,
         };
@@ -104,6 +110,19 @@ pub(crate) async fn get_order(
         200,
         &OrderBody::of(&order, status, tickets),
     ))
+}
+
+async fn event_of(store: &dyn Store, order: &Order) -> Result<EventView, ApiError> {
+    store
+        .get_event(order.event_id)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| {
+            ApiError::store(StoreError::Internal(format!(
+                "order {} names a missing event",
+                order.id
+            )))
+        })
 }
 
 async fn hold_released(store: &dyn Store, order: &Order) -> Result<bool, ApiError> {
@@ -155,24 +174,21 @@ pub(crate) async fn download(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let (store, files, clock) = (&*ports.store, &*ports.files, &*ports.clock);
+    let store = &*ports.store;
     let ticket = own_ticket(store, caller, request).await?;
     if ticket.status == TicketStatus::Void {
         return Err(ApiError::conflict("the ticket was voided"));
     }
     // The PDF exists once the registration delivered it, which fulfils the order.
-    let fulfilled = store
+    let order = store
         .get_order(&ticket.order_id)
         .await
         .map_err(ApiError::store)?
-        .is_some_and(|order| order.status == OrderStatus::Fulfilled);
-    if !fulfilled {
-        return Err(ApiError::conflict(
-            "the ticket is not ready yet, try again shortly",
-        ));
-    }
+        .filter(|order| order.status == OrderStatus::Fulfilled)
+        .ok_or_else(|| ApiError::conflict("the ticket is not ready yet, try again shortly"))?;
+    let view = event_of(store, &order).await?;
     Ok(ApiResponse::json(
         200,
-        &download_link(files, clock, &ticket).await?,
+        &download_link(ports, &view, &order, &ticket).await?,
     ))
 }
