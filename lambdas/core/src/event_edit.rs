@@ -263,3 +263,144 @@ fn ceilings(view: &EventView, event: &Event) -> (BTreeMap<TicketTypeId, u32>, Ve
     }
     (type_ceilings, broken)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::event::SeatCounts;
+    use crate::ids::{EventId, RandomIds, UserId};
+    use crate::time::from_key;
+
+    fn now() -> DateTime<Utc> {
+        from_key("2030-06-01T12:00:00.000Z").unwrap()
+    }
+
+    /// Standard (quota 8, 3 taken) and VIP (quota 2, none taken) under a capacity of 10.
+    fn view() -> EventView {
+        let types = ["Standard", "VIP"].map(|name| NewTicketType {
+            name: name.into(),
+            price_minor: 1000,
+            quota: if name == "VIP" { 2 } else { 8 },
+            ..NewTicketType::default()
+        });
+        let event = NewEvent {
+            title: "Gala".into(),
+            venue: "Pier".into(),
+            starts_at: Some(now() + TimeDelta::days(9)),
+            capacity: 10,
+            currency: "EUR".into(),
+            ticket_types: Some(types.to_vec()),
+            ..NewEvent::default()
+        }
+        .validate(
+            EventId::new(&RandomIds),
+            UserId::from("org"),
+            now(),
+            &RandomIds,
+        )
+        .unwrap();
+        let standard = event.ticket_types[0].id;
+        let taken = SeatCounts {
+            taken: 3,
+            ..SeatCounts::default()
+        };
+        EventView {
+            seats: taken,
+            type_seats: BTreeMap::from([(standard, taken)]),
+            ..EventView::new(event)
+        }
+    }
+
+    #[test]
+    fn ceilings_are_the_new_quotas_or_zero_for_a_repriced_type() {
+        let view = view();
+        let mut edit = EventEdit::of(&view.event);
+        edit.ticket_types[0].fields.quota = 5;
+        edit.ticket_types[1].fields.price_minor = 2500;
+        edit.ticket_types.push(TicketTypeEdit {
+            id: None,
+            fields: NewTicketType {
+                name: "Student".into(),
+                quota: 1,
+                ..NewTicketType::default()
+            },
+        });
+        let update = edit.plan(&view, now(), &RandomIds).unwrap();
+        let [standard, vip, student] = &update.event.ticket_types[..] else {
+            panic!("three types")
+        };
+        assert_eq!(
+            (standard.id, vip.id),
+            (view.event.ticket_types[0].id, view.event.ticket_types[1].id)
+        );
+        assert!(
+            view.event.ticket_type(student.id).is_none(),
+            "a new type gets a new id"
+        );
+        assert_eq!(
+            update.type_ceilings,
+            BTreeMap::from([(standard.id, 5), (vip.id, 0)])
+        );
+        assert_eq!(update.expected_version, 1);
+        assert_eq!(update.event.created_at, view.event.created_at);
+        assert!(update.seats_fit(&view));
+    }
+
+    #[test]
+    fn what_the_seats_taken_forbid_is_named() {
+        let view = view();
+        let mut edit = EventEdit::of(&view.event);
+        edit.capacity = 2;
+        edit.ticket_types[0].fields.quota = 2;
+        edit.ticket_types[0].fields.price_minor = 1;
+        edit.ticket_types[1].fields.quota = 1;
+        let Err(EditRefusal::SeatsTaken(problems)) = edit.plan(&view, now(), &RandomIds) else {
+            panic!("refused for the seats taken")
+        };
+        assert_eq!(
+            problems,
+            [
+                "capacity cannot go below the 3 seats sold or held",
+                "ticket type 1 (\"Standard\"): quota cannot go below the 3 tickets of it sold or held",
+                "ticket type 1 (\"Standard\"): priceMinor cannot change once a ticket of it is sold or held (3)",
+            ]
+        );
+    }
+
+    #[test]
+    fn types_are_listed_once_each_and_never_dropped_and_the_currency_stays() {
+        let view = view();
+        let invalid = |change: &dyn Fn(&mut EventEdit)| {
+            let mut edit = EventEdit::of(&view.event);
+            change(&mut edit);
+            match edit.plan(&view, now(), &RandomIds) {
+                Err(EditRefusal::Invalid(errors)) => errors.to_string(),
+                other => panic!("not refused as invalid: {other:?}"),
+            }
+        };
+        assert!(
+            invalid(&|edit| {
+                edit.ticket_types.pop();
+            })
+            .contains("must list the type \"VIP\"")
+        );
+        assert!(
+            invalid(&|edit| edit.ticket_types[1].id = edit.ticket_types[0].id)
+                .contains("a second time")
+        );
+        assert!(
+            invalid(&|edit| edit.ticket_types[1].id = Some(TicketTypeId::new(&RandomIds)))
+                .contains("the event has no type")
+        );
+        assert!(invalid(&|edit| edit.currency = Some("usd".into())).contains("currency"));
+        let mut same_currency = EventEdit::of(&view.event);
+        same_currency.currency = Some("eur".into());
+        assert!(same_currency.plan(&view, now(), &RandomIds).is_ok());
+        assert_eq!(
+            EventEdit::of(&view.event).plan(&view, view.event.starts_at, &RandomIds),
+            Err(EditRefusal::Started)
+        );
+    }
+}
