@@ -207,12 +207,12 @@ async fn paid_seats(
     let mut requests = Vec::with_capacity(count as usize);
     for n in 0..count {
         let hold = NewHold {
-            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_type.id),
             promo_code: None,
             user_id: UserId::from(format!("buyer-{n}")),
             expires_at: now + TimeDelta::minutes(30),
+            event_version: None,
         };
         store.hold_seat(event.id, &hold, now).await?;
         requests.push(RegistrationRequest {

@@ -167,12 +167,12 @@ async fn sell(
         let started = Instant::now();
         let now = clock.now();
         let hold = NewHold {
-            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(legacy_type_id(event_id)),
             promo_code: None,
             user_id: user_id.clone(),
             expires_at: now + TimeDelta::minutes(30),
+            event_version: None,
         };
         let held = store.hold_seat(event_id, &hold, now).await?;
         store.confirm_hold(event_id, held.id).await?;

@@ -138,18 +138,14 @@ async fn typed_event(store: &SharedStore, capacity: i64, types: &[(&str, i64)]) 
 
 fn hold_of_type(event: &Event, type_index: usize, user_name: &str) -> NewHold {
     NewHold {
-        event_version: None,
         seats: Seats::one(event.ticket_types[type_index].id),
         ..new_hold(event, user_name)
     }
 }
 
 async fn type_seats(store: &SharedStore, event: &Event, type_index: usize) -> SeatCounts {
-    store
-        .get_event(event.id)
+    view_of(store, event)
         .await
-        .expect("get event")
-        .expect("event exists")
         .type_seats(event.ticket_types[type_index].id)
 }
 
@@ -162,12 +158,12 @@ async fn created_event(store: &SharedStore, capacity: i64) -> Event {
 /// A hold of the event's first ticket type.
 fn new_hold(event: &Event, user_name: &str) -> NewHold {
     NewHold {
-        event_version: None,
         id: id(),
         seats: Seats::one(event.ticket_types[0].id),
         promo_code: None,
         user_id: user(user_name),
         expires_at: now() + TimeDelta::minutes(30),
+        event_version: None,
     }
 }
 
@@ -180,13 +176,17 @@ async fn held(store: &SharedStore, event: &Event, user_name: &str) -> HoldId {
     hold.id
 }
 
-async fn seats(store: &SharedStore, event: &Event) -> SeatCounts {
+/// The event as stored now.
+async fn view_of(store: &SharedStore, event: &Event) -> EventView {
     store
         .get_event(event.id)
         .await
         .expect("get event")
         .expect("event exists")
-        .seats
+}
+
+async fn seats(store: &SharedStore, event: &Event) -> SeatCounts {
+    view_of(store, event).await.seats
 }
 
 fn order_for(event: &Event, hold_id: HoldId, user_name: &str) -> Order {
@@ -410,8 +410,8 @@ pub async fn holds_need_an_open_event(store: SharedStore) {
         Err(StoreError::NotFound("event"))
     );
     let unknown_type = NewHold {
-        event_version: None,
         seats: Seats::one(id()),
+        event_version: None,
         ..new_hold(&event, "u1")
     };
     assert_eq!(
@@ -564,8 +564,8 @@ pub async fn recording_a_ticket_is_idempotent_per_order(store: SharedStore) {
     let event = typed_event(&store, 5, &[("Standard", 5), ("VIP", 2)]).await;
     let (standard, vip) = (event.ticket_types[0].id, event.ticket_types[1].id);
     let hold = NewHold {
-        event_version: None,
         seats: [standard, vip, standard].into_iter().collect(),
+        event_version: None,
         ..new_hold(&event, "buyer")
     };
     store.hold_seat(event.id, &hold, now()).await.unwrap();
@@ -902,8 +902,8 @@ pub async fn a_hold_of_several_seats_takes_all_or_none(store: SharedStore) {
     let event = typed_event(&store, 6, &[("Standard", 3), ("VIP", 3)]).await;
     let (standard, vip) = (event.ticket_types[0].id, event.ticket_types[1].id);
     let order = |counts: &[(TicketTypeId, u32)], user_name: &str| NewHold {
-        event_version: None,
         seats: counts.iter().copied().collect(),
+        event_version: None,
         ..new_hold(&event, user_name)
     };
     let counts = |taken, sold| SeatCounts {
@@ -997,8 +997,8 @@ pub async fn race_mixed_types_never_exceed_a_quota_or_the_capacity(store: Shared
                 (second, (buyer % 2) as u32),
             ];
             let hold = NewHold {
-                event_version: None,
                 seats: counts.into_iter().collect(),
+                event_version: None,
                 ..new_hold(&event, &format!("buyer{buyer}"))
             };
             (
@@ -1200,8 +1200,8 @@ async fn uses_of(store: &SharedStore, event: &Event, code: &str) -> u32 {
 
 fn hold_with_code(event: &Event, code: &str) -> NewHold {
     NewHold {
-        event_version: None,
         promo_code: Some(code.into()),
+        event_version: None,
         ..new_hold(event, "bargain-hunter")
     }
 }
@@ -1476,15 +1476,6 @@ pub async fn a_codes_limits_change_but_never_below_its_uses(store: SharedStore) 
             .await,
         Err(StoreError::NotFound("promo code"))
     );
-}
-
-/// The event as stored now.
-async fn view_of(store: &SharedStore, event: &Event) -> EventView {
-    store
-        .get_event(event.id)
-        .await
-        .expect("get event")
-        .expect("event exists")
 }
 
 /// Judges `change` of the event as stored now and writes it.

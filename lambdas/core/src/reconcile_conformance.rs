@@ -261,12 +261,12 @@ fn webhook_body(kind: &str, session: &SessionSnapshot) -> Vec<u8> {
 /// leaves it.
 async fn orphan_hold(world: &World, event: &Event, expires_in: TimeDelta) -> HoldId {
     let hold = NewHold {
-        event_version: None,
         id: HoldId::from(RandomIds.new_id()),
         seats: Seats::one(event.ticket_types[0].id),
         promo_code: None,
         user_id: UserId::from("crashed-buyer"),
         expires_at: world.clock.now() + expires_in,
+        event_version: None,
     };
     world
         .store

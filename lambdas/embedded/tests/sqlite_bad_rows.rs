@@ -110,12 +110,12 @@ async fn ticket_lists_skip_rows_that_cannot_be_read() {
     let mut tickets: Vec<Ticket> = Vec::new();
     for n in 0..4 {
         let hold = NewHold {
-            event_version: None,
             id: HoldId::from(Uuid::now_v7()),
             seats: Seats::one(show.ticket_types[0].id),
             promo_code: None,
             user_id: buyer.clone(),
             expires_at: now + TimeDelta::minutes(30),
+            event_version: None,
         };
         store.hold_seat(show.id, &hold, now).await.unwrap();
         let at = now + TimeDelta::seconds(n);

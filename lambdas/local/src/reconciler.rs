@@ -171,12 +171,12 @@ mod tests {
     async fn expired_hold(store: &dyn Store, event_id: EventId) -> HoldId {
         let now = Utc::now();
         let hold = NewHold {
-            event_version: None,
             id: HoldId::new(&RandomIds),
             seats: Seats::one(ticket_core::ticket_type::legacy_type_id(event_id)),
             promo_code: None,
             user_id: UserId::from("buyer"),
             expires_at: now - TimeDelta::seconds(1),
+            event_version: None,
         };
         store.hold_seat(event_id, &hold, now).await.unwrap();
         hold.id

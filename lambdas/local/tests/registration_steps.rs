@@ -496,12 +496,12 @@ async fn a_late_payment_whose_promo_code_was_used_up_meanwhile_is_refunded() {
     };
     world.store.create_promo_code(&code).await.unwrap();
     let with_code = |buyer: &str| NewHold {
-        event_version: None,
         id: HoldId::from(Uuid::now_v7()),
         seats: Seats::one(event.ticket_types[0].id),
         promo_code: Some("ONCE".into()),
         user_id: buyer.into(),
         expires_at: world.clock.now() + TimeDelta::minutes(30),
+        event_version: None,
     };
     let first = with_code("buyer-1");
     world

@@ -91,12 +91,12 @@ impl Adapters {
     pub async fn hold(&self, event_id: EventId, buyer: &str) -> HoldId {
         // The events here sell one type, named by the event's id.
         let hold = NewHold {
-            event_version: None,
             id: HoldId::from(Uuid::now_v7()),
             seats: Seats::one(legacy_type_id(event_id)),
             promo_code: None,
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
+            event_version: None,
         };
         self.store
             .hold_seat(event_id, &hold, self.clock.now())
@@ -122,12 +122,12 @@ impl Adapters {
     ) -> RegistrationRequest {
         let type_id = event.ticket_types[0].id;
         let hold = NewHold {
-            event_version: None,
             id: HoldId::from(Uuid::now_v7()),
             seats: holders.iter().map(|_| type_id).collect(),
             promo_code: None,
             user_id: buyer.into(),
             expires_at: self.clock.now() + TimeDelta::minutes(30),
+            event_version: None,
         };
         self.store
             .hold_seat(event.id, &hold, self.clock.now())
