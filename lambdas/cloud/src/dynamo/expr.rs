@@ -9,6 +9,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub(crate) type Names = HashMap<String, String>;
 pub(crate) type Values = HashMap<String, AttributeValue>;
 
+/// Names longer than this get a numbered placeholder. No attribute of the table is named
+/// `n<digits>`, so those never meet a name's own placeholder.
+const LONG_NAME: usize = 12;
+
 #[derive(Debug, Default)]
 pub(crate) struct Expr {
     names: Names,
@@ -16,13 +20,19 @@ pub(crate) struct Expr {
 }
 
 impl Expr {
-    /// The placeholder of an attribute name (`[A-Za-z0-9]+`).
+    /// The placeholder of an attribute name (`[A-Za-z0-9]+`): `#<name>` for a short name, so
+    /// expressions read well; `#n<k>` for a long one (a type's counter, `t<32 hex>Taken`), so
+    /// an edit of 20 types stays within DynamoDB's 4 KB per expression.
     pub(crate) fn name(&mut self, attribute: &str) -> String {
         debug_assert!(attribute.chars().all(|c| c.is_ascii_alphanumeric()));
-        let placeholder = format!("#{attribute}");
-        self.names
-            .entry(placeholder.clone())
-            .or_insert_with(|| attribute.to_owned());
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, name)| *name == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = match attribute.len() {
+            0..=LONG_NAME => format!("#{attribute}"),
+            _ => format!("#n{}", self.names.len()),
+        };
+        self.names.insert(placeholder.clone(), attribute.to_owned());
         placeholder
     }
 
@@ -49,10 +59,13 @@ mod tests {
         let mut expr = Expr::default();
         assert_eq!(expr.name("capacity"), "#capacity");
         assert_eq!(expr.name("capacity"), "#capacity");
+        let counter = "t0190f5a0000070008000000000000001Taken";
+        assert_eq!(expr.name(counter), "#n1");
+        assert_eq!(expr.name(counter), "#n1");
         assert_eq!(expr.value(AttributeValue::N("1".into())), ":v0");
         assert_eq!(expr.value(AttributeValue::N("1".into())), ":v1");
         let (names, values) = expr.into_parts();
-        assert_eq!(names.unwrap().len(), 1);
+        assert_eq!(names.unwrap().len(), 2);
         assert_eq!(values.unwrap().len(), 2);
         assert_eq!(Expr::default().into_parts(), (None, None));
     }

@@ -341,3 +341,84 @@ pub(super) fn event_change(update: &EventUpdate, view: &EventView) -> (String, S
         expr,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+    use ticket_core::ids::RandomIds;
+    use ticket_core::{EventEdit, NewEvent, NewTicketType, TicketTypeEdit, UserId};
+
+    use super::*;
+
+    /// DynamoDB refuses an expression longer than 4 KB (moto does not check).
+    const MAX_EXPRESSION_BYTES: usize = 4096;
+
+    #[test]
+    fn an_edit_of_the_most_types_fits_dynamodbs_expression_limit() {
+        let now = Utc::now();
+        let type_named = |name: String| NewTicketType {
+            name,
+            price_minor: 100,
+            quota: 5,
+            ..NewTicketType::default()
+        };
+        let event = NewEvent {
+            title: "Many types".into(),
+            venue: "Hall".into(),
+            starts_at: Some(now + TimeDelta::days(3)),
+            capacity: 100,
+            currency: "EUR".into(),
+            ticket_types: Some(vec![type_named("First".into())]),
+            ..NewEvent::default()
+        }
+        .validate(
+            EventId::new(&RandomIds),
+            UserId::from("org"),
+            now,
+            &RandomIds,
+        )
+        .unwrap();
+        let view = EventView::new(event);
+        // Nineteen new types, each with its counters, and the first repriced.
+        let mut edit = EventEdit::of(&view.event);
+        edit.ticket_types[0].fields.price_minor = 200;
+        edit.ticket_types.extend((2..=20).map(|n| TicketTypeEdit {
+            id: None,
+            fields: type_named(format!("Type {n}")),
+        }));
+        let update = edit.plan(&view, now, &RandomIds).unwrap();
+        assert_eq!(update.event.ticket_types.len(), 20);
+        let (change, condition, _) = event_change(&update, &view);
+        assert!(
+            change.len() <= MAX_EXPRESSION_BYTES,
+            "{} bytes",
+            change.len()
+        );
+        assert!(
+            condition.len() <= MAX_EXPRESSION_BYTES,
+            "{} bytes",
+            condition.len()
+        );
+        // And once they all exist, an edit that changes every quota.
+        let view = EventView {
+            version: 2,
+            ..EventView::new(update.event)
+        };
+        let mut edit = EventEdit::of(&view.event);
+        for ticket_type in &mut edit.ticket_types {
+            ticket_type.fields.quota = 4;
+        }
+        let update = edit.plan(&view, now, &RandomIds).unwrap();
+        let (change, condition, _) = event_change(&update, &view);
+        assert!(
+            change.len() <= MAX_EXPRESSION_BYTES,
+            "{} bytes",
+            change.len()
+        );
+        assert!(
+            condition.len() <= MAX_EXPRESSION_BYTES,
+            "{} bytes",
+            condition.len()
+        );
+    }
+}
