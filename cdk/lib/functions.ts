@@ -281,6 +281,18 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     memoryMb: 512,
   },
   {
+    binary: 'get-organizer-profile',
+    purpose: "GET /me/organizer-profile: the organizer's name on tickets and event pages, and contact.",
+    routes: [{ method: 'GET', path: '/me/organizer-profile', auth: 'jwt' }],
+    table: 'read',
+  },
+  {
+    binary: 'put-organizer-profile',
+    purpose: "PUT /me/organizer-profile: the organizer saves the name their tickets and event pages show.",
+    routes: [{ method: 'PUT', path: '/me/organizer-profile', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
     binary: 'list-my-tickets',
     purpose: "GET /me/tickets: the caller's tickets (GSI1).",
     routes: [{ method: 'GET', path: '/me/tickets', auth: 'jwt' }],

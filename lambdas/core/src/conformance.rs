@@ -16,6 +16,7 @@ use crate::order::{
     Attendee, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Seats, Ticket, TicketDraft,
     TicketStatus,
 };
+use crate::organizer::{NewOrganizerProfile, OrganizerProfile};
 use crate::page::PageRequest;
 use crate::promo::{Discount, PromoCode};
 use crate::store::{Redemption, ReleaseOutcome, ReleaseScope, Store, StoreError};
@@ -64,7 +65,8 @@ macro_rules! store_conformance_tests {
             a_stale_or_overreaching_edit_changes_nothing,
             a_hold_judged_on_an_older_version_is_refused,
             a_one_price_event_gains_a_type,
-            race_edits_and_holds_never_pass_a_limit
+            race_edits_and_holds_never_pass_a_limit,
+            organizer_profiles_round_trip
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -1755,4 +1757,41 @@ pub async fn race_edits_and_holds_never_pass_a_limit(store: SharedStore) {
         );
     }
     assert!(written > 0, "some edit went through");
+}
+
+pub async fn organizer_profiles_round_trip(store: SharedStore) {
+    let organizer = user("org-profile");
+    assert_eq!(store.get_organizer_profile(&organizer).await, Ok(None));
+    let profile = NewOrganizerProfile {
+        display_name: "Harbour Arts «Ünïcödé»".into(),
+        contact_email: "tickets@harbour.example".into(),
+    }
+    .validate(organizer.clone(), now())
+    .unwrap();
+    store.put_organizer_profile(&profile).await.unwrap();
+    assert_eq!(
+        store.get_organizer_profile(&organizer).await,
+        Ok(Some(profile.clone()))
+    );
+    // Saving again replaces it; other organizers have none.
+    let renamed = OrganizerProfile {
+        display_name: "Harbour Arts Collective".into(),
+        updated_at: now() + TimeDelta::minutes(1),
+        ..profile
+    };
+    store.put_organizer_profile(&renamed).await.unwrap();
+    assert_eq!(
+        store.get_organizer_profile(&organizer).await,
+        Ok(Some(renamed))
+    );
+    assert_eq!(
+        store.get_organizer_profile(&user("org-other")).await,
+        Ok(None)
+    );
+    // A profile is no event: the organizer's event list stays empty.
+    let events = store
+        .list_organizer_events(&organizer, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(events.items.is_empty());
 }

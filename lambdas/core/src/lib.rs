@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod organizer;
 pub mod page;
 pub mod payments;
 pub mod promo;
@@ -51,6 +52,7 @@ pub use order::{
     Attendee, Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Registration,
     Seats, Ticket, TicketDraft, TicketStatus,
 };
+pub use organizer::{NewOrganizerProfile, OrganizerProfile};
 pub use page::{Page, PageRequest};
 pub use payments::{
     CheckoutDiscount, CheckoutLine, CheckoutRequest, CheckoutSession, Payments, PaymentsError,

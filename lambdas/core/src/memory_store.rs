@@ -28,6 +28,7 @@ use crate::order::{
     Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
     TicketStatus,
 };
+use crate::organizer::OrganizerProfile;
 use crate::page::{Page, PageRequest, decode_cursor, encode_cursor};
 use crate::promo::{PromoCode, PromoCodeView};
 use crate::store::{
@@ -62,6 +63,7 @@ struct State {
     tickets: BTreeMap<TicketId, Ticket>,
     /// Keyed by event and upper-case code.
     promo_codes: BTreeMap<(EventId, String), PromoCodeView>,
+    organizers: BTreeMap<UserId, OrganizerProfile>,
 }
 
 #[derive(Debug)]
@@ -687,6 +689,24 @@ impl Store for MemoryStore {
 
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
         self.state().update_event(update)
+    }
+
+    async fn get_organizer_profile(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<OrganizerProfile>, StoreError> {
+        Ok(self.state().organizers.get(user).cloned())
+    }
+
+    async fn put_organizer_profile(&self, profile: &OrganizerProfile) -> Result<(), StoreError> {
+        let profile = OrganizerProfile {
+            updated_at: to_millis(profile.updated_at),
+            ..profile.clone()
+        };
+        self.state()
+            .organizers
+            .insert(profile.user_id.clone(), profile);
+        Ok(())
     }
 
     async fn hold_seat(

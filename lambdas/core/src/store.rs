@@ -10,6 +10,7 @@ use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
 use crate::order::{
     Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Seats, Ticket,
 };
+use crate::organizer::OrganizerProfile;
 use crate::page::{InvalidCursor, Page, PageRequest};
 use crate::promo::{PromoCode, PromoCodeView};
 
@@ -151,6 +152,15 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
+
+    /// An organizer's profile, if they have made one.
+    async fn get_organizer_profile(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<OrganizerProfile>, StoreError>;
+
+    /// Creates or replaces the organizer's profile.
+    async fn put_organizer_profile(&self, profile: &OrganizerProfile) -> Result<(), StoreError>;
 
     /// Writes an edit judged by [`EventUpdate`]: `EventChanged` unless the event still has
     /// the version it was judged against, `SeatsTaken` unless its seats still fit

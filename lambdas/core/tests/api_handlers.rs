@@ -1364,3 +1364,77 @@ async fn edits_that_cannot_happen_are_refused_and_change_nothing() {
     let late = stack.call(edit_request(&ORGANIZER, &id, etag, &body)).await;
     assert!(assert_error(&late, 409).contains("started"));
 }
+
+#[tokio::test]
+async fn an_organizer_profile_names_the_organizer_on_their_event_pages() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 1500).await;
+    assert_eq!(event["organizer"], Value::Null, "no profile yet");
+    let id = event["id"].as_str().unwrap().to_owned();
+    let profile = || request("GET", "/me/organizer-profile", &ORGANIZER);
+    assert!(assert_error(&stack.call(profile()).await, 404).contains("organizer profile"));
+    let save =
+        |who: &Who, body: Value| request("PUT", "/me/organizer-profile", who).with_json(&body);
+
+    for (body, status, says) in [
+        (
+            json!({"displayName": " ", "contactEmail": "a@b.org"}),
+            400,
+            "displayName",
+        ),
+        (
+            json!({"displayName": "Arts", "contactEmail": "nobody"}),
+            400,
+            "contactEmail",
+        ),
+        (
+            json!({"displayName": "Arts", "contactEmail": "a@b.org", "logo": "x"}),
+            400,
+            "unknown field `logo`",
+        ),
+        (json!({"displayName": "Arts"}), 400, "contactEmail"),
+    ] {
+        let message = assert_error(&stack.call(save(&ORGANIZER, body.clone())).await, status);
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert_error(
+        &stack
+            .call(save(
+                &ATTENDEE,
+                json!({"displayName": "Mallory", "contactEmail": "m@evil.example"}),
+            ))
+            .await,
+        403,
+    );
+    assert_error(&stack.call(profile()).await, 404);
+
+    let saved = stack
+        .call(save(
+            &ORGANIZER,
+            json!({"displayName": " Harbour Arts ", "contactEmail": "tickets@harbour.example"}),
+        ))
+        .await;
+    assert_eq!(saved.status, 200, "{}", body_text(&saved));
+    assert_eq!(saved.json_body()["displayName"], "Harbour Arts");
+    assert_eq!(
+        stack.call(profile()).await.json_body()["contactEmail"],
+        "tickets@harbour.example"
+    );
+    // Every attendee sees who organizes the event, on its page only.
+    let seen = stack
+        .call(request("GET", "/events/{id}", &ATTENDEE).with_path_param("id", &id))
+        .await
+        .json_body();
+    assert_eq!(
+        seen["organizer"],
+        json!({"name": "Harbour Arts", "contactEmail": "tickets@harbour.example"})
+    );
+    let listed = stack
+        .call(request("GET", "/events", &ATTENDEE))
+        .await
+        .json_body();
+    assert_eq!(listed["items"][0]["organizer"], Value::Null);
+    // Another organizer's events are not theirs to name.
+    let other = stack.create_event(&OTHER_ORGANIZER, 5, 0).await;
+    assert_eq!(other["organizer"], Value::Null);
+}

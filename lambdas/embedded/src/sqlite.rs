@@ -21,9 +21,9 @@ use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Discount, Event, EventId, EventUpdate, EventView, FIRST_ORDER_CHECK, Hold, HoldId,
-    HoldStatus, Money, NewHold, NewTickets, Order, OrderId, OrderStatus, Page, PageRequest,
-    PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope, SeatCounts,
-    Seats, Store, StoreError, Ticket, TicketId, TicketStatus, TicketType, UserId,
+    HoldStatus, Money, NewHold, NewTickets, Order, OrderId, OrderStatus, OrganizerProfile, Page,
+    PageRequest, PromoCode, PromoCodeView, Recorded, Redemption, ReleaseOutcome, ReleaseScope,
+    SeatCounts, Seats, Store, StoreError, Ticket, TicketId, TicketStatus, TicketType, UserId,
 };
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many have run.
@@ -209,6 +209,15 @@ ALTER TABLE holds ADD COLUMN promo_code TEXT;
 -- Events change after they are made: `version` counts the edits, and an edit or a hold names
 -- the version it was judged against.
 ALTER TABLE events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+"#,
+    r#"
+-- Organizers' public profiles: the name on their tickets and event pages, and a contact.
+CREATE TABLE organizers (
+    user_id       TEXT PRIMARY KEY,
+    display_name  TEXT NOT NULL,
+    contact_email TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
 "#,
 ];
 
@@ -877,6 +886,52 @@ impl Store for SqliteStore {
 
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
         self.read(move |conn| read_event(conn, id)).await
+    }
+
+    async fn get_organizer_profile(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<OrganizerProfile>, StoreError> {
+        let user = user.clone();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT user_id, display_name, contact_email, updated_at FROM organizers \
+                 WHERE user_id = ?1",
+                [user.as_str()],
+                |row| {
+                    Ok(OrganizerProfile {
+                        user_id: UserId::from(row.get::<_, String>(0)?),
+                        display_name: row.get(1)?,
+                        contact_email: row.get(2)?,
+                        updated_at: instant(row, 3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|error| read_error("organizers", user.as_str(), error))
+        })
+        .await
+    }
+
+    async fn put_organizer_profile(&self, profile: &OrganizerProfile) -> Result<(), StoreError> {
+        let profile = profile.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO organizers (user_id, display_name, contact_email, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user_id) DO UPDATE SET \
+                 display_name = excluded.display_name, contact_email = excluded.contact_email, \
+                 updated_at = excluded.updated_at",
+                params![
+                    profile.user_id.as_str(),
+                    profile.display_name,
+                    profile.contact_email,
+                    to_key(profile.updated_at),
+                ],
+            )
+            .map_err(store_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {

@@ -739,3 +739,31 @@ async fn a_ticket_downloaded_after_an_edit_shows_the_new_details_with_the_same_c
         .json_body();
     assert_eq!(scanned["result"], "VALID");
 }
+
+#[tokio::test]
+async fn tickets_name_the_organizer_their_profile_names() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 0).await;
+    let event_id = event["id"].as_str().unwrap();
+    let (_, before) = stack.free_ticket(&ATTENDEE, event_id).await;
+    let first = FileKey::for_ticket(event_id.parse().unwrap(), before);
+    let pdf = stack.adapters.files.read(&first).await.unwrap().unwrap();
+    assert!(
+        text(&pdf).contains("TICKETD"),
+        "no profile: the platform issues it"
+    );
+
+    let saved = stack
+        .call(
+            request("PUT", "/me/organizer-profile", &ORGANIZER).with_json(
+                &json!({"displayName": "Harbour Arts", "contactEmail": "tickets@harbour.example"}),
+            ),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", body_text(&saved));
+    let (_, after) = stack.free_ticket(&OTHER_ATTENDEE, event_id).await;
+    let key = FileKey::for_ticket(event_id.parse().unwrap(), after);
+    let words = text(&stack.adapters.files.read(&key).await.unwrap().unwrap());
+    assert!(words.contains("HARBOUR ARTS"), "{words}");
+    assert!(!words.contains("TICKETD"), "{words}");
+}

@@ -496,6 +496,24 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     ],
                 ),
                 "listMyTickets" => (Method::GET, "/me/tickets".into(), None, [(200, ""); 4]),
+                // Listed before the PUT: no organizer has saved one yet.
+                "getOrganizerProfile" => (
+                    Method::GET,
+                    "/me/organizer-profile".into(),
+                    None,
+                    [
+                        (403, GROUP),
+                        (404, "organizer profile"),
+                        (404, "organizer profile"),
+                        (403, GROUP),
+                    ],
+                ),
+                "putOrganizerProfile" => (
+                    Method::PUT,
+                    "/me/organizer-profile".into(),
+                    Some(json!({"displayName": "Access Arts", "contactEmail": "a@access.example"})),
+                    [(403, GROUP), (200, ""), (200, ""), (403, GROUP)],
+                ),
                 "downloadTicket" => (
                     Method::GET,
                     format!("/tickets/{ticket_id}/download"),

@@ -244,6 +244,18 @@ impl Store for BrokenStore {
     async fn update_event(&self, _: &ticket_core::EventUpdate) -> Result<EventView, StoreError> {
         broken()
     }
+    async fn get_organizer_profile(
+        &self,
+        _: &UserId,
+    ) -> Result<Option<ticket_core::OrganizerProfile>, StoreError> {
+        broken()
+    }
+    async fn put_organizer_profile(
+        &self,
+        _: &ticket_core::OrganizerProfile,
+    ) -> Result<(), StoreError> {
+        broken()
+    }
     async fn list_organizer_events(
         &self,
         _: &UserId,

@@ -14,8 +14,8 @@ use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
     Attendee, Discount, Event, EventId, EventView, FIRST_ORDER_CHECK, Hold, HoldId, HoldStatus,
-    Money, Order, OrderId, OrderStatus, PromoCode, PromoCodeView, RegistrationId, SeatCounts,
-    Seats, StoreError, Ticket, TicketId, TicketType, TicketTypeId, UserId,
+    Money, Order, OrderId, OrderStatus, OrganizerProfile, PromoCode, PromoCodeView, RegistrationId,
+    SeatCounts, Seats, StoreError, Ticket, TicketId, TicketType, TicketTypeId, UserId,
 };
 
 use super::due::{hold_due, order_due};
@@ -67,6 +67,33 @@ pub(crate) fn hold_key(event_id: EventId, hold_id: HoldId) -> Item {
 /// A promo code sits in its event's partition, so an event's codes are one query.
 pub(crate) fn promo_key(event_id: EventId, code: &str) -> Item {
     key(event_partition(event_id), format!("{PROMO_PREFIX}{code}"))
+}
+
+/// An organizer's profile sits under their own partition (the events index uses `ORG#` as a
+/// GSI1 partition only, never as a table key).
+pub(crate) fn organizer_key(user: &UserId) -> Item {
+    key(organizer_partition(user), "PROFILE".to_owned())
+}
+
+pub(crate) fn organizer_item(profile: &OrganizerProfile) -> Item {
+    let mut item = organizer_key(&profile.user_id);
+    item.extend([
+        ("userId".to_owned(), s(profile.user_id.as_str())),
+        ("displayName".to_owned(), s(&profile.display_name)),
+        ("contactEmail".to_owned(), s(&profile.contact_email)),
+        ("updatedAt".to_owned(), s(to_key(profile.updated_at))),
+    ]);
+    item
+}
+
+pub(crate) fn organizer_from_item(item: &Item) -> Result<OrganizerProfile, StoreError> {
+    let a = Attrs(item);
+    Ok(OrganizerProfile {
+        user_id: UserId::from(a.string("userId")?),
+        display_name: a.string("displayName")?,
+        contact_email: a.string("contactEmail")?,
+        updated_at: a.time("updatedAt")?,
+    })
 }
 
 pub(crate) fn order_key(id: &OrderId) -> Item {

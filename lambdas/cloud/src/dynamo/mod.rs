@@ -23,9 +23,9 @@ use ticket_core::page::MAX_PAGE_SIZE;
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
     Event, EventId, EventUpdate, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order,
-    OrderId, OrderStatus, Page, PageRequest, PromoCode, PromoCodeView, Recorded, Redemption,
-    ReleaseOutcome, ReleaseScope, Seats, Store, StoreError, Ticket, TicketId, TicketStatus, UserId,
-    room_for,
+    OrderId, OrderStatus, OrganizerProfile, Page, PageRequest, PromoCode, PromoCodeView, Recorded,
+    Redemption, ReleaseOutcome, ReleaseScope, Seats, Store, StoreError, Ticket, TicketId,
+    TicketStatus, UserId, room_for,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
@@ -34,8 +34,9 @@ use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
     EVENTS_PARTITION, GSI1, GSI2, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded, event_item,
     event_key, event_partition, hold_from_item, hold_item, hold_key, n, order_from_item,
-    order_item, order_key, organizer_partition, promo_from_item, promo_item, promo_key,
-    registration_item, registration_key, s, ticket_item, ticket_key, user_partition,
+    order_item, order_key, organizer_from_item, organizer_item, organizer_key, organizer_partition,
+    promo_from_item, promo_item, promo_key, registration_item, registration_key, s, ticket_item,
+    ticket_key, user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
 use self::writes::{SeatGuard, event_change};
@@ -110,6 +111,35 @@ impl Store for DynamoStore {
 
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError> {
         self.read_event(id).await
+    }
+
+    async fn get_organizer_profile(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<OrganizerProfile>, StoreError> {
+        self.get(organizer_key(user))
+            .await?
+            .map(|item| decoded(&item, organizer_from_item))
+            .transpose()
+    }
+
+    async fn put_organizer_profile(&self, profile: &OrganizerProfile) -> Result<(), StoreError> {
+        // Creates or replaces: the key is the organizer's own, so the condition always holds;
+        // PutItem wants one.
+        let mut expr = Expr::default();
+        let condition = format!(
+            "attribute_not_exists({}) OR {} = {}",
+            expr.name(PK),
+            expr.name("userId"),
+            expr.value(s(profile.user_id.as_str()))
+        );
+        match self.put(organizer_item(profile), condition, expr).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Refused) => Err(StoreError::Internal(
+                "an organizer's profile item names another user".into(),
+            )),
+            Err(Failure::Store(error)) => Err(error),
+        }
     }
 
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {

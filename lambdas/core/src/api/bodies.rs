@@ -14,6 +14,7 @@ use crate::event::{Event, EventStats, EventView};
 use crate::identity::Caller;
 use crate::ids::{EventId, OrderId, TicketId, TicketTypeId};
 use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
+use crate::organizer::OrganizerProfile;
 use crate::page::Page;
 use crate::promo::{Discount, PromoCodeView};
 use crate::ticket_type::TicketType;
@@ -42,6 +43,9 @@ pub struct EventBody {
     /// `If-Match`.
     #[schemars(range(min = 1))]
     pub version: u32,
+    /// Who organizes it, as their profile names them: in the answers about one event (null in
+    /// lists, and while the organizer has no profile).
+    pub organizer: Option<EventOrganizer>,
     /// Whether the caller organizes the event.
     pub organized_by_you: bool,
     pub availability: EventStats,
@@ -97,6 +101,7 @@ impl EventBody {
             ticket_types: event.ticket_types.iter().map(Into::into).collect(),
             created_at: event.created_at,
             version: view.version,
+            organizer: None,
             organized_by_you: event.organizer_id == caller.user_id,
             availability: view.stats(now),
         }
@@ -170,6 +175,46 @@ impl From<&PromoCodeView> for PromoCodeBody {
             valid_from: promo.valid_from,
             valid_until: promo.valid_until,
             created_at: promo.created_at,
+        }
+    }
+}
+
+/// The organizer of an event, as attendees see them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventOrganizer {
+    pub name: String,
+    #[schemars(email)]
+    pub contact_email: String,
+}
+
+impl From<&OrganizerProfile> for EventOrganizer {
+    fn from(profile: &OrganizerProfile) -> Self {
+        Self {
+            name: profile.display_name.clone(),
+            contact_email: profile.contact_email.clone(),
+        }
+    }
+}
+
+/// An organizer's own profile: the name on their tickets and event pages, and their contact.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "OrganizerProfile")]
+pub struct OrganizerProfileBody {
+    #[schemars(length(min = 1, max = 100))]
+    pub display_name: String,
+    #[schemars(email)]
+    pub contact_email: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&OrganizerProfile> for OrganizerProfileBody {
+    fn from(profile: &OrganizerProfile) -> Self {
+        Self {
+            display_name: profile.display_name.clone(),
+            contact_email: profile.contact_email.clone(),
+            updated_at: profile.updated_at,
         }
     }
 }
@@ -405,6 +450,7 @@ pub fn response_schemas() -> Map<String, Value> {
     add::<Quote>(&mut generator);
     add::<PromoCodeBody>(&mut generator);
     add::<PromoCodeList>(&mut generator);
+    add::<OrganizerProfileBody>(&mut generator);
     add::<OrderBody>(&mut generator);
     add::<PageBody<TicketBody>>(&mut generator);
     add::<PageBody<AttendeeBody>>(&mut generator);

@@ -28,18 +28,27 @@ pub(crate) async fn create(
         .map_err(|errors| ApiError::invalid_fields(&errors))?;
     store.create_event(&event).await.map_err(ApiError::store)?;
     let view = EventView::new(event);
-    Ok(event_response(201, &view, caller, now))
+    event_response(store, 201, &view, caller, now).await
 }
 
-/// An event's body with its version as the ETag.
-fn event_response(
+/// One event's body, naming its organizer as their profile does, with its version as the
+/// ETag.
+async fn event_response(
+    store: &dyn Store,
     status: u16,
     view: &EventView,
     caller: &Caller,
     now: chrono::DateTime<chrono::Utc>,
-) -> ApiResponse {
-    ApiResponse::json(status, &EventBody::of(view, caller, now))
-        .with_header("etag", format!("\"{}\"", view.version))
+) -> Result<ApiResponse, ApiError> {
+    let profile = store
+        .get_organizer_profile(&view.event.organizer_id)
+        .await
+        .map_err(ApiError::store)?;
+    let body = EventBody {
+        organizer: profile.as_ref().map(Into::into),
+        ..EventBody::of(view, caller, now)
+    };
+    Ok(ApiResponse::json(status, &body).with_header("etag", format!("\"{}\"", view.version)))
 }
 
 /// The version `If-Match` names: 428 without one, 400 for anything but one strong ETag.
@@ -93,7 +102,7 @@ pub(crate) async fn update(
                 EditRefusal::SeatsTaken(problems) => ApiError::conflict(problems.join("; ")),
             })?;
         match store.update_event(&update).await {
-            Ok(updated) => return Ok(event_response(200, &updated, caller, now)),
+            Ok(updated) => return event_response(store, 200, &updated, caller, now).await,
             // Judged again on what the store has now: another edit, or seats taken meanwhile.
             Err(StoreError::EventChanged | StoreError::SeatsTaken) => {
                 view = find_event(store, request).await?;
@@ -146,7 +155,7 @@ pub(crate) async fn get(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let view = find_event(store, request).await?;
-    Ok(event_response(200, &view, caller, clock.now()))
+    event_response(store, 200, &view, caller, clock.now()).await
 }
 
 pub(crate) async fn stats(

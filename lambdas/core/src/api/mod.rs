@@ -14,6 +14,7 @@ mod events;
 mod holders;
 mod http;
 mod orders;
+mod organizers;
 mod promo_codes;
 mod scan;
 mod ticket_pdfs;
@@ -96,6 +97,8 @@ pub enum Handler {
     EventAttendees,
     GetOrder,
     MyTickets,
+    GetOrganizerProfile,
+    PutOrganizerProfile,
     DownloadTicket,
     RenameHolder,
     Scan,
@@ -248,6 +251,20 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "GET",
+        "/me/organizer-profile",
+        ORGANIZER,
+        Handler::GetOrganizerProfile,
+        "getOrganizerProfile",
+    ),
+    route(
+        "PUT",
+        "/me/organizer-profile",
+        ORGANIZER,
+        Handler::PutOrganizerProfile,
+        "putOrganizerProfile",
+    ),
+    route(
+        "GET",
         "/tickets/{id}/download",
         Access::SignedIn,
         Handler::DownloadTicket,
@@ -386,6 +403,10 @@ async fn run(
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
+        Handler::GetOrganizerProfile => organizers::get(&*ports.store, signed_in()?).await,
+        Handler::PutOrganizerProfile => {
+            organizers::put(&*ports.store, &*ports.clock, signed_in()?, request).await
+        }
         Handler::DownloadTicket => orders::download(ports, signed_in()?, request).await,
         Handler::RenameHolder => holders::rename(ports, signed_in()?, request).await,
         Handler::Scan => {

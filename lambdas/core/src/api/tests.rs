@@ -185,6 +185,8 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("listAttendees", "AttendeePage"),
     ("getOrder", "Order"),
     ("listMyTickets", "TicketPage"),
+    ("getOrganizerProfile", "OrganizerProfile"),
+    ("putOrganizerProfile", "OrganizerProfile"),
     ("downloadTicket", "DownloadLink"),
     ("renameTicketHolder", "Ticket"),
     ("scanTicket", "ScanResult"),

@@ -7,6 +7,7 @@ use super::{ApiPorts, TicketPdfs};
 use crate::event::EventView;
 use crate::files::FileKey;
 use crate::order::{Order, Ticket};
+use crate::organizer::OrganizerProfile;
 use crate::registration::ticket_pdf;
 use crate::store::StoreError;
 
@@ -34,11 +35,25 @@ pub(crate) async fn draw(
 ) -> Result<Ticket, ApiError> {
     let pdfs = drawing(ports)?;
     let key = FileKey::for_ticket_version(ticket.event_id, ticket.id, view.version);
+    let profile = ports
+        .store
+        .get_organizer_profile(&view.event.organizer_id)
+        .await
+        .map_err(ApiError::store)?;
+    let issuer = OrganizerProfile::issuer(profile.as_ref());
     let mut drawn = ticket;
     for _ in 0..REDRAWS {
-        let pdf = ticket_pdf(&*pdfs.renderer, &pdfs.signer, &view.event, order, &drawn).map_err(
-            |error| ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}"))),
-        )?;
+        let pdf = ticket_pdf(
+            &*pdfs.renderer,
+            &pdfs.signer,
+            issuer,
+            &view.event,
+            order,
+            &drawn,
+        )
+        .map_err(|error| {
+            ApiError::store(StoreError::Internal(format!("drawing a ticket: {error}")))
+        })?;
         ports
             .files
             .put_pdf(&key, pdf)

@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::ids::TicketId;
 use crate::money::Money;
 
-/// What the ticket's header band names. Events carry no organizer display name yet, and the
-/// organizer's id is an opaque identity-provider subject, so the band names the platform that
-/// issued the ticket.
+/// What the ticket's header band names when the organizer has no profile: the organizer's id
+/// is an opaque identity-provider subject, so the band names the platform that issued it.
 pub const TICKET_ISSUER: &str = "Ticketd";
 
 /// What a ticket shows. Text fields take any input: characters the font lacks are replaced,

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::failure::port_failure;
-use super::render::{RenderFailure, TICKET_ISSUER, TicketPdf, TicketRenderer};
+use super::render::{RenderFailure, TicketPdf, TicketRenderer};
 use super::{CaughtError, RegistrationRequest, StepFailure, failure_reason};
 use crate::event::Event;
 use crate::files::{FileKey, TicketFiles};
 use crate::ids::{Ids, RegistrationId, TicketId};
 use crate::order::{HoldStatus, NewTickets, Order, OrderStatus, Ticket, TicketDraft, TicketStatus};
+use crate::organizer::OrganizerProfile;
 use crate::payments::Payments;
 use crate::store::{ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::ticket_code::TicketSigner;
@@ -280,6 +281,11 @@ pub async fn render_ticket(
         .map_err(port_failure("reading the event"))?
         .ok_or_else(|| StepFailure::rejected(format!("event {} does not exist", order.event_id)))?
         .event;
+    let profile = store
+        .get_organizer_profile(&event.organizer_id)
+        .await
+        .map_err(port_failure("reading the organizer's profile"))?;
+    let issuer = OrganizerProfile::issuer(profile.as_ref());
     let mut rendered = TicketsRendered {
         file_keys: Vec::new(),
         bytes: 0,
@@ -293,7 +299,7 @@ pub async fn render_ticket(
         if ticket.status == TicketStatus::Void {
             return Err(StepFailure::rejected(format!("ticket {ticket_id} is VOID")));
         }
-        let pdf = ticket_pdf(renderer, signer, &event, &order, &ticket)
+        let pdf = ticket_pdf(renderer, signer, issuer, &event, &order, &ticket)
             .map_err(|error| StepFailure::rejected(format!("ticket {ticket_id}: {error}")))?;
         let key = FileKey::for_ticket(ticket.event_id, ticket.id);
         rendered.bytes += pdf.len();
@@ -306,11 +312,13 @@ pub async fn render_ticket(
     Ok(rendered)
 }
 
-/// A ticket's PDF with its signed code: what RenderTicket draws for every ticket of an order,
-/// and what a renamed holder's ticket is drawn again with.
+/// A ticket's PDF with its signed code, issued by `issuer` (the organizer's display name, see
+/// [`OrganizerProfile::issuer`]): what RenderTicket draws for every ticket of an order, and
+/// what a ticket is drawn again with after a rename or an edit of its event.
 pub fn ticket_pdf(
     renderer: &dyn TicketRenderer,
     signer: &TicketSigner,
+    issuer: &str,
     event: &Event,
     order: &Order,
     ticket: &Ticket,
@@ -331,7 +339,7 @@ pub fn ticket_pdf(
             (1, _) | (_, None) => order.amount,
             (_, Some(ticket_type)) => event.price_of(ticket_type),
         },
-        organizer: TICKET_ISSUER,
+        organizer: issuer,
         code: &code,
     })
 }

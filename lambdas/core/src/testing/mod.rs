@@ -22,6 +22,7 @@ use crate::event_edit::EventUpdate;
 use crate::files::{FileKey, FilesError, TicketFiles};
 use crate::ids::{EventId, HoldId, OrderId, TicketId, UserId};
 use crate::order::{Hold, NewHold, NewTickets, Order, OrderStatus, Recorded, Ticket};
+use crate::organizer::OrganizerProfile;
 use crate::page::{Page, PageRequest};
 use crate::payments::{
     CheckoutRequest, CheckoutSession, Payments, PaymentsError, Refund, RefundRequest,
@@ -412,6 +413,19 @@ impl Store for FlakyStore {
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
         self.check()?;
         self.inner.update_event(update).await
+    }
+
+    async fn get_organizer_profile(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<OrganizerProfile>, StoreError> {
+        self.check()?;
+        self.inner.get_organizer_profile(user).await
+    }
+
+    async fn put_organizer_profile(&self, profile: &OrganizerProfile) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_organizer_profile(profile).await
     }
 
     async fn list_organizer_events(
