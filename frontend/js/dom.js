@@ -58,11 +58,11 @@ export function replace(parent, ...children) {
   return append(parent, children);
 }
 
-/** Only relative, http(s) and blob URLs go into links: never `javascript:` or `data:`. */
+/** Only relative, http(s), blob and mailto URLs go into links: never `javascript:` or `data:`. */
 export function safeUrl(value) {
   const text = String(value);
   const url = new URL(text, location.href);
-  if (!['http:', 'https:', 'blob:'].includes(url.protocol)) {
+  if (!['http:', 'https:', 'blob:', 'mailto:'].includes(url.protocol)) {
     throw new Error(`refusing a ${url.protocol} URL`);
   }
   return text;

@@ -46,6 +46,9 @@ const buyer = newPerson('Björn Åkesson');
 const PAID_EVENT = 'Jazz by the River';
 const FREE_EVENT = 'Community Coding Night';
 const TYPED_EVENT = 'Harbour Lights Gala';
+/** The organizer's profile: their tickets' issuer and their event pages' contact. */
+const ORGANIZER_NAME = 'Harbour Arts Collective';
+const ORGANIZER_EMAIL = 'tickets@harbour-arts.example';
 /** The typed order's tickets in the order's order (types as the event lists them) and whom each is for. */
 const TYPED_TICKETS = [
   { type: 'Standard', holder: 'Zoë Laurent' },
@@ -204,6 +207,19 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await page.getByRole('heading', { name: 'Your events' }).waitFor();
   await page.getByText('You have no events yet').waitFor();
   assert.equal(new URL(page.url()).search, '?page=organizer', 'back where the sign-in started');
+
+  // The organizer's profile: an address is checked, then the name their tickets will carry.
+  const profile = page.getByRole('form', { name: 'Organizer profile' });
+  await profile.getByText('tickets name Ticketd').waitFor();
+  await profile.getByLabel('Display name').fill(ORGANIZER_NAME);
+  await profile.getByLabel('Contact email').fill('not an address');
+  await profile.getByRole('button', { name: 'Save profile' }).click();
+  await profile.getByText(/^Contact email must be an email address/).waitFor();
+  assert.equal(await profile.getByLabel('Contact email').getAttribute('aria-invalid'), 'true');
+  await profile.getByLabel('Contact email').fill(ORGANIZER_EMAIL);
+  await profile.getByRole('button', { name: 'Save profile' }).click();
+  await profile.getByText('Profile saved.').waitFor();
+  await assertLabelled(page);
 
   // The API's field-level messages, next to their fields.
   await page.getByRole('link', { name: 'Create event' }).first().click();
@@ -727,9 +743,9 @@ test("the buyer changes a holder's name on the order page: refused when too long
 
 test('the organizer scans the ticket with the camera: VALID, then ALREADY USED', async () => {
   const base = ticketd.url;
-  const { code, qrPng } = await readTicket(s.pdf, work.path);
+  const { code, cameraPngs } = await readTicket(s.pdf, work.path);
   s.code = code;
-  const video = await fakeCameraVideo(qrPng, join(work.path, 'qr.y4m'));
+  const video = await fakeCameraVideo(cameraPngs, join(work.path, 'qr.y4m'));
 
   // A browser whose camera shows the ticket; the organizer's session comes along.
   s.scannerBrowser = await launchBrowser({ fakeVideo: video });
@@ -944,6 +960,8 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await buyerPage.goto(`${base}/?event=${s.typedEventId}`);
   await buyerPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
   await buyerPage.getByText('Harbour Pavilion, 2 Pier Road').first().waitFor();
+  await buyerPage.locator('.organizer-name', { hasText: ORGANIZER_NAME }).waitFor();
+  assert.equal(await buyerPage.locator('.organizer-contact').getAttribute('href'), `mailto:${ORGANIZER_EMAIL}`);
   const studentOption = buyerPage.locator('.type-option', { has: buyerPage.getByRole('spinbutton', { name: 'Student quantity' }) });
   await studentOption.getByText('€5.00').waitFor();
 
@@ -954,7 +972,9 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await first.getByRole('button', { name: 'Download ticket 1 (PDF)' }).click();
   const pdf = join(work.path, 'typed-ticket-1-edited.pdf');
   await (await downloading).saveAs(pdf);
-  assert.ok((await pdfText(pdf)).includes('2 Pier Road'), 'the PDF shows the new venue');
+  const words = await pdfText(pdf);
+  assert.ok(words.includes('2 Pier Road'), 'the PDF shows the new venue');
+  assert.ok(words.includes(ORGANIZER_NAME.toUpperCase()), "the organizer's profile names the issuer");
   const dir = await tempDir('ticketd-edited-');
   const { code } = await readTicket(pdf, dir.path);
   await dir.remove();

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { run } from './harness.mjs';
 
 const DPI = 150;
-/** Pixels per QR module in the camera's picture (the code about 265 px across). */
-const MODULE_PX = 5;
+/** Pixels per QR module in the camera's pictures (at 5 px the code is about 265 px across). */
+const CAMERA_MODULE_PX = [5, 4];
 
 /** Reads a binary PGM (P5) as { width, height, pixels }. */
 function parsePgm(buffer) {
@@ -95,8 +95,8 @@ function findQrs({ width, height, pixels }) {
 }
 
 /**
- * Renders the ticket and returns { code, qrPng }: the ticket code its QR carries and a PNG of
- * the QR alone (with a white quiet zone).
+ * Renders the ticket and returns { code, cameraPngs }: the ticket code its QR carries and PNGs
+ * of the QR alone (with a white quiet zone), one per camera module size.
  */
 export async function readTicket(pdfPath, workDir) {
   const base = join(workDir, 'ticket');
@@ -118,27 +118,35 @@ export async function readTicket(pdfPath, workDir) {
     if (code) break;
   }
   if (!code.startsWith('T1.')) throw new Error(`no readable ticket code in the ticket's QR (read: ${code || 'nothing'})`);
-  // What the camera shows: the same crop drawn again from the vector page with modules about
-  // MODULE_PX pixels wide, small enough that the scanner's box holds the whole quiet zone. At
-  // 380 px the code filled the box edge to edge and the browser's decoder sometimes never
-  // read it.
-  const scale = MODULE_PX / found.module;
+  // What the camera shows: the same crop drawn again from the vector page with modules a few
+  // pixels wide, small enough that the scanner's box holds the whole quiet zone (at 380 px the
+  // code filled the box edge to edge and the browser's decoder sometimes never read it). Two
+  // sizes, as a hand-held phone would show: the decoder samples each differently, and one code
+  // in a few dozen was not read at 5 px alone.
   const margin = found.module * 4;
-  const sharp = ['-x', (found.x - margin) * scale, '-y', (found.y - margin) * scale, '-W', (found.width + 2 * margin) * scale, '-H', (found.height + 2 * margin) * scale].map((value) => (typeof value === 'number' ? String(Math.round(value)) : value));
-  const cameraBase = join(workDir, 'qr-camera');
-  await run('pdftoppm', ['-r', String(DPI * scale), '-png', '-singlefile', ...sharp, pdfPath, cameraBase]);
-  const { stdout } = await run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${cameraBase}.png`]);
-  if (stdout.trim() !== code) throw new Error('the camera picture of the QR does not read back as the code');
-  return { code, qrPng: `${cameraBase}.png` };
+  const cameraPngs = [];
+  for (const modulePx of CAMERA_MODULE_PX) {
+    const scale = modulePx / found.module;
+    const sharp = ['-x', (found.x - margin) * scale, '-y', (found.y - margin) * scale, '-W', (found.width + 2 * margin) * scale, '-H', (found.height + 2 * margin) * scale].map((value) => (typeof value === 'number' ? String(Math.round(value)) : value));
+    const cameraBase = join(workDir, `qr-camera-${modulePx}`);
+    await run('pdftoppm', ['-r', String(DPI * scale), '-png', '-singlefile', ...sharp, pdfPath, cameraBase]);
+    const { stdout } = await run('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', `${cameraBase}.png`]);
+    if (stdout.trim() !== code) throw new Error(`the camera picture of the QR at ${modulePx} px a module does not read back as the code`);
+    cameraPngs.push(`${cameraBase}.png`);
+  }
+  return { code, cameraPngs };
 }
 
-/** A two-second 640×480 video of the QR code (unscaled), centred on white, as .y4m. */
-export async function fakeCameraVideo(qrPng, out) {
+/** A 640×480 video of the QR pictures (unscaled), each centred on white for a second, as .y4m. */
+export async function fakeCameraVideo(pngs, out) {
+  const inputs = pngs.flatMap((png) => ['-loop', '1', '-t', '1', '-i', png]);
+  const padded = pngs.map((_, index) => `[${index}:v]pad=640:480:(ow-iw)/2:(oh-ih)/2:color=white,format=yuv420p,fps=10[v${index}]`);
+  const joined = `${pngs.map((_, index) => `[v${index}]`).join('')}concat=n=${pngs.length}:v=1:a=0[out]`;
   await run('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-loop', '1', '-i', qrPng,
-    '-vf', 'pad=640:480:(ow-iw)/2:(oh-ih)/2:color=white,format=yuv420p',
-    '-r', '10', '-t', '2',
+    ...inputs,
+    '-filter_complex', [...padded, joined].join(';'),
+    '-map', '[out]', '-r', '10',
     out,
   ]);
   return out;

@@ -422,6 +422,7 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
           { class: 'facts' },
           fact('calendar', 'When', h('time', { datetime: event.startsAt, text: longDate(event.startsAt) }), h('span', { class: 'fact-sub', text: `Starts at ${time(event.startsAt)}` })),
           fact('pin', 'Where', event.venue),
+          event.organizer ? fact('users', 'Organizer', h('span', { class: 'organizer-name', text: event.organizer.name }), h('a', { class: 'fact-sub organizer-contact', href: `mailto:${event.organizer.contactEmail}`, text: event.organizer.contactEmail })) : null,
           fact('tag', 'Price', priceLabel(event)),
           fact('seat', 'Seats', seatsText),
         ),

@@ -4,6 +4,7 @@ import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime } from '../format.js';
 import { dateTile, emptyState, every, link, pageHeader, priceLabel, routes } from './common.js';
+import { organizerProfileSection } from './organizer-profile.js';
 
 const REFRESH_MS = 5_000;
 
@@ -21,7 +22,7 @@ export default async function organizerPage({ main, signal }) {
     } while (cursor && items.length < 500);
     return items;
   };
-  const events = await load();
+  const [events, profile] = await Promise.all([load(), organizerProfileSection({ signal })]);
   if (signal.aborted) return;
 
   const list = h('ul', { class: 'org-list' });
@@ -45,6 +46,7 @@ export default async function organizerPage({ main, signal }) {
     events.length
       ? list
       : emptyState('You have no events yet', 'Create your first event: it goes on sale as soon as you save it.', link(routes.newEvent(), { class: 'button button-primary' }, icon('plus'), 'Create event')),
+    profile,
   );
   if (events.length) every(REFRESH_MS, async () => draw(await load()), signal);
 }
