@@ -66,7 +66,8 @@ macro_rules! store_conformance_tests {
             a_hold_judged_on_an_older_version_is_refused,
             a_one_price_event_gains_a_type,
             race_edits_and_holds_never_pass_a_limit,
-            organizer_profiles_round_trip
+            organizer_profiles_round_trip,
+            time_zones_and_end_times_are_kept_and_edited
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -99,6 +100,8 @@ fn event_for(organizer: &str, starts_in: TimeDelta, capacity: i64) -> Event {
         description: "Talks, then drinks. Ünïcödé ✓".into(),
         venue: "Main hall".into(),
         starts_at: Some(now() + starts_in),
+        ends_at: None,
+        time_zone: None,
         capacity,
         price_minor: Some(2500),
         currency: "EUR".into(),
@@ -1566,6 +1569,49 @@ pub async fn editing_an_event_changes_it_and_counts_its_version(store: SharedSto
         "the moved event starts after day 45"
     );
     assert_eq!(upcoming.items[0].event.starts_at, later);
+}
+
+pub async fn time_zones_and_end_times_are_kept_and_edited(store: SharedStore) {
+    let starts_at = now() + TimeDelta::days(30);
+    let event = NewEvent {
+        time_zone: Some("Asia/Kolkata".into()),
+        ends_at: Some(starts_at + TimeDelta::hours(3)),
+        ..NewEvent {
+            title: "Zoned".into(),
+            venue: "Main hall".into(),
+            starts_at: Some(starts_at),
+            capacity: 5,
+            price_minor: Some(1000),
+            currency: "INR".into(),
+            ..NewEvent::default()
+        }
+    }
+    .validate(id(), user("org-1"), now(), &RandomIds)
+    .expect("fixture event is valid");
+    store.create_event(&event).await.expect("create event");
+    let stored = view_of(&store, &event).await.event;
+    assert_eq!(stored, event);
+    assert_eq!(stored.time_zone.name(), "Asia/Kolkata");
+
+    let view = edited(&store, &event, |edit| {
+        edit.time_zone = Some("America/New_York".into());
+        edit.ends_at = None;
+    })
+    .await
+    .unwrap();
+    assert_eq!(view.event.time_zone.name(), "America/New_York");
+    assert_eq!(view.event.ends_at, None, "the edit dropped the end");
+    assert_eq!(view_of(&store, &event).await, view);
+
+    let later = starts_at + TimeDelta::days(2);
+    let view = edited(&store, &event, |edit| edit.ends_at = Some(later))
+        .await
+        .unwrap();
+    assert_eq!(
+        (view.event.ends_at, view.event.time_zone.name()),
+        (Some(later), "America/New_York")
+    );
+    assert_eq!(view_of(&store, &event).await, view);
 }
 
 pub async fn a_stale_or_overreaching_edit_changes_nothing(store: SharedStore) {

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Months, Timelike, Utc};
+use chrono::{DateTime, Months, TimeDelta, Timelike, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, Ids, TicketTypeId, UserId};
+use crate::local_time::{DEFAULT_TIME_ZONE, LocalTimes, Tz, parse_time_zone};
 use crate::money::{Currency, MAX_AMOUNT_MINOR, Money};
 use crate::ticket_type::{NewTicketType, SalesClosed, TicketType, TypeLimits, validate_types};
 use crate::time::to_millis;
@@ -19,6 +20,8 @@ pub const MAX_CAPACITY: i64 = 1_000_000;
 /// How far ahead an event may start. Keeps every stored instant a four-digit year (the stored
 /// form sorts and parses as RFC 3339 only then) and refuses dates nobody means.
 pub const MAX_YEARS_AHEAD: u32 = 10;
+/// The longest an event may last (a festival, a season's exhibition).
+pub const MAX_DAYS_LONG: i64 = 366;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -29,6 +32,12 @@ pub struct Event {
     pub description: String,
     pub venue: String,
     pub starts_at: DateTime<Utc>,
+    /// When it is over, if the organizer said.
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The venue's: the zone its times are shown in.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: Tz,
     /// Caps the seats of all its ticket types together.
     pub capacity: u32,
     /// Every ticket type's price is in this currency.
@@ -38,7 +47,16 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
+fn default_time_zone() -> Tz {
+    DEFAULT_TIME_ZONE
+}
+
 impl Event {
+    /// Its start and end in the venue's zone.
+    pub fn local_times(&self) -> LocalTimes {
+        LocalTimes::new(self.time_zone, self.starts_at, self.ends_at)
+    }
+
     pub fn ticket_type(&self, id: TicketTypeId) -> Option<&TicketType> {
         self.ticket_types
             .iter()
@@ -77,7 +95,8 @@ impl Event {
 
 /// What an organizer submits. Loosely typed on purpose: every field is checked by
 /// [`NewEvent::validate`], which names each field at fault. Either one `priceMinor` (the event
-/// gets one type of that price, as many seats as its capacity) or `ticketTypes`.
+/// gets one type of that price, as many seats as its capacity) or `ticketTypes`. Without a
+/// `timeZone` the event's times are shown in UTC.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewEvent {
@@ -86,6 +105,10 @@ pub struct NewEvent {
     pub description: String,
     pub venue: String,
     pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
     pub capacity: i64,
     #[serde(default)]
     pub price_minor: Option<i64>,
@@ -142,6 +165,25 @@ impl NewEvent {
             }
             Some(_) => {}
         }
+        let ends_at = self.ends_at.map(to_millis);
+        if let (Some(end), Some(start)) = (ends_at, starts_at) {
+            if end <= start {
+                errors.add("endsAt", "must be after startsAt");
+            } else if end - start > TimeDelta::days(MAX_DAYS_LONG) {
+                errors.add(
+                    "endsAt",
+                    format!("must be at most {MAX_DAYS_LONG} days after startsAt"),
+                );
+            } else if end.nanosecond() >= 1_000_000_000 {
+                errors.add("endsAt", "must not be a leap second (:60)");
+            }
+        }
+        let time_zone = self
+            .time_zone
+            .as_deref()
+            .map_or(Ok(DEFAULT_TIME_ZONE), parse_time_zone)
+            .map_err(|error| errors.add("timeZone", error))
+            .ok();
         let capacity = u32::try_from(self.capacity)
             .ok()
             .filter(|capacity| (1..=MAX_CAPACITY).contains(&i64::from(*capacity)));
@@ -196,6 +238,8 @@ impl NewEvent {
             description,
             venue,
             starts_at: starts_at.expect("checked above"),
+            ends_at,
+            time_zone: time_zone.expect("checked above"),
             capacity: capacity.expect("checked above"),
             currency: currency.expect("checked above"),
             ticket_types,
@@ -384,6 +428,8 @@ mod tests {
             description: "Talks and pizza".into(),
             venue: "Hall 1".into(),
             starts_at: Some(now() + TimeDelta::days(7)),
+            ends_at: None,
+            time_zone: None,
             capacity: 100,
             price_minor: Some(1500),
             currency: "eur".into(),
@@ -537,6 +583,44 @@ mod tests {
             }),
             ["startsAt"]
         );
+    }
+
+    #[test]
+    fn the_zone_is_a_tz_database_name_and_the_end_follows_the_start() {
+        let start = valid().starts_at.unwrap();
+        let event = check(&NewEvent {
+            time_zone: Some("Europe/Zurich".into()),
+            ends_at: Some(start + TimeDelta::hours(4)),
+            ..valid()
+        })
+        .unwrap();
+        assert_eq!(event.time_zone, Tz::Europe__Zurich);
+        assert_eq!(event.ends_at, Some(start + TimeDelta::hours(4)));
+        let unzoned = check(&valid()).unwrap();
+        assert_eq!((unzoned.time_zone, unzoned.ends_at), (Tz::UTC, None));
+        for zone in ["Mars/Olympus_Mons", "CEST", "", "Europe/Zurich "] {
+            let input = NewEvent {
+                time_zone: Some(zone.into()),
+                ..valid()
+            };
+            assert_eq!(failing_fields(input), ["timeZone"], "{zone:?}");
+        }
+        for end in [
+            start,
+            start - TimeDelta::hours(1),
+            start + TimeDelta::days(MAX_DAYS_LONG) + TimeDelta::milliseconds(1),
+        ] {
+            let input = NewEvent {
+                ends_at: Some(end),
+                ..valid()
+            };
+            assert_eq!(failing_fields(input), ["endsAt"], "{end}");
+        }
+        let longest = NewEvent {
+            ends_at: Some(start + TimeDelta::days(MAX_DAYS_LONG)),
+            ..valid()
+        };
+        assert!(check(&longest).is_ok());
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub const EDIT_RETRIES: usize = 3;
 
 /// An event as its organizer wants it now. Every type the event has must be listed (by `id`;
 /// a type is never removed, since tickets, holds and promo codes name it); an entry without
-/// `id` adds a type. The currency cannot change: prices were paid in it.
+/// `id` adds a type. The currency cannot change: prices were paid in it. The time zone is
+/// required: an edit that left it out would move the event's local times.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEdit {
@@ -27,6 +28,10 @@ pub struct EventEdit {
     pub description: String,
     pub venue: String,
     pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
     pub capacity: i64,
     /// Checked to be the event's own when given.
     #[serde(default)]
@@ -105,6 +110,8 @@ impl EventEdit {
             description: event.description.clone(),
             venue: event.venue.clone(),
             starts_at: Some(event.starts_at),
+            ends_at: event.ends_at,
+            time_zone: Some(event.time_zone.name().to_owned()),
             capacity: i64::from(event.capacity),
             currency: None,
             ticket_types,
@@ -131,6 +138,12 @@ impl EventEdit {
                 format!("cannot change (the event sells in {})", current.currency),
             );
         }
+        if self.time_zone.is_none() {
+            errors.add(
+                "timeZone",
+                "is required (the venue's IANA time zone, such as Europe/Zurich)",
+            );
+        }
         if !errors.0.is_empty() {
             return Err(EditRefusal::Invalid(errors));
         }
@@ -139,6 +152,8 @@ impl EventEdit {
             description: self.description.clone(),
             venue: self.venue.clone(),
             starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            time_zone: self.time_zone.clone(),
             capacity: self.capacity,
             price_minor: None,
             currency: current.currency.code().to_owned(),

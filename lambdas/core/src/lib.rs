@@ -10,6 +10,7 @@ pub mod event_edit;
 pub mod files;
 pub mod identity;
 pub mod ids;
+pub mod local_time;
 pub mod money;
 pub mod order;
 pub mod organizer;
@@ -47,6 +48,7 @@ pub use identity::{Caller, DirectoryError, Group, IdentityError, UserDirectory};
 pub use ids::{
     EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, TicketTypeId, UserId,
 };
+pub use local_time::{LocalTimes, Tz};
 pub use money::{Currency, Money};
 pub use order::{
     Attendee, Hold, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Recorded, Registration,

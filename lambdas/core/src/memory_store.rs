@@ -144,6 +144,7 @@ impl State {
         };
         entry.insert(EventView::new(Event {
             starts_at: to_millis(event.starts_at),
+            ends_at: event.ends_at.map(to_millis),
             created_at: to_millis(event.created_at),
             ..event.clone()
         }));
@@ -163,6 +164,7 @@ impl State {
         }
         view.event = Event {
             starts_at: to_millis(update.event.starts_at),
+            ends_at: update.event.ends_at.map(to_millis),
             ..update.event.clone()
         };
         view.version += 1;

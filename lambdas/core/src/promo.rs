@@ -340,6 +340,8 @@ mod tests {
             description: String::new(),
             venue: "Hall".into(),
             starts_at: at(20),
+            ends_at: None,
+            time_zone: crate::Tz::UTC,
             capacity: 100,
             currency: "EUR".parse::<Currency>().unwrap(),
             ticket_types: vec![ticket_type(1, 2500), ticket_type(2, 999)],

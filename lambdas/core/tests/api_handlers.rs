@@ -1140,9 +1140,69 @@ fn editable(event: &Value) -> Value {
         "description": event["description"],
         "venue": event["venue"],
         "startsAt": event["startsAt"],
+        "endsAt": event["endsAt"],
+        "timeZone": event["timeZone"],
         "capacity": event["capacity"],
         "ticketTypes": event["ticketTypes"],
     })
+}
+
+#[tokio::test]
+async fn events_keep_their_venues_zone_and_answer_in_local_time() {
+    let stack = Stack::new().await;
+    let post = |body: &Value| request("POST", "/events", &ORGANIZER).with_json(body);
+    let mut zoned = stack.new_event(10, 100);
+    // 18:30 UTC in June is 20:30 in Zurich (CEST, +02:00).
+    zoned["startsAt"] = json!("2030-06-01T18:30:00Z");
+    zoned["endsAt"] = json!("2030-06-01T21:00:00Z");
+    zoned["timeZone"] = json!("Europe/Zurich");
+    let created = stack.call(post(&zoned)).await;
+    assert_eq!(created.status, 201, "{}", body_text(&created));
+    let event = created.json_body();
+    assert_eq!(event["timeZone"], "Europe/Zurich");
+    assert_eq!(event["startsAt"], "2030-06-01T18:30:00Z");
+    assert_eq!(event["startsAtLocal"], "2030-06-01T20:30:00+02:00");
+    assert_eq!(event["endsAtLocal"], "2030-06-01T23:00:00+02:00");
+
+    let unzoned = stack.create_event(&ORGANIZER, 10, 100).await;
+    assert_eq!(
+        (&unzoned["timeZone"], &unzoned["endsAt"]),
+        (&json!("UTC"), &Value::Null)
+    );
+
+    for (field, value, says) in [
+        ("timeZone", json!("Europe/Atlantis"), "IANA time zone"),
+        ("timeZone", json!("+02:00"), "IANA time zone"),
+        ("endsAt", json!("2030-06-01T18:30:00Z"), "after startsAt"),
+        ("endsAt", json!("2031-06-03T18:30:00Z"), "366 days"),
+    ] {
+        let mut bad = zoned.clone();
+        bad[field] = value.clone();
+        let response = stack.call(post(&bad)).await;
+        let message = assert_error(&response, 400);
+        assert!(
+            response.json_body()["fields"][field].is_string() && message.contains(says),
+            "{field} = {value}: {message}"
+        );
+    }
+
+    // An edit is the whole event: leaving the zone out would move its local times.
+    let id = event["id"].as_str().unwrap();
+    let mut edit = editable(&event);
+    edit.as_object_mut().unwrap().remove("timeZone");
+    let response = stack
+        .call(edit_request(&ORGANIZER, id, Some("\"1\""), &edit))
+        .await;
+    assert!(assert_error(&response, 400).contains("timeZone"));
+    edit["timeZone"] = json!("America/New_York");
+    edit["endsAt"] = Value::Null;
+    let response = stack
+        .call(edit_request(&ORGANIZER, id, Some("\"1\""), &edit))
+        .await;
+    assert_eq!(response.status, 200, "{}", body_text(&response));
+    let edited = response.json_body();
+    assert_eq!(edited["startsAtLocal"], "2030-06-01T14:30:00-04:00");
+    assert_eq!(edited["endsAtLocal"], Value::Null);
 }
 
 #[tokio::test]

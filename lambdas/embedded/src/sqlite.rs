@@ -219,10 +219,15 @@ CREATE TABLE organizers (
     updated_at    TEXT NOT NULL
 );
 "#,
+    r#"
+-- Venue time zones (IANA names) and end times. Existing events are shown in UTC, as before.
+ALTER TABLE events ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE events ADD COLUMN ends_at TEXT;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
-     price_minor, currency, created_at, taken, sold, checked_in, version";
+     price_minor, currency, created_at, taken, sold, checked_in, version, time_zone, ends_at";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
@@ -397,6 +402,8 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             description: row.get(3)?,
             venue: row.get(4)?,
             starts_at: instant(row, 5)?,
+            ends_at: optional_instant(row, 15)?,
+            time_zone: parsed(row, 14)?,
             capacity: row.get(6)?,
             currency: parsed(row, 8)?,
             // Read from their own table by `with_types`.
@@ -860,8 +867,8 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO events (id, organizer_id, title, description, venue, starts_at, \
-                 capacity, price_minor, currency, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 capacity, price_minor, currency, created_at, time_zone, ends_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     event.id.to_string(),
                     event.organizer_id.as_str(),
@@ -873,6 +880,8 @@ impl Store for SqliteStore {
                     event.lowest_price().amount_minor,
                     event.currency.code(),
                     to_key(event.created_at),
+                    event.time_zone.name(),
+                    event.ends_at.map(to_key),
                 ],
             )
             .map_err(|error| match is_unique_violation(&error) {
@@ -947,7 +956,8 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 "UPDATE events SET title = ?2, description = ?3, venue = ?4, starts_at = ?5, \
-                 capacity = ?6, price_minor = ?7, version = version + 1 WHERE id = ?1",
+                 capacity = ?6, price_minor = ?7, time_zone = ?8, ends_at = ?9, \
+                 version = version + 1 WHERE id = ?1",
                 params![
                     event.id.to_string(),
                     event.title,
@@ -956,6 +966,8 @@ impl Store for SqliteStore {
                     to_key(event.starts_at),
                     event.capacity,
                     event.lowest_price().amount_minor,
+                    event.time_zone.name(),
+                    event.ends_at.map(to_key),
                 ],
             )
             .map_err(store_error)?;

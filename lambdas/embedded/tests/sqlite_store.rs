@@ -126,6 +126,11 @@ async fn events_from_before_ticket_types_become_one_type_each() {
         "an event from before edits is at its first"
     );
     assert_eq!(
+        (view.event.time_zone.name(), view.event.ends_at),
+        ("UTC", None),
+        "an event from before time zones is shown in UTC"
+    );
+    assert_eq!(
         view.event.ticket_types,
         [TicketType::legacy(event_id, 1500, 3)]
     );

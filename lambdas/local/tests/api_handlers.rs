@@ -675,6 +675,7 @@ async fn a_ticket_downloaded_after_an_edit_shows_the_new_details_with_the_same_c
         "description": event["description"],
         "venue": "Harbour Hall 9",
         "startsAt": event["startsAt"],
+        "timeZone": event["timeZone"],
         "capacity": event["capacity"],
         "ticketTypes": event["ticketTypes"],
     });

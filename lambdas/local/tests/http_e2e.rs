@@ -436,6 +436,7 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                         "title": "Access Night, edited",
                         "venue": event["venue"],
                         "startsAt": event["startsAt"],
+                        "timeZone": event["timeZone"],
                         "capacity": event["capacity"],
                         "ticketTypes": event["ticketTypes"],
                     })),

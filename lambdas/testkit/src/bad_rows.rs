@@ -60,6 +60,8 @@ pub fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
         description: String::new(),
         venue: "Hall".into(),
         starts_at: to_millis(now + TimeDelta::days(day)),
+        ends_at: None,
+        time_zone: ticket_core::Tz::UTC,
         capacity: 5,
         currency: "EUR".parse().unwrap(),
         ticket_types: vec![TicketType::legacy(id, 0, 5)],

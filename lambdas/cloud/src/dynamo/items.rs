@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use ticket_core::local_time::DEFAULT_TIME_ZONE;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
@@ -140,6 +141,14 @@ pub(crate) fn editable_attributes(event: &Event) -> Vec<(String, AttributeValue)
         ("description".to_owned(), s(&event.description)),
         ("venue".to_owned(), s(&event.venue)),
         ("startsAt".to_owned(), s(&starts)),
+        // NULL when there is none, so an edit that drops the end overwrites it.
+        (
+            "endsAt".to_owned(),
+            event
+                .ends_at
+                .map_or(AttributeValue::Null(true), |end| s(to_key(end))),
+        ),
+        ("timeZone".to_owned(), s(event.time_zone.name())),
         ("capacity".to_owned(), n(event.capacity)),
         (
             "priceMinor".to_owned(),
@@ -483,6 +492,12 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
             description: a.string("description")?,
             venue: a.string("venue")?,
             starts_at: a.time("startsAt")?,
+            ends_at: a.optional_time("endsAt")?,
+            // Items from before time zones have none: they were shown in UTC.
+            time_zone: a
+                .optional_text("timeZone")?
+                .map_or(Ok(DEFAULT_TIME_ZONE), str::parse)
+                .map_err(|_| corrupt("timeZone"))?,
             capacity,
             currency: a.parse("currency")?,
             ticket_types,
@@ -669,6 +684,8 @@ mod tests {
             description: String::new(),
             venue: "Hall".into(),
             starts_at: at("2030-01-02T03:04:05.006Z"),
+            ends_at: None,
+            time_zone: ticket_core::Tz::UTC,
             capacity: 7,
             currency: "EUR".parse().unwrap(),
             ticket_types: vec![TicketType::legacy(id, 1500, 7), vip.clone()],
@@ -706,6 +723,8 @@ mod tests {
             description: String::new(),
             venue: "Hall".into(),
             starts_at: at("2030-01-02T03:04:05.006Z"),
+            ends_at: None,
+            time_zone: ticket_core::Tz::Europe__Zurich,
             capacity: 9,
             currency: "EUR".parse().unwrap(),
             ticket_types: vec![TicketType::legacy(id, 1500, 9)],
@@ -713,8 +732,15 @@ mod tests {
         });
         item.remove("ticketTypes");
         item.remove("version");
+        item.remove("timeZone");
+        item.remove("endsAt");
         item.insert("taken".into(), n(4));
         let view = event_from_item(&item).unwrap();
+        assert_eq!(
+            (view.event.time_zone, view.event.ends_at),
+            (DEFAULT_TIME_ZONE, None),
+            "an item from before time zones is shown in UTC"
+        );
         assert_eq!(view.event.ticket_types, [TicketType::legacy(id, 1500, 9)]);
         assert_eq!(view.type_seats(legacy_type_id(id)).taken, 4);
         assert_eq!(view.version, 1, "an item from before edits is at its first");

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
@@ -29,6 +29,15 @@ pub struct EventBody {
     pub description: String,
     pub venue: String,
     pub starts_at: DateTime<Utc>,
+    /// When it is over; null when the organizer did not say.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The venue's IANA time zone (`Europe/Zurich`; `UTC` for events made without one).
+    pub time_zone: String,
+    /// `startsAt` as a clock at the venue shows it, with the zone's offset
+    /// (`2030-07-01T19:30:00+02:00`).
+    pub starts_at_local: DateTime<FixedOffset>,
+    /// `endsAt` likewise.
+    pub ends_at_local: Option<DateTime<FixedOffset>>,
     /// Caps the seats of all ticket types together.
     pub capacity: u32,
     /// The cheapest ticket type's price in the currency's minor unit (cents); 0 for a free
@@ -89,12 +98,17 @@ impl From<&TicketType> for TicketTypeBody {
 impl EventBody {
     pub fn of(view: &EventView, caller: &Caller, now: DateTime<Utc>) -> Self {
         let event = &view.event;
+        let local = event.local_times();
         Self {
             id: event.id,
             title: event.title.clone(),
             description: event.description.clone(),
             venue: event.venue.clone(),
             starts_at: event.starts_at,
+            ends_at: event.ends_at,
+            time_zone: event.time_zone.name().to_owned(),
+            starts_at_local: local.starts_at.fixed_offset(),
+            ends_at_local: local.ends_at.map(|end| end.fixed_offset()),
             capacity: event.capacity,
             price_minor: event.lowest_price().amount_minor,
             currency: event.currency.code().to_owned(),

@@ -1,9 +1,8 @@
 //! The renderer port: what a ticket shows, and the trait that turns it into a PDF. The PDF
 //! renderer lives in `ticket-render`, which depends on this crate, so the port is here.
 
-use chrono::{DateTime, Utc};
-
 use crate::ids::TicketId;
+use crate::local_time::LocalTimes;
 use crate::money::Money;
 
 /// What the ticket's header band names when the organizer has no profile: the organizer's id
@@ -15,8 +14,8 @@ pub const TICKET_ISSUER: &str = "Ticketd";
 #[derive(Debug, Clone)]
 pub struct TicketPdf<'a> {
     pub event_title: &'a str,
-    /// Shown in UTC, and labelled so: events carry no time zone yet.
-    pub starts_at: DateTime<Utc>,
+    /// The start, and the end if known, in the venue's zone.
+    pub when: LocalTimes,
     pub venue: &'a str,
     pub attendee_name: &'a str,
     pub attendee_email: &'a str,

@@ -327,7 +327,7 @@ pub fn ticket_pdf(
     let ticket_type = event.ticket_type(ticket.ticket_type_id);
     renderer.render(&TicketPdf {
         event_title: &event.title,
-        starts_at: event.starts_at,
+        when: event.local_times(),
         venue: &event.venue,
         attendee_name: &ticket.attendee.name,
         attendee_email: &ticket.attendee.email,

@@ -71,6 +71,8 @@ impl Adapters {
             description: String::new(),
             venue: "Hall 7".into(),
             starts_at: Some(now + TimeDelta::days(30)),
+            ends_at: None,
+            time_zone: None,
             capacity,
             price_minor: Some(price_minor),
             currency: "EUR".into(),
