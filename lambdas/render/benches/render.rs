@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use ticket_core::{EventId, KeyId, Money, TicketId, TicketSigner};
+use ticket_core::{EventId, KeyId, LocalTimes, Money, TicketId, TicketSigner, Tz};
 use ticket_render::{
     Compression, Drawing, RenderOptions, TicketPdf, render_ticket, render_ticket_with,
 };
@@ -16,7 +16,11 @@ use uuid::Uuid;
 fn sample(code: &str) -> TicketPdf<'_> {
     TicketPdf {
         event_title: "RustConf Europe 2026 \u{2014} Workshops & Talks",
-        starts_at: Utc.with_ymd_and_hms(2026, 9, 10, 8, 30, 0).unwrap(),
+        when: LocalTimes::new(
+            Tz::Europe__Zurich,
+            Utc.with_ymd_and_hms(2026, 9, 10, 8, 30, 0).unwrap(),
+            Some(Utc.with_ymd_and_hms(2026, 9, 10, 16, 0, 0).unwrap()),
+        ),
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",

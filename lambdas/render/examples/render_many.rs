@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use ticket_core::{EventId, KeyId, Money, TicketId, TicketSigner};
+use ticket_core::{EventId, KeyId, LocalTimes, Money, TicketId, TicketSigner, Tz};
 use ticket_render::{TicketPdf, render_ticket};
 use uuid::Uuid;
 
@@ -66,7 +66,7 @@ fn main() {
         let email = format!("attendee{i}@example.org");
         let pdf = render_ticket(&TicketPdf {
             event_title: "RustConf Europe 2026 \u{2014} Workshops & Talks",
-            starts_at,
+            when: LocalTimes::new(Tz::Europe__Zurich, starts_at, None),
             venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
             attendee_name: &name,
             attendee_email: &email,

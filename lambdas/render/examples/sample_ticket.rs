@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
-use ticket_core::{EventId, KeyId, Money, TicketId, TicketSigner};
+use ticket_core::{EventId, KeyId, LocalTimes, Money, TicketId, TicketSigner, Tz};
 use ticket_render::{TicketPdf, render_ticket};
 use uuid::Uuid;
 
@@ -29,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let pdf = render_ticket(&TicketPdf {
         event_title: "RustConf Europe 2026 \u{2014} Workshops & Talks",
-        starts_at: Utc.with_ymd_and_hms(2026, 9, 10, 8, 30, 0).unwrap(),
+        when: LocalTimes::new(
+            Tz::Europe__Zurich,
+            Utc.with_ymd_and_hms(2026, 9, 10, 8, 30, 0).unwrap(),
+            Some(Utc.with_ymd_and_hms(2026, 9, 10, 16, 0, 0).unwrap()),
+        ),
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",

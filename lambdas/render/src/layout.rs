@@ -575,15 +575,24 @@ impl Canvas {
             tracking: 0.0,
         };
 
-        // When and where: the date in the accent colour, the venue on up to two lines.
-        let when = format_starts_at(ticket);
+        // When and where: the date in the accent colour, the venue below it. A start and an end
+        // on another day do not fit one line: the end goes on a second, and the venue keeps one.
         let date_style = Style {
             weight: Weight::Bold,
             size: 11.0,
             color: ACCENT,
             tracking: 0.0,
         };
-        let date = self.fit(date_style, &when, MAIN_WIDTH);
+        let when = ticket.when.to_string();
+        let dates = match ticket.when.end() {
+            Some(end) if self.width(date_style, &when) > MAIN_WIDTH => {
+                vec![
+                    self.fit(date_style, &ticket.when.start().to_string(), MAIN_WIDTH),
+                    self.fit(date_style, &format!("– {end}"), MAIN_WIDTH),
+                ]
+            }
+            _ => vec![self.fit(date_style, &when, MAIN_WIDTH)],
+        };
         let venue_style = Style {
             weight: Weight::Regular,
             size: 10.0,
@@ -592,15 +601,19 @@ impl Canvas {
         };
         let venue_face = venue_style.weight.face();
         let venue = venue_face.clean(ticket.venue);
-        let (venue_lines, _) = venue_face.wrap(&venue, venue_style.size, MAIN_WIDTH, 2);
+        let venue_line_limit = 3 - dates.len();
+        let (venue_lines, _) =
+            venue_face.wrap(&venue, venue_style.size, MAIN_WIDTH, venue_line_limit);
 
         // The block, centred between the band and the attendee rule: from the title's cap
         // height to the venue's descenders.
         let title_step = size * 1.18;
         let date_drop = title_step + 6.0;
         let venue_step = 15.0;
+        let date_step = 14.0;
         let depth = title_step * (lines.len().max(1) - 1) as f32
             + date_drop
+            + date_step * (dates.len() - 1) as f32
             + venue_step * venue_lines.len() as f32;
         let height = 0.73 * size + depth + 3.0;
         let (region_top, region_bottom) = (BAND_BOTTOM - 2.5, ATTENDEE_RULE);
@@ -613,7 +626,12 @@ impl Canvas {
             self.text(title_style, LEFT, y, line);
         }
         y -= date_drop;
-        self.text(date_style, LEFT, y, &date);
+        for (index, line) in dates.iter().enumerate() {
+            if index > 0 {
+                y -= date_step;
+            }
+            self.text(date_style, LEFT, y, line);
+        }
         for line in &venue_lines {
             y -= venue_step;
             self.text(venue_style, LEFT, y, line);
@@ -708,7 +726,11 @@ impl Canvas {
             color: MUTED,
             tracking: 0.0,
         };
-        let short_when = self.fit(stub_date, &when, STUB_WIDTH - 16.0);
+        let short_when = self.fit(
+            stub_date,
+            &ticket.when.start().to_string(),
+            STUB_WIDTH - 16.0,
+        );
         self.centered(stub_date, STUB_CENTER, below_qr - 44.0, &short_when);
     }
 
@@ -723,12 +745,4 @@ impl Canvas {
             form: None,
         }
     }
-}
-
-/// "Sat 12 Dec 2026, 18:30 UTC": events have no time zone yet, so the zone is stated.
-fn format_starts_at(ticket: &TicketPdf<'_>) -> String {
-    ticket
-        .starts_at
-        .format("%a %-d %b %Y, %H:%M UTC")
-        .to_string()
 }

@@ -310,7 +310,11 @@ mod tests {
     fn ticket(code: &str) -> TicketPdf<'_> {
         TicketPdf {
             event_title: "Port test",
-            starts_at: Utc.with_ymd_and_hms(2030, 1, 1, 20, 0, 0).unwrap(),
+            when: ticket_core::LocalTimes::new(
+                ticket_core::Tz::UTC,
+                Utc.with_ymd_and_hms(2030, 1, 1, 20, 0, 0).unwrap(),
+                None,
+            ),
             venue: "Hall",
             attendee_name: "Ada",
             attendee_email: "ada@example.org",

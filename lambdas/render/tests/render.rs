@@ -2,8 +2,9 @@
 
 mod support;
 
+use chrono::{TimeDelta, TimeZone, Utc};
 use support::{eur, event_id, sample, signer, ticket_id, word_boxes};
-use ticket_core::Money;
+use ticket_core::{LocalTimes, Money, Tz};
 use ticket_render::{RenderError, TicketPdf, render_ticket, short_ticket_id};
 use ticket_testkit::pdf::{scan, text};
 
@@ -32,6 +33,30 @@ fn the_symbol_is_version_7_at_level_m() {
 }
 
 #[test]
+fn an_end_on_another_day_is_printed_whole() {
+    let code = signer().sign(ticket_id(), event_id());
+    let start = Utc.with_ymd_and_hms(2030, 7, 31, 16, 0, 0).unwrap();
+    let festival = TicketPdf {
+        when: LocalTimes::new(
+            Tz::America__New_York,
+            start,
+            Some(start + TimeDelta::days(3)),
+        ),
+        ..sample(&code)
+    };
+    let text = text(&render_ticket(&festival).unwrap());
+    for expected in [
+        "Wed 31 Jul 2030, 12:00 EDT\n",
+        "– Sat 3 Aug 2030, 12:00 EDT\n",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+}
+
+#[test]
 fn the_ticket_shows_what_it_was_given() {
     let code = signer().sign(ticket_id(), event_id());
     let pdf = render_ticket(&sample(&code)).unwrap();
@@ -39,7 +64,7 @@ fn the_ticket_shows_what_it_was_given() {
     for expected in [
         "RustConf Europe 2026",
         "Workshops & Talks",
-        "Sat 12 Dec 2026, 18:30 UTC",
+        "Sat 12 Dec 2026, 19:30 – 23:00 CET",
         "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         "zoe.angstrom@example.org",

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use chrono::{TimeZone, Utc};
-use ticket_core::{EventId, KeyId, Money, TicketId, TicketSigner};
+use ticket_core::{EventId, KeyId, LocalTimes, Money, TicketId, TicketSigner, Tz};
 use ticket_render::TicketPdf;
 use uuid::Uuid;
 
@@ -31,7 +31,12 @@ pub fn eur(amount_minor: i64) -> Money {
 pub fn sample(code: &str) -> TicketPdf<'_> {
     TicketPdf {
         event_title: "RustConf Europe 2026 \u{2014} Workshops & Talks",
-        starts_at: Utc.with_ymd_and_hms(2026, 12, 12, 18, 30, 0).unwrap(),
+        // 19:30 to 23:00 in Zürich (CET in December).
+        when: LocalTimes::new(
+            Tz::Europe__Zurich,
+            Utc.with_ymd_and_hms(2026, 12, 12, 18, 30, 0).unwrap(),
+            Some(Utc.with_ymd_and_hms(2026, 12, 12, 22, 0, 0).unwrap()),
+        ),
         venue: "Kongresshaus Z\u{fc}rich, Gotthardstrasse 5",
         attendee_name: "Zo\u{eb} \u{c5}ngstr\u{f6}m",
         attendee_email: "zoe.angstrom@example.org",
