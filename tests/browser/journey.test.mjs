@@ -1,11 +1,13 @@
 // The site in real Chromium against a real ticketd: one organizer, one attendee, one evening.
 // The tests run in order and build on each other (one ticketd, one story):
 //   1. A signs up, is promoted to organizer, signs in again and creates a paid event (after
-//      the form has shown the API's field-level messages) and one with two ticket types,
+//      the form has shown the API's field-level messages and refused an unknown time zone) in
+//      Zurich's time zone, not the browser's (London), 19:30 to 23:00 there, and one with two ticket types,
 //      Standard and VIP (after the API's message about one type), and gives the typed event a
 //      promo code (the same code twice is refused); the demo organizer adds a free one.
-//   2. B signs up, buys A's event through the Stripe simulator, follows the order page until
-//      the ticket is ready and downloads the PDF; B also takes the last seat of the free event.
+//   2. B signs up, sees the paid event at 19:30 Zurich time (named), buys it through the Stripe
+//      simulator, follows the order page until the ticket is ready and downloads the PDF (19:30
+//      and the zone's abbreviation on it); B also takes the last seat of the free event.
 //      Then B orders 2 Standard and 1 VIP on the typed event, names a different holder for each,
 //      sees the total; an unknown promo code is refused and buys nothing, A's code takes 10 % off
 //      (quoted again as the quantities change); B pays the discounted total and downloads each
@@ -44,6 +46,8 @@ import { fakeCameraVideo, readTicket } from './qr.mjs';
 const organizer = newPerson('Ada Organizer');
 const buyer = newPerson('Björn Åkesson');
 const PAID_EVENT = 'Jazz by the River';
+/** The paid event's venue's time zone: not the browsers' (Europe/London, see harness.mjs). */
+const PAID_ZONE = 'Europe/Zurich';
 const FREE_EVENT = 'Community Coding Night';
 const TYPED_EVENT = 'Harbour Lights Gala';
 /** The organizer's profile: their tickets' issuer and their event pages' contact. */
@@ -91,6 +95,23 @@ function futureLocal(days, hour) {
   const date = new Date(Date.now() + days * 86_400_000);
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(hour)}:30`;
+}
+
+/**
+ * The instant (ms) a wall-clock time ("2030-07-01T19:30") means in `zone`, by Node's Intl rather
+ * than the site's code: one step from the time read as UTC, exact away from a change of clocks
+ * (the tests' times are evenings and half past midnight; clocks change between 01:00 and 03:00).
+ */
+function venueMs(local, zone) {
+  const asUtc = Date.parse(`${local}:00Z`);
+  const clock = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+  const wall = Object.fromEntries(clock.formatToParts(asUtc).filter(({ type }) => type !== 'literal').map(({ type, value }) => [type, Number(value)]));
+  return asUtc - (Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute) - asUtc);
+}
+
+/** A datetime-local value's date, one day on: "2030-07-01T20:30" → "2030-07-02". */
+function nextDay(local) {
+  return new Date(Date.parse(`${local.slice(0, 10)}T00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
 /** Follows a link of the main navigation. */
@@ -248,16 +269,53 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await page.getByLabel('Title').fill(PAID_EVENT);
   await page.getByLabel('Description').fill('An evening of jazz standards by the water, with the Riverside Quartet.\nDoors open at 19:00; the first set starts at 19:30.');
   await page.getByLabel('Venue').fill('Riverside Hall, 12 Quay Street');
-  await page.getByLabel('Date and time').fill(futureLocal(30, 19));
+  // On the venue's clock in Zurich, not the browser's in London: 19:30 to 23:00 there.
+  const zoneField = page.getByLabel('Time zone');
+  assert.equal(await zoneField.inputValue(), 'Europe/London', "a new event starts in the browser's zone");
+  s.paidStart = futureLocal(30, 19);
+  const paidEnd = `${s.paidStart.slice(0, 10)}T23:00`;
+  await page.getByLabel('Date and time').fill(s.paidStart);
+  await page.getByLabel('Ends').fill(paidEnd);
   await page.getByLabel('Capacity').fill('50');
   await page.getByLabel('Price').fill('25.00');
   await page.getByLabel('Currency').selectOption('EUR');
+  // A zone Intl does not know is refused next to its field, before anything is sent.
+  await zoneField.fill('Europe/Zurch');
+  await page.getByRole('button', { name: 'Create event' }).click();
+  await page.getByText('Please correct one field').waitFor();
+  assert.match(await page.locator('#field-timeZone-error').textContent(), /^Time zone must be a zone name/);
+  assert.equal(await zoneField.getAttribute('aria-invalid'), 'true', 'the zone is marked invalid');
+  await zoneField.fill(PAID_ZONE);
+  assert.equal(await page.locator('#field-startsAt-hint').textContent(), `Local time at the venue (${PAID_ZONE}).`, 'the hint names the zone typed');
   await screenshot(page, 'create-event');
+  const posted = page.waitForRequest((request) => request.method() === 'POST' && new URL(request.url()).pathname.endsWith('/events'));
+  // The manage page's GET of the new event: the API's answer for it.
+  const fetched = page.waitForResponse((response) => response.request().method() === 'GET' && /\/events\/[^/]+$/.test(new URL(response.url()).pathname));
   await page.getByRole('button', { name: 'Create event' }).click();
   await page.getByText('Your event is on sale').waitFor();
   s.eventId = new URL(page.url()).searchParams.get('manage');
   assert.ok(s.eventId, 'the new event opens');
   await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+  // The wall times are Zurich's: an hour ahead of London's, so read in the browser's zone they
+  // would be an hour late.
+  s.paidStartsAt = venueMs(s.paidStart, PAID_ZONE);
+  const paidEndsAt = venueMs(paidEnd, PAID_ZONE);
+  const offset = (Date.parse(`${s.paidStart}:00Z`) - s.paidStartsAt) / 60_000;
+  assert.ok(offset === 60 || offset === 120, `Zurich is UTC+1 or +2, not ${offset} minutes`);
+  // As the tz database (chrono-tz, on the PDF) abbreviates Zurich's zone that day.
+  s.paidAbbreviation = offset === 120 ? 'CEST' : 'CET';
+  const sent = (await posted).postDataJSON();
+  assert.equal(sent.timeZone, PAID_ZONE, 'the form sends the zone');
+  assert.equal(Date.parse(sent.startsAt), s.paidStartsAt, `the form sends 19:30 in Zurich: ${sent.startsAt}`);
+  assert.equal(Date.parse(sent.endsAt), paidEndsAt, `the form sends 23:00 in Zurich: ${sent.endsAt}`);
+  const created = await (await fetched).json();
+  assert.equal(created.id, s.eventId);
+  assert.equal(created.timeZone, PAID_ZONE, "the API keeps the event's zone");
+  assert.equal(Date.parse(created.startsAt), s.paidStartsAt, `startsAt is 19:30 in Zurich: ${created.startsAt}`);
+  assert.equal(Date.parse(created.endsAt), paidEndsAt, `endsAt is 23:00 in Zurich: ${created.endsAt}`);
+  const sign = `+0${offset / 60}:00`;
+  assert.equal(created.startsAtLocal, `${s.paidStart}:00${sign}`, 'startsAtLocal is the wall time with its offset');
+  assert.equal(created.endsAtLocal, `${paidEnd}:00${sign}`, 'endsAtLocal is the wall time with its offset');
 
   // An event with two ticket types; the capacity caps them together.
   await page.goto(`${base}/?page=new-event`);
@@ -265,7 +323,9 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await page.getByLabel('Title').fill(TYPED_EVENT);
   await page.getByLabel('Description', { exact: true }).fill('Music, lights and dinner on the harbour.');
   await page.getByLabel('Venue').fill('Harbour Pavilion, 1 Pier Road');
-  await page.getByLabel('Date and time').fill(futureLocal(20, 20));
+  // In the browser's zone, as a new event starts (the edit below reads it back).
+  s.typedStart = futureLocal(20, 20);
+  await page.getByLabel('Date and time').fill(s.typedStart);
   await page.getByLabel('Capacity').fill('6');
   await page.getByLabel('Currency').selectOption('EUR');
   const addType = page.getByRole('button', { name: 'Add ticket type' });
@@ -368,9 +428,27 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   await card.getByText('50 seats left').waitFor();
   await screenshot(page, 'events');
 
+  // The event's times on Zurich's clock, wherever the browser is (London here), with the zone's
+  // name as this browser writes it ("19:30 CEST" in en-GB): the same Intl call as the site's.
+  const [startText, endText] = await page.evaluate(
+    ([start, end, timeZone]) => [
+      new Intl.DateTimeFormat(undefined, { timeZone, hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(start),
+      new Intl.DateTimeFormat(undefined, { timeZone, hour: '2-digit', minute: '2-digit' }).format(end),
+    ],
+    [s.paidStartsAt, venueMs(`${s.paidStart.slice(0, 10)}T23:00`, PAID_ZONE), PAID_ZONE],
+  );
+  const [, zoneShort] = /^19:30\s(\S.*)$/.exec(startText) ?? [];
+  assert.ok(zoneShort, `Zurich's clock shows 19:30, named: ${startText}`);
+  const cardWhen = await card.locator('time').textContent();
+  assert.ok(cardWhen.includes('19:30') && cardWhen.endsWith(zoneShort), `the card shows Zurich's time: ${cardWhen}`);
+
   await card.getByRole('link', { name: PAID_EVENT }).click();
   await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
   await page.getByText('50 of 50 seats left').waitFor();
+  const when = page.locator('.fact', { has: page.locator('dt', { hasText: /^When$/ }) });
+  assert.equal(await when.locator('.fact-sub').textContent(), `Starts at ${startText} · ends ${endText}`);
+  const buyWhen = await page.locator('.buy-when').textContent();
+  assert.ok(buyWhen.includes('19:30') && buyWhen.endsWith(zoneShort), `the buy box shows Zurich's time: ${buyWhen}`);
   await assertLabelled(page);
   await screenshot(page, 'event');
 
@@ -411,6 +489,10 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   const pdf = await readFile(s.pdf);
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'the download is a PDF');
   assert.match(download.suggestedFilename(), /^ticket-.*\.pdf$/);
+  // Printed on the venue's clock, with the abbreviation the tz database gives Zurich that day.
+  const printed = await pdfText(s.pdf);
+  assert.ok(printed.includes('19:30'), `the PDF shows the start on Zurich's clock: ${printed}`);
+  assert.match(printed, new RegExp(`\\b${s.paidAbbreviation}\\b`), `the PDF names the zone ${s.paidAbbreviation}: ${printed}`);
 
   // How a failed registration reads (the saga refunds, then fails the order): the real order,
   // answered as FAILED.
@@ -904,6 +986,10 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await page.getByRole('heading', { name: `Edit ${TYPED_EVENT}` }).waitFor();
   await assertLabelled(page);
   assert.equal(await page.getByLabel('Venue').inputValue(), 'Harbour Pavilion, 1 Pier Road', 'the form starts from the event');
+  // Its times on its own clock: the zone it was made in and the start as it was typed.
+  assert.equal(await page.getByLabel('Time zone').inputValue(), 'Europe/London');
+  assert.equal(await page.getByLabel('Date and time').inputValue(), s.typedStart, 'the start as typed, read back in its zone');
+  assert.equal(await page.getByLabel('Ends').inputValue(), '', 'no end yet');
   assert.equal(await page.getByLabel('Currency').isDisabled(), true, 'the currency cannot change');
   assert.equal(await page.getByRole('button', { name: /^Remove ticket type/ }).count(), 0, 'types cannot be removed');
   const vipPrice = typeRow(page, 2).getByLabel('Price');
@@ -929,9 +1015,11 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await page.getByText('The changes could not be saved').waitFor();
   await page.getByText(/quota cannot go below the 2 tickets of it sold or held/).waitFor();
 
-  // A new venue, one more seat and a Student type at €5.00.
+  // A new venue, an end just after midnight, one more seat and a Student type at €5.00.
   await typeRow(page, 1).getByLabel('Quota').fill('5');
   await page.getByLabel('Venue').fill('Harbour Pavilion, 2 Pier Road');
+  const typedEnd = `${nextDay(s.typedStart)}T00:30`;
+  await page.getByLabel('Ends').fill(typedEnd);
   await page.getByLabel('Capacity').fill('7');
   await page.getByRole('button', { name: 'Add ticket type' }).click();
   const student = typeRow(page, 3);
@@ -944,6 +1032,10 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await page.getByRole('button', { name: 'Save changes' }).click();
   assert.equal((await answer).status(), 200);
   assert.equal((await answer).request().headers()['if-match'], '"1"', 'the edit names the version it was made from');
+  const edited = (await answer).request().postDataJSON();
+  assert.equal(edited.timeZone, 'Europe/London');
+  assert.equal(Date.parse(edited.startsAt), venueMs(s.typedStart, 'Europe/London'), `the start is unchanged: ${edited.startsAt}`);
+  assert.equal(Date.parse(edited.endsAt), venueMs(typedEnd, 'Europe/London'), `the end is half past midnight: ${edited.endsAt}`);
   await page.getByText('Your changes are saved').waitFor();
   await page.locator('#type-stats tbody tr', { hasText: 'Student' }).waitFor();
 
@@ -960,6 +1052,8 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   await buyerPage.goto(`${base}/?event=${s.typedEventId}`);
   await buyerPage.getByRole('heading', { name: TYPED_EVENT }).waitFor();
   await buyerPage.getByText('Harbour Pavilion, 2 Pier Road').first().waitFor();
+  // An end on the next day shows with its date.
+  await buyerPage.locator('.fact-sub', { hasText: /^Starts at 20:30\s.* · ends .+00:30$/ }).waitFor();
   await buyerPage.locator('.organizer-name', { hasText: ORGANIZER_NAME }).waitFor();
   assert.equal(await buyerPage.locator('.organizer-contact').getAttribute('href'), `mailto:${ORGANIZER_EMAIL}`);
   const studentOption = buyerPage.locator('.type-option', { has: buyerPage.getByRole('spinbutton', { name: 'Student quantity' }) });

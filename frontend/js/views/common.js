@@ -2,7 +2,7 @@
 // notices, polling.
 
 import { h, icon } from '../dom.js';
-import { badgeDate, dateTime, money, plural } from '../format.js';
+import { badgeDate, dateTime, dateTimeRange, money, plural } from '../format.js';
 
 /** A link to a page of this site (handled without reloading by the router). */
 export function link(href, props, ...children) {
@@ -119,10 +119,18 @@ export function updateAvailabilityBadge(badge, event) {
   badge.className = `badge badge-${tone}`;
 }
 
-/** The calendar tile: month over day. */
-export function dateTile(iso) {
-  const { month, day } = badgeDate(iso);
+/** The calendar tile: month over day, the date in `zone` (an event's, its venue's). */
+export function dateTile(iso, zone) {
+  const { month, day } = badgeDate(iso, zone);
   return h('div', { class: 'date-tile', 'aria-hidden': 'true' }, h('span', { class: 'date-tile-month', text: month }), h('span', { class: 'date-tile-day', text: day }));
+}
+
+/**
+ * When an event is, on its venue's clock and named: "Sat, 14 Mar 2026, 19:30–23:00 CET" (to its
+ * end when it has one). The same for everyone, wherever their browser is.
+ */
+export function eventWhen(event) {
+  return dateTimeRange(event.startsAt, event.endsAt, event.timeZone);
 }
 
 /** An event in a list: date tile, title (link), when, where, price, seats. */
@@ -130,7 +138,7 @@ export function eventCard(event, href) {
   return h(
     'li',
     { class: 'event-card' },
-    dateTile(event.startsAt),
+    dateTile(event.startsAt, event.timeZone),
     h(
       'div',
       { class: 'event-card-body' },
@@ -138,7 +146,7 @@ export function eventCard(event, href) {
       h(
         'p',
         { class: 'event-card-meta' },
-        h('span', { class: 'meta-item' }, icon('calendar'), h('time', { datetime: event.startsAt, text: dateTime(event.startsAt) })),
+        h('span', { class: 'meta-item' }, icon('calendar'), h('time', { datetime: event.startsAt, text: eventWhen(event) })),
         h('span', { class: 'meta-item' }, icon('pin'), event.venue),
       ),
     ),

@@ -3,9 +3,10 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime, longDate, money, plural, time } from '../format.js';
+import { endTime, longDate, money, plural, time } from '../format.js';
 import {
   availabilityBadge,
+  eventWhen,
   every,
   fact,
   link,
@@ -420,7 +421,7 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
         h(
           'dl',
           { class: 'facts' },
-          fact('calendar', 'When', h('time', { datetime: event.startsAt, text: longDate(event.startsAt) }), h('span', { class: 'fact-sub', text: `Starts at ${time(event.startsAt)}` })),
+          fact('calendar', 'When', h('time', { datetime: event.startsAt, text: longDate(event.startsAt, event.timeZone) }), h('span', { class: 'fact-sub', text: startsLine(event) })),
           fact('pin', 'Where', event.venue),
           event.organizer ? fact('users', 'Organizer', h('span', { class: 'organizer-name', text: event.organizer.name }), h('a', { class: 'fact-sub organizer-contact', href: `mailto:${event.organizer.contactEmail}`, text: event.organizer.contactEmail })) : null,
           fact('tag', 'Price', priceLabel(event)),
@@ -434,7 +435,7 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
         'aside',
         { class: 'panel buy-box', 'aria-label': 'Tickets' },
         h('p', { class: 'buy-price', text: priceLabel(event) }),
-        h('p', { class: 'buy-when', text: dateTime(event.startsAt) }),
+        h('p', { class: 'buy-when', text: eventWhen(event) }),
         badge,
         picker,
         holders,
@@ -451,6 +452,12 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
     ),
   );
   every(REFRESH_MS, refresh, signal);
+}
+
+/** "Starts at 19:30 CEST · ends 23:00", on the venue's clock (the end's date too when it is another day). */
+function startsLine(event) {
+  const starts = `Starts at ${time(event.startsAt, event.timeZone)}`;
+  return event.endsAt ? `${starts} · ends ${endTime(event.startsAt, event.endsAt, event.timeZone)}` : starts;
 }
 
 /** The most of `type` one order takes. */

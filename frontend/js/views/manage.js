@@ -4,7 +4,7 @@
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
 import { dateTime, money, plural } from '../format.js';
-import { every, fact, link, notice, pageHeader, priceLabel, routes, TYPE_STATUS } from './common.js';
+import { eventWhen, every, fact, link, notice, pageHeader, priceLabel, routes, TYPE_STATUS } from './common.js';
 import { capacityBar, statsGrid } from './organizer.js';
 import { promoCodesSection } from './promo-codes.js';
 
@@ -99,7 +99,8 @@ export default async function managePage({ main, signal, id }) {
         h(
           'dl',
           { class: 'facts facts-compact' },
-          fact('calendar', 'When', dateTime(event.startsAt)),
+          // The zone by name too: the organizer set it, and it is how the form shows it.
+          fact('calendar', 'When', eventWhen(event), event.timeZone ? h('span', { class: 'fact-sub', text: event.timeZone }) : null),
           fact('pin', 'Where', event.venue),
           fact('tag', 'Price', priceLabel(event)),
           fact('seat', 'Capacity', plural(event.capacity, 'seat', 'seats')),

@@ -3,10 +3,12 @@
 // the fields they are about. Ticket types are optional rows when creating: with none, the single
 // Price is sent (`priceMinor`); with some, only the types are. An edit always sends every type
 // (existing ones by id; they cannot be removed) and names the version it was made from.
+// The start and end are wall-clock times at the venue, in the event's time zone (the browser's
+// for a new event), whatever zone the organizer's browser is in; sales windows stay the browser's.
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { amountInput, dateTimeInput, minorDigits, timeZone, toMinor } from '../format.js';
+import { amountInput, browserZone, dateTimeInput, fromDateTimeInput, minorDigits, timeZones, toMinor, zoneName } from '../format.js';
 import { notice, pageHeader, routes } from './common.js';
 
 const CURRENCIES = ['EUR', 'USD', 'GBP', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CAD', 'AUD', 'JPY', 'INR'];
@@ -17,6 +19,8 @@ const LABELS = {
   description: 'Description',
   venue: 'Venue',
   startsAt: 'Date and time',
+  endsAt: 'Ends',
+  timeZone: 'Time zone',
   capacity: 'Capacity',
   priceMinor: 'Price',
   currency: 'Currency',
@@ -64,6 +68,11 @@ function eventForm({ main, navigate }, event) {
     : h('select', {}, CURRENCIES.map((code) => h('option', { value: code, text: code })));
   const guess = guessCurrency();
   if (!editing) currency.value = CURRENCIES.includes(guess) ? guess : 'EUR';
+
+  // The venue's zone: typed or picked from every zone this browser knows.
+  const zoneList = h('datalist', { id: 'time-zones' }, timeZones().map((zone) => h('option', { value: zone })));
+  const zoneInput = h('input', { type: 'text', list: 'time-zones', autocomplete: 'off', spellcheck: 'false', required: true });
+  zoneInput.value = editing ? event.timeZone ?? 'UTC' : browserZone();
 
   const priceField = field('priceMinor', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' }), 'Leave empty or 0 for a free event.');
 
@@ -120,9 +129,17 @@ function eventForm({ main, navigate }, event) {
     h(
       'div',
       { class: 'field-row' },
-      field('startsAt', h('input', { type: 'datetime-local', required: true }), `Local time (${timeZone()}).`),
+      // Hints say which zone: see zoneHints.
+      field('startsAt', h('input', { type: 'datetime-local', required: true }), 'Local time at the venue.'),
+      field('endsAt', h('input', { type: 'datetime-local' }), 'Optional. Local time at the venue.'),
+    ),
+    h(
+      'div',
+      { class: 'field-row' },
+      field('timeZone', zoneInput, 'The venue’s, such as Europe/Zurich. Everyone sees the event’s times on its clock.'),
       field('capacity', h('input', { type: 'number', inputmode: 'numeric', min: '1', step: '1', required: true }), 'Number of tickets, all types together.'),
     ),
+    zoneList,
     h('div', { class: 'field-row' }, priceField, field('currency', currency, null)),
     h(
       'section',
@@ -139,10 +156,23 @@ function eventForm({ main, navigate }, event) {
     inputs.title.value = event.title;
     inputs.description.value = event.description;
     inputs.venue.value = event.venue;
-    inputs.startsAt.value = dateTimeInput(event.startsAt);
+    // On the venue's clock; a zone this browser does not know leaves them to be typed again.
+    const known = zoneName(zoneInput.value);
+    inputs.startsAt.value = known ? dateTimeInput(event.startsAt, known) : '';
+    inputs.endsAt.value = known ? dateTimeInput(event.endsAt, known) : '';
     inputs.capacity.value = String(event.capacity);
     inputs.capacity.addEventListener('input', () => rows.forEach((row) => row.followCapacity(inputs.capacity.value)));
   }
+
+  /** The start's and end's hints name the zone they are read in, as it is typed. */
+  const zoneHints = () => {
+    const zone = zoneName(zoneInput.value);
+    const where = zone ? `Local time at the venue (${zone}).` : 'Local time at the venue.';
+    hintOf(inputs.startsAt).textContent = where;
+    hintOf(inputs.endsAt).textContent = `Optional. ${where}`;
+  };
+  zoneInput.addEventListener('input', zoneHints);
+  zoneHints();
 
   /** Where a message sends focus: its field, or for ticket types the row it names. */
   const targetOf = (name, text) => {
@@ -195,16 +225,34 @@ function eventForm({ main, navigate }, event) {
     const typeProblem = types.find((type) => type.problem)?.problem;
     if (typeProblem) local.ticketTypes = typeProblem;
     const capacityText = inputs.capacity.value.trim();
-    const startsText = inputs.startsAt.value;
-    const startsAt = startsText ? new Date(startsText) : null;
-    if (startsText && Number.isNaN(startsAt.getTime())) local.startsAt = 'is not a valid date and time';
+    const zone = zoneName(zoneInput.value);
+    if (!zone) local.timeZone = zoneInput.value.trim() ? `must be a zone name such as ${browserZone()}` : 'is required';
+    // Wall times at the venue as instants; empty is null (the API says the start is required).
+    const instant = (name) => {
+      const text = inputs[name].value;
+      if (!text || !zone) return null;
+      try {
+        const iso = fromDateTimeInput(text, zone);
+        if (iso === null) local[name] = `does not exist in ${zone} (clocks change)`;
+        return iso;
+      } catch {
+        local[name] = 'is not a valid date and time';
+        return null;
+      }
+    };
+    const startsAt = instant('startsAt');
+    const endsAt = instant('endsAt');
+    if (startsAt && endsAt && Date.parse(endsAt) <= Date.parse(startsAt)) local.endsAt = 'must be after the start';
     if (Object.keys(local).length) return showErrors(local);
 
     const body = {
       title: inputs.title.value,
       description: inputs.description.value,
       venue: inputs.venue.value,
-      startsAt: startsAt ? startsAt.toISOString() : null,
+      timeZone: zone,
+      startsAt,
+      // null: none (an edit that empties the field removes the end).
+      endsAt,
       capacity: wholeNumber(capacityText),
       currency: code,
       ...(types.length || editing ? { ticketTypes: types.map((type) => type.value) } : { priceMinor }),
@@ -246,6 +294,7 @@ function eventForm({ main, navigate }, event) {
           'ul',
           {},
           h('li', {}, h('strong', { text: 'On sale at once. ' }), 'Attendees see the event in the upcoming list as soon as you create it.'),
+          h('li', {}, h('strong', { text: 'The venue’s clock. ' }), 'Start and end are times at the venue; everyone sees them so, with the zone’s name, wherever they are.'),
           h('li', {}, h('strong', { text: 'Ticket types. ' }), 'Optional: Standard, VIP, early bird… each with its own price, quota and sales window. The capacity caps them all together.'),
           h('li', {}, h('strong', { text: 'Paid through Stripe. ' }), 'Each seat is held for half an hour while its buyer pays; unpaid seats come back by themselves.'),
           h('li', {}, h('strong', { text: 'Tickets by email address. ' }), 'Every buyer gets a PDF ticket with a signed QR code.'),

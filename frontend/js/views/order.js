@@ -4,8 +4,8 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime, money, plural } from '../format.js';
-import { every, fact, link, notice, pageHeader, routes, ticketStatus } from './common.js';
+import { money, plural } from '../format.js';
+import { eventWhen, every, fact, link, notice, pageHeader, routes, ticketStatus } from './common.js';
 
 /** Poll quickly at first (tickets are usually ready in a second or two), then back off. */
 const pollDelay = (attempt) => Math.min(800 * 1.4 ** attempt, 5000);
@@ -41,7 +41,7 @@ export default async function orderPage({ main, signal, id }) {
         h(
           'dl',
           { class: 'facts facts-compact' },
-          event ? fact('calendar', 'When', dateTime(event.startsAt)) : null,
+          event ? fact('calendar', 'When', eventWhen(event)) : null,
           event ? fact('pin', 'Where', event.venue) : null,
           countFact,
           fact('tag', 'Total', h('span', { id: 'order-amount', text: money(order.amountMinor, order.currency) })),

@@ -2,8 +2,7 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime } from '../format.js';
-import { dateTile, emptyState, every, link, pageHeader, priceLabel, routes } from './common.js';
+import { dateTile, emptyState, eventWhen, every, link, pageHeader, priceLabel, routes } from './common.js';
 import { organizerProfileSection } from './organizer-profile.js';
 
 const REFRESH_MS = 5_000;
@@ -61,12 +60,12 @@ function orgCard(event) {
     h(
       'div',
       { class: 'org-card-head' },
-      dateTile(event.startsAt),
+      dateTile(event.startsAt, event.timeZone),
       h(
         'div',
         { class: 'org-card-title' },
         h('h2', {}, link(routes.manage(event.id), { class: 'stretched-link' }, event.title)),
-        h('p', { class: 'event-card-meta' }, h('span', { class: 'meta-item' }, icon('calendar'), dateTime(event.startsAt)), h('span', { class: 'meta-item' }, icon('pin'), event.venue)),
+        h('p', { class: 'event-card-meta' }, h('span', { class: 'meta-item' }, icon('calendar'), eventWhen(event)), h('span', { class: 'meta-item' }, icon('pin'), event.venue)),
       ),
       h('div', { class: 'org-card-side' }, h('span', { class: ['badge', `badge-${tone}`], text: statusText }), h('span', { class: 'price', text: priceLabel(event) })),
     ),

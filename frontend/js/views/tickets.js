@@ -2,8 +2,8 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { dateTime, relative } from '../format.js';
-import { dateTile, emptyState, link, pageHeader, routes, ticketStatus } from './common.js';
+import { relative } from '../format.js';
+import { dateTile, emptyState, eventWhen, link, pageHeader, routes, ticketStatus } from './common.js';
 import { downloadButton, holderRename } from './order.js';
 
 export default async function ticketsPage({ main, signal }) {
@@ -72,7 +72,7 @@ function ticketCard(ticket, event) {
   const element = h(
     'li',
     { class: ['ticket-card', `ticket-${ticket.status.toLowerCase()}`], dataset: { ticket: ticket.ticketId } },
-    event ? dateTile(event.startsAt) : h('div', { class: 'date-tile' }, icon('ticket')),
+    event ? dateTile(event.startsAt, event.timeZone) : h('div', { class: 'date-tile' }, icon('ticket')),
     h(
       'div',
       { class: 'ticket-card-body' },
@@ -81,7 +81,7 @@ function ticketCard(ticket, event) {
         ? h(
             'p',
             { class: 'event-card-meta' },
-            h('span', { class: 'meta-item' }, icon('calendar'), h('time', { datetime: event.startsAt, text: dateTime(event.startsAt) })),
+            h('span', { class: 'meta-item' }, icon('calendar'), h('time', { datetime: event.startsAt, text: eventWhen(event) })),
             h('span', { class: 'meta-item' }, icon('pin'), event.venue),
           )
         : null,
