@@ -1,7 +1,7 @@
 // `/?page=scan`: the door scanner. Reads QR codes with the camera (html5-qrcode, served from
 // /vendor, loaded only here) or takes a typed code, asks the API, and shows the verdict big and
-// in words: VALID, ALREADY USED (since when), INVALID (why), NOT YOUR EVENT, with the holder's
-// name and ticket type (so door staff see a VIP at a glance). The next ticket can be scanned
+// in words: VALID, ALREADY USED (since when), VOID (why: refunded, failed), INVALID (why), NOT
+// YOUR EVENT, with the holder's name and ticket type (so door staff see a VIP at a glance). The next ticket can be scanned
 // straight away; the same code is not re-sent while its verdict is showing.
 
 import * as api from '../api.js';
@@ -207,6 +207,7 @@ export default async function scanPage({ main, signal }) {
 const VERDICTS = {
   VALID: { label: 'VALID', tone: 'valid', icon: 'check' },
   USED: { label: 'ALREADY USED', tone: 'used', icon: 'alert' },
+  VOID: { label: 'VOID', tone: 'invalid', icon: 'cross' },
   INVALID: { label: 'INVALID', tone: 'invalid', icon: 'cross' },
   NOT_YOUR_EVENT: { label: 'NOT YOUR EVENT', tone: 'invalid', icon: 'cross' },
 };
@@ -221,6 +222,7 @@ function showVerdict(box, verdict) {
     details.push(h('p', { class: 'scan-detail scan-when', text: verdict.usedAt ? `First scanned at ${time(verdict.usedAt)} (${relative(verdict.usedAt)})` : 'Scanned before' }));
     if (verdict.eventTitle) details.push(h('p', { class: 'scan-detail', text: verdict.eventTitle }));
   }
+  if (verdict.result === 'VOID') details.push(h('p', { class: 'scan-detail', text: `Do not admit: ${verdict.reason || 'the ticket was voided'}.` }));
   if (verdict.result === 'INVALID') details.push(h('p', { class: 'scan-detail', text: `Do not admit: ${verdict.reason || 'not a valid ticket'}.` }));
   if (verdict.result === 'NOT_YOUR_EVENT') details.push(h('p', { class: 'scan-detail', text: 'A real ticket, but for an event you do not organize. Nothing was checked in.' }));
   replace(

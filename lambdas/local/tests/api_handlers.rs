@@ -18,8 +18,8 @@ use ticket_core::testing::api::{
     checkout_event, request, signed_delivery,
 };
 use ticket_core::{
-    CheckoutRequest, Clock, EventId, FileKey, KeyId, ManualClock, OrderId, RandomIds, TicketId,
-    TicketSigner, TicketStatus,
+    CheckoutRequest, Clock, EventId, FileKey, KeyId, ManualClock, OrderId, OrderStatus, RandomIds,
+    Store, TicketId, TicketSigner, TicketStatus,
 };
 use ticket_testkit::pdf::{scan, text};
 use ticketd::registration::{self, LocalWorkflow};
@@ -309,6 +309,39 @@ async fn a_scan_admits_once_and_only_at_the_organizers_door() {
             400,
         );
     }
+}
+
+#[tokio::test]
+async fn a_void_ticket_scans_as_void_with_the_reason_and_admits_nobody() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 5, 0).await;
+    let id = event["id"].as_str().unwrap();
+    let (_, ticket_id) = stack.free_ticket(&ATTENDEE, id).await;
+    let code = stack.adapters.signer.sign(ticket_id, id.parse().unwrap());
+    let scan = || request("POST", "/scan", &ORGANIZER).with_json(&json!({ "code": code }));
+    let store = &stack.adapters.store;
+
+    store.void_ticket(ticket_id).await.unwrap();
+    let voided = stack.call(scan()).await;
+    assert_eq!(voided.status, 200);
+    let voided = voided.json_body();
+    assert_eq!(voided["result"], "VOID", "{voided}");
+    assert_eq!(voided["reason"], "the ticket was voided");
+    assert_eq!(voided["attendeeName"], "Zoë Ångström");
+    assert_eq!(voided["ticketId"], ticket_id.to_string());
+
+    // Once its order is refunded the door says so, and still admits nobody.
+    let order_id = stack.adapters.ticket(ticket_id).await.order_id;
+    store
+        .transition_order(&order_id, OrderStatus::Refunded, None, stack.now())
+        .await
+        .unwrap();
+    let refunded = stack.call(scan()).await.json_body();
+    assert_eq!(refunded["result"], "VOID");
+    assert_eq!(refunded["reason"], "the order was refunded");
+    let ticket = stack.adapters.ticket(ticket_id).await;
+    assert_eq!(ticket.status, TicketStatus::Void);
+    assert_eq!(ticket.used_at, None, "never admitted");
 }
 
 #[tokio::test]

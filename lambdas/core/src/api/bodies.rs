@@ -413,7 +413,17 @@ pub enum ScanResult {
         /// When the ticket was first scanned.
         used_at: Option<DateTime<Utc>>,
     },
-    /// Not a ticket of this system, or voided.
+    /// A ticket of this event that no longer admits: its order failed or was refunded.
+    Void {
+        ticket_id: TicketId,
+        event_id: EventId,
+        event_title: String,
+        ticket_type: String,
+        attendee_name: String,
+        /// Why, for the person at the door ("the order was refunded").
+        reason: String,
+    },
+    /// Not a ticket of this system.
     Invalid { reason: String },
     /// A genuine ticket of someone else's event.
     NotYourEvent { event_id: EventId },

@@ -5,6 +5,8 @@ use super::bodies::ScanResult;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::clock::Clock;
 use crate::identity::Caller;
+use crate::ids::OrderId;
+use crate::order::OrderStatus;
 use crate::store::{Redemption, Store};
 use crate::ticket_code::{CodeError, TicketVerifier};
 use serde::Deserialize;
@@ -71,7 +73,14 @@ pub(crate) async fn scan(
                             attendee_name: ticket.attendee.name,
                             used_at: ticket.used_at,
                         },
-                        Redemption::Void(_) => ScanResult::invalid("the ticket was voided"),
+                        Redemption::Void(ticket) => ScanResult::Void {
+                            reason: void_reason(store, &ticket.order_id).await?.to_owned(),
+                            ticket_id: ticket.id,
+                            event_id: ticket.event_id,
+                            ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
+                            event_title: event.title,
+                            attendee_name: ticket.attendee.name,
+                        },
                         Redemption::Unknown => ScanResult::invalid("unknown ticket"),
                     }
                 }
@@ -79,4 +88,14 @@ pub(crate) async fn scan(
         }
     };
     Ok(ApiResponse::json(200, &verdict))
+}
+
+/// Why a void ticket no longer admits, from what became of its order.
+async fn void_reason(store: &dyn Store, order_id: &OrderId) -> Result<&'static str, ApiError> {
+    let order = store.get_order(order_id).await.map_err(ApiError::store)?;
+    Ok(match order.map(|order| order.status) {
+        Some(OrderStatus::Refunded) => "the order was refunded",
+        Some(OrderStatus::Failed) => "the purchase failed",
+        _ => "the ticket was voided",
+    })
 }
