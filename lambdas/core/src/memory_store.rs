@@ -484,8 +484,9 @@ impl State {
         if let Some(reason) = reason {
             order.failure_reason = Some(reason.to_owned());
         }
-        // Only a pending order is due for checks, and no status moves back to `PENDING`.
-        stored.check_after = None;
+        // A refund under way is due at once (finished by the next pass if cut short); no other
+        // status is checked, and none moves back to `PENDING`.
+        stored.check_after = to.is_checked().then(|| to_millis(now));
         Ok(stored.order.clone())
     }
 
@@ -653,7 +654,7 @@ impl State {
 
     fn defer_order_check(&mut self, id: &OrderId, until: DateTime<Utc>) {
         if let Some(stored) = self.orders.get_mut(id)
-            && stored.order.status == OrderStatus::Pending
+            && stored.order.status.is_checked()
         {
             stored.check_after = Some(to_millis(until));
         }

@@ -52,11 +52,13 @@ status_enum!(
 );
 status_enum!(
     /// `EXPIRED`: the checkout ended unpaid (expired, its delayed payment failed, or it never
-    /// reached the payment provider) and its seat went back.
+    /// reached the payment provider) and its seat went back. `REFUNDING`: its organizer asked
+    /// for a refund, which is under way (or was cut short: a reconciliation pass finishes it).
     OrderStatus {
         Pending = "PENDING",
         Fulfilled = "FULFILLED",
         Failed = "FAILED",
+        Refunding = "REFUNDING",
         Refunded = "REFUNDED",
         Expired = "EXPIRED",
     }
@@ -79,8 +81,15 @@ impl OrderStatus {
             // A payment that still reaches an expired checkout is a late payment: it takes a
             // free seat (`FULFILLED`) or is refunded (`FAILED`).
             Self::Fulfilled | Self::Failed => &[Self::Pending, Self::Expired],
-            Self::Refunded => &[Self::Fulfilled, Self::Failed],
+            Self::Refunding => &[Self::Fulfilled],
+            Self::Refunded => &[Self::Fulfilled, Self::Failed, Self::Refunding],
         }
+    }
+
+    /// Whether reconciliation passes look at an order in this status ([`crate::Store::orders_due`]):
+    /// a pending one may have been paid unseen, a refunding one may have been cut short.
+    pub fn is_checked(self) -> bool {
+        matches!(self, Self::Pending | Self::Refunding)
     }
 }
 

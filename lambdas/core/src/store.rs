@@ -221,7 +221,9 @@ pub trait Store: Send + Sync {
     async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
 
     /// Moves an order to `to` from one of `to.allowed_from()`; already at `to` changes nothing.
-    /// A failure reason is kept with `FAILED`.
+    /// A failure reason is kept with `FAILED`. Moving to `REFUNDING` makes the order due for a
+    /// check at `now` ([`Store::orders_due`]), so a refund cut short is finished by a pass;
+    /// moving on from it ends that.
     async fn transition_order(
         &self,
         id: &OrderId,
@@ -270,12 +272,13 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Hold>, StoreError>;
 
-    /// Orders still `PENDING` whose next check is due at or before `now`: longest due first,
-    /// at most `limit`. Read from an index, never a scan.
+    /// Orders still `PENDING` or `REFUNDING` ([`OrderStatus::is_checked`]) whose next check is
+    /// due at or before `now`: longest due first, at most `limit`. Read from an index, never a
+    /// scan.
     async fn orders_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Order>, StoreError>;
 
-    /// Puts a `PENDING` order's next check off until `until`; an order no longer pending (or
-    /// unknown) is left alone.
+    /// Puts a checked order's next check off until `until`; any other order (or an unknown
+    /// one) is left alone.
     async fn defer_order_check(&self, id: &OrderId, until: DateTime<Utc>)
     -> Result<(), StoreError>;
 

@@ -224,6 +224,32 @@ CREATE TABLE organizers (
 ALTER TABLE events ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
 ALTER TABLE events ADD COLUMN ends_at TEXT;
 "#,
+    r#"
+-- Refunds an organizer asks for: an order is REFUNDING until its refund is done, and due for
+-- checks meanwhile (a pass finishes a refund cut short). SQLite changes a CHECK only by
+-- rebuilding the table; the columns keep their order.
+CREATE TABLE orders_v3 (
+    id                TEXT PRIMARY KEY,
+    event_id          TEXT NOT NULL,
+    hold_id           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    payment_intent_id TEXT,
+    amount_minor      INTEGER NOT NULL,
+    currency          TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN
+                      ('PENDING', 'FULFILLED', 'FAILED', 'REFUNDING', 'REFUNDED', 'EXPIRED')),
+    ticket_id         TEXT UNIQUE,
+    failure_reason    TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    check_after       TEXT CHECK (check_after IS NULL OR status IN ('PENDING', 'REFUNDING')),
+    ticket_ids        TEXT
+);
+INSERT INTO orders_v3 SELECT * FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_v3 RENAME TO orders;
+CREATE INDEX orders_due ON orders (check_after, id) WHERE check_after IS NOT NULL;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
@@ -1255,9 +1281,16 @@ impl Store for SqliteStore {
                 });
             }
             tx.execute(
-                "UPDATE orders SET status = ?1, updated_at = ?2, check_after = NULL, \
+                // Due at once while a refund is under way (see `Store::transition_order`).
+                "UPDATE orders SET status = ?1, updated_at = ?2, check_after = ?5, \
                  failure_reason = COALESCE(?3, failure_reason) WHERE id = ?4",
-                params![to.as_str(), to_key(now), reason, id.as_str()],
+                params![
+                    to.as_str(),
+                    to_key(now),
+                    reason,
+                    id.as_str(),
+                    to.is_checked().then(|| to_key(now))
+                ],
             )
             .map_err(store_error)?;
             Ok(Order {
@@ -1433,7 +1466,7 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.write(move |tx| {
             tx.execute(
-                "UPDATE orders SET check_after = ?1 WHERE id = ?2 AND status = 'PENDING'",
+                "UPDATE orders SET check_after = ?1 WHERE id = ?2 AND check_after IS NOT NULL",
                 params![to_key(until), id.as_str()],
             )
             .map_err(store_error)?;

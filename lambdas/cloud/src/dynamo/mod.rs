@@ -501,8 +501,18 @@ impl Store for DynamoStore {
                         expr.value(s(reason))
                     );
                 }
-                // Only pending orders are due for checks.
-                update += &format!(" REMOVE {}, {}", expr.name(GSI3PK), expr.name(GSI3SK));
+                // Pending orders and refunds under way are due for checks (a refund at once).
+                if to.is_checked() {
+                    update += &format!(
+                        ", {} = {}, {} = {}",
+                        expr.name(GSI3PK),
+                        expr.value(s(ORDERS_DUE)),
+                        expr.name(GSI3SK),
+                        expr.value(s(order_due_key(id, now)))
+                    );
+                } else {
+                    update += &format!(" REMOVE {}, {}", expr.name(GSI3PK), expr.name(GSI3SK));
+                }
                 let allowed: Vec<String> = from
                     .iter()
                     .map(|status| expr.value(s(status.as_str())))
@@ -679,11 +689,8 @@ impl Store for DynamoStore {
             expr.name(GSI3SK),
             expr.value(s(order_due_key(id, until)))
         );
-        let condition = format!(
-            "{} = {}",
-            expr.name("status"),
-            expr.value(s(OrderStatus::Pending.as_str()))
-        );
+        // Only an order that is checked has a place in the index.
+        let condition = format!("attribute_exists({})", expr.name(GSI3PK));
         match self.update(order_key(id), update, condition, expr).await {
             // Refused: the order moved on (or does not exist); it is due for nothing.
             Ok(_) | Err(Failure::Refused) => Ok(()),

@@ -515,7 +515,7 @@ pub async fn fail_order(
         OrderStatus::Pending | OrderStatus::Failed | OrderStatus::Expired => {
             (OrderStatus::Failed, Outcome::Failed)
         }
-        OrderStatus::Fulfilled | OrderStatus::Refunded => {
+        OrderStatus::Fulfilled | OrderStatus::Refunding | OrderStatus::Refunded => {
             (OrderStatus::Refunded, Outcome::Refunded)
         }
     };
