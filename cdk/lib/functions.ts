@@ -281,6 +281,16 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     memoryMb: 512,
   },
   {
+    binary: 'refund-order',
+    purpose:
+      "POST /orders/{id}/refund: the event's organizer refunds one order (tickets void, seats back, one Stripe refund; a refund cut short is the reconcile pass's to finish).",
+    routes: [{ method: 'POST', path: '/orders/{id}/refund', auth: 'jwt' }],
+    table: 'readWrite',
+    secrets: ['stripeSecretKey'],
+    // One Stripe refund with its retries, inside API Gateway's 30 s.
+    timeoutSeconds: 29,
+  },
+  {
     binary: 'get-organizer-profile',
     purpose: "GET /me/organizer-profile: the organizer's name on tickets and event pages, and contact.",
     routes: [{ method: 'GET', path: '/me/organizer-profile', auth: 'jwt' }],

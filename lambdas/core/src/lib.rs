@@ -18,6 +18,7 @@ pub mod page;
 pub mod payments;
 pub mod promo;
 pub mod reconcile;
+pub mod refund;
 pub mod registration;
 pub mod store;
 pub mod stripe_webhook;

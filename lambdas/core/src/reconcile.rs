@@ -8,6 +8,8 @@
 //!   by name); still open past the hold: expire it at the provider first, then give the seat
 //!   back; expired or unknown to the provider: give the seat back and close the order
 //!   `EXPIRED`; still being paid or registered: look again later;
+//! - orders `REFUNDING` (the same index): an organizer's refund cut short by a crash or a
+//!   failing provider, finished ([`crate::refund::finish_refund`]);
 //! - holds still `HELD` past their expiry that never got an order ([`Store::expired_holds`]):
 //!   their checkout died before it handed out a payment page, so the seat simply goes back.
 //!
@@ -25,6 +27,7 @@ use crate::clock::Clock;
 use crate::ids::{EventId, HoldId, OrderId};
 use crate::order::{Hold, HoldStatus, Order, OrderStatus};
 use crate::payments::{Payments, PaymentsError, SessionSnapshot, SessionStatus};
+use crate::refund::finish_refund;
 use crate::store::{FIRST_ORDER_CHECK, ReleaseOutcome, ReleaseScope, Store, StoreError};
 use crate::workflow::{Workflow, WorkflowError};
 
@@ -55,6 +58,8 @@ pub struct PassReport {
     pub registrations_started: usize,
     /// Orders still being paid or registered: looked at again later.
     pub orders_deferred: usize,
+    /// Refunds an organizer asked for that were cut short, finished.
+    pub refunds_finished: usize,
     /// Items that could not be settled now, and why; a later pass tries again.
     pub errors: Vec<String>,
 }
@@ -62,7 +67,11 @@ pub struct PassReport {
 impl PassReport {
     /// Whether the pass changed or tried anything worth a log line.
     pub fn did_something(&self) -> bool {
-        self.holds_released + self.orders_expired + self.registrations_started > 0
+        self.holds_released
+            + self.orders_expired
+            + self.registrations_started
+            + self.refunds_finished
+            > 0
             || !self.errors.is_empty()
     }
 
@@ -72,6 +81,7 @@ impl PassReport {
             Settled::Expired => self.orders_expired += 1,
             Settled::Started => self.registrations_started += 1,
             Settled::Deferred => self.orders_deferred += 1,
+            Settled::Refunded => self.refunds_finished += 1,
             Settled::Unchanged => {}
         }
     }
@@ -81,11 +91,12 @@ impl fmt::Display for PassReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} holds released, {} orders expired, {} registrations started, {} orders deferred, {} errors",
+            "{} holds released, {} orders expired, {} registrations started, {} orders deferred, {} refunds finished, {} errors",
             self.holds_released,
             self.orders_expired,
             self.registrations_started,
             self.orders_deferred,
+            self.refunds_finished,
             self.errors.len()
         )
     }
@@ -98,6 +109,7 @@ enum Settled {
     Expired,
     Started,
     Deferred,
+    Refunded,
     Unchanged,
 }
 
@@ -169,8 +181,15 @@ async fn settle_order(
     order: &Order,
     now: DateTime<Utc>,
 ) -> Result<Settled, String> {
-    if order.status != OrderStatus::Pending {
-        return Ok(Settled::Unchanged);
+    match order.status {
+        OrderStatus::Pending => {}
+        OrderStatus::Refunding => {
+            return finish_refund(&*ports.store, &*ports.payments, order, now)
+                .await
+                .map(|_| Settled::Refunded)
+                .map_err(|error| error.to_string());
+        }
+        _ => return Ok(Settled::Unchanged),
     }
     let hold = ports
         .store

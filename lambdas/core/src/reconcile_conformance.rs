@@ -14,8 +14,10 @@ use crate::clock::{Clock, ManualClock};
 use crate::conformance::{SharedStore, now};
 use crate::event::{Event, NewEvent};
 use crate::identity::{Caller, Group};
-use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, UserId};
-use crate::order::{HoldStatus, NewHold, Order, OrderStatus, Seats};
+use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
+use crate::order::{
+    Attendee, HoldStatus, NewHold, NewTickets, Order, OrderStatus, Seats, TicketDraft, TicketStatus,
+};
 use crate::payments::{Payments, PaymentsError, SessionSnapshot};
 use crate::reconcile::{PassReport, ReconcilePorts, reconcile};
 use crate::store::FIRST_ORDER_CHECK;
@@ -41,7 +43,8 @@ macro_rules! reconcile_conformance_tests {
             reconcile_racing_a_paid_webhook_starts_one_registration,
             reconcile_racing_an_unpaid_webhook_gives_the_seat_back_once,
             index_lists_expired_holds_without_an_order,
-            index_lists_pending_orders_when_their_check_is_due
+            index_lists_pending_orders_when_their_check_is_due,
+            reconcile_finishes_an_organizers_refund_cut_short_once
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -763,4 +766,116 @@ pub async fn index_lists_pending_orders_when_their_check_is_due(store: SharedSto
         .unwrap();
     assert_eq!(world.order(&second.id).await.status, OrderStatus::Expired);
     assert_eq!(due(checked).await, Vec::<OrderId>::new());
+}
+
+/// A paid checkout whose seat is sold and ticket recorded, `FULFILLED`: what a finished
+/// registration leaves (its PDF aside).
+async fn fulfilled_order(world: &World, event: &Event) -> Order {
+    let order = world.checkout(event).await;
+    world.payments.pay(&order.id).expect("the buyer pays");
+    let store = &world.store;
+    store
+        .confirm_hold(order.event_id, order.hold_id)
+        .await
+        .expect("the seat is sold");
+    // The order keeps no payment intent (the registration has it): a refund asks the provider.
+    let paid = order;
+    store
+        .record_tickets(&NewTickets {
+            tickets: vec![TicketDraft {
+                id: TicketId::from(RandomIds.new_id()),
+                registration_id: RegistrationId::from(RandomIds.new_id()),
+                ticket_type_id: event.ticket_types[0].id,
+                attendee: Attendee {
+                    name: "Ada".into(),
+                    email: "ada@example.com".into(),
+                },
+            }],
+            order: paid.clone(),
+            created_at: world.clock.now(),
+        })
+        .await
+        .expect("the ticket is recorded");
+    store
+        .transition_order(&paid.id, OrderStatus::Fulfilled, None, world.clock.now())
+        .await
+        .expect("the order is fulfilled")
+}
+
+/// `POST /orders/{id}/refund` as the event's organizer.
+async fn refund_request(world: &World, order: &Order) -> (u16, Value) {
+    let organizer = Caller {
+        user_id: UserId::from("organizer"),
+        email: Some("organizer@example.com".into()),
+        name: None,
+        groups: vec![Group::Organizer],
+    };
+    let request = ApiRequest::new("POST", "/orders/{id}/refund", Ok(organizer))
+        .with_path_param("id", order.id.as_str());
+    let response = api::handle(&world.api(), request).await;
+    (response.status, response.json_body())
+}
+
+pub async fn reconcile_finishes_an_organizers_refund_cut_short_once(store: SharedStore) {
+    let world = World::new(store);
+    let event = world.event(PRICE_MINOR).await;
+    let order = fulfilled_order(&world, &event).await;
+    let ticket_id = order.ticket_ids[0];
+    assert_eq!(world.seats(&event).await, (0, 1, CAPACITY - 1));
+
+    // Stripe is down: the tickets stop admitting and the seat goes back at once, the order is
+    // REFUNDING and due for a pass.
+    world.payments.faults.fail_always();
+    let (status, body) = refund_request(&world, &order).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "REFUNDING");
+    assert_eq!(body["tickets"][0]["status"], "VOID");
+    assert_eq!(
+        world.seats(&event).await,
+        (0, 0, CAPACITY),
+        "the seat is back"
+    );
+    let due = world
+        .store
+        .orders_due(world.clock.now(), 10)
+        .await
+        .expect("the index reads");
+    assert_eq!(due.iter().map(|o| &o.id).collect::<Vec<_>>(), [&order.id]);
+    let report = world.pass().await;
+    assert_eq!((report.refunds_finished, report.errors.len()), (0, 1));
+    assert_eq!(world.order(&order.id).await.status, OrderStatus::Refunding);
+
+    // Stripe is back: the next pass due finishes the refund, once.
+    world.payments.faults.recover();
+    world.advance(TimeDelta::minutes(30));
+    let report = world.pass().await;
+    assert_eq!(report.refunds_finished, 1, "{report}");
+    let refunded = world.order(&order.id).await;
+    assert_eq!(refunded.status, OrderStatus::Refunded);
+    assert_eq!(
+        refunded.failure_reason.as_deref(),
+        Some(crate::refund::ORGANIZER_REFUND_REASON)
+    );
+    let refunds = world.payments.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].0.amount.amount_minor, PRICE_MINOR);
+    assert_eq!(
+        world
+            .store
+            .get_ticket(ticket_id)
+            .await
+            .expect("get ticket")
+            .expect("the ticket exists")
+            .status,
+        TicketStatus::Void
+    );
+    assert_eq!(world.seats(&event).await, (0, 0, CAPACITY));
+
+    // Nothing is left to do: the order left the index, and asking again refunds nothing more.
+    world.advance(TimeDelta::minutes(30));
+    assert_eq!(world.pass().await, PassReport::default());
+    let (status, body) = refund_request(&world, &order).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("REFUNDED")));
+    assert_eq!(world.payments.refund_count(), 1);
+    assert_eq!(world.seats(&event).await, (0, 0, CAPACITY), "released once");
 }

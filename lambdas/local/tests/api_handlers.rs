@@ -801,3 +801,112 @@ async fn tickets_name_the_organizer_their_profile_names() {
     assert!(words.contains("HARBOUR ARTS"), "{words}");
     assert!(!words.contains("TICKETD"), "{words}");
 }
+
+impl Stack {
+    /// A paid order of `who` run through the registration to FULFILLED.
+    async fn paid_order(&self, who: &Who, event_id: &str) -> OrderId {
+        let (checkout, order) = self.open_checkout(who, event_id).await;
+        self.payments.pay(&order).unwrap();
+        self.deliver(self.delivery("completed", &checkout, &order))
+            .await;
+        let summary = self.executor.wait(order.as_str()).await.unwrap();
+        assert_eq!(summary.status, ExecutionStatus::Succeeded, "{summary:?}");
+        order
+    }
+
+    async fn refund(&self, who: &Who, order: &str) -> ApiResponse {
+        self.call(request("POST", "/orders/{id}/refund", who).with_path_param("id", order))
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_organizer_refunds_one_order_once_and_its_seat_goes_back_on_sale() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 2, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    let order = stack.paid_order(&ATTENDEE, event_id).await;
+    let ticket_id = stack.adapters.order(&order).await.ticket_ids[0];
+    assert_eq!(stack.taken(event_id).await, 1);
+
+    // Only the event's organizer; an unknown or malformed order is 404 / 400.
+    assert_error(&stack.refund(&OTHER_ORGANIZER, order.as_str()).await, 403);
+    assert_error(&stack.refund(&ATTENDEE, order.as_str()).await, 403);
+    assert_error(&stack.refund(&ORGANIZER, "cs_unknown").await, 404);
+    assert_error(&stack.refund(&ORGANIZER, "not an id").await, 400);
+    assert_eq!(stack.payments.refund_count(), 0, "nothing refunded yet");
+
+    // Five at once (a double click, two tabs): one refund.
+    let answers =
+        futures::future::join_all((0..5).map(|_| stack.refund(&ORGANIZER, order.as_str()))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", body_text(answer));
+        assert_eq!(answer.json_body()["status"], "REFUNDED");
+        assert_eq!(answer.json_body()["tickets"][0]["status"], "VOID");
+    }
+    let refunds = stack.payments.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].0.amount.amount_minor, 2500);
+    assert_eq!(stack.taken(event_id).await, 0, "the seat is back on sale");
+
+    // The buyer sees it, cannot download the ticket, and the door turns it away.
+    let shown = stack.order_shown(&ATTENDEE, &order).await;
+    assert_eq!(shown["status"], "REFUNDED");
+    assert_eq!(shown["failureReason"], "The organizer refunded this order.");
+    assert!(shown["tickets"][0]["download"].is_null());
+    let download = request("GET", "/tickets/{id}/download", &ATTENDEE)
+        .with_path_param("id", ticket_id.to_string());
+    assert_error(&stack.call(download).await, 409);
+    let code = stack
+        .adapters
+        .signer
+        .sign(ticket_id, event_id.parse().unwrap());
+    let scan = stack
+        .call(request("POST", "/scan", &ORGANIZER).with_json(&json!({ "code": code })))
+        .await
+        .json_body();
+    assert_eq!(
+        (scan["result"].as_str(), scan["reason"].as_str()),
+        (Some("VOID"), Some("the order was refunded"))
+    );
+
+    // Asking again refunds nothing more; the attendee list names the order to refund.
+    let again = stack.refund(&ORGANIZER, order.as_str()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(stack.payments.refund_count(), 1);
+    let attendees = stack
+        .call(request("GET", "/events/{id}/attendees", &ORGANIZER).with_path_param("id", event_id))
+        .await
+        .json_body();
+    assert_eq!(attendees["items"][0]["orderId"], order.as_str());
+}
+
+#[tokio::test]
+async fn orders_that_cannot_be_refunded_are_409_and_change_nothing() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+
+    // Not paid yet.
+    let (_, pending) = stack.open_checkout(&ATTENDEE, event_id).await;
+    let refused = assert_error(&stack.refund(&ORGANIZER, pending.as_str()).await, 409);
+    assert!(refused.contains("PENDING"), "{refused}");
+
+    // Its ticket admitted someone already.
+    let order = stack.paid_order(&OTHER_ATTENDEE, event_id).await;
+    let ticket_id = stack.adapters.order(&order).await.ticket_ids[0];
+    let code = stack
+        .adapters
+        .signer
+        .sign(ticket_id, event_id.parse().unwrap());
+    let scan = request("POST", "/scan", &ORGANIZER).with_json(&json!({ "code": code }));
+    assert_eq!(stack.call(scan).await.json_body()["result"], "VALID");
+    let refused = assert_error(&stack.refund(&ORGANIZER, order.as_str()).await, 409);
+    assert!(refused.contains(&ticket_id.to_string()), "{refused}");
+    assert_eq!(
+        stack.adapters.order(&order).await.status,
+        OrderStatus::Fulfilled
+    );
+    assert_eq!(stack.payments.refund_count(), 0);
+    assert_eq!(stack.taken(event_id).await, 2, "both seats still taken");
+}

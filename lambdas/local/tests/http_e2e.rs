@@ -407,6 +407,9 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
     let (_, order) = scene.register(attendee, &event_id).await;
     let order_id = id(&order, "orderId");
     let ticket_id = id(&order["tickets"][0], "ticketId");
+    // Another buyer's order, for the refund: the attendee's ticket stays valid for the rest.
+    let (_, refundable) = scene.register(stranger, &event_id).await;
+    let refundable_id = id(&refundable, "orderId");
 
     const GROUP: &str = "organizer group";
     const NOT_YOURS: &str = "not your";
@@ -494,6 +497,18 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                         (403, NOT_YOURS),
                         (403, NOT_YOURS),
                         (403, NOT_YOURS),
+                    ],
+                ),
+                // Only the event's organizer; refunding is asked of the organizer first.
+                "refundOrder" => (
+                    Method::POST,
+                    format!("/orders/{refundable_id}/refund"),
+                    None,
+                    [
+                        (403, GROUP),
+                        (200, ""),
+                        (403, "not for one of your events"),
+                        (403, GROUP),
                     ],
                 ),
                 "listMyTickets" => (Method::GET, "/me/tickets".into(), None, [(200, ""); 4]),

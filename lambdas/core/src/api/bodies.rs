@@ -258,8 +258,9 @@ pub struct OrderBody {
     pub event_id: EventId,
     /// PENDING until paid and registered; EXPIRED: the checkout ended unpaid and the seat went
     /// back (a payment that arrives later still moves it on); FULFILLED: the ticket is ready;
-    /// FAILED: no ticket, see failureReason (a payment taken is refunded); REFUNDED: the ticket
-    /// was issued, then refunded.
+    /// FAILED: no ticket, see failureReason (a payment taken is refunded); REFUNDING: its
+    /// organizer is refunding it (the tickets no longer admit); REFUNDED: the tickets were
+    /// issued, then refunded (see failureReason).
     pub status: OrderStatus,
     pub failure_reason: Option<String>,
     /// What the whole order costs.
@@ -303,6 +304,18 @@ pub struct OrderTicketBody {
     pub download: Option<DownloadLink>,
 }
 
+impl OrderTicketBody {
+    pub fn of(ticket: Ticket, download: Option<DownloadLink>) -> Self {
+        Self {
+            ticket_id: ticket.id,
+            ticket_type_id: ticket.ticket_type_id,
+            status: ticket.status,
+            holder_name: ticket.attendee.name,
+            download,
+        }
+    }
+}
+
 /// One of the caller's tickets.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -342,6 +355,8 @@ impl From<&Ticket> for TicketBody {
 #[schemars(rename = "Attendee")]
 pub struct AttendeeBody {
     pub ticket_id: TicketId,
+    /// The order it was bought in: what its organizer refunds (`POST /orders/{id}/refund`).
+    pub order_id: OrderId,
     pub ticket_type_id: TicketTypeId,
     /// The ticket type's name.
     pub ticket_type: String,
@@ -356,6 +371,7 @@ impl AttendeeBody {
     pub fn of(ticket: &Ticket, event: &Event) -> Self {
         Self {
             ticket_id: ticket.id,
+            order_id: ticket.order_id.clone(),
             ticket_type_id: ticket.ticket_type_id,
             ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),
             name: ticket.attendee.name.clone(),

@@ -96,6 +96,7 @@ pub enum Handler {
     UpdatePromoCode,
     EventAttendees,
     GetOrder,
+    RefundOrder,
     MyTickets,
     GetOrganizerProfile,
     PutOrganizerProfile,
@@ -241,6 +242,13 @@ pub const ROUTES: &[Route] = &[
         Access::SignedIn,
         Handler::GetOrder,
         "getOrder",
+    ),
+    route(
+        "POST",
+        "/orders/{id}/refund",
+        ORGANIZER,
+        Handler::RefundOrder,
+        "refundOrder",
     ),
     route(
         "GET",
@@ -402,6 +410,7 @@ async fn run(
         Handler::UpdatePromoCode => promo_codes::update(&*ports.store, signed_in()?, request).await,
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
+        Handler::RefundOrder => orders::refund(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
         Handler::GetOrganizerProfile => organizers::get(&*ports.store, signed_in()?).await,
         Handler::PutOrganizerProfile => {

@@ -1,4 +1,5 @@
-//! `GET /orders/{id}`, `GET /me/tickets`, `GET /tickets/{id}/download`.
+//! `GET /orders/{id}`, `POST /orders/{id}/refund`, `GET /me/tickets`,
+//! `GET /tickets/{id}/download`.
 
 use super::ApiPorts;
 use super::bodies::{DownloadLink, OrderBody, OrderTicketBody, PageBody, TicketBody};
@@ -9,6 +10,7 @@ use crate::files::DEFAULT_LINK_TTL;
 use crate::identity::Caller;
 use crate::ids::{OrderId, TicketId};
 use crate::order::{HoldStatus, Order, OrderStatus, Ticket, TicketStatus};
+use crate::refund::{RefundError, finish_refund, start_refund};
 use crate::registration::MAX_ORDER_ID_LEN;
 use crate::store::{Store, StoreError};
 use chrono::TimeDelta;
@@ -61,12 +63,7 @@ pub(crate) async fn get_order(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let store = &*ports.store;
-    let id = order_id(request)?;
-    let order = store
-        .get_order(&id)
-        .await
-        .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found("order"))?;
+    let order = named_order(store, request).await?;
     if order.user_id != caller.user_id {
         return Err(ApiError::forbidden("this is not your order"));
     }
@@ -76,29 +73,14 @@ pub(crate) async fn get_order(
         _ => None,
     };
     let mut tickets = Vec::new();
-    for &ticket_id in &order.ticket_ids {
-        let ticket = store
-            .get_ticket(ticket_id)
-            .await
-            .map_err(ApiError::store)?
-            .ok_or_else(|| {
-                ApiError::store(StoreError::Internal(format!(
-                    "order {id} names a missing ticket {ticket_id}"
-                )))
-            })?;
+    for ticket in tickets_of(store, &order).await? {
         let download = match (&event, ticket.status) {
             (Some(view), TicketStatus::Valid | TicketStatus::Used) => {
                 Some(download_link(ports, view, &order, &ticket).await?)
             }
             _ => None,
         };
-        tickets.push(OrderTicketBody {
-            ticket_id,
-            ticket_type_id: ticket.ticket_type_id,
-            status: ticket.status,
-            holder_name: ticket.attendee.name,
-            download,
-        });
+        tickets.push(OrderTicketBody::of(ticket, download));
     }
     // A pending order whose seat went back (its checkout expired unpaid) shows as EXPIRED; a
     // payment that still arrives moves it on to FULFILLED or, with no seat left, a refund.
@@ -110,6 +92,82 @@ pub(crate) async fn get_order(
         200,
         &OrderBody::of(&order, status, tickets),
     ))
+}
+
+/// `POST /orders/{id}/refund`: the organizer of the order's event refunds it in full. Its
+/// tickets are voided and its seats go back on sale. 200 with the order `REFUNDED`; 202 with it
+/// `REFUNDING` when the payment provider (or the store) failed midway, which a reconciliation
+/// pass finishes; asking again for a refunded order changes nothing.
+pub(crate) async fn refund(
+    ports: &ApiPorts,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let store = &*ports.store;
+    let order = named_order(store, request).await?;
+    let view = event_of(store, &order).await?;
+    if view.event.organizer_id != caller.user_id {
+        return Err(ApiError::forbidden(
+            "this order is not for one of your events",
+        ));
+    }
+    let now = ports.clock.now();
+    let tickets = tickets_of(store, &order).await?;
+    let order = start_refund(store, &order, &tickets, now)
+        .await
+        .map_err(refund_error)?;
+    let (status, order) = match finish_refund(store, &*ports.payments, &order, now).await {
+        Ok(order) => (200, order),
+        Err(error) => {
+            tracing::warn!(order = %order.id, %error, "refund cut short: a reconciliation pass finishes it");
+            (202, order)
+        }
+    };
+    let tickets = tickets_of(store, &order)
+        .await?
+        .into_iter()
+        .map(|ticket| OrderTicketBody::of(ticket, None))
+        .collect();
+    Ok(ApiResponse::json(
+        status,
+        &OrderBody::of(&order, order.status, tickets),
+    ))
+}
+
+fn refund_error(error: RefundError) -> ApiError {
+    match error {
+        RefundError::Refused(refusal) => ApiError::conflict(refusal.to_string()),
+        RefundError::Store(error) => ApiError::store(error),
+        RefundError::Payments(error) => ApiError::payments(error),
+    }
+}
+
+/// The order named by `{id}`: 400 for a malformed id, 404 for an unknown one.
+async fn named_order(store: &dyn Store, request: &ApiRequest) -> Result<Order, ApiError> {
+    store
+        .get_order(&order_id(request)?)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("order"))
+}
+
+/// An order's tickets, in the buyer's order.
+async fn tickets_of(store: &dyn Store, order: &Order) -> Result<Vec<Ticket>, ApiError> {
+    let mut tickets = Vec::with_capacity(order.ticket_ids.len());
+    for &ticket_id in &order.ticket_ids {
+        let ticket = store
+            .get_ticket(ticket_id)
+            .await
+            .map_err(ApiError::store)?
+            .ok_or_else(|| {
+                ApiError::store(StoreError::Internal(format!(
+                    "order {} names a missing ticket {ticket_id}",
+                    order.id
+                )))
+            })?;
+        tickets.push(ticket);
+    }
+    Ok(tickets)
 }
 
 async fn event_of(store: &dyn Store, order: &Order) -> Result<EventView, ApiError> {

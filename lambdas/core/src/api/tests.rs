@@ -184,6 +184,7 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("updatePromoCode", "PromoCode"),
     ("listAttendees", "AttendeePage"),
     ("getOrder", "Order"),
+    ("refundOrder", "Order"),
     ("listMyTickets", "TicketPage"),
     ("getOrganizerProfile", "OrganizerProfile"),
     ("putOrganizerProfile", "OrganizerProfile"),
