@@ -21,7 +21,9 @@
 //   4. Manual entry (ALREADY USED, INVALID, NOT YOUR EVENT), the attendee list and its CSV;
 //      the typed order's three tickets scan VALID with their types and holders, one of them
 //      again ALREADY USED, and the numbers per type follow.
-//   5. An expired session says so and signs in again; sign-out; phone widths.
+//   5. The organizer edits the typed event, then refunds an order B just bought: B's order page
+//      says so and the door answers VOID with the reason.
+//   6. An expired session says so and signs in again; sign-out; phone widths.
 // Screenshots of every page go to $TMPDIR/ticketd-screenshots, or docs/screenshots with
 // UPDATE_SCREENSHOTS=1.
 
@@ -1073,6 +1075,56 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   const { code } = await readTicket(pdf, dir.path);
   await dir.remove();
   assert.equal(code, s.typedTickets[0].code, 'the same signed code');
+});
+
+test('the organizer refunds one order: the buyer sees the refund and the door says VOID', async () => {
+  const base = ticketd.url;
+  const buyerPage = s.buyerPage;
+  // B buys one more ticket of the paid event.
+  await buyerPage.goto(`${base}/?event=${s.eventId}`);
+  await buyerPage.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
+  await buyerPage.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
+  await buyerPage.locator('#card_number').fill('4242 4242 4242 4242');
+  await buyerPage.locator('#card_expiry').fill('12 / 34');
+  await buyerPage.locator('#card_cvc').fill('123');
+  await buyerPage.locator('#name').fill(buyer.name);
+  await buyerPage.getByRole('button', { name: /^Pay/ }).click();
+  await buyerPage.waitForURL(/\/\?order=/);
+  const orderId = new URL(buyerPage.url()).searchParams.get('order');
+  await buyerPage.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  const downloading = buyerPage.waitForEvent('download');
+  await buyerPage.getByRole('button', { name: 'Download ticket (PDF)' }).click();
+  const pdf = join(work.path, 'refunded-ticket.pdf');
+  await (await downloading).saveAs(pdf);
+  const dir = await tempDir('ticketd-refund-qr-');
+  const { code } = await readTicket(pdf, dir.path);
+  await dir.remove();
+
+  // A refunds that order from the attendee list: the first click asks, the second refunds.
+  const page = s.orgPage;
+  await page.goto(`${base}/?manage=${s.eventId}`);
+  const refund = page.locator(`[data-refund="${orderId}"]`);
+  await refund.waitFor();
+  const sold = Number(await page.locator('.stat[data-stat="sold"] dd').textContent());
+  await refund.click();
+  await page.getByRole('button', { name: 'Confirm refund' }).click();
+  await page.getByText('Order refunded: 1 ticket void, €25.00 back to the buyer.').waitFor();
+  await page.locator(`[data-refund="${orderId}"]`).waitFor({ state: 'detached' });
+  assert.equal(Number(await page.locator('.stat[data-stat="sold"] dd').textContent()), sold - 1, 'the seat is back on sale');
+  await screenshot(page, 'order-refunded-organizer');
+
+  // B's order page says so; the door turns the ticket away and says why.
+  await buyerPage.goto(`${base}/?order=${orderId}`);
+  await buyerPage.getByRole('heading', { name: 'This order was refunded' }).waitFor();
+  await buyerPage.getByText('Reason: The organizer refunded this order.').waitFor();
+  await buyerPage.getByText('Refund: €25.00 has been returned to your card. The ticket is no longer valid.').waitFor();
+  assert.equal(await buyerPage.getByRole('button', { name: 'Download ticket (PDF)' }).count(), 0, 'nothing to download');
+  await screenshot(buyerPage, 'order-refunded');
+  await page.goto(`${base}/?page=scan`);
+  const result = await checkCode(page, code);
+  await result.and(page.locator('[data-result="VOID"]')).waitFor();
+  assert.match(await result.textContent(), /VOID.*Do not admit: the order was refunded\./);
+  await screenshot(page, 'scan-void');
 });
 
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {

@@ -66,7 +66,33 @@ export default async function managePage({ main, signal, id }) {
     } while (cursor && rows.length < 1000);
     if (signal.aborted) return;
     count.textContent = plural(rows.length, 'attendee', 'attendees');
-    replace(attendees, rows.length ? attendeeTable(rows) : h('p', { class: 'muted', text: 'No attendees yet. They appear here as tickets are issued.' }));
+    replace(attendees, rows.length ? attendeeTable(rows, refund) : h('p', { class: 'muted', text: 'No attendees yet. They appear here as tickets are issued.' }));
+  };
+  // Refunds one order (all its tickets): the first click asks, the second refunds.
+  const refundStatus = h('p', { class: 'field-error', role: 'alert', id: 'refund-status' });
+  const refund = async (orderId, button) => {
+    if (button.dataset.confirming !== 'true') {
+      button.dataset.confirming = 'true';
+      button.textContent = 'Confirm refund';
+      return;
+    }
+    button.disabled = true;
+    refundStatus.textContent = '';
+    try {
+      const order = await api.post(`/orders/${api.seg(orderId)}/refund`, {}, { signal });
+      refundStatus.className = 'muted';
+      refundStatus.textContent =
+        order.status === 'REFUNDED'
+          ? `Order refunded: ${plural(order.tickets.length, 'ticket', 'tickets')} void, ${money(order.amountMinor, order.currency)} back to the buyer.`
+          : 'The refund is under way: the tickets no longer admit, and the payment goes back within minutes.';
+      drawStats(await api.get(`/events/${api.seg(event.id)}/stats`, { signal }));
+      await loadAttendees();
+    } catch (error) {
+      if (error.name === 'SessionExpired' || signal.aborted) return;
+      refundStatus.className = 'field-error';
+      refundStatus.textContent = `The order could not be refunded: ${error.message}`;
+      button.disabled = false;
+    }
   };
   const promos = promoCodesSection(event, { signal });
   await Promise.all([loadAttendees(), promos.refresh()]);
@@ -115,6 +141,7 @@ export default async function managePage({ main, signal, id }) {
       { class: 'panel', 'aria-labelledby': 'attendees-heading' },
       h('div', { class: 'section-head' }, h('h2', { id: 'attendees-heading' }, 'Attendees ', count), csvButton),
       csvStatus,
+      refundStatus,
       attendees,
     ),
     promos.element,
@@ -144,13 +171,20 @@ export default async function managePage({ main, signal, id }) {
   lastPromo = `${firstStats.sold}/${firstStats.held}`;
 }
 
-function attendeeTable(rows) {
+/** The attendee list; a valid ticket's row can refund its order (`refund(orderId, button)`). */
+function attendeeTable(rows, refund) {
   const status = { VALID: ['Not yet', 'muted'], USED: ['Checked in', 'good'], VOID: ['Void', 'bad'] };
+  const refundButton = (row) => {
+    if (row.status !== 'VALID') return '—';
+    const button = h('button', { type: 'button', class: 'button button-quiet button-small', dataset: { refund: row.orderId } }, 'Refund order');
+    button.addEventListener('click', () => refund(row.orderId, button));
+    return button;
+  };
   return h(
     'table',
     { class: 'table' },
     h('caption', { class: 'visually-hidden', text: 'Attendees and their check-in status' }),
-    h('thead', {}, h('tr', {}, ['Name', 'Email', 'Type', 'Status', 'Registered', 'Checked in'].map((label) => h('th', { scope: 'col', text: label })))),
+    h('thead', {}, h('tr', {}, ['Name', 'Email', 'Type', 'Status', 'Registered', 'Checked in', 'Order'].map((label) => h('th', { scope: 'col', text: label })))),
     h(
       'tbody',
       {},
@@ -165,6 +199,7 @@ function attendeeTable(rows) {
           h('td', { dataset: { label: 'Status' } }, h('span', { class: ['badge', `badge-${tone}`], text })),
           h('td', { dataset: { label: 'Registered' }, text: dateTime(row.registeredAt) }),
           h('td', { dataset: { label: 'Checked in' }, text: row.checkedInAt ? dateTime(row.checkedInAt) : '—' }),
+          h('td', { dataset: { label: 'Order' } }, refundButton(row)),
         );
       }),
     ),

@@ -60,8 +60,9 @@ export default async function orderPage({ main, signal, id }) {
     countText.textContent = ticketsLine(tickets, typeName);
     countFact.hidden = !tickets.length;
   };
-  // Settled: no longer pending, and a fulfilled order's tickets are there to download.
-  const settled = () => order.status !== 'PENDING' && !(order.status === 'FULFILLED' && !order.tickets?.length);
+  // Settled: no longer pending or being refunded, and a fulfilled order's tickets are there to
+  // download.
+  const settled = () => !['PENDING', 'REFUNDING'].includes(order.status) && !(order.status === 'FULFILLED' && !order.tickets?.length);
   show();
   if (settled()) return;
   // Polling ends with the page (signal) or once the order is settled (done).
@@ -272,15 +273,20 @@ function statusView(order, slow) {
         link(routes.home(), { class: 'button button-secondary' }, 'Browse other events'),
       );
     }
-    case 'REFUNDED':
+    case 'REFUNDING':
+    case 'REFUNDED': {
+      const done = order.status === 'REFUNDED';
+      const invalid = `${count > 1 ? 'The tickets are' : 'The ticket is'} no longer valid.`;
+      const refund = order.amountMinor <= 0 ? `No payment was taken for this order. ${invalid}` : done ? `Refund: ${money(order.amountMinor, order.currency)} has been returned to your card. ${invalid}` : `Refund: ${money(order.amountMinor, order.currency)} is on its way back to your card. ${invalid}`;
       return h(
         'div',
         { class: 'status-card status-warn', dataset: { status: order.status } },
         h('div', { class: 'status-icon' }, icon('alert')),
-        h('h2', { text: 'This order was refunded' }),
-        h('p', {}, h('strong', { text: 'Reason: ' }), order.failureReason || 'The ticket was cancelled.'),
-        h('p', { class: 'refund-status', text: `Refund: ${money(order.amountMinor, order.currency)} has been returned to your card. ${count > 1 ? 'The tickets are' : 'The ticket is'} no longer valid.` }),
+        h('h2', { text: done ? 'This order was refunded' : 'This order is being refunded' }),
+        h('p', {}, h('strong', { text: 'Reason: ' }), order.failureReason || 'The organizer refunded this order.'),
+        h('p', { class: 'refund-status', text: refund }),
       );
+    }
     case 'EXPIRED':
       return h(
         'div',
