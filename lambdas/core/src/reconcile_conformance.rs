@@ -871,9 +871,14 @@ pub async fn reconcile_finishes_an_organizers_refund_cut_short_once(store: Share
     );
     assert_eq!(world.seats(&event).await, (0, 0, CAPACITY));
 
-    // Nothing is left to do: the order left the index, and asking again refunds nothing more.
+    // Nothing is left to do: the order left the index, and asking again refunds nothing more,
+    // also for a request that read the order while it was still FULFILLED.
     world.advance(TimeDelta::minutes(30));
     assert_eq!(world.pass().await, PassReport::default());
+    let stale = crate::refund::start_refund(&*world.store, &order, &[], world.clock.now())
+        .await
+        .expect("a refund that lost the race is no error");
+    assert_eq!(stale.status, OrderStatus::Refunded);
     let (status, body) = refund_request(&world, &order).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("REFUNDED")));
     assert_eq!(world.payments.refund_count(), 1);

@@ -37,7 +37,8 @@ pub enum RefundError {
 
 /// Judges the refund of `order`, whose `tickets` these are, and marks it `REFUNDING`: refused
 /// unless it is fulfilled and none of its tickets admitted anyone. An order already refunding
-/// or refunded is returned as it is (asking twice is one refund).
+/// or refunded is returned as it is (asking twice is one refund), also when `order` was read
+/// before another refund of it finished.
 pub async fn start_refund(
     store: &dyn Store,
     order: &Order,
@@ -55,9 +56,21 @@ pub async fn start_refund(
     {
         return Err(RefundRefusal::TicketUsed(used.id).into());
     }
-    Ok(store
+    match store
         .transition_order(&order.id, OrderStatus::Refunding, None, now)
-        .await?)
+        .await
+    {
+        // Another refund of the order (or the saga's compensation) finished since it was read.
+        Err(StoreError::InvalidTransition {
+            from: OrderStatus::Refunded,
+            ..
+        }) => store
+            .get_order(&order.id)
+            .await?
+            .ok_or(StoreError::NotFound("order"))
+            .map_err(RefundError::from),
+        moved => Ok(moved?),
+    }
 }
 
 /// Finishes a refund under way: voids the tickets, gives the seats back, refunds the payment
