@@ -102,6 +102,7 @@ fn event_for(organizer: &str, starts_in: TimeDelta, capacity: i64) -> Event {
         starts_at: Some(now() + starts_in),
         ends_at: None,
         time_zone: None,
+        cancellation_cutoff_hours: None,
         capacity,
         price_minor: Some(2500),
         currency: "EUR".into(),
@@ -1576,6 +1577,7 @@ pub async fn time_zones_and_end_times_are_kept_and_edited(store: SharedStore) {
     let event = NewEvent {
         time_zone: Some("Asia/Kolkata".into()),
         ends_at: Some(starts_at + TimeDelta::hours(3)),
+        cancellation_cutoff_hours: Some(48),
         ..NewEvent {
             title: "Zoned".into(),
             venue: "Main hall".into(),
@@ -1592,24 +1594,37 @@ pub async fn time_zones_and_end_times_are_kept_and_edited(store: SharedStore) {
     let stored = view_of(&store, &event).await.event;
     assert_eq!(stored, event);
     assert_eq!(stored.time_zone.name(), "Asia/Kolkata");
+    assert_eq!(stored.cancellation_cutoff_hours, Some(48));
 
     let view = edited(&store, &event, |edit| {
         edit.time_zone = Some("America/New_York".into());
         edit.ends_at = None;
+        edit.cancellation_cutoff_hours = None;
     })
     .await
     .unwrap();
     assert_eq!(view.event.time_zone.name(), "America/New_York");
     assert_eq!(view.event.ends_at, None, "the edit dropped the end");
+    assert_eq!(
+        view.event.cancellation_cutoff_hours, None,
+        "the edit stopped buyers cancelling"
+    );
     assert_eq!(view_of(&store, &event).await, view);
 
     let later = starts_at + TimeDelta::days(2);
-    let view = edited(&store, &event, |edit| edit.ends_at = Some(later))
-        .await
-        .unwrap();
+    let view = edited(&store, &event, |edit| {
+        edit.ends_at = Some(later);
+        edit.cancellation_cutoff_hours = Some(0);
+    })
+    .await
+    .unwrap();
     assert_eq!(
-        (view.event.ends_at, view.event.time_zone.name()),
-        (Some(later), "America/New_York")
+        (
+            view.event.ends_at,
+            view.event.time_zone.name(),
+            view.event.cancellation_cutoff_hours
+        ),
+        (Some(later), "America/New_York", Some(0))
     );
     assert_eq!(view_of(&store, &event).await, view);
 }

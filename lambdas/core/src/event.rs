@@ -22,6 +22,8 @@ pub const MAX_CAPACITY: i64 = 1_000_000;
 pub const MAX_YEARS_AHEAD: u32 = 10;
 /// The longest an event may last (a festival, a season's exhibition).
 pub const MAX_DAYS_LONG: i64 = 366;
+/// The longest cancellation cut-off: a year (and a day) before the start.
+pub const MAX_CANCELLATION_CUTOFF_HOURS: i64 = 366 * 24;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,6 +40,10 @@ pub struct Event {
     /// The venue's: the zone its times are shown in.
     #[serde(default = "default_time_zone")]
     pub time_zone: Tz,
+    /// Buyers may cancel an order for a full refund until this many hours before the start;
+    /// `None`: they cannot (the default).
+    #[serde(default)]
+    pub cancellation_cutoff_hours: Option<u32>,
     /// Caps the seats of all its ticket types together.
     pub capacity: u32,
     /// Every ticket type's price is in this currency.
@@ -55,6 +61,12 @@ impl Event {
     /// Its start and end in the venue's zone.
     pub fn local_times(&self) -> LocalTimes {
         LocalTimes::new(self.time_zone, self.starts_at, self.ends_at)
+    }
+
+    /// Until when its buyers may cancel their orders themselves, if the organizer lets them.
+    pub fn cancellable_until(&self) -> Option<DateTime<Utc>> {
+        self.cancellation_cutoff_hours
+            .map(|hours| self.starts_at - TimeDelta::hours(i64::from(hours)))
     }
 
     pub fn ticket_type(&self, id: TicketTypeId) -> Option<&TicketType> {
@@ -109,6 +121,8 @@ pub struct NewEvent {
     pub ends_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub time_zone: Option<String>,
+    #[serde(default)]
+    pub cancellation_cutoff_hours: Option<i64>,
     pub capacity: i64,
     #[serde(default)]
     pub price_minor: Option<i64>,
@@ -178,6 +192,19 @@ impl NewEvent {
                 errors.add("endsAt", "must not be a leap second (:60)");
             }
         }
+        let cancellation_cutoff_hours = match self.cancellation_cutoff_hours {
+            None => None,
+            Some(hours) => match u32::try_from(hours) {
+                Ok(hours) if i64::from(hours) <= MAX_CANCELLATION_CUTOFF_HOURS => Some(hours),
+                _ => {
+                    errors.add(
+                        "cancellationCutoffHours",
+                        format!("must be a whole number of hours from 0 to {MAX_CANCELLATION_CUTOFF_HOURS}, or null"),
+                    );
+                    None
+                }
+            },
+        };
         let time_zone = self
             .time_zone
             .as_deref()
@@ -240,6 +267,7 @@ impl NewEvent {
             starts_at: starts_at.expect("checked above"),
             ends_at,
             time_zone: time_zone.expect("checked above"),
+            cancellation_cutoff_hours,
             capacity: capacity.expect("checked above"),
             currency: currency.expect("checked above"),
             ticket_types,
@@ -430,6 +458,7 @@ mod tests {
             starts_at: Some(now() + TimeDelta::days(7)),
             ends_at: None,
             time_zone: None,
+            cancellation_cutoff_hours: None,
             capacity: 100,
             price_minor: Some(1500),
             currency: "eur".into(),
@@ -583,6 +612,36 @@ mod tests {
             }),
             ["startsAt"]
         );
+    }
+
+    #[test]
+    fn buyers_may_cancel_until_a_whole_number_of_hours_before_the_start() {
+        let start = valid().starts_at.unwrap();
+        let event = check(&NewEvent {
+            cancellation_cutoff_hours: Some(48),
+            ..valid()
+        })
+        .unwrap();
+        assert_eq!(
+            event.cancellable_until(),
+            Some(start - TimeDelta::hours(48))
+        );
+        assert_eq!(
+            check(&valid()).unwrap().cancellable_until(),
+            None,
+            "off by default"
+        );
+        for hours in [-1, MAX_CANCELLATION_CUTOFF_HOURS + 1, i64::MAX] {
+            let input = NewEvent {
+                cancellation_cutoff_hours: Some(hours),
+                ..valid()
+            };
+            assert_eq!(
+                failing_fields(input),
+                ["cancellationCutoffHours"],
+                "{hours}"
+            );
+        }
     }
 
     #[test]

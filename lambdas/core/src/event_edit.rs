@@ -32,6 +32,9 @@ pub struct EventEdit {
     pub ends_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Absent or null: buyers cannot cancel (as on a new event).
+    #[serde(default)]
+    pub cancellation_cutoff_hours: Option<i64>,
     pub capacity: i64,
     /// Checked to be the event's own when given.
     #[serde(default)]
@@ -112,6 +115,7 @@ impl EventEdit {
             starts_at: Some(event.starts_at),
             ends_at: event.ends_at,
             time_zone: Some(event.time_zone.name().to_owned()),
+            cancellation_cutoff_hours: event.cancellation_cutoff_hours.map(i64::from),
             capacity: i64::from(event.capacity),
             currency: None,
             ticket_types,
@@ -154,6 +158,7 @@ impl EventEdit {
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             time_zone: self.time_zone.clone(),
+            cancellation_cutoff_hours: self.cancellation_cutoff_hours,
             capacity: self.capacity,
             price_minor: None,
             currency: current.currency.code().to_owned(),

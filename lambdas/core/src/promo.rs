@@ -342,6 +342,7 @@ mod tests {
             starts_at: at(20),
             ends_at: None,
             time_zone: crate::Tz::UTC,
+            cancellation_cutoff_hours: None,
             capacity: 100,
             currency: "EUR".parse::<Currency>().unwrap(),
             ticket_types: vec![ticket_type(1, 2500), ticket_type(2, 999)],

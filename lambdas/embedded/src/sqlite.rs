@@ -250,10 +250,16 @@ DROP TABLE orders;
 ALTER TABLE orders_v3 RENAME TO orders;
 CREATE INDEX orders_due ON orders (check_after, id) WHERE check_after IS NOT NULL;
 "#,
+    r#"
+-- Buyers cancelling their own orders, until so many hours before the start; NULL: they cannot.
+ALTER TABLE events ADD COLUMN cancellation_cutoff_hours INTEGER
+    CHECK (cancellation_cutoff_hours >= 0);
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
-     price_minor, currency, created_at, taken, sold, checked_in, version, time_zone, ends_at";
+     price_minor, currency, created_at, taken, sold, checked_in, version, time_zone, ends_at, \
+     cancellation_cutoff_hours";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
@@ -430,6 +436,7 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             starts_at: instant(row, 5)?,
             ends_at: optional_instant(row, 15)?,
             time_zone: parsed(row, 14)?,
+            cancellation_cutoff_hours: row.get(16)?,
             capacity: row.get(6)?,
             currency: parsed(row, 8)?,
             // Read from their own table by `with_types`.
@@ -893,8 +900,9 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO events (id, organizer_id, title, description, venue, starts_at, \
-                 capacity, price_minor, currency, created_at, time_zone, ends_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 capacity, price_minor, currency, created_at, time_zone, ends_at, \
+                 cancellation_cutoff_hours) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     event.id.to_string(),
                     event.organizer_id.as_str(),
@@ -908,6 +916,7 @@ impl Store for SqliteStore {
                     to_key(event.created_at),
                     event.time_zone.name(),
                     event.ends_at.map(to_key),
+                    event.cancellation_cutoff_hours,
                 ],
             )
             .map_err(|error| match is_unique_violation(&error) {
@@ -983,7 +992,7 @@ impl Store for SqliteStore {
             tx.execute(
                 "UPDATE events SET title = ?2, description = ?3, venue = ?4, starts_at = ?5, \
                  capacity = ?6, price_minor = ?7, time_zone = ?8, ends_at = ?9, \
-                 version = version + 1 WHERE id = ?1",
+                 cancellation_cutoff_hours = ?10, version = version + 1 WHERE id = ?1",
                 params![
                     event.id.to_string(),
                     event.title,
@@ -994,6 +1003,7 @@ impl Store for SqliteStore {
                     event.lowest_price().amount_minor,
                     event.time_zone.name(),
                     event.ends_at.map(to_key),
+                    event.cancellation_cutoff_hours,
                 ],
             )
             .map_err(store_error)?;

@@ -62,6 +62,7 @@ pub fn event(organizer: &str, now: DateTime<Utc>, day: i64) -> Event {
         starts_at: to_millis(now + TimeDelta::days(day)),
         ends_at: None,
         time_zone: ticket_core::Tz::UTC,
+        cancellation_cutoff_hours: None,
         capacity: 5,
         currency: "EUR".parse().unwrap(),
         ticket_types: vec![TicketType::legacy(id, 0, 5)],

@@ -149,6 +149,13 @@ pub(crate) fn editable_attributes(event: &Event) -> Vec<(String, AttributeValue)
                 .map_or(AttributeValue::Null(true), |end| s(to_key(end))),
         ),
         ("timeZone".to_owned(), s(event.time_zone.name())),
+        // NULL when buyers cannot cancel, likewise.
+        (
+            "cancellationCutoffHours".to_owned(),
+            event
+                .cancellation_cutoff_hours
+                .map_or(AttributeValue::Null(true), n),
+        ),
         ("capacity".to_owned(), n(event.capacity)),
         (
             "priceMinor".to_owned(),
@@ -407,6 +414,13 @@ impl Attrs<'_> {
         }
     }
 
+    fn optional_number<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(_) => self.number(name).map(Some),
+        }
+    }
+
     fn time(&self, name: &str) -> Result<DateTime<Utc>, StoreError> {
         from_key(self.text(name)?).ok_or_else(|| corrupt(name))
     }
@@ -493,6 +507,7 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
             venue: a.string("venue")?,
             starts_at: a.time("startsAt")?,
             ends_at: a.optional_time("endsAt")?,
+            cancellation_cutoff_hours: a.optional_number("cancellationCutoffHours")?,
             // Items from before time zones have none: they were shown in UTC.
             time_zone: a
                 .optional_text("timeZone")?
@@ -686,6 +701,7 @@ mod tests {
             starts_at: at("2030-01-02T03:04:05.006Z"),
             ends_at: None,
             time_zone: ticket_core::Tz::UTC,
+            cancellation_cutoff_hours: None,
             capacity: 7,
             currency: "EUR".parse().unwrap(),
             ticket_types: vec![TicketType::legacy(id, 1500, 7), vip.clone()],
@@ -725,6 +741,7 @@ mod tests {
             starts_at: at("2030-01-02T03:04:05.006Z"),
             ends_at: None,
             time_zone: ticket_core::Tz::Europe__Zurich,
+            cancellation_cutoff_hours: None,
             capacity: 9,
             currency: "EUR".parse().unwrap(),
             ticket_types: vec![TicketType::legacy(id, 1500, 9)],

@@ -73,6 +73,7 @@ impl Adapters {
             starts_at: Some(now + TimeDelta::days(30)),
             ends_at: None,
             time_zone: None,
+            cancellation_cutoff_hours: None,
             capacity,
             price_minor: Some(price_minor),
             currency: "EUR".into(),
