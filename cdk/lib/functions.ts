@@ -291,6 +291,16 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     timeoutSeconds: 29,
   },
   {
+    binary: 'cancel-order',
+    purpose:
+      "POST /orders/{id}/cancel: a buyer cancels their own order for a full refund, until the event's cut-off (as refund-order does).",
+    routes: [{ method: 'POST', path: '/orders/{id}/cancel', auth: 'jwt' }],
+    table: 'readWrite',
+    secrets: ['stripeSecretKey'],
+    // One Stripe refund with its retries, inside API Gateway's 30 s.
+    timeoutSeconds: 29,
+  },
+  {
     binary: 'get-organizer-profile',
     purpose: "GET /me/organizer-profile: the organizer's name on tickets and event pages, and contact.",
     routes: [{ method: 'GET', path: '/me/organizer-profile', auth: 'jwt' }],

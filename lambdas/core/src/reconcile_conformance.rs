@@ -875,9 +875,15 @@ pub async fn reconcile_finishes_an_organizers_refund_cut_short_once(store: Share
     // also for a request that read the order while it was still FULFILLED.
     world.advance(TimeDelta::minutes(30));
     assert_eq!(world.pass().await, PassReport::default());
-    let stale = crate::refund::start_refund(&*world.store, &order, &[], world.clock.now())
-        .await
-        .expect("a refund that lost the race is no error");
+    let stale = crate::refund::start_refund(
+        &*world.store,
+        &order,
+        &[],
+        crate::refund::ORGANIZER_REFUND_REASON,
+        world.clock.now(),
+    )
+    .await
+    .expect("a refund that lost the race is no error");
     assert_eq!(stale.status, OrderStatus::Refunded);
     let (status, body) = refund_request(&world, &order).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("REFUNDED")));

@@ -13,8 +13,10 @@ use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
 use crate::payments::{Payments, PaymentsError, RefundRequest};
 use crate::store::{ReleaseScope, Store, StoreError};
 
-/// What a refunded order says to its buyer.
+/// What an order its organizer refunded says to its buyer.
 pub const ORGANIZER_REFUND_REASON: &str = "The organizer refunded this order.";
+/// What an order its buyer cancelled says.
+pub const BUYER_CANCELLATION_REASON: &str = "You cancelled this order.";
 
 /// Why a refund cannot start; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +37,8 @@ pub enum RefundError {
     Payments(#[from] PaymentsError),
 }
 
-/// Judges the refund of `order`, whose `tickets` these are, and marks it `REFUNDING`: refused
+/// Judges the refund of `order`, whose `tickets` these are, and marks it `REFUNDING` with the
+/// `reason` its buyer will read: refused
 /// unless it is fulfilled and none of its tickets admitted anyone. An order already refunding
 /// or refunded is returned as it is (asking twice is one refund), also when `order` was read
 /// before another refund of it finished.
@@ -43,6 +46,7 @@ pub async fn start_refund(
     store: &dyn Store,
     order: &Order,
     tickets: &[Ticket],
+    reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Order, RefundError> {
     match order.status {
@@ -57,7 +61,7 @@ pub async fn start_refund(
         return Err(RefundRefusal::TicketUsed(used.id).into());
     }
     match store
-        .transition_order(&order.id, OrderStatus::Refunding, None, now)
+        .transition_order(&order.id, OrderStatus::Refunding, Some(reason), now)
         .await
     {
         // Another refund of the order (or the saga's compensation) finished since it was read.
@@ -74,7 +78,7 @@ pub async fn start_refund(
 }
 
 /// Finishes a refund under way: voids the tickets, gives the seats back, refunds the payment
-/// and closes the order `REFUNDED`. A ticket scanned in the meantime stays used (it admitted
+/// and closes the order `REFUNDED` (keeping the reason [`start_refund`] gave). A ticket scanned in the meantime stays used (it admitted
 /// someone); the refund goes on. Any other error leaves the order `REFUNDING` for a retry.
 pub async fn finish_refund(
     store: &dyn Store,
@@ -109,12 +113,7 @@ pub async fn finish_refund(
             .await?;
     }
     Ok(store
-        .transition_order(
-            &order.id,
-            OrderStatus::Refunded,
-            Some(ORGANIZER_REFUND_REASON),
-            now,
-        )
+        .transition_order(&order.id, OrderStatus::Refunded, None, now)
         .await?)
 }
 

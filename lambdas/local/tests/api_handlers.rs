@@ -910,3 +910,77 @@ async fn orders_that_cannot_be_refunded_are_409_and_change_nothing() {
     assert_eq!(stack.payments.refund_count(), 0);
     assert_eq!(stack.taken(event_id).await, 2, "both seats still taken");
 }
+
+#[tokio::test]
+async fn a_buyer_cancels_their_order_until_the_cut_off_the_organizer_set() {
+    let stack = Stack::new().await;
+    let cancel = |who: &Who, order: &OrderId| {
+        request("POST", "/orders/{id}/cancel", who).with_path_param("id", order.as_str())
+    };
+    // The event starts in 7 days; buyers may cancel until 48 hours before.
+    let mut body = stack.new_event(3, 2500);
+    body["cancellationCutoffHours"] = json!(48);
+    let event = stack
+        .call(request("POST", "/events", &ORGANIZER).with_json(&body))
+        .await;
+    assert_eq!(event.status, 201, "{}", body_text(&event));
+    let event = event.json_body();
+    let event_id = event["id"].as_str().unwrap();
+    assert_eq!(event["cancellationCutoffHours"], 48);
+    let order = stack.paid_order(&ATTENDEE, event_id).await;
+
+    // Only the buyer.
+    assert_error(&stack.call(cancel(&OTHER_ATTENDEE, &order)).await, 403);
+    assert_error(&stack.call(cancel(&ORGANIZER, &order)).await, 403);
+    let cancelled = stack.call(cancel(&ATTENDEE, &order)).await;
+    assert_eq!(cancelled.status, 200, "{}", body_text(&cancelled));
+    let cancelled = cancelled.json_body();
+    assert_eq!(cancelled["status"], "REFUNDED");
+    assert_eq!(cancelled["failureReason"], "You cancelled this order.");
+    assert_eq!(cancelled["tickets"][0]["status"], "VOID");
+    assert_eq!(stack.payments.refund_count(), 1);
+    assert_eq!(stack.taken(event_id).await, 0, "the seat is back on sale");
+    // Again: the same answer, no second refund.
+    assert_eq!(stack.call(cancel(&ATTENDEE, &order)).await.status, 200);
+    assert_eq!(stack.payments.refund_count(), 1);
+
+    // Past the cut-off: refused, nothing changed.
+    let late = stack.paid_order(&ATTENDEE, event_id).await;
+    stack
+        .clock
+        .advance(TimeDelta::days(5) + TimeDelta::minutes(1));
+    let refused = assert_error(&stack.call(cancel(&ATTENDEE, &late)).await, 409);
+    assert!(
+        refused.contains("until 48 hours before the start"),
+        "{refused}"
+    );
+    assert_eq!(
+        stack.adapters.order(&late).await.status,
+        OrderStatus::Fulfilled
+    );
+    assert_eq!(stack.payments.refund_count(), 1);
+}
+
+#[tokio::test]
+async fn buyers_cannot_cancel_unless_the_organizer_lets_them() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 3, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    assert!(event["cancellationCutoffHours"].is_null(), "off by default");
+    let order = stack.paid_order(&ATTENDEE, event_id).await;
+    let refused = assert_error(
+        &stack
+            .call(
+                request("POST", "/orders/{id}/cancel", &ATTENDEE)
+                    .with_path_param("id", order.as_str()),
+            )
+            .await,
+        409,
+    );
+    assert!(refused.contains("does not let buyers cancel"), "{refused}");
+    assert_eq!(
+        stack.adapters.order(&order).await.status,
+        OrderStatus::Fulfilled
+    );
+    assert_eq!(stack.payments.refund_count(), 0);
+}

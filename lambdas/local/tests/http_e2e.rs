@@ -511,6 +511,18 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                         (403, GROUP),
                     ],
                 ),
+                // The buyer's own order; this event does not let buyers cancel.
+                "cancelOrder" => (
+                    Method::POST,
+                    format!("/orders/{order_id}/cancel"),
+                    None,
+                    [
+                        (409, "does not let buyers cancel"),
+                        (403, NOT_YOURS),
+                        (403, NOT_YOURS),
+                        (403, NOT_YOURS),
+                    ],
+                ),
                 "listMyTickets" => (Method::GET, "/me/tickets".into(), None, [(200, ""); 4]),
                 // Listed before the PUT: no organizer has saved one yet.
                 "getOrganizerProfile" => (

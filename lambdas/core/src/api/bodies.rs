@@ -38,6 +38,11 @@ pub struct EventBody {
     pub starts_at_local: DateTime<FixedOffset>,
     /// `endsAt` likewise.
     pub ends_at_local: Option<DateTime<FixedOffset>>,
+    /// Buyers may cancel their orders for a full refund (`POST /orders/{id}/cancel`) until this
+    /// many hours before the start; null: they cannot.
+    pub cancellation_cutoff_hours: Option<u32>,
+    /// The instant that cut-off falls on; null when buyers cannot cancel.
+    pub cancellable_until: Option<DateTime<Utc>>,
     /// Caps the seats of all ticket types together.
     pub capacity: u32,
     /// The cheapest ticket type's price in the currency's minor unit (cents); 0 for a free
@@ -109,6 +114,8 @@ impl EventBody {
             time_zone: event.time_zone.name().to_owned(),
             starts_at_local: local.starts_at.fixed_offset(),
             ends_at_local: local.ends_at.map(|end| end.fixed_offset()),
+            cancellation_cutoff_hours: event.cancellation_cutoff_hours,
+            cancellable_until: event.cancellable_until(),
             capacity: event.capacity,
             price_minor: event.lowest_price().amount_minor,
             currency: event.currency.code().to_owned(),

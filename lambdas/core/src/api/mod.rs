@@ -97,6 +97,7 @@ pub enum Handler {
     EventAttendees,
     GetOrder,
     RefundOrder,
+    CancelOrder,
     MyTickets,
     GetOrganizerProfile,
     PutOrganizerProfile,
@@ -249,6 +250,14 @@ pub const ROUTES: &[Route] = &[
         ORGANIZER,
         Handler::RefundOrder,
         "refundOrder",
+    ),
+    // The buyer's own order; the handler checks the event's cut-off.
+    route(
+        "POST",
+        "/orders/{id}/cancel",
+        Access::SignedIn,
+        Handler::CancelOrder,
+        "cancelOrder",
     ),
     route(
         "GET",
@@ -411,6 +420,7 @@ async fn run(
         Handler::EventAttendees => attendees::list(&*ports.store, signed_in()?, request).await,
         Handler::GetOrder => orders::get_order(ports, signed_in()?, request).await,
         Handler::RefundOrder => orders::refund(ports, signed_in()?, request).await,
+        Handler::CancelOrder => orders::cancel(ports, signed_in()?, request).await,
         Handler::MyTickets => orders::my_tickets(&*ports.store, signed_in()?, request).await,
         Handler::GetOrganizerProfile => organizers::get(&*ports.store, signed_in()?).await,
         Handler::PutOrganizerProfile => {

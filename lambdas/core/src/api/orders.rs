@@ -1,5 +1,5 @@
-//! `GET /orders/{id}`, `POST /orders/{id}/refund`, `GET /me/tickets`,
-//! `GET /tickets/{id}/download`.
+//! `GET /orders/{id}`, `POST /orders/{id}/refund`, `POST /orders/{id}/cancel`,
+//! `GET /me/tickets`, `GET /tickets/{id}/download`.
 
 use super::ApiPorts;
 use super::bodies::{DownloadLink, OrderBody, OrderTicketBody, PageBody, TicketBody};
@@ -10,10 +10,12 @@ use crate::files::DEFAULT_LINK_TTL;
 use crate::identity::Caller;
 use crate::ids::{OrderId, TicketId};
 use crate::order::{HoldStatus, Order, OrderStatus, Ticket, TicketStatus};
-use crate::refund::{RefundError, finish_refund, start_refund};
+use crate::refund::{
+    BUYER_CANCELLATION_REASON, ORGANIZER_REFUND_REASON, RefundError, finish_refund, start_refund,
+};
 use crate::registration::MAX_ORDER_ID_LEN;
 use crate::store::{Store, StoreError};
-use chrono::TimeDelta;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 /// A fresh download link for a ticket's PDF with its event's current details:
 /// `{url, expiresAt}`.
@@ -95,9 +97,8 @@ pub(crate) async fn get_order(
 }
 
 /// `POST /orders/{id}/refund`: the organizer of the order's event refunds it in full. Its
-/// tickets are voided and its seats go back on sale. 200 with the order `REFUNDED`; 202 with it
-/// `REFUNDING` when the payment provider (or the store) failed midway, which a reconciliation
-/// pass finishes; asking again for a refunded order changes nothing.
+/// tickets are voided and its seats go back on sale; asking again for a refunded order changes
+/// nothing.
 pub(crate) async fn refund(
     ports: &ApiPorts,
     caller: &Caller,
@@ -112,8 +113,55 @@ pub(crate) async fn refund(
         ));
     }
     let now = ports.clock.now();
-    let tickets = tickets_of(store, &order).await?;
-    let order = start_refund(store, &order, &tickets, now)
+    refund_answer(ports, &order, ORGANIZER_REFUND_REASON, now).await
+}
+
+/// `POST /orders/{id}/cancel`: the buyer cancels their own order for a full refund, until the
+/// cut-off its event's organizer set (none: buyers cannot cancel). Answered like a refund;
+/// asking again for a cancelled order changes nothing.
+pub(crate) async fn cancel(
+    ports: &ApiPorts,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let store = &*ports.store;
+    let order = named_order(store, request).await?;
+    if order.user_id != caller.user_id {
+        return Err(ApiError::forbidden("this is not your order"));
+    }
+    let event = event_of(store, &order).await?.event;
+    let now = ports.clock.now();
+    let refunding = matches!(order.status, OrderStatus::Refunding | OrderStatus::Refunded);
+    match (event.cancellable_until(), event.cancellation_cutoff_hours) {
+        _ if refunding => {}
+        (Some(until), Some(hours)) if now >= until => {
+            return Err(ApiError::conflict(format!(
+                "orders of this event could be cancelled until {hours} hours before the start \
+                 ({})",
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            )));
+        }
+        (Some(_), _) => {}
+        (None, _) => {
+            return Err(ApiError::conflict(
+                "the organizer does not let buyers cancel orders of this event",
+            ));
+        }
+    }
+    refund_answer(ports, &order, BUYER_CANCELLATION_REASON, now).await
+}
+
+/// Refunds `order` for `reason` and answers with it: 200 `REFUNDED`, or 202 `REFUNDING` when the
+/// payment provider (or the store) failed midway, which a reconciliation pass finishes.
+async fn refund_answer(
+    ports: &ApiPorts,
+    order: &Order,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<ApiResponse, ApiError> {
+    let store = &*ports.store;
+    let tickets = tickets_of(store, order).await?;
+    let order = start_refund(store, order, &tickets, reason, now)
         .await
         .map_err(refund_error)?;
     let (status, order) = match finish_refund(store, &*ports.payments, &order, now).await {

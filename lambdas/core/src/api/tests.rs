@@ -185,6 +185,7 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("listAttendees", "AttendeePage"),
     ("getOrder", "Order"),
     ("refundOrder", "Order"),
+    ("cancelOrder", "Order"),
     ("listMyTickets", "TicketPage"),
     ("getOrganizerProfile", "OrganizerProfile"),
     ("putOrganizerProfile", "OrganizerProfile"),
