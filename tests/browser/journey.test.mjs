@@ -22,7 +22,8 @@
 //      the typed order's three tickets scan VALID with their types and holders, one of them
 //      again ALREADY USED, and the numbers per type follow.
 //   5. The organizer edits the typed event, then refunds an order B just bought: B's order page
-//      says so and the door answers VOID with the reason.
+//      says so and the door answers VOID with the reason. A lets buyers cancel until a day
+//      before the start; B buys again and cancels the order on its page.
 //   6. An expired session says so and signs in again; sign-out; phone widths.
 // Screenshots of every page go to $TMPDIR/ticketd-screenshots, or docs/screenshots with
 // UPDATE_SCREENSHOTS=1.
@@ -1077,7 +1078,7 @@ test('the organizer edits the sold event: a quota below what is sold is refused,
   assert.equal(code, s.typedTickets[0].code, 'the same signed code');
 });
 
-test('the organizer refunds one order: the buyer sees the refund and the door says VOID', async () => {
+test('the organizer refunds one order (the door then says VOID) and lets buyers cancel; the buyer cancels the next one', async () => {
   const base = ticketd.url;
   const buyerPage = s.buyerPage;
   // B buys one more ticket of the paid event.
@@ -1125,6 +1126,35 @@ test('the organizer refunds one order: the buyer sees the refund and the door sa
   await result.and(page.locator('[data-result="VOID"]')).waitFor();
   assert.match(await result.textContent(), /VOID.*Do not admit: the order was refunded\./);
   await screenshot(page, 'scan-void');
+
+  // A lets buyers cancel until a day before the start; B buys once more and cancels.
+  await page.goto(`${base}/?edit=${s.eventId}`);
+  const cutoff = page.getByLabel('Buyers may cancel until');
+  assert.equal(await cutoff.inputValue(), '', 'buyers cannot cancel by default');
+  await cutoff.fill('24');
+  const saved = page.waitForResponse((response) => response.request().method() === 'PUT');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  const edited = await (await saved).json();
+  assert.equal(edited.cancellationCutoffHours, 24);
+  assert.equal(Date.parse(edited.cancellableUntil), s.paidStartsAt - 24 * 3_600_000, 'a day before the start');
+
+  await buyerPage.goto(`${base}/?event=${s.eventId}`);
+  await buyerPage.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
+  await buyerPage.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
+  await buyerPage.locator('#card_number').fill('4242 4242 4242 4242');
+  await buyerPage.locator('#card_expiry').fill('12 / 34');
+  await buyerPage.locator('#card_cvc').fill('123');
+  await buyerPage.locator('#name').fill(buyer.name);
+  await buyerPage.getByRole('button', { name: /^Pay/ }).click();
+  await buyerPage.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  await buyerPage.getByText(/^You can cancel this order for a full refund until /).waitFor();
+  await buyerPage.getByRole('button', { name: 'Cancel order' }).click();
+  await buyerPage.getByRole('button', { name: 'Confirm cancellation' }).click();
+  await buyerPage.getByRole('heading', { name: 'This order was refunded' }).waitFor();
+  await buyerPage.getByText('Reason: You cancelled this order.').waitFor();
+  await buyerPage.getByText('Refund: €25.00 has been returned to your card. The ticket is no longer valid.').waitFor();
+  assert.equal(await buyerPage.getByRole('button', { name: 'Cancel order' }).count(), 0, 'nothing left to cancel');
+  await screenshot(buyerPage, 'order-cancelled');
 });
 
 test('an expired session says so and signs in again; a refreshable one carries on', async () => {

@@ -21,6 +21,7 @@ const LABELS = {
   startsAt: 'Date and time',
   endsAt: 'Ends',
   timeZone: 'Time zone',
+  cancellationCutoffHours: 'Buyers may cancel until',
   capacity: 'Capacity',
   priceMinor: 'Price',
   currency: 'Currency',
@@ -141,6 +142,11 @@ function eventForm({ main, navigate }, event) {
     ),
     zoneList,
     h('div', { class: 'field-row' }, priceField, field('currency', currency, null)),
+    field(
+      'cancellationCutoffHours',
+      h('input', { type: 'number', inputmode: 'numeric', min: '0', max: '8784', step: '1', placeholder: 'hours before the start' }),
+      'Optional: hours before the start (48: two days before) until which buyers may cancel their order for a full refund. Empty: they cannot.',
+    ),
     h(
       'section',
       { class: 'type-section', 'aria-labelledby': 'ticket-types-heading' },
@@ -161,6 +167,7 @@ function eventForm({ main, navigate }, event) {
     inputs.startsAt.value = known ? dateTimeInput(event.startsAt, known) : '';
     inputs.endsAt.value = known ? dateTimeInput(event.endsAt, known) : '';
     inputs.capacity.value = String(event.capacity);
+    inputs.cancellationCutoffHours.value = event.cancellationCutoffHours ?? '';
     inputs.capacity.addEventListener('input', () => rows.forEach((row) => row.followCapacity(inputs.capacity.value)));
   }
 
@@ -243,6 +250,8 @@ function eventForm({ main, navigate }, event) {
     const startsAt = instant('startsAt');
     const endsAt = instant('endsAt');
     if (startsAt && endsAt && Date.parse(endsAt) <= Date.parse(startsAt)) local.endsAt = 'must be after the start';
+    const cutoffText = inputs.cancellationCutoffHours.value.trim();
+    if (cutoffText && !/^\d+$/.test(cutoffText)) local.cancellationCutoffHours = 'must be a whole number of hours, or empty';
     if (Object.keys(local).length) return showErrors(local);
 
     const body = {
@@ -253,6 +262,8 @@ function eventForm({ main, navigate }, event) {
       startsAt,
       // null: none (an edit that empties the field removes the end).
       endsAt,
+      // null: buyers cannot cancel.
+      cancellationCutoffHours: cutoffText ? Number(cutoffText) : null,
       capacity: wholeNumber(capacityText),
       currency: code,
       ...(types.length || editing ? { ticketTypes: types.map((type) => type.value) } : { priceMinor }),

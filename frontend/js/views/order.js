@@ -4,7 +4,7 @@
 
 import * as api from '../api.js';
 import { h, icon, replace, setTitle } from '../dom.js';
-import { money, plural } from '../format.js';
+import { dateTime, money, plural } from '../format.js';
 import { eventWhen, every, fact, link, notice, pageHeader, routes, ticketStatus } from './common.js';
 
 /** Poll quickly at first (tickets are usually ready in a second or two), then back off. */
@@ -27,13 +27,40 @@ export default async function orderPage({ main, signal, id }) {
   const countText = h('span');
   const countFact = fact('seat', 'Tickets', countText);
   const started = Date.now();
+  // While the organizer lets buyers cancel: a full refund, asked twice (the second click confirms).
+  const cancelBox = h('div', { class: 'order-cancel', id: 'order-cancel' });
+  const cancellable = () => order.status === 'FULFILLED' && event?.cancellableUntil && Date.now() < Date.parse(event.cancellableUntil);
+  const drawCancel = () => {
+    cancelBox.hidden = !cancellable();
+    if (cancelBox.hidden) return replace(cancelBox);
+    const problem = h('p', { class: 'field-error', role: 'alert' });
+    const button = h('button', { type: 'button', class: 'button button-secondary', id: 'cancel-order' }, 'Cancel order');
+    button.addEventListener('click', async () => {
+      if (button.dataset.confirming !== 'true') {
+        button.dataset.confirming = 'true';
+        button.textContent = 'Confirm cancellation';
+        return;
+      }
+      button.disabled = true;
+      try {
+        order = await api.post(`/orders/${api.seg(id)}/cancel`, {}, { signal });
+        show();
+      } catch (error) {
+        if (error.name === 'SessionExpired' || signal.aborted) return;
+        problem.textContent = `The order could not be cancelled: ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    const until = dateTime(event.cancellableUntil, event.timeZone);
+    replace(cancelBox, h('p', { class: 'fine-print', text: `You can cancel this order for a full refund until ${until}.` }), button, problem);
+  };
   replace(
     main,
     pageHeader('Your order', { back: { href: routes.tickets(), label: 'My tickets' } }),
     h(
       'div',
       { class: 'order-layout' },
-      h('div', { class: 'order-main' }, statusBox, ticketsBox),
+      h('div', { class: 'order-main' }, statusBox, cancelBox, ticketsBox),
       h(
         'section',
         { class: 'panel order-summary', 'aria-label': 'Order summary' },
@@ -59,6 +86,7 @@ export default async function orderPage({ main, signal, id }) {
     replace(ticketsBox, tickets.length ? ticketList(order, typeName, event) : null);
     countText.textContent = ticketsLine(tickets, typeName);
     countFact.hidden = !tickets.length;
+    drawCancel();
   };
   // Settled: no longer pending or being refunded, and a fulfilled order's tickets are there to
   // download.
