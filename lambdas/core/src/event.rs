@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Months, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Months, SecondsFormat, TimeDelta, Timelike, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,21 @@ impl Event {
     pub fn cancellable_until(&self) -> Option<DateTime<Utc>> {
         self.cancellation_cutoff_hours
             .map(|hours| self.starts_at - TimeDelta::hours(i64::from(hours)))
+    }
+
+    /// Whether a buyer may cancel an order at `now`; if not, why, for the buyer.
+    pub fn buyer_may_cancel(&self, now: DateTime<Utc>) -> Result<(), String> {
+        let (Some(hours), Some(until)) = (self.cancellation_cutoff_hours, self.cancellable_until())
+        else {
+            return Err("the organizer does not let buyers cancel orders of this event".into());
+        };
+        if now < until {
+            return Ok(());
+        }
+        Err(format!(
+            "orders of this event could be cancelled until {hours} hours before the start ({})",
+            until.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ))
     }
 
     pub fn ticket_type(&self, id: TicketTypeId) -> Option<&TicketType> {
@@ -626,11 +641,19 @@ mod tests {
             event.cancellable_until(),
             Some(start - TimeDelta::hours(48))
         );
+        let cutoff = start - TimeDelta::hours(48);
         assert_eq!(
-            check(&valid()).unwrap().cancellable_until(),
-            None,
-            "off by default"
+            event.buyer_may_cancel(cutoff - TimeDelta::seconds(1)),
+            Ok(())
         );
+        let late = event.buyer_may_cancel(cutoff).unwrap_err();
+        assert!(late.contains("until 48 hours before the start"), "{late}");
+        let off = check(&valid()).unwrap();
+        assert_eq!(off.cancellable_until(), None, "off by default");
+        let refused = off
+            .buyer_may_cancel(start - TimeDelta::days(30))
+            .unwrap_err();
+        assert!(refused.contains("does not let buyers cancel"), "{refused}");
         for hours in [-1, MAX_CANCELLATION_CUTOFF_HOURS + 1, i64::MAX] {
             let input = NewEvent {
                 cancellation_cutoff_hours: Some(hours),

@@ -1,5 +1,6 @@
-//! An organizer's refund of one order: every ticket void, its seats back on sale (and its promo
-//! code's use), the payment back once, the order `REFUNDED`.
+//! The refund of one whole order, asked by its organizer or (a cancellation) by its buyer: every
+//! ticket void, its seats back on sale (and its promo code's use), the payment back once, the
+//! order `REFUNDED`.
 //!
 //! [`start_refund`] marks the order `REFUNDING` first, which puts it in the reconciliation
 //! index; [`finish_refund`] then does the rest. If the process dies in between, the next
@@ -38,10 +39,9 @@ pub enum RefundError {
 }
 
 /// Judges the refund of `order`, whose `tickets` these are, and marks it `REFUNDING` with the
-/// `reason` its buyer will read: refused
-/// unless it is fulfilled and none of its tickets admitted anyone. An order already refunding
-/// or refunded is returned as it is (asking twice is one refund), also when `order` was read
-/// before another refund of it finished.
+/// `reason` its buyer will read: refused unless it is fulfilled and none of its tickets admitted
+/// anyone. An order already refunding or refunded is returned as it is (asking twice is one
+/// refund), also when `order` was read before another refund of it finished.
 pub async fn start_refund(
     store: &dyn Store,
     order: &Order,

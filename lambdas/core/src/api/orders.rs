@@ -15,7 +15,7 @@ use crate::refund::{
 };
 use crate::registration::MAX_ORDER_ID_LEN;
 use crate::store::{Store, StoreError};
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// A fresh download link for a ticket's PDF with its event's current details:
 /// `{url, expiresAt}`.
@@ -65,10 +65,7 @@ pub(crate) async fn get_order(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let store = &*ports.store;
-    let order = named_order(store, request).await?;
-    if order.user_id != caller.user_id {
-        return Err(ApiError::forbidden("this is not your order"));
-    }
+    let order = own_order(store, caller, request).await?;
     // Read once its tickets are downloadable: their PDFs show the event as it is now.
     let event = match order.status {
         OrderStatus::Fulfilled => Some(event_of(store, &order).await?),
@@ -125,28 +122,12 @@ pub(crate) async fn cancel(
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     let store = &*ports.store;
-    let order = named_order(store, request).await?;
-    if order.user_id != caller.user_id {
-        return Err(ApiError::forbidden("this is not your order"));
-    }
+    let order = own_order(store, caller, request).await?;
     let event = event_of(store, &order).await?.event;
     let now = ports.clock.now();
-    let refunding = matches!(order.status, OrderStatus::Refunding | OrderStatus::Refunded);
-    match (event.cancellable_until(), event.cancellation_cutoff_hours) {
-        _ if refunding => {}
-        (Some(until), Some(hours)) if now >= until => {
-            return Err(ApiError::conflict(format!(
-                "orders of this event could be cancelled until {hours} hours before the start \
-                 ({})",
-                until.to_rfc3339_opts(SecondsFormat::Secs, true)
-            )));
-        }
-        (Some(_), _) => {}
-        (None, _) => {
-            return Err(ApiError::conflict(
-                "the organizer does not let buyers cancel orders of this event",
-            ));
-        }
+    // Asking again for a cancelled order is answered, whatever the time.
+    if !matches!(order.status, OrderStatus::Refunding | OrderStatus::Refunded) {
+        event.buyer_may_cancel(now).map_err(ApiError::conflict)?;
     }
     refund_answer(ports, &order, BUYER_CANCELLATION_REASON, now).await
 }
@@ -188,6 +169,20 @@ fn refund_error(error: RefundError) -> ApiError {
         RefundError::Store(error) => ApiError::store(error),
         RefundError::Payments(error) => ApiError::payments(error),
     }
+}
+
+/// The order named by `{id}`: 400 for a malformed id, 404 for an unknown one, 403 unless the
+/// caller bought it.
+async fn own_order(
+    store: &dyn Store,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<Order, ApiError> {
+    let order = named_order(store, request).await?;
+    if order.user_id != caller.user_id {
+        return Err(ApiError::forbidden("this is not your order"));
+    }
+    Ok(order)
 }
 
 /// The order named by `{id}`: 400 for a malformed id, 404 for an unknown one.
