@@ -166,6 +166,26 @@ async function checkCode(page, code) {
   return page.locator('#scan-result');
 }
 
+/** Fills the Stripe (simulator's) checkout page with B's test card. */
+async function fillCard(page) {
+  await page.locator('#card_number').fill('4242 4242 4242 4242');
+  await page.locator('#card_expiry').fill('12 / 34');
+  await page.locator('#card_cvc').fill('123');
+  await page.locator('#name').fill(buyer.name);
+}
+
+/** B buys one ticket of the paid event by card; its order id, once the order is fulfilled. */
+async function buyPaidTicket(page, base) {
+  await page.goto(`${base}/?event=${s.eventId}`);
+  await page.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
+  await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
+  await fillCard(page);
+  await page.getByRole('button', { name: /^Pay/ }).click();
+  await page.waitForURL(/\/\?order=/);
+  await page.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  return new URL(page.url()).searchParams.get('order');
+}
+
 /** A downloaded attendee CSV as { header, rows }, each row an object by column name. */
 async function readCsv(path) {
   const [head, ...lines] = (await readFile(path, 'utf8')).trim().split(/\r?\n/);
@@ -459,10 +479,7 @@ test('an attendee buys a ticket through Stripe Checkout, follows the order and d
   // Stripe's hosted page (the simulator's locally).
   await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
   await screenshot(page, 'stripe-checkout');
-  await page.locator('#card_number').fill('4242 4242 4242 4242');
-  await page.locator('#card_expiry').fill('12 / 34');
-  await page.locator('#card_cvc').fill('123');
-  await page.locator('#name').fill(buyer.name);
+  await fillCard(page);
   // The order page, while the payment is being confirmed: the first answers are held at
   // PENDING so the waiting state can be seen.
   let held = 0;
@@ -652,10 +669,7 @@ test('an attendee orders tickets of two types, names each holder, sees the total
 
   await page.getByRole('button', { name: `Buy 3 tickets · ${euros(withPromo(full))}` }).click();
   await page.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
-  await page.locator('#card_number').fill('4242 4242 4242 4242');
-  await page.locator('#card_expiry').fill('12 / 34');
-  await page.locator('#card_cvc').fill('123');
-  await page.locator('#name').fill(buyer.name);
+  await fillCard(page);
   assert.ok((await page.locator('.items').textContent()).includes(PROMO.code), 'Stripe shows the discount under the code');
   // Stripe charges the order's total, the code taken off.
   await page.getByRole('button', { name: new RegExp(`^Pay\\b.*${literally(euros(withPromo(full)).slice(1))}`) }).click();
@@ -1082,17 +1096,7 @@ test('the organizer refunds one order (the door then says VOID) and lets buyers 
   const base = ticketd.url;
   const buyerPage = s.buyerPage;
   // B buys one more ticket of the paid event.
-  await buyerPage.goto(`${base}/?event=${s.eventId}`);
-  await buyerPage.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
-  await buyerPage.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
-  await buyerPage.locator('#card_number').fill('4242 4242 4242 4242');
-  await buyerPage.locator('#card_expiry').fill('12 / 34');
-  await buyerPage.locator('#card_cvc').fill('123');
-  await buyerPage.locator('#name').fill(buyer.name);
-  await buyerPage.getByRole('button', { name: /^Pay/ }).click();
-  await buyerPage.waitForURL(/\/\?order=/);
-  const orderId = new URL(buyerPage.url()).searchParams.get('order');
-  await buyerPage.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  const orderId = await buyPaidTicket(buyerPage, base);
   const downloading = buyerPage.waitForEvent('download');
   await buyerPage.getByRole('button', { name: 'Download ticket (PDF)' }).click();
   const pdf = join(work.path, 'refunded-ticket.pdf');
@@ -1138,15 +1142,7 @@ test('the organizer refunds one order (the door then says VOID) and lets buyers 
   assert.equal(edited.cancellationCutoffHours, 24);
   assert.equal(Date.parse(edited.cancellableUntil), s.paidStartsAt - 24 * 3_600_000, 'a day before the start');
 
-  await buyerPage.goto(`${base}/?event=${s.eventId}`);
-  await buyerPage.getByRole('button', { name: /Buy ticket · €25.00/ }).click();
-  await buyerPage.waitForURL(/\/stripe\/checkout\//, { timeout: 15_000 });
-  await buyerPage.locator('#card_number').fill('4242 4242 4242 4242');
-  await buyerPage.locator('#card_expiry').fill('12 / 34');
-  await buyerPage.locator('#card_cvc').fill('123');
-  await buyerPage.locator('#name').fill(buyer.name);
-  await buyerPage.getByRole('button', { name: /^Pay/ }).click();
-  await buyerPage.locator('[data-status="FULFILLED"]').waitFor({ timeout: 30_000 });
+  await buyPaidTicket(buyerPage, base);
   await buyerPage.getByText(/^You can cancel this order for a full refund until /).waitFor();
   await buyerPage.getByRole('button', { name: 'Cancel order' }).click();
   await buyerPage.getByRole('button', { name: 'Confirm cancellation' }).click();
