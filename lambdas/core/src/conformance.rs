@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join_all;
 
-use crate::event::{Event, EventStatus, EventView, NewEvent, SeatCounts};
+use crate::cancellation::CancellationFailure;
+use crate::event::{Cancellation, Event, EventStatus, EventView, NewEvent, SeatCounts};
 use crate::event_edit::{EditRefusal, EventEdit, TicketTypeEdit};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, TicketId, TicketTypeId, UserId};
 use crate::money::Money;
@@ -67,7 +68,10 @@ macro_rules! store_conformance_tests {
             a_one_price_event_gains_a_type,
             race_edits_and_holds_never_pass_a_limit,
             organizer_profiles_round_trip,
-            time_zones_and_end_times_are_kept_and_edited
+            time_zones_and_end_times_are_kept_and_edited,
+            cancelling_stops_every_sale_and_gives_seats_back,
+            sold_orders_of_an_event_are_paged_once_each,
+            cancellation_failures_and_the_end_are_kept
         );
     };
     (@each $make:expr; $($name:ident),+) => {
@@ -1855,4 +1859,204 @@ pub async fn organizer_profiles_round_trip(store: SharedStore) {
         .await
         .unwrap();
     assert!(events.items.is_empty());
+}
+
+/// A hold taken over by an order (as a checkout makes it), confirmed when `sold`.
+async fn ordered(store: &SharedStore, event: &Event, user_name: &str, sold: bool) -> Order {
+    let hold = held(store, event, user_name).await;
+    let order = store
+        .create_order(&order_for(event, hold, user_name))
+        .await
+        .expect("create order");
+    if sold {
+        store.confirm_hold(event.id, hold).await.expect("confirm");
+    }
+    order
+}
+
+pub async fn cancelling_stops_every_sale_and_gives_seats_back(store: SharedStore) {
+    let event = created_event(&store, 10).await;
+    let sold = ordered(&store, &event, "u-sold", true).await;
+    let unpaid = ordered(&store, &event, "u-unpaid", false).await;
+    let late = ordered(&store, &event, "u-late", false).await;
+    store
+        .release_hold(event.id, late.hold_id, ReleaseScope::Unpaid, now())
+        .await
+        .unwrap();
+    let before = view_of(&store, &event).await;
+
+    assert_eq!(
+        store.cancel_event(id(), now()).await,
+        Err(StoreError::NotFound("event"))
+    );
+    assert_eq!(
+        store.cancel_event(event.id, event.starts_at).await,
+        Err(StoreError::EventEnded),
+        "a started event is not cancelled"
+    );
+    let cancelled = store.cancel_event(event.id, now()).await.unwrap();
+    let cancellation = Cancellation {
+        requested_at: now(),
+        sold_then: 1,
+        finished_at: None,
+    };
+    assert_eq!(cancelled.cancellation, Some(cancellation));
+    assert_eq!(cancelled.version, before.version + 1);
+    assert_eq!(cancelled.stats(now()).status, EventStatus::Cancelled);
+    assert_eq!(view_of(&store, &event).await, cancelled);
+    // Cancelling again changes nothing, not even the time.
+    let again = store
+        .cancel_event(event.id, now() + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(again, cancelled);
+
+    // Nothing is held or sold any more: a new hold, the unpaid one's payment, a late payment.
+    assert_eq!(
+        store
+            .hold_seat(event.id, &new_hold(&event, "u-new"), now())
+            .await,
+        Err(StoreError::EventCancelled)
+    );
+    assert_eq!(
+        store.confirm_hold(event.id, unpaid.hold_id).await,
+        Err(StoreError::EventCancelled)
+    );
+    assert_eq!(
+        store.take_seat_late(event.id, late.hold_id).await,
+        Err(StoreError::EventCancelled)
+    );
+    assert_eq!(
+        seats(&store, &event).await,
+        before.seats,
+        "refusals took nothing"
+    );
+    // What was sold stays sold, and comes back when refunded; an unpaid hold is let go.
+    let sold_hold = store.confirm_hold(event.id, sold.hold_id).await.unwrap();
+    assert_eq!(sold_hold.status, HoldStatus::Sold);
+    for hold in [sold.hold_id, unpaid.hold_id] {
+        assert!(matches!(
+            store
+                .release_hold(event.id, hold, ReleaseScope::Any, now())
+                .await,
+            Ok(ReleaseOutcome::Released { .. })
+        ));
+    }
+    assert_eq!(seats(&store, &event).await, SeatCounts::default());
+    // An edit judged on the version before the cancellation is refused.
+    let edit = EventEdit::of(&event);
+    let update = edit.plan(&before, now(), &RandomIds).unwrap();
+    assert_eq!(
+        store.update_event(&update).await,
+        Err(StoreError::EventChanged)
+    );
+}
+
+pub async fn sold_orders_of_an_event_are_paged_once_each(store: SharedStore) {
+    let event = created_event(&store, 20).await;
+    let other = created_event(&store, 5).await;
+    let mut sold = HashSet::new();
+    for buyer in 0..5 {
+        sold.insert(ordered(&store, &event, &format!("u{buyer}"), true).await.id);
+    }
+    ordered(&store, &event, "u-unpaid", false).await;
+    ordered(&store, &other, "u-elsewhere", true).await;
+    // A seat sold without an order yet (the saga between its steps) has no order to refund.
+    let orphan = held(&store, &event, "u-orphan").await;
+    store.confirm_hold(event.id, orphan).await.unwrap();
+    let refunded = ordered(&store, &event, "u-refunded", true).await;
+    store
+        .release_hold(event.id, refunded.hold_id, ReleaseScope::Any, now())
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .sold_orders_of_event(event.id, cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items);
+        pages += 1;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor goes on forever");
+    }
+    assert_eq!(seen.len(), 5, "each sold order once: {seen:?}");
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), sold);
+    let all = store
+        .sold_orders_of_event(event.id, None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert_eq!(all.next_cursor, None);
+    assert_eq!(
+        store
+            .sold_orders_of_event(event.id, Some("not-a-cursor"), 2)
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+}
+
+pub async fn cancellation_failures_and_the_end_are_kept(store: SharedStore) {
+    let event = created_event(&store, 5).await;
+    let other = created_event(&store, 5).await;
+    assert_eq!(store.cancellation_failures(event.id).await, Ok(vec![]));
+    let failure = |order: &str, reason: &str, minutes| CancellationFailure {
+        event_id: event.id,
+        order_id: OrderId::from(order),
+        reason: reason.into(),
+        at: now() + TimeDelta::minutes(minutes),
+    };
+    store
+        .record_cancellation_failure(&failure("cs_b", "card issuer down", 1))
+        .await
+        .unwrap();
+    store
+        .record_cancellation_failure(&failure("cs_a", "«Ünïcödé» refused", 2))
+        .await
+        .unwrap();
+    // Listed again: the last reason stands.
+    store
+        .record_cancellation_failure(&failure("cs_b", "still down", 3))
+        .await
+        .unwrap();
+    store
+        .record_cancellation_failure(&CancellationFailure {
+            event_id: other.id,
+            ..failure("cs_c", "elsewhere", 4)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.cancellation_failures(event.id).await,
+        Ok(vec![
+            failure("cs_a", "«Ünïcödé» refused", 2),
+            failure("cs_b", "still down", 3)
+        ])
+    );
+
+    // Finishing an event that is not cancelled does nothing; the end is written once.
+    store.finish_cancellation(event.id, now()).await.unwrap();
+    assert_eq!(view_of(&store, &event).await.cancellation, None);
+    store.cancel_event(event.id, now()).await.unwrap();
+    let end = now() + TimeDelta::minutes(5);
+    store.finish_cancellation(event.id, end).await.unwrap();
+    store
+        .finish_cancellation(event.id, end + TimeDelta::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        view_of(&store, &event).await.cancellation,
+        Some(Cancellation {
+            requested_at: now(),
+            sold_then: 0,
+            finished_at: Some(end),
+        })
+    );
 }

@@ -312,6 +312,19 @@ pub struct EventView {
     pub seats: SeatCounts,
     /// A type missing here has no seat taken.
     pub type_seats: BTreeMap<TicketTypeId, SeatCounts>,
+    /// Set once the organizer cancelled the event: no seat is held or sold after it.
+    #[serde(default)]
+    pub cancellation: Option<Cancellation>,
+}
+
+/// An event's cancellation: when it was asked for, how many tickets were sold then (what its
+/// refunds work down from) and when every order was refunded or listed as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cancellation {
+    pub requested_at: DateTime<Utc>,
+    pub sold_then: u32,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl EventView {
@@ -322,7 +335,12 @@ impl EventView {
             version: 1,
             seats: SeatCounts::default(),
             type_seats: BTreeMap::new(),
+            cancellation: None,
         }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancellation.is_some()
     }
 
     pub fn type_seats(&self, id: TicketTypeId) -> SeatCounts {
@@ -336,6 +354,7 @@ pub enum EventStatus {
     Open,
     SoldOut,
     Ended,
+    Cancelled,
 }
 
 /// An event's seats: what is held, sold and left, and how many were scanned at the door; in
@@ -350,7 +369,8 @@ pub struct EventStats {
     pub sold: u32,
     pub remaining: u32,
     pub checked_in: u32,
-    /// ENDED once the event has started, whatever seats are left.
+    /// ENDED once the event has started, whatever seats are left; CANCELLED once its organizer
+    /// cancelled it.
     pub status: EventStatus,
     pub ticket_types: Vec<TypeStats>,
 }
@@ -364,7 +384,9 @@ impl EventView {
         } = self.seats;
         let remaining = self.event.capacity.saturating_sub(taken);
         let started = now >= self.event.starts_at;
-        let status = if started {
+        let status = if self.is_cancelled() {
+            EventStatus::Cancelled
+        } else if started {
             EventStatus::Ended
         } else if remaining == 0 {
             EventStatus::SoldOut
@@ -377,7 +399,8 @@ impl EventView {
             .iter()
             .map(|ticket_type| {
                 let counts = self.type_seats(ticket_type.id);
-                TypeStats::of(ticket_type, counts, remaining, started, now)
+                let sales_over = started || self.is_cancelled();
+                TypeStats::of(ticket_type, counts, remaining, sales_over, now)
             })
             .collect();
         EventStats {
@@ -399,7 +422,7 @@ pub enum TypeStatus {
     SoldOut,
     NotYetOnSale,
     SalesEnded,
-    /// The event has started.
+    /// The event has started or was cancelled.
     Ended,
 }
 

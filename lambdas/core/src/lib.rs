@@ -4,6 +4,7 @@
 pub mod api;
 #[cfg(feature = "apigw")]
 pub mod apigw;
+pub mod cancellation;
 pub mod clock;
 pub mod event;
 pub mod event_edit;

@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::event::{Event, EventView, SeatCounts};
+use crate::cancellation::CancellationFailure;
+use crate::event::{Cancellation, Event, EventView, SeatCounts};
 use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
 use crate::order::{
@@ -64,6 +65,8 @@ struct State {
     /// Keyed by event and upper-case code.
     promo_codes: BTreeMap<(EventId, String), PromoCodeView>,
     organizers: BTreeMap<UserId, OrganizerProfile>,
+    /// Keyed by event and order.
+    cancellation_failures: BTreeMap<(EventId, OrderId), CancellationFailure>,
 }
 
 #[derive(Debug)]
@@ -171,6 +174,63 @@ impl State {
         Ok(view.clone())
     }
 
+    fn cancelled(&self, event_id: EventId) -> bool {
+        self.events
+            .get(&event_id)
+            .is_some_and(EventView::is_cancelled)
+    }
+
+    fn cancel_event(&mut self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
+        let view = self
+            .events
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("event"))?;
+        if view.cancellation.is_none() {
+            if now >= view.event.starts_at {
+                return Err(StoreError::EventEnded);
+            }
+            view.cancellation = Some(Cancellation {
+                requested_at: to_millis(now),
+                sold_then: view.seats.sold,
+                finished_at: None,
+            });
+            // A checkout or edit judged before the cancellation is judged again.
+            view.version += 1;
+        }
+        Ok(view.clone())
+    }
+
+    fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        let after: Option<HoldId> = cursor.map(decode_cursor).transpose()?;
+        let mut sold = self
+            .holds
+            .range((id, HoldId::from(uuid::Uuid::nil()))..)
+            .take_while(|((event_id, _), _)| *event_id == id)
+            .filter(|((_, hold_id), stored)| {
+                stored.hold.status == HoldStatus::Sold
+                    && stored.order.is_some()
+                    && after.is_none_or(|after| *hold_id > after)
+            });
+        let items: Vec<(HoldId, OrderId)> = sold
+            .by_ref()
+            .take(limit)
+            .map(|((_, hold_id), stored)| (*hold_id, stored.order.clone().expect("filtered")))
+            .collect();
+        let next_cursor = match sold.next() {
+            Some(_) => items.last().map(|(hold_id, _)| encode_cursor(hold_id)),
+            None => None,
+        };
+        Ok(Page {
+            items: items.into_iter().map(|(_, order)| order).collect(),
+            next_cursor,
+        })
+    }
+
     /// Events that `keep` takes, by start time (then id), from the page's cursor on.
     fn events_page(
         &self,
@@ -266,6 +326,9 @@ impl State {
             .get(&event_id)
             .ok_or(StoreError::NotFound("event"))?;
         // In SQLite's order: a full or started event refuses even a repeated hold id.
+        if view.is_cancelled() {
+            return Err(StoreError::EventCancelled);
+        }
         if now >= view.event.starts_at {
             return Err(StoreError::EventEnded);
         }
@@ -305,9 +368,11 @@ impl State {
     }
 
     fn confirm_hold(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let cancelled = self.cancelled(event_id);
         let hold = self.hold(event_id, hold_id)?;
         match hold.status {
             HoldStatus::Sold => Ok(hold.clone()),
+            _ if cancelled => Err(StoreError::EventCancelled),
             HoldStatus::Released => Err(StoreError::HoldReleased),
             HoldStatus::Held => {
                 let seats = hold.seats.clone();
@@ -338,10 +403,12 @@ impl State {
     }
 
     fn take_seat_late(&mut self, event_id: EventId, hold_id: HoldId) -> Result<Hold, StoreError> {
+        let cancelled = self.cancelled(event_id);
         let hold = self.hold(event_id, hold_id)?;
         let (seats, code) = (hold.seats.clone(), hold.promo_code.clone());
         match hold.status {
             HoldStatus::Sold => return Ok(hold.clone()),
+            _ if cancelled => return Err(StoreError::EventCancelled),
             // Never released: its seats are still taken, so this is a confirm.
             HoldStatus::Held => self.add_seats(event_id, &seats, 0, 1)?,
             // Its seat went back to the pool: it needs a free one again. The event's start is
@@ -692,6 +759,58 @@ impl Store for MemoryStore {
 
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
         self.state().update_event(update)
+    }
+
+    async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
+        self.state().cancel_event(id, now)
+    }
+
+    async fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        self.state().sold_orders_of_event(id, cursor, limit)
+    }
+
+    async fn record_cancellation_failure(
+        &self,
+        failure: &CancellationFailure,
+    ) -> Result<(), StoreError> {
+        let failure = CancellationFailure {
+            at: to_millis(failure.at),
+            ..failure.clone()
+        };
+        self.state()
+            .cancellation_failures
+            .insert((failure.event_id, failure.order_id.clone()), failure);
+        Ok(())
+    }
+
+    async fn cancellation_failures(
+        &self,
+        id: EventId,
+    ) -> Result<Vec<CancellationFailure>, StoreError> {
+        Ok(self
+            .state()
+            .cancellation_failures
+            .values()
+            .filter(|failure| failure.event_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let view = state
+            .events
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("event"))?;
+        if let Some(cancellation) = &mut view.cancellation {
+            cancellation.finished_at.get_or_insert(to_millis(now));
+        }
+        Ok(())
     }
 
     async fn get_organizer_profile(

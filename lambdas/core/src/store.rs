@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::cancellation::CancellationFailure;
 use crate::event::{Event, EventStats, EventView};
 use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
@@ -28,6 +29,9 @@ pub enum StoreError {
     TypeSoldOut(TicketTypeId),
     #[error("the event has already started")]
     EventEnded,
+    /// The organizer cancelled the event: nothing is held or sold any more.
+    #[error("the event has been cancelled")]
+    EventCancelled,
     /// The event has another version than the one a hold or an edit was judged against: it
     /// was edited meanwhile.
     #[error("the event has been edited meanwhile")]
@@ -167,6 +171,38 @@ pub trait Store: Send + Sync {
     /// ([`EventUpdate::seats_fit`]), `NotFound` for an unknown event. Returns the event with
     /// its next version.
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError>;
+
+    /// Cancels the event (`Cancellation::sold_then` its sold seats now), in one write that
+    /// every later hold, confirmation and late seat is judged against: none succeeds once this
+    /// returns (`EventCancelled`). Cancelled already: returned as it is. `EventEnded` once the
+    /// event has started, `NotFound` for an unknown event.
+    async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError>;
+
+    /// The orders that hold sold seats of the event (a `SOLD` hold taken over by an order),
+    /// at most `limit` from `cursor` on, in one stable order; `next_cursor` when more may
+    /// follow. What a cancellation refunds.
+    async fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError>;
+
+    /// Lists an order among its event's cancellation failures (replacing an earlier entry for
+    /// the order).
+    async fn record_cancellation_failure(
+        &self,
+        failure: &CancellationFailure,
+    ) -> Result<(), StoreError>;
+
+    /// The event's cancellation failures, by order id.
+    async fn cancellation_failures(
+        &self,
+        id: EventId,
+    ) -> Result<Vec<CancellationFailure>, StoreError>;
+
+    /// Marks the event's cancellation finished at `now` (the first time only).
+    async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Takes every seat of the hold or none, and one use of its promo code with them:
     /// `EventChanged` when the hold pins another version of the event than it has, `SoldOut` when the event's capacity has too few left, `TypeSoldOut` naming a type whose

@@ -1,11 +1,12 @@
-//! The `Workflow` port: starts the registration saga for a paid (or free) order. Adapters: Step
-//! Functions and ticketd's local ASL executor, both running `statemachines/registration.asl.json`.
+//! The `Workflow` port: starts the registration saga for a paid (or free) order, and the refunds
+//! of a cancelled event. Adapters: Step Functions and ticketd's local ASL executor, both running
+//! `statemachines/registration.asl.json` and `statemachines/cancellation.asl.json`.
 
 use async_trait::async_trait;
 use data_encoding::HEXLOWER;
 use sha2::{Digest, Sha256};
 
-use crate::ids::OrderId;
+use crate::ids::{EventId, OrderId};
 use crate::registration::RegistrationRequest;
 
 /// The longest execution name Step Functions takes.
@@ -28,6 +29,11 @@ pub fn execution_name(order: &OrderId) -> String {
     } else {
         format!("sha256-{}", HEXLOWER.encode(&Sha256::digest(id.as_bytes())))
     }
+}
+
+/// The name of the execution that refunds the orders of cancelled `event`: one per event.
+pub fn cancellation_execution_name(event: EventId) -> String {
+    format!("cancel-{event}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +73,11 @@ pub trait Workflow: Send + Sync {
         &self,
         request: &RegistrationRequest,
     ) -> Result<Started, WorkflowError>;
+
+    /// Starts the refunds of cancelled event `event_id`, named by
+    /// [`cancellation_execution_name`] with input [`PageInput::first`](crate::cancellation::PageInput::first); starting it again is
+    /// `Started::Existing`.
+    async fn start_cancellation(&self, event_id: EventId) -> Result<Started, WorkflowError>;
 }
 
 #[cfg(test)]

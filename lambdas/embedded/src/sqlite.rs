@@ -17,6 +17,8 @@ use rusqlite::types::{Type, ValueRef};
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
+use ticket_core::cancellation::CancellationFailure;
+use ticket_core::event::Cancellation;
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
@@ -255,11 +257,27 @@ CREATE INDEX orders_due ON orders (check_after, id) WHERE check_after IS NOT NUL
 ALTER TABLE events ADD COLUMN cancellation_cutoff_hours INTEGER
     CHECK (cancellation_cutoff_hours >= 0);
 "#,
+    r#"
+-- Cancelled events: when the organizer cancelled, the tickets sold then, when every order was
+-- refunded or listed as a failure; the orders whose refund failed; the sold holds a
+-- cancellation pages through.
+ALTER TABLE events ADD COLUMN cancelled_at TEXT;
+ALTER TABLE events ADD COLUMN sold_when_cancelled INTEGER;
+ALTER TABLE events ADD COLUMN cancellation_finished_at TEXT;
+CREATE TABLE cancellation_failures (
+    event_id TEXT NOT NULL REFERENCES events (id),
+    order_id TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    PRIMARY KEY (event_id, order_id)
+) WITHOUT ROWID;
+CREATE INDEX holds_sold ON holds (event_id, id) WHERE status = 'SOLD' AND order_id IS NOT NULL;
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
      price_minor, currency, created_at, taken, sold, checked_in, version, time_zone, ends_at, \
-     cancellation_cutoff_hours";
+     cancellation_cutoff_hours, cancelled_at, sold_when_cancelled, cancellation_finished_at";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
@@ -450,6 +468,14 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             checked_in: row.get(12)?,
         },
         type_seats: BTreeMap::new(),
+        cancellation: match optional_instant(row, 17)? {
+            Some(requested_at) => Some(Cancellation {
+                requested_at,
+                sold_then: row.get(18)?,
+                finished_at: optional_instant(row, 19)?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -646,6 +672,18 @@ fn read_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Option<Ho
     )
     .optional()
     .map_err(|error| read_error("holds", &id.to_string(), error))
+}
+
+/// Whether the organizer cancelled the event (an unknown event is not).
+fn is_cancelled(tx: &Connection, event_id: EventId) -> Result<bool, StoreError> {
+    tx.query_row(
+        "SELECT cancelled_at IS NOT NULL FROM events WHERE id = ?1",
+        [event_id.to_string()],
+        |row| row.get(0),
+    )
+    .optional()
+    .map(|cancelled| cancelled.unwrap_or(false))
+    .map_err(store_error)
 }
 
 fn existing_hold(tx: &Connection, event_id: EventId, id: HoldId) -> Result<Hold, StoreError> {
@@ -1013,6 +1051,127 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
+        self.write(move |tx| {
+            let view = read_event(tx, id)?.ok_or(StoreError::NotFound("event"))?;
+            if view.is_cancelled() {
+                return Ok(view);
+            }
+            if now >= view.event.starts_at {
+                return Err(StoreError::EventEnded);
+            }
+            // The version moves on, so a checkout or edit judged before is judged again.
+            tx.execute(
+                "UPDATE events SET cancelled_at = ?2, sold_when_cancelled = sold, \
+                 version = version + 1 WHERE id = ?1",
+                params![id.to_string(), to_key(now)],
+            )
+            .map_err(store_error)?;
+            read_event(tx, id)?.ok_or(StoreError::NotFound("event"))
+        })
+        .await
+    }
+
+    async fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        let after: String = match cursor {
+            Some(cursor) => decode_cursor(cursor)?,
+            None => String::new(),
+        };
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id, order_id FROM holds WHERE event_id = ?1 AND id > ?2 \
+                     AND status = 'SOLD' AND order_id IS NOT NULL ORDER BY id LIMIT ?3",
+                )
+                .map_err(store_error)?;
+            let rows: Vec<(String, String)> = statement
+                .query_map(params![id.to_string(), after, limit as i64 + 1], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .and_then(Iterator::collect)
+                .map_err(store_error)?;
+            let more = rows.len() > limit;
+            let rows = &rows[..rows.len().min(limit)];
+            Ok(Page {
+                next_cursor: more
+                    .then(|| rows.last().map(|(hold, _)| encode_cursor(hold)))
+                    .flatten(),
+                items: rows
+                    .iter()
+                    .map(|(_, order)| OrderId::from(order.as_str()))
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    async fn record_cancellation_failure(
+        &self,
+        failure: &CancellationFailure,
+    ) -> Result<(), StoreError> {
+        let failure = failure.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO cancellation_failures (event_id, order_id, reason, at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id, order_id) DO UPDATE SET \
+                 reason = excluded.reason, at = excluded.at",
+                params![
+                    failure.event_id.to_string(),
+                    failure.order_id.as_str(),
+                    failure.reason,
+                    to_key(failure.at),
+                ],
+            )
+            .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cancellation_failures(
+        &self,
+        id: EventId,
+    ) -> Result<Vec<CancellationFailure>, StoreError> {
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT order_id, reason, at FROM cancellation_failures \
+                     WHERE event_id = ?1 ORDER BY order_id",
+                )
+                .map_err(store_error)?;
+            statement
+                .query_map([id.to_string()], |row| {
+                    Ok(CancellationFailure {
+                        event_id: id,
+                        order_id: OrderId::from(row.get::<_, String>(0)?),
+                        reason: row.get(1)?,
+                        at: instant(row, 2)?,
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE events SET cancellation_finished_at = ?2 \
+                 WHERE id = ?1 AND cancelled_at IS NOT NULL AND cancellation_finished_at IS NULL",
+                params![id.to_string(), to_key(now)],
+            )
+            .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_organizer_events(
         &self,
         organizer: &UserId,
@@ -1083,6 +1242,9 @@ impl Store for SqliteStore {
             let Some(view) = read_event(tx, event_id)? else {
                 return Err(StoreError::NotFound("event"));
             };
+            if view.is_cancelled() {
+                return Err(StoreError::EventCancelled);
+            }
             if now >= view.event.starts_at {
                 return Err(StoreError::EventEnded);
             }
@@ -1144,6 +1306,7 @@ impl Store for SqliteStore {
             let hold = existing_hold(tx, event_id, hold_id)?;
             match hold.status {
                 HoldStatus::Sold => Ok(hold),
+                _ if is_cancelled(tx, event_id)? => Err(StoreError::EventCancelled),
                 HoldStatus::Released => Err(StoreError::HoldReleased),
                 HoldStatus::Held => {
                     add_seats(tx, &hold, 0, 1)?;
@@ -1182,6 +1345,7 @@ impl Store for SqliteStore {
             let hold = existing_hold(tx, event_id, hold_id)?;
             match hold.status {
                 HoldStatus::Sold => return Ok(hold),
+                _ if is_cancelled(tx, event_id)? => return Err(StoreError::EventCancelled),
                 HoldStatus::Held => add_seats(tx, &hold, 0, 1)?,
                 HoldStatus::Released => {
                     take_free_seats(tx, &hold, true)?;

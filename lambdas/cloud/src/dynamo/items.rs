@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use ticket_core::cancellation::CancellationFailure;
+use ticket_core::event::Cancellation;
 use ticket_core::local_time::DEFAULT_TIME_ZONE;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
@@ -40,6 +42,7 @@ const METADATA: &str = "METADATA";
 pub(crate) const HOLD_PREFIX: &str = "HOLD#";
 pub(crate) const REGISTRATION_PREFIX: &str = "REG#";
 pub(crate) const PROMO_PREFIX: &str = "PROMO#";
+pub(crate) const CANCELLATION_FAILURE_PREFIX: &str = "CANCELFAIL#";
 
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
@@ -525,6 +528,46 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
         },
         seats,
         type_seats,
+        cancellation: match a.optional_time("cancelledAt")? {
+            Some(requested_at) => Some(Cancellation {
+                requested_at,
+                sold_then: a.number("soldWhenCancelled")?,
+                finished_at: a.optional_time("cancellationFinishedAt")?,
+            }),
+            None => None,
+        },
+    })
+}
+
+/// An order whose refund failed when its event was cancelled: `EVENT#<eventId>` /
+/// `CANCELFAIL#<orderId>`.
+pub(crate) fn cancellation_failure_key(event_id: EventId, order_id: &OrderId) -> Item {
+    key(
+        event_partition(event_id),
+        format!("{CANCELLATION_FAILURE_PREFIX}{order_id}"),
+    )
+}
+
+pub(crate) fn cancellation_failure_item(failure: &CancellationFailure) -> Item {
+    let mut item = cancellation_failure_key(failure.event_id, &failure.order_id);
+    item.extend([
+        ("eventId".to_owned(), s(failure.event_id.to_string())),
+        ("orderId".to_owned(), s(failure.order_id.as_str())),
+        ("reason".to_owned(), s(&failure.reason)),
+        ("at".to_owned(), s(to_key(failure.at))),
+    ]);
+    item
+}
+
+pub(crate) fn cancellation_failure_from_item(
+    item: &Item,
+) -> Result<CancellationFailure, StoreError> {
+    let a = Attrs(item);
+    Ok(CancellationFailure {
+        event_id: a.parse("eventId")?,
+        order_id: OrderId::from(a.string("orderId")?),
+        reason: a.string("reason")?,
+        at: a.time("at")?,
     })
 }
 

@@ -9,6 +9,7 @@
 //! backoff. Reads never guard writes, and nothing scans the table.
 
 mod calls;
+mod cancellation;
 mod due;
 mod expr;
 mod failure;
@@ -19,6 +20,7 @@ mod writes;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use ticket_core::cancellation::CancellationFailure;
 use ticket_core::page::MAX_PAGE_SIZE;
 use ticket_core::time::{to_key, to_millis};
 use ticket_core::{
@@ -167,6 +169,37 @@ impl Store for DynamoStore {
         Err(contended("edit an event"))
     }
 
+    async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
+        self.cancel(id, now).await
+    }
+
+    async fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        self.sold_orders(id, cursor, limit).await
+    }
+
+    async fn record_cancellation_failure(
+        &self,
+        failure: &CancellationFailure,
+    ) -> Result<(), StoreError> {
+        self.put_cancellation_failure(failure).await
+    }
+
+    async fn cancellation_failures(
+        &self,
+        id: EventId,
+    ) -> Result<Vec<CancellationFailure>, StoreError> {
+        self.read_cancellation_failures(id).await
+    }
+
+    async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.finish(id, now).await
+    }
+
     async fn list_organizer_events(
         &self,
         organizer: &UserId,
@@ -221,6 +254,9 @@ impl Store for DynamoStore {
             // The read tells what is wrong without a write, and pins the limits the write
             // is conditioned on.
             let view = self.existing_event(event_id).await?;
+            if view.is_cancelled() {
+                return Err(StoreError::EventCancelled);
+            }
             if now >= view.event.starts_at {
                 return Err(StoreError::EventEnded);
             }
@@ -268,7 +304,7 @@ impl Store for DynamoStore {
         for attempt in 0..MAX_ATTEMPTS {
             let writes = vec![
                 self.hold_change(event_id, hold_id, HoldStatus::Held, HoldStatus::Sold, None)?,
-                self.count(event_id, &seats, &[("sold", 1)], SeatGuard::Exists)?,
+                self.count(event_id, &seats, &[("sold", 1)], SeatGuard::OnSale)?,
             ];
             match self.transact(writes).await {
                 Ok(()) => return self.hold_now(event_id, hold_id, HoldStatus::Sold).await,
@@ -280,6 +316,9 @@ impl Store for DynamoStore {
                 Some(hold) if hold.status == HoldStatus::Sold => return Ok(hold),
                 Some(hold) if hold.status == HoldStatus::Released => {
                     return Err(StoreError::HoldReleased);
+                }
+                Some(_) if self.existing_event(event_id).await?.is_cancelled() => {
+                    return Err(StoreError::EventCancelled);
                 }
                 Some(_) => backoff(attempt).await,
             }
@@ -332,6 +371,9 @@ impl Store for DynamoStore {
         let (seats, code) = (&hold.seats, hold.promo_code.as_deref());
         let mut view = self.existing_event(event_id).await?;
         for attempt in 0..MAX_ATTEMPTS {
+            if view.is_cancelled() && hold.status != HoldStatus::Sold {
+                return Err(StoreError::EventCancelled);
+            }
             let room = SeatGuard::Room {
                 event: &view.event,
                 before: None,

@@ -20,9 +20,11 @@ const RELEASED_HOLD_RETENTION: TimeDelta = TimeDelta::days(30);
 
 /// What a write to an event's seat counters requires of the event.
 pub(super) enum SeatGuard<'a> {
-    /// Only that it exists.
+    /// Only that it exists (what gives seats back).
     Exists,
-    /// Room for the seats under the capacity and each type's quota, as `event` has them: the
+    /// That it exists and is not cancelled (what sells held seats).
+    OnSale,
+    /// Not cancelled, and room for the seats under the capacity and each type's quota, as `event` has them: the
     /// write also requires those limits unchanged, since a condition cannot subtract one
     /// attribute from another. With `before` (a time key), the event must start after it;
     /// with `version`, the event must still have that version.
@@ -105,6 +107,9 @@ impl DynamoStore {
         }
         let update = format!("SET {}", sets.join(", "));
         let mut condition = format!("attribute_exists({})", expr.name(PK));
+        if !matches!(guard, SeatGuard::Exists) {
+            condition += &format!(" AND attribute_not_exists({})", expr.name("cancelledAt"));
+        }
         if let SeatGuard::Room {
             event,
             before,

@@ -241,6 +241,9 @@ async fn priced_order(
 
 /// The event named by the path, still open, and the order the body asks of it, priced: what
 /// a quote answers and a checkout holds.
+/// What a checkout or edit of a cancelled event is told.
+pub(crate) const CANCELLED: &str = "the event has been cancelled";
+
 async fn open_event_order(
     ports: &ApiPorts,
     request: &ApiRequest,
@@ -248,6 +251,9 @@ async fn open_event_order(
     let view = find_event(&*ports.store, request).await?;
     let event = &view.event;
     let now = ports.clock.now();
+    if view.is_cancelled() {
+        return Err(ApiError::conflict(CANCELLED));
+    }
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
     }
@@ -353,6 +359,7 @@ async fn hold_seats(
                 }
             )),
             StoreError::EventEnded => ApiError::conflict("the event has already started"),
+            StoreError::EventCancelled => ApiError::conflict(CANCELLED),
             StoreError::PromoCodeUsedUp(code) => promo_refused(PromoRefusal::UsedUp(code)),
             StoreError::NotFound("promo code") => promo_refused(PromoRefusal::Unknown(
                 new_hold.promo_code.clone().unwrap_or_default(),

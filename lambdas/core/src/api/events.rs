@@ -1,18 +1,21 @@
 //! `POST /events`, `GET /events`, `GET /events/{id}`, `PUT /events/{id}`,
-//! `GET /events/{id}/stats`.
+//! `GET /events/{id}/stats`, `POST /events/{id}/cancel`, `GET /events/{id}/cancellation`.
 //!
 //! An event's version is its ETag (`"3"`): an edit must name the version it was made from in
 //! `If-Match`, so of two organizers editing at once the second is told (412) instead of
 //! silently undoing the first's change.
 
 use super::bodies::{EventBody, PageBody};
+use super::checkout::CANCELLED;
 use super::http::{ApiError, ApiRequest, ApiResponse};
+use crate::cancellation::{self, CancellationProgress};
 use crate::clock::Clock;
 use crate::event::{EventView, NewEvent};
 use crate::event_edit::{EDIT_RETRIES, EditRefusal, EventEdit};
 use crate::identity::Caller;
 use crate::ids::{EventId, Ids};
 use crate::store::{Store, StoreError};
+use crate::workflow::Workflow;
 
 pub(crate) async fn create(
     store: &dyn Store,
@@ -81,6 +84,9 @@ pub(crate) async fn update(
     let seen = if_match(request)?;
     let edit: EventEdit = request.json()?;
     for _ in 0..EDIT_RETRIES {
+        if view.is_cancelled() {
+            return Err(ApiError::conflict(CANCELLED));
+        }
         if view.version != seen {
             return Err(ApiError::new(
                 412,
@@ -192,4 +198,57 @@ pub(crate) async fn own_event(
         return Err(ApiError::forbidden("this is not your event"));
     }
     Ok(view)
+}
+
+/// Cancels the caller's event: sales stop before this answers, then the cancellation state
+/// machine refunds every order. 202 with the progress so far; asking again starts nothing new
+/// (and starts the refunds if an earlier request could not).
+pub(crate) async fn cancel(
+    store: &dyn Store,
+    workflow: &dyn Workflow,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = own_event(store, caller, request).await?;
+    let view = match store.cancel_event(view.event.id, clock.now()).await {
+        Ok(view) => view,
+        Err(StoreError::EventEnded) => {
+            return Err(ApiError::conflict(
+                "the event has started: refund its orders one by one instead",
+            ));
+        }
+        Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
+        Err(other) => return Err(ApiError::store(other)),
+    };
+    if view
+        .cancellation
+        .is_some_and(|cancellation| cancellation.finished_at.is_none())
+    {
+        workflow
+            .start_cancellation(view.event.id)
+            .await
+            .map_err(ApiError::workflow)?;
+    }
+    Ok(ApiResponse::json(202, &progress_of(store, &view).await?))
+}
+
+/// How far the cancellation of the caller's event has come; 404 for an event not cancelled.
+pub(crate) async fn cancellation(
+    store: &dyn Store,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = own_event(store, caller, request).await?;
+    Ok(ApiResponse::json(200, &progress_of(store, &view).await?))
+}
+
+async fn progress_of(
+    store: &dyn Store,
+    view: &EventView,
+) -> Result<CancellationProgress, ApiError> {
+    cancellation::progress(store, view)
+        .await
+        .map_err(ApiError::store)?
+        .ok_or_else(|| ApiError::not_found("cancellation (the event is not cancelled)"))
 }

@@ -88,6 +88,8 @@ pub enum Handler {
     ListEvents,
     GetEvent,
     UpdateEvent,
+    CancelEvent,
+    EventCancellation,
     EventStats,
     Checkout,
     Quote,
@@ -187,6 +189,20 @@ pub const ROUTES: &[Route] = &[
         ORGANIZER,
         Handler::UpdateEvent,
         "updateEvent",
+    ),
+    route(
+        "POST",
+        "/events/{id}/cancel",
+        ORGANIZER,
+        Handler::CancelEvent,
+        "cancelEvent",
+    ),
+    route(
+        "GET",
+        "/events/{id}/cancellation",
+        ORGANIZER,
+        Handler::EventCancellation,
+        "getEventCancellation",
     ),
     route(
         "GET",
@@ -406,6 +422,19 @@ async fn run(
                 request,
             )
             .await
+        }
+        Handler::CancelEvent => {
+            events::cancel(
+                &*ports.store,
+                &*ports.workflow,
+                &*ports.clock,
+                signed_in()?,
+                request,
+            )
+            .await
+        }
+        Handler::EventCancellation => {
+            events::cancellation(&*ports.store, signed_in()?, request).await
         }
         Handler::EventStats => {
             events::stats(&*ports.store, &*ports.clock, signed_in()?, request).await

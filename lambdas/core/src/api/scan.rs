@@ -52,10 +52,19 @@ pub(crate) async fn scan(
                     }
                 }
                 Some(view) => {
-                    let redemption = store
-                        .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
-                        .await
-                        .map_err(ApiError::store)?;
+                    // A cancelled event admits nobody, whether its ticket's refund ran yet.
+                    let redemption = if view.is_cancelled() {
+                        match store.get_ticket(code.ticket_id).await {
+                            Ok(Some(ticket)) => Redemption::Void(ticket),
+                            Ok(None) => Redemption::Unknown,
+                            Err(error) => return Err(ApiError::store(error)),
+                        }
+                    } else {
+                        store
+                            .redeem_ticket(code.ticket_id, &caller.user_id, clock.now())
+                            .await
+                            .map_err(ApiError::store)?
+                    };
                     let event = view.event;
                     match redemption {
                         Redemption::Admitted(ticket) => ScanResult::Valid {
@@ -74,7 +83,12 @@ pub(crate) async fn scan(
                             used_at: ticket.used_at,
                         },
                         Redemption::Void(ticket) => ScanResult::Void {
-                            reason: void_reason(store, &ticket.order_id).await?.to_owned(),
+                            reason: if view.cancellation.is_some() {
+                                "the event was cancelled"
+                            } else {
+                                void_reason(store, &ticket.order_id).await?
+                            }
+                            .to_owned(),
                             ticket_id: ticket.id,
                             event_id: ticket.event_id,
                             ticket_type: event.type_name(ticket.ticket_type_id).to_owned(),

@@ -28,6 +28,7 @@ use crate::ticket_type::{MAX_TICKETS_PER_ORDER, legacy_type_id};
 use crate::validation::ValidationErrors;
 
 pub use dispatch::{RegistrationSteps, Step, output};
+pub(crate) use failure::port_failure;
 pub use failure::{
     ERROR_NAMES, REJECTED, SEAT_UNAVAILABLE, StepFailure, TRANSIENT, failure_reason,
 };

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::cancellation::CancellationFailure;
 use crate::event::{Event, EventStats, EventView};
 use crate::event_edit::EventUpdate;
 use crate::files::{FileKey, FilesError, TicketFiles};
@@ -98,6 +99,8 @@ struct Ledger {
     refund_keys: HashMap<String, usize>,
     refund_calls: usize,
     calls: usize,
+    /// Orders whose refunds fail (`Unavailable`) whatever the faults say.
+    failing_refunds: Vec<OrderId>,
 }
 
 impl Ledger {
@@ -119,6 +122,12 @@ pub struct FakePayments {
 impl FakePayments {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every refund of `order` fails with `Unavailable` from now on, as a provider failing for
+    /// some payments does.
+    pub fn fail_refunds_of(&self, order: &OrderId) {
+        self.ledger().failing_refunds.push(order.clone());
     }
 
     /// Distinct refunds made (a repeated idempotency key does not count again).
@@ -302,6 +311,12 @@ impl Payments for FakePayments {
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentsError> {
         self.ledger().refund_calls += 1;
         let mut ledger = self.call()?;
+        if ledger.failing_refunds.contains(&request.order_id) {
+            return Err(PaymentsError::Unavailable(format!(
+                "{INJECTED_FAULT}: refunds of {} fail",
+                request.order_id
+            )));
+        }
         let key = request.idempotency_key();
         if let Some(&index) = ledger.refund_keys.get(&key) {
             let (first, refund) = &ledger.refunds[index];
@@ -329,6 +344,7 @@ impl Payments for FakePayments {
 #[derive(Debug, Default)]
 pub struct RecordingWorkflow {
     started: Mutex<Vec<RegistrationRequest>>,
+    cancellations: Mutex<Vec<EventId>>,
     pub faults: Faults,
 }
 
@@ -340,6 +356,11 @@ impl RecordingWorkflow {
     /// The distinct registrations started, in order.
     pub fn started(&self) -> Vec<RegistrationRequest> {
         self.started.lock().expect("workflow lock").clone()
+    }
+
+    /// The events whose cancellation was started, once each, in order.
+    pub fn cancellations(&self) -> Vec<EventId> {
+        self.cancellations.lock().expect("workflow lock").clone()
     }
 
     /// Whether the registration of `order` was started.
@@ -371,6 +392,17 @@ impl Workflow for RecordingWorkflow {
                 Ok(Started::New)
             }
         }
+    }
+    async fn start_cancellation(&self, event_id: EventId) -> Result<Started, WorkflowError> {
+        if self.faults.trip() {
+            return Err(WorkflowError::Unavailable(INJECTED_FAULT.into()));
+        }
+        let mut started = self.cancellations.lock().expect("workflow lock");
+        if started.contains(&event_id) {
+            return Ok(Started::Existing);
+        }
+        started.push(event_id);
+        Ok(Started::New)
     }
 }
 
@@ -413,6 +445,42 @@ impl Store for FlakyStore {
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
         self.check()?;
         self.inner.update_event(update).await
+    }
+
+    async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
+        self.check()?;
+        self.inner.cancel_event(id, now).await
+    }
+
+    async fn sold_orders_of_event(
+        &self,
+        id: EventId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        self.check()?;
+        self.inner.sold_orders_of_event(id, cursor, limit).await
+    }
+
+    async fn record_cancellation_failure(
+        &self,
+        failure: &CancellationFailure,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.record_cancellation_failure(failure).await
+    }
+
+    async fn cancellation_failures(
+        &self,
+        id: EventId,
+    ) -> Result<Vec<CancellationFailure>, StoreError> {
+        self.check()?;
+        self.inner.cancellation_failures(id).await
+    }
+
+    async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.finish_cancellation(id, now).await
     }
 
     async fn get_organizer_profile(
