@@ -21,6 +21,7 @@
  * | secrets: [...]              | <VAR>_SECRET_ARN (see SECRET_ENV)  | GetSecretValue on that secret only      |
  * | startsRegistration          | STATE_MACHINE_ARN                  | StartExecution on the state machine,    |
  * |                             |                                    | DescribeExecution on its executions     |
+ * | startsCancellation          | CANCELLATION_STATE_MACHINE_ARN     | the same, on the cancellation machine   |
  * | siteUrl                     | SITE_URL                           | -                                       |
  * | schedule: { rateMinutes }   | -                                  | - (an EventBridge rule invokes it)      |
  * | trigger: 'postConfirmation' | -                                  | AdminAddUserToGroup on the user pool    |
@@ -74,10 +75,14 @@ export interface LambdaSpec {
   readonly secrets?: readonly SecretName[];
   /** Starts (or finds) a registration execution of the state machine. */
   readonly startsRegistration?: boolean;
+  /** Starts (or finds) the cancellation execution of an event. */
+  readonly startsCancellation?: boolean;
   /** Needs the site's URL (Stripe success and cancel URLs). */
   readonly siteUrl?: boolean;
   /** A state of `statemachines/registration.asl.json`, bound through `${<step>FunctionArn}`. */
   readonly step?: string;
+  /** A state of `statemachines/cancellation.asl.json`, bound the same way. */
+  readonly cancellationStep?: string;
   /** HTTP API routes served by this function. */
   readonly routes?: readonly Route[];
   /** A Cognito trigger of the user pool. */
@@ -89,6 +94,7 @@ export const ENV = {
   table: 'TABLE_NAME',
   ticketFiles: 'BUCKET_NAME',
   stateMachine: 'STATE_MACHINE_ARN',
+  cancellationStateMachine: 'CANCELLATION_STATE_MACHINE_ARN',
   siteUrl: 'SITE_URL',
 } as const;
 
@@ -218,6 +224,20 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     purpose: 'PUT /events/{id}: an organizer edits an event and its ticket types (If-Match names the version edited).',
     routes: [{ method: 'PUT', path: '/events/{id}', auth: 'jwt' }],
     table: 'readWrite',
+  },
+  {
+    binary: 'cancel-event',
+    purpose:
+      'POST /events/{id}/cancel: the organizer cancels an event: sales stop at once, then the cancellation state machine refunds every order.',
+    routes: [{ method: 'POST', path: '/events/{id}/cancel', auth: 'jwt' }],
+    table: 'readWrite',
+    startsCancellation: true,
+  },
+  {
+    binary: 'get-event-cancellation',
+    purpose: "GET /events/{id}/cancellation: how far a cancelled event's refunds have come, with the orders that failed.",
+    routes: [{ method: 'GET', path: '/events/{id}/cancellation', auth: 'jwt' }],
+    table: 'read',
   },
   {
     binary: 'get-event-stats',
@@ -356,6 +376,33 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     startsRegistration: true,
   },
 
+  // ---- Event cancellation: one function per task state of statemachines/cancellation.asl.json.
+  {
+    binary: 'list-sold-orders',
+    purpose: "Cancellation step: the next page (at most 1,000) of a cancelled event's sold orders.",
+    cancellationStep: 'ListSoldOrders',
+    table: { items: ['GetItem', 'Query'], indexes: [] },
+  },
+  {
+    binary: 'refund-cancelled-order',
+    purpose: 'Cancellation step: refund one order of a cancelled event (tickets void, seats back, one Stripe refund).',
+    cancellationStep: 'RefundCancelledOrder',
+    table: 'readWrite',
+    secrets: ['stripeSecretKey'],
+  },
+  {
+    binary: 'record-refund-failure',
+    purpose: 'Cancellation step: list an order whose refund kept failing, with the reason, for the organizer.',
+    cancellationStep: 'RecordRefundFailure',
+    table: { items: ['PutItem'], indexes: [] },
+  },
+  {
+    binary: 'finish-cancellation',
+    purpose: 'Cancellation step: mark the cancellation finished, or ask for another pass while an order is being registered.',
+    cancellationStep: 'FinishCancellation',
+    table: { items: ['GetItem', 'Query', 'UpdateItem'], indexes: [] },
+  },
+
   // ---- Scheduled.
   {
     binary: 'reconcile',
@@ -380,6 +427,11 @@ export function stepLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[]
   return list.filter((spec) => spec.step !== undefined);
 }
 
+/** The cancellation's steps, in list order. */
+export function cancellationStepLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[] {
+  return list.filter((spec) => spec.cancellationStep !== undefined);
+}
+
 /** The functions an EventBridge schedule invokes. */
 export function scheduledLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaSpec[] {
   return list.filter((spec) => spec.schedule !== undefined);
@@ -387,7 +439,7 @@ export function scheduledLambdas(list: readonly LambdaSpec[] = LAMBDAS): LambdaS
 
 /** The function's timeout in seconds: its own, or the default of its kind. */
 export function timeoutOf(spec: LambdaSpec): number {
-  return spec.timeoutSeconds ?? (spec.step ? 25 : spec.trigger ? 5 : 10);
+  return spec.timeoutSeconds ?? (spec.step || spec.cancellationStep ? 25 : spec.trigger ? 5 : 10);
 }
 
 /** Every route of every function, with the binary serving it. */
@@ -402,6 +454,7 @@ export function envNamesOf(spec: LambdaSpec): string[] {
   if (spec.ticketFiles?.length) names.push(ENV.ticketFiles);
   for (const secret of spec.secrets ?? []) names.push(SECRET_ENV[secret]);
   if (spec.startsRegistration) names.push(ENV.stateMachine);
+  if (spec.startsCancellation) names.push(ENV.cancellationStateMachine);
   if (spec.siteUrl) names.push(ENV.siteUrl);
   return names;
 }
@@ -421,15 +474,17 @@ export function checkList(list: readonly LambdaSpec[]): void {
     routes.add(key);
   }
   for (const spec of list) {
-    const kinds = [spec.step, spec.routes?.length, spec.trigger, spec.schedule].filter(Boolean).length;
+    const kinds = [spec.step, spec.cancellationStep, spec.routes?.length, spec.trigger, spec.schedule].filter(
+      Boolean,
+    ).length;
     if (kinds > 1) throw new Error(`${spec.binary} is more than one of a step, a route, a trigger and a schedule`);
     if (spec.schedule && !(Number.isInteger(spec.schedule.rateMinutes) && spec.schedule.rateMinutes >= 1)) {
       throw new Error(`${spec.binary}: schedule rateMinutes must be a whole number of minutes`);
     }
   }
   const steps = new Set<string>();
-  for (const spec of stepLambdas(list)) {
-    if (steps.has(spec.step!)) throw new Error(`step ${spec.step} is listed twice`);
-    steps.add(spec.step!);
+  for (const step of [...stepLambdas(list).map((s) => s.step!), ...cancellationStepLambdas(list).map((s) => s.cancellationStep!)]) {
+    if (steps.has(step)) throw new Error(`step ${step} is listed twice`);
+    steps.add(step);
   }
 }

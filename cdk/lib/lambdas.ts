@@ -189,26 +189,46 @@ export class Lambdas extends Construct {
 
   /** STATE_MACHINE_ARN, StartExecution and DescribeExecution for the functions that start registrations. */
   bindWorkflow(stateMachine: sfn.StateMachine): void {
+    this.bindStarts(
+      stateMachine,
+      this.specs.filter((s) => s.startsRegistration),
+      ENV.stateMachine,
+      'Executions are named per order (the checkout session id), so DescribeExecution can only name them by pattern; the pattern is limited to executions of the registration state machine.',
+    );
+  }
+
+  /** CANCELLATION_STATE_MACHINE_ARN and the same grants for the functions that cancel events. */
+  bindCancellations(stateMachine: sfn.StateMachine): void {
+    this.bindStarts(
+      stateMachine,
+      this.specs.filter((s) => s.startsCancellation),
+      ENV.cancellationStateMachine,
+      'Executions are named per event (cancel-<eventId>), so DescribeExecution can only name them by pattern; the pattern is limited to executions of the cancellation state machine.',
+    );
+  }
+
+  private bindStarts(stateMachine: sfn.StateMachine, specs: LambdaSpec[], variable: string, why: string): void {
     const executions = Stack.of(this).formatArn({
       service: 'states',
       resource: 'execution',
       resourceName: `${stateMachine.stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    for (const spec of this.specs.filter((s) => s.startsRegistration)) {
+    for (const spec of specs) {
       const fn = this.get(spec.binary);
-      fn.addEnvironment(ENV.stateMachine, stateMachine.stateMachineArn);
+      fn.addEnvironment(variable, stateMachine.stateMachineArn);
       fn.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachine.stateMachineArn] }),
       );
-      // A redelivered webhook meets ExecutionAlreadyExists; the adapter then reads that
-      // execution (named by the order) to compare its input.
+      // A repeated start meets ExecutionAlreadyExists; the adapter then reads that execution
+      // to compare its input.
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
-      acknowledge(
-        fn.role!,
-        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${this.logicalIdOf(stateMachine.node.defaultChild as sfn.CfnStateMachine)}.Name>:*]`,
-        'Executions are named per order (the checkout session id), so DescribeExecution can only name them by pattern; the pattern is limited to executions of the registration state machine.',
-      );
+      const name = Stack.of(this).resolve(stateMachine.stateMachineName) as unknown;
+      const pattern =
+        typeof name === 'string'
+          ? `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${name}:*`
+          : `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${this.logicalIdOf(stateMachine.node.defaultChild as sfn.CfnStateMachine)}.Name>:*`;
+      acknowledge(fn.role!, `AwsSolutions-IAM5[Resource::${pattern}]`, why);
     }
   }
 

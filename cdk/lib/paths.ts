@@ -4,8 +4,10 @@ import * as path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** The ONE table definition, shared with the Rust tests. Read-only for the CDK app. */
 export const TABLE_SCHEMA_PATH = path.join(REPO_ROOT, 'cdk', 'table-schema.json');
-/** The ONE state machine definition, also run by ticketd. */
+/** The ONE registration state machine definition, also run by ticketd. */
 export const REGISTRATION_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'registration.asl.json');
+/** The ONE cancellation state machine definition (refunds of a cancelled event), also run by ticketd. */
+export const CANCELLATION_ASL_PATH = path.join(REPO_ROOT, 'statemachines', 'cancellation.asl.json');
 /** The ONE description of the HTTP API, whose routes the route Lambdas serve. */
 export const OPENAPI_PATH = path.join(REPO_ROOT, 'lambdas', 'core', 'api', 'openapi.json');
 /** The hosted site, deployed as is. */

@@ -4,7 +4,8 @@ import { Alarms } from './alarms';
 import { Api } from './api';
 import { Auth, hostedUiUrl } from './auth';
 import { Data } from './data';
-import { LAMBDAS, LambdaSpec, stepLambdas } from './functions';
+import { LAMBDAS, LambdaSpec, cancellationStepLambdas, stepLambdas } from './functions';
+import { CANCELLATION_ASL_PATH } from './paths';
 import { Lambdas } from './lambdas';
 import { Secrets } from './secrets';
 import { Settings } from './settings';
@@ -30,6 +31,8 @@ export class TicketingStack extends Stack {
   readonly secrets: Secrets;
   readonly lambdas: Lambdas;
   readonly workflow: Workflow;
+  /** Refunds every order of a cancelled event. */
+  readonly cancellation: Workflow;
   readonly site: Site;
   readonly auth: Auth;
   readonly api: Api;
@@ -47,6 +50,15 @@ export class TicketingStack extends Stack {
     const steps = new Map(stepLambdas(specs).map((spec) => [spec.step!, this.lambdas.get(spec.binary)] as const));
     this.workflow = new Workflow(this, 'Registration', { steps });
     this.lambdas.bindWorkflow(this.workflow.stateMachine);
+    const cancellationSteps = new Map(
+      cancellationStepLambdas(specs).map((spec) => [spec.cancellationStep!, this.lambdas.get(spec.binary)] as const),
+    );
+    this.cancellation = new Workflow(this, 'Cancellation', {
+      steps: cancellationSteps,
+      definitionPath: CANCELLATION_ASL_PATH,
+      purpose: 'cancellation',
+    });
+    this.lambdas.bindCancellations(this.cancellation.stateMachine);
 
     const domainPrefix = settings.authDomainPrefix ?? `${this.stackName.toLowerCase()}-${Aws.ACCOUNT_ID}`;
     this.site = new Site(this, 'Site', { logsBucket: this.data.logsBucket, cognitoDomainUrl: hostedUiUrl(domainPrefix) });
@@ -118,6 +130,7 @@ export class TicketingStack extends Stack {
     output('TableName', this.data.table.tableName, 'DynamoDB single table');
     output('TicketBucketName', this.data.ticketBucket.bucketName, 'Private bucket of ticket PDFs');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'Registration state machine');
+    output('CancellationStateMachineArn', this.cancellation.stateMachine.stateMachineArn, 'Cancellation state machine');
     output('StripeSecretKeySecretArn', this.secrets.byName.stripeSecretKey.secretArn, 'Put the Stripe secret key here');
     output('StripeWebhookSecretSecretArn', this.secrets.byName.stripeWebhookSecret.secretArn, 'Put the webhook signing secret (whsec_...) here');
     output('TicketSigningKeySecretArn', this.secrets.byName.ticketSigningKey.secretArn, 'Put the ticket-signing key (KEYID:secret:<seed>) here');

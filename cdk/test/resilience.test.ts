@@ -131,7 +131,7 @@ describe('functions that call Stripe', () => {
 
   it('each function given the Stripe key outlasts its Stripe requests, each at its timeout', () => {
     const withKey = LAMBDAS.filter((spec) => spec.secrets?.includes('stripeSecretKey'));
-    assert.deepEqual(withKey.map((spec) => spec.binary).sort(), ['cancel-order', 'checkout', 'reconcile', 'refund-order', 'refund-payment']);
+    assert.deepEqual(withKey.map((spec) => spec.binary).sort(), ['cancel-order', 'checkout', 'reconcile', 'refund-cancelled-order', 'refund-order', 'refund-payment']);
     const needed = STRIPE_CALLS_PER_INVOCATION * stripeClientTimeoutSeconds();
     for (const spec of withKey) {
       const timeout = fnOf(spec.binary).Properties!.Timeout as number;

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { readTableSchema } from '../lib/data';
-import { LAMBDAS, SECRET_ENV, SecretName, envNamesOf, routesOf, stepLambdas } from '../lib/functions';
+import { ENV, LAMBDAS, SECRET_ENV, SecretName, cancellationStepLambdas, envNamesOf, routesOf, stepLambdas } from '../lib/functions';
 import { BINARY_TAG, pascal } from '../lib/lambdas';
-import { OPENAPI_PATH, REGISTRATION_ASL_PATH } from '../lib/paths';
+import { CANCELLATION_ASL_PATH, OPENAPI_PATH, REGISTRATION_ASL_PATH } from '../lib/paths';
 import { THROTTLE } from '../lib/api';
 import { substitutionFor, substitutionsIn } from '../lib/workflow';
 import { COMPENSATION_STEPS } from '../lib/alarms';
@@ -275,7 +275,7 @@ describe('IAM', () => {
 
 describe('registration state machine', () => {
   it('is the file statemachines/registration.asl.json with each ${XxxFunctionArn} bound to its function', () => {
-    const [[, machine]] = resourcesOfType(synth.json, 'AWS::StepFunctions::StateMachine');
+    const machine = synth.json.Resources[logicalId(synth.stack.workflow.stateMachine)];
     const props = machine.Properties!;
     const fileText = fs.readFileSync(REGISTRATION_ASL_PATH, 'utf8');
 
@@ -314,6 +314,62 @@ describe('registration state machine', () => {
     );
   });
 
+});
+
+describe('cancellation state machine', () => {
+  const machineId = () => logicalId(synth.stack.cancellation.stateMachine);
+
+  it('is the file statemachines/cancellation.asl.json with each ${XxxFunctionArn} bound to its function', () => {
+    const props = synth.json.Resources[machineId()].Properties!;
+    const fileText = fs.readFileSync(CANCELLATION_ASL_PATH, 'utf8');
+    const expected: Record<string, unknown> = {};
+    for (const spec of cancellationStepLambdas()) {
+      expected[substitutionFor(spec.cancellationStep!)] = { 'Fn::GetAtt': [fnId(spec.binary), 'Arn'] };
+    }
+    assert.deepEqual(props.DefinitionSubstitutions, expected);
+    assert.deepEqual(Object.keys(expected).sort(), substitutionsIn(fileText));
+    assert.equal(props.StateMachineType, 'STANDARD');
+    assert.equal(props.StateMachineName, 'Ticketing-cancellation');
+    const definition = JSON.parse(props.DefinitionString);
+    assert.equal(definition.States.RefundOrders.ItemProcessor.ProcessorConfig.Mode, 'DISTRIBUTED');
+  });
+
+  it('invokes exactly its four step functions and runs its Map Run children, nothing else', () => {
+    const role = logicalId(synth.stack.cancellation.stateMachine.role);
+    const mine = allowStatements(synth.json).filter((s) => s.roles.includes(role));
+    const invokes = mine.filter((s) => s.actions.some((a) => a.startsWith('lambda:')));
+    assert.deepEqual(
+      invokes.flatMap((s) => s.resources).sort(),
+      cancellationStepLambdas().map((spec) => `\${${fnId(spec.binary)}.Arn}`).sort(),
+    );
+    const states = mine.filter((s) => s.actions.some((a) => a.startsWith('states:')));
+    const machine = 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:Ticketing-cancellation';
+    const children = 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:Ticketing-cancellation/*';
+    assert.deepEqual(
+      states.map((s) => [s.actions, s.resources]),
+      [
+        [['states:StartExecution'], [machine]],
+        [['states:DescribeExecution', 'states:StopExecution'], [children]],
+      ],
+    );
+  });
+
+  it('is started only by cancel-event, which is told its ARN', () => {
+    const starters = allowStatements(synth.json).filter(
+      (s) => s.actions.includes('states:StartExecution') && s.resources.some((r) => String(r).includes(machineId())),
+    );
+    assert.deepEqual(
+      starters.flatMap((s) => s.roles),
+      [roleIdOf('cancel-event')],
+    );
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.cancellationStateMachine]: { Ref: machineId() } }) },
+    });
+    assert.deepEqual(
+      LAMBDAS.filter((spec) => spec.startsCancellation).map((spec) => spec.binary),
+      ['cancel-event'],
+    );
+  });
 });
 
 describe('alarms', () => {

@@ -4,7 +4,7 @@
 //! load with the whole list, never half-way through an execution.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
@@ -34,22 +34,33 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "HeartbeatSeconds",
     "HeartbeatSecondsPath",
     "ItemBatcher",
-    "ItemProcessor",
     "ItemReader",
-    "ItemSelector",
     "Items",
-    "ItemsPath",
-    "Iterator",
     "Label",
-    "MaxConcurrency",
     "MaxConcurrencyPath",
     "Output",
     "ResultWriter",
     "TimeoutSecondsPath",
-    "ToleratedFailureCount",
     "ToleratedFailureCountPath",
-    "ToleratedFailurePercentage",
     "ToleratedFailurePercentagePath",
+];
+
+/// The fields a Map state may have (besides Type, Comment and QueryLanguage).
+const MAP_FIELDS: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "ItemsPath",
+    "ItemSelector",
+    "ItemProcessor",
+    "MaxConcurrency",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCount",
+    "ResultSelector",
+    "ResultPath",
+    "Retry",
+    "Catch",
+    "Next",
+    "End",
 ];
 
 pub(crate) struct Definition {
@@ -71,6 +82,7 @@ pub(crate) enum StateKind {
     Wait(Wait),
     Succeed(Io),
     Fail(Fail),
+    Map(Box<MapState>),
 }
 
 /// InputPath and OutputPath.
@@ -113,6 +125,44 @@ pub(crate) struct Task {
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
     pub transition: Transition,
+}
+
+/// A Map state: runs its ItemProcessor once per item of an array.
+pub(crate) struct MapState {
+    pub io: Io,
+    /// ItemsPath, read in the effective input (`None`: `$`, the effective input itself).
+    pub items_path: Option<Query>,
+    /// Builds each iteration's input from the Map's effective input, with `$$.Map.Item.Index`
+    /// and `$$.Map.Item.Value` in the context object (`None`: the item itself).
+    pub item_selector: Option<Template>,
+    pub processor: Processor,
+    /// Most iterations running at once; 0 is no limit.
+    pub max_concurrency: u64,
+    /// DISTRIBUTED only (refused in INLINE mode, as AWS does).
+    pub tolerated_failure_count: Option<u64>,
+    pub tolerated_failure_percentage: Option<f64>,
+    pub result_selector: Option<Template>,
+    pub result_path: ResultTarget,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    pub transition: Transition,
+}
+
+/// A Map's ItemProcessor: a state machine of its own (its states, its StartAt), compiled like
+/// the top level. Its transitions index its own `states`.
+pub(crate) struct Processor {
+    pub mode: ProcessorMode,
+    pub start_at: usize,
+    pub states: Vec<State>,
+}
+
+/// ProcessorConfig.Mode. Both run the iterations in this process, as tasks of the execution;
+/// what differs is how failures count (see the engine). ExecutionType (STANDARD or EXPRESS,
+/// required with DISTRIBUTED) is checked and changes nothing here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProcessorMode {
+    Inline,
+    Distributed,
 }
 
 pub(crate) struct Retrier {
@@ -216,11 +266,7 @@ impl Definition {
         let Some(top) = root.as_object() else {
             return Err(vec!["the definition is not a JSON object".into()]);
         };
-        let mut loader = Loader {
-            bindings,
-            index: HashMap::new(),
-            problems: Vec::new(),
-        };
+        let mut loader = Loader::new(bindings, String::new(), HashSet::new());
         for key in top.keys() {
             if key != "States" {
                 loader.substitutions(&top[key], &mut vec![key.clone()], false);
@@ -240,54 +286,18 @@ impl Definition {
         let timeout_seconds = top
             .get("TimeoutSeconds")
             .and_then(|value| loader.integer(value, "TimeoutSeconds", 1, MAX_INT));
+        unique_names(top, "", &mut HashMap::new(), &mut loader.problems);
 
-        let Some(states) = top.get("States").and_then(Value::as_object) else {
-            loader.problem("States", "required: an object of states");
-            return Err(loader.problems);
-        };
-        if states.is_empty() {
-            loader.problem("States", "has no state");
-        }
-        for (at, name) in states.keys().enumerate() {
-            if name.is_empty() || name.chars().count() > MAX_STATE_NAME {
-                loader.problem(
-                    &format!("States.{name}"),
-                    "a state name has 1 to 80 characters",
-                );
-            }
-            loader.index.insert(name.clone(), at);
-        }
-        let start_at = match top.get("StartAt") {
-            Some(Value::String(name)) => match loader.index.get(name) {
-                Some(&at) => Some(at),
-                None => {
-                    loader.problem("StartAt", &format!("there is no state named `{name}`"));
-                    None
-                }
-            },
-            _ => {
-                loader.problem("StartAt", "required: the name of the first state");
-                None
-            }
-        };
-
-        let compiled: Vec<Option<State>> = states
-            .iter()
-            .map(|(name, value)| loader.state(name, value))
-            .collect();
-        if let Some(start_at) = start_at
-            && compiled.iter().all(Option::is_some)
+        let graph = loader.graph(top);
+        if let Some((start_at, states)) = graph
+            && loader.problems.is_empty()
         {
-            let states: Vec<State> = compiled.into_iter().flatten().collect();
-            loader.reachability(&states, start_at);
-            if loader.problems.is_empty() {
-                return Ok(Definition {
-                    start_at,
-                    states,
-                    index: loader.index,
-                    timeout_seconds,
-                });
-            }
+            return Ok(Definition {
+                start_at,
+                states,
+                index: loader.index,
+                timeout_seconds,
+            });
         }
         if loader.problems.is_empty() {
             loader
@@ -302,15 +312,124 @@ impl Definition {
     }
 }
 
+/// AWS wants every state name unique in the whole state machine, the states of every
+/// ItemProcessor included.
+fn unique_names(
+    machine: &Map<String, Value>,
+    prefix: &str,
+    seen: &mut HashMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    let Some(states) = machine.get("States").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, state) in states {
+        let location = format!("{prefix}States.{name}");
+        match seen.get(name) {
+            Some(first) => problems.push(format!(
+                "{location}: `{name}` is already the name of {first} (state names are unique in \
+                 the whole state machine, ItemProcessors included)"
+            )),
+            None => {
+                seen.insert(name.clone(), location.clone());
+            }
+        }
+        if state.get("Type").and_then(Value::as_str) == Some("Map")
+            && let Some(processor) = state.get("ItemProcessor").and_then(Value::as_object)
+        {
+            unique_names(
+                processor,
+                &format!("{location}.ItemProcessor."),
+                seen,
+                problems,
+            );
+        }
+    }
+}
+
 struct Loader<'a> {
     bindings: &'a Bindings,
+    /// Where the states being compiled are: empty at the top level,
+    /// `States.<map>.ItemProcessor.` inside a Map's processor (nested Maps add more).
+    prefix: String,
+    /// The states of the state machine being compiled (the top level or one ItemProcessor).
     index: HashMap<String, usize>,
+    /// The names of the states around an ItemProcessor, which its transitions cannot reach.
+    enclosing: HashSet<String>,
     problems: Vec<String>,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(bindings: &'a Bindings, prefix: String, enclosing: HashSet<String>) -> Self {
+        Self {
+            bindings,
+            prefix,
+            index: HashMap::new(),
+            enclosing,
+            problems: Vec::new(),
+        }
+    }
+
     fn problem(&mut self, location: &str, message: &str) {
         self.problems.push(format!("{location}: {message}"));
+    }
+
+    /// Compiles the `StartAt` and `States` of `machine` (the definition, or an ItemProcessor):
+    /// its names indexed, every state compiled, reachability checked. `None` when any of it
+    /// could not be compiled (the problems say why).
+    fn graph(&mut self, machine: &Map<String, Value>) -> Option<(usize, Vec<State>)> {
+        let prefix = self.prefix.clone();
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            self.problem(&format!("{prefix}States"), "required: an object of states");
+            return None;
+        };
+        if states.is_empty() {
+            self.problem(&format!("{prefix}States"), "has no state");
+        }
+        for (at, name) in states.keys().enumerate() {
+            if name.is_empty() || name.chars().count() > MAX_STATE_NAME {
+                self.problem(
+                    &format!("{prefix}States.{name}"),
+                    "a state name has 1 to 80 characters",
+                );
+            }
+            self.index.insert(name.clone(), at);
+        }
+        let start_at = match machine.get("StartAt") {
+            Some(Value::String(name)) => match self.index.get(name) {
+                Some(&at) => Some(at),
+                None => {
+                    let message = if self.enclosing.contains(name) {
+                        format!(
+                            "`{name}` is outside this ItemProcessor: it starts at one of its own \
+                             states"
+                        )
+                    } else {
+                        format!("there is no state named `{name}`")
+                    };
+                    self.problem(&format!("{prefix}StartAt"), &message);
+                    None
+                }
+            },
+            _ => {
+                self.problem(
+                    &format!("{prefix}StartAt"),
+                    "required: the name of the first state",
+                );
+                None
+            }
+        };
+        let compiled: Vec<Option<State>> = states
+            .iter()
+            .map(|(name, value)| self.state(name, value))
+            .collect();
+        let start_at = start_at?;
+        if !compiled.iter().all(Option::is_some) {
+            return None;
+        }
+        let states: Vec<State> = compiled.into_iter().flatten().collect();
+        self.reachability(&states, start_at);
+        Some((start_at, states))
     }
 
     /// Every `${...}` outside a Task's FunctionName is a substitution nothing here fills in.
@@ -381,6 +500,16 @@ impl Loader<'_> {
         match value.as_str() {
             Some(name) => match self.index.get(name) {
                 Some(&at) => Some(at),
+                None if self.enclosing.contains(name) => {
+                    self.problem(
+                        location,
+                        &format!(
+                            "`{name}` is outside this ItemProcessor: a transition inside it \
+                             leads to one of its own states (the Map's Next goes on after it)"
+                        ),
+                    );
+                    None
+                }
                 None => {
                     self.problem(location, &format!("there is no state named `{name}`"));
                     None
@@ -394,7 +523,7 @@ impl Loader<'_> {
     }
 
     fn state(&mut self, name: &str, value: &Value) -> Option<State> {
-        let location = format!("States.{name}");
+        let location = format!("{}States.{name}", self.prefix);
         let Some(map) = value.as_object() else {
             self.problem(&location, "a state is an object");
             return None;
@@ -439,7 +568,8 @@ impl Loader<'_> {
             ],
             "Succeed" => &["InputPath", "OutputPath"],
             "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
-            "Parallel" | "Map" => {
+            "Map" => MAP_FIELDS,
+            "Parallel" => {
                 self.problem(
                     &format!("{location}.Type"),
                     &format!("{kind} states are not supported by the local executor"),
@@ -455,15 +585,57 @@ impl Loader<'_> {
             }
         };
         let before = self.problems.len();
-        self.substitutions(value, &mut vec![location.clone()], kind == "Task");
+        if kind == "Map" {
+            // The processor's states are checked as states (a Task in it may bind a function).
+            for (key, field) in map {
+                let mut trail = vec![format!("{location}.{key}")];
+                match (key.as_str(), field) {
+                    ("ItemProcessor", Value::Object(processor)) => {
+                        for (key, field) in processor.iter().filter(|(key, _)| *key != "States") {
+                            trail.push(key.clone());
+                            self.substitutions(field, &mut trail, false);
+                            trail.pop();
+                        }
+                    }
+                    _ => self.substitutions(field, &mut trail, false),
+                }
+            }
+        } else {
+            self.substitutions(value, &mut vec![location.clone()], kind == "Task");
+        }
         for key in map.keys() {
             let here = format!("{location}.{key}");
             match key.as_str() {
                 "Type" | "Comment" => {}
                 "QueryLanguage" => self.query_language(&map[key], &here),
                 key if allowed.contains(&key) => {}
+                "Iterator" if kind == "Map" => self.problem(
+                    &here,
+                    "the legacy Iterator is not supported by the local executor: use \
+                     ItemProcessor (same StartAt and States)",
+                ),
+                "Parameters" if kind == "Map" => self.problem(
+                    &here,
+                    "the legacy Parameters of a Map is not supported by the local executor: use \
+                     ItemSelector",
+                ),
                 key if UNSUPPORTED_FIELDS.contains(&key) => {
-                    self.problem(&here, "not supported by the local executor");
+                    let hint = match key {
+                        "ItemReader" if kind == "Map" => {
+                            " (the items come from ItemsPath, in the state's input)"
+                        }
+                        "ItemBatcher" if kind == "Map" => " (each iteration gets one item)",
+                        "ResultWriter" if kind == "Map" => " (the results are the state's output)",
+                        "MaxConcurrencyPath"
+                        | "ToleratedFailureCountPath"
+                        | "ToleratedFailurePercentagePath"
+                            if kind == "Map" =>
+                        {
+                            " (give the value itself, without Path)"
+                        }
+                        _ => "",
+                    };
+                    self.problem(&here, &format!("not supported by the local executor{hint}"));
                 }
                 _ => self.problem(&here, &format!("not a field of a {kind} state")),
             }
@@ -477,6 +649,9 @@ impl Loader<'_> {
             "Choice" => self.choice(map, &location).map(StateKind::Choice),
             "Wait" => self.wait(map, &location).map(StateKind::Wait),
             "Succeed" => self.io(map, &location).map(StateKind::Succeed),
+            "Map" => self
+                .map_state(map, &location)
+                .map(|m| StateKind::Map(Box::new(m))),
             _ => self.fail(map, &location).map(StateKind::Fail),
         };
         if self.problems.len() > before {
@@ -608,6 +783,205 @@ impl Loader<'_> {
             catch,
             transition: transition?,
         })
+    }
+
+    fn map_state(&mut self, map: &Map<String, Value>, location: &str) -> Option<MapState> {
+        let io = self.io(map, location);
+        let items_path = map
+            .get("ItemsPath")
+            .and_then(|value| self.items_path(value, &format!("{location}.ItemsPath")));
+        let item_selector = match map.get("ItemSelector") {
+            Some(value) if !value.is_object() => {
+                self.problem(&format!("{location}.ItemSelector"), "must be an object");
+                None
+            }
+            value => self.template(value, &format!("{location}.ItemSelector")),
+        };
+        let processor = self.processor(map.get("ItemProcessor"), location);
+        let mode = processor.as_ref().map(|processor| processor.mode);
+        let max_concurrency = map
+            .get("MaxConcurrency")
+            .and_then(|value| {
+                self.integer(value, &format!("{location}.MaxConcurrency"), 0, MAX_INT)
+            })
+            .unwrap_or(0);
+        let mut tolerated_failure_count = None;
+        let mut tolerated_failure_percentage = None;
+        for field in ["ToleratedFailureCount", "ToleratedFailurePercentage"] {
+            let Some(value) = map.get(field) else {
+                continue;
+            };
+            let here = format!("{location}.{field}");
+            if mode == Some(ProcessorMode::Inline) {
+                self.problem(
+                    &here,
+                    "only a DISTRIBUTED Map tolerates failures (an INLINE Map fails with its \
+                     first failed iteration): set ItemProcessor.ProcessorConfig.Mode to \
+                     DISTRIBUTED, or catch the error inside the ItemProcessor",
+                );
+                continue;
+            }
+            if field == "ToleratedFailureCount" {
+                tolerated_failure_count = self.integer(value, &here, 0, MAX_INT);
+            } else {
+                match value.as_f64() {
+                    Some(percentage) if (0.0..=100.0).contains(&percentage) => {
+                        tolerated_failure_percentage = Some(percentage);
+                    }
+                    _ => self.problem(&here, "must be a number from 0 to 100"),
+                }
+            }
+        }
+        let result_selector = match map.get("ResultSelector") {
+            Some(value) if !value.is_object() => {
+                self.problem(&format!("{location}.ResultSelector"), "must be an object");
+                None
+            }
+            value => self.template(value, &format!("{location}.ResultSelector")),
+        };
+        let result_path =
+            self.result_target(map.get("ResultPath"), &format!("{location}.ResultPath"));
+        let retry = self.retriers(map.get("Retry"), &format!("{location}.Retry"));
+        let catch = self.catchers(map.get("Catch"), &format!("{location}.Catch"));
+        let transition = self.transition(map, location);
+        Some(MapState {
+            io: io?,
+            items_path,
+            item_selector,
+            processor: processor?,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            result_selector,
+            result_path: result_path?,
+            retry,
+            catch,
+            transition: transition?,
+        })
+    }
+
+    /// ItemsPath: a reference path into the effective input, as AWS requires (`$` is `None`).
+    fn items_path(&mut self, value: &Value, location: &str) -> Option<Query> {
+        let Some(text) = value.as_str() else {
+            self.problem(location, "must be a reference path string");
+            return None;
+        };
+        if text.starts_with("$$") {
+            self.problem(
+                location,
+                &format!(
+                    "`{text}`: ItemsPath is a reference path into the state's input, not the \
+                     context object"
+                ),
+            );
+            return None;
+        }
+        match ReferencePath::parse(text) {
+            Ok(path) if path.is_root() => None,
+            Ok(_) => match Query::parse(text, false) {
+                Ok(query) => Some(query),
+                Err(error) => {
+                    self.problem(location, &error);
+                    None
+                }
+            },
+            Err(error) => {
+                self.problem(location, &error);
+                None
+            }
+        }
+    }
+
+    /// A Map's ItemProcessor: its ProcessorConfig, and its states compiled by a loader of its
+    /// own (its names, its transitions, its reachability), every problem located under
+    /// `<location>.ItemProcessor.`.
+    fn processor(&mut self, value: Option<&Value>, location: &str) -> Option<Processor> {
+        let here = format!("{location}.ItemProcessor");
+        let Some(map) = value.and_then(Value::as_object) else {
+            self.problem(
+                &here,
+                "required: an object with StartAt and States (and ProcessorConfig if not INLINE)",
+            );
+            return None;
+        };
+        for key in map.keys() {
+            if !matches!(
+                key.as_str(),
+                "ProcessorConfig" | "StartAt" | "States" | "Comment"
+            ) {
+                self.problem(&format!("{here}.{key}"), "not a field of an ItemProcessor");
+            }
+        }
+        self.comment(map, &format!("{here}.Comment"));
+        let mode = self.processor_config(map.get("ProcessorConfig"), &here);
+
+        let mut enclosing = self.enclosing.clone();
+        enclosing.extend(self.index.keys().cloned());
+        let mut inner = Loader::new(self.bindings, format!("{here}."), enclosing);
+        let graph = inner.graph(map);
+        self.problems.append(&mut inner.problems);
+        let (start_at, states) = graph?;
+        Some(Processor {
+            mode: mode?,
+            start_at,
+            states,
+        })
+    }
+
+    fn processor_config(&mut self, value: Option<&Value>, location: &str) -> Option<ProcessorMode> {
+        let here = format!("{location}.ProcessorConfig");
+        let Some(value) = value else {
+            return Some(ProcessorMode::Inline);
+        };
+        let Some(config) = value.as_object() else {
+            self.problem(&here, "must be an object with Mode (and ExecutionType)");
+            return None;
+        };
+        let mut ok = true;
+        for key in config.keys() {
+            if !matches!(key.as_str(), "Mode" | "ExecutionType") {
+                self.problem(&format!("{here}.{key}"), "not a field of a ProcessorConfig");
+                ok = false;
+            }
+        }
+        let mode = match config.get("Mode") {
+            None => Some(ProcessorMode::Inline),
+            Some(value) => match value.as_str() {
+                Some("INLINE") => Some(ProcessorMode::Inline),
+                Some("DISTRIBUTED") => Some(ProcessorMode::Distributed),
+                _ => {
+                    self.problem(&format!("{here}.Mode"), "must be INLINE or DISTRIBUTED");
+                    None
+                }
+            },
+        };
+        match (mode, config.get("ExecutionType")) {
+            (Some(ProcessorMode::Distributed), None) => {
+                self.problem(
+                    &format!("{here}.ExecutionType"),
+                    "required with DISTRIBUTED: STANDARD or EXPRESS",
+                );
+                ok = false;
+            }
+            (Some(ProcessorMode::Distributed), Some(value))
+                if !matches!(value.as_str(), Some("STANDARD" | "EXPRESS")) =>
+            {
+                self.problem(
+                    &format!("{here}.ExecutionType"),
+                    "must be STANDARD or EXPRESS",
+                );
+                ok = false;
+            }
+            (Some(ProcessorMode::Inline), Some(_)) => {
+                self.problem(
+                    &format!("{here}.ExecutionType"),
+                    "only a DISTRIBUTED Map has an ExecutionType",
+                );
+                ok = false;
+            }
+            _ => {}
+        }
+        mode.filter(|_| ok)
     }
 
     /// The Parameters of the lambda:invoke form: `FunctionName` (a bound `${...}`) and
@@ -1042,7 +1416,7 @@ impl Loader<'_> {
         for (state, seen) in states.iter().zip(seen) {
             if !seen {
                 self.problem(
-                    &format!("States.{}", state.name),
+                    &format!("{}States.{}", self.prefix, state.name),
                     "no state leads here (unreachable from StartAt)",
                 );
             }
@@ -1066,6 +1440,11 @@ fn successors(kind: &StateKind) -> Vec<usize> {
         StateKind::Choice(choice) => {
             let mut all: Vec<usize> = choice.choices.iter().map(|(_, at)| *at).collect();
             all.extend(choice.default);
+            all
+        }
+        StateKind::Map(map) => {
+            let mut all = next(&map.transition);
+            all.extend(map.catch.iter().map(|catcher| catcher.next));
             all
         }
         StateKind::Succeed(_) | StateKind::Fail(_) => Vec::new(),

@@ -4,19 +4,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::definition::{
-    Choice, Definition, Fail, Io, Pass, Source, State, StateKind, Task, Transition, Wait, WaitFor,
+    Catcher, Choice, Definition, Fail, Io, MapState, Pass, ProcessorMode, ResultTarget, Retrier,
+    Source, State, StateKind, Task, Transition, Wait, WaitFor,
 };
 use super::journal::{
     End, EventRecord, Journal, Kind, RedriveReply, Resume, StartReply, from_micros, micros,
@@ -25,8 +28,10 @@ use super::model::{
     Bindings, ExecutionStatus, ExecutionSummary, ExecutorError, ExecutorOptions, HistoryEvent,
     StartError, StartOutcome, TaskFailure, execution_arn_prefix,
 };
+use super::path::describe;
 use super::retry::{
-    self, DATA_LIMIT, NO_CHOICE, RESULT_PATH, RUNTIME, TIMEOUT, error_matches, retry_delay_seconds,
+    self, DATA_LIMIT, NO_CHOICE, RESULT_PATH, RUNTIME, TIMEOUT, TOLERATED_FAILURE, error_matches,
+    retry_delay_seconds,
 };
 use super::template::MissingPath;
 
@@ -175,7 +180,7 @@ impl Executor {
                     started_at: now,
                     redriven_at: None,
                     redrive_count: 0,
-                    next_seq: 1,
+                    next_seq: AtomicI64::new(1),
                 };
                 let first = shared.definition.start_at;
                 shared.spawn(run, first, (*input).clone(), now);
@@ -440,7 +445,7 @@ impl Shared {
             started_at: from_micros(resume.started_at),
             redriven_at: resume.redriven_at.map(from_micros),
             redrive_count: resume.redrive_count,
-            next_seq: resume.next_seq,
+            next_seq: AtomicI64::new(resume.next_seq),
         };
         self.spawn(run, state, state_input, from_micros(resume.entered_at));
         Ok(())
@@ -503,6 +508,100 @@ enum Step {
     End(Value),
 }
 
+/// The states being run: the definition's, or an ItemProcessor's for one iteration.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    states: &'a [State],
+    /// `None` at the top level; in an iteration, what its states' history rows are prefixed
+    /// with (`RefundOrders[3]/`).
+    path: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// How history rows name `state`, a state of this scope.
+    fn name(&self, state: &State) -> Arc<str> {
+        match self.path {
+            None => state.name.clone(),
+            Some(path) => Arc::from(format!("{path}{}", state.name)),
+        }
+    }
+}
+
+/// How an iteration ended: its output, or its error (with its input as JSON text in
+/// DISTRIBUTED mode).
+type IterationOutcome = Result<Value, (StateError, Option<String>)>;
+
+/// What Retry and Catch wrap.
+#[derive(Clone, Copy)]
+enum Retried<'a> {
+    Task(&'a Task),
+    Map(&'a MapState),
+}
+
+impl<'a> Retried<'a> {
+    fn handlers(self) -> (&'a [Retrier], &'a [Catcher]) {
+        match self {
+            Retried::Task(task) => (&task.retry, &task.catch),
+            Retried::Map(map) => (&map.retry, &map.catch),
+        }
+    }
+
+    fn output(self) -> (&'a Io, &'a ResultTarget, Transition) {
+        match self {
+            Retried::Task(task) => (&task.io, &task.result_path, task.transition),
+            Retried::Map(map) => (&map.io, &map.result_path, map.transition),
+        }
+    }
+}
+
+/// Which tolerance `failures` of `total` items exceed, if any.
+fn exceeded(map: &MapState, failures: usize, total: usize) -> Option<String> {
+    let count = map.tolerated_failure_count;
+    let percentage = map.tolerated_failure_percentage;
+    if let Some(count) = count
+        && failures as u64 > count
+    {
+        return Some(format!("ToleratedFailureCount of {count}"));
+    }
+    if let Some(percentage) = percentage
+        && failures as f64 * 100.0 > percentage * total as f64
+    {
+        return Some(format!("ToleratedFailurePercentage of {percentage}%"));
+    }
+    (count.is_none() && percentage.is_none() && failures > 0).then(|| {
+        "tolerance of no failure (it has neither ToleratedFailureCount nor \
+         ToleratedFailurePercentage)"
+            .to_owned()
+    })
+}
+
+/// States.DataLimitExceeded when `output` is over [`MAX_PAYLOAD_BYTES`] as JSON.
+fn within_payload_limit(state: &State, output: &Value) -> Result<(), StateError> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, output)
+        .map_err(|error| StateError::runtime(error.to_string()))?;
+    if count.0 > MAX_PAYLOAD_BYTES {
+        return Err(StateError::new(
+            DATA_LIMIT,
+            format!(
+                "the output of state `{}` is {} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit",
+                state.name, count.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How an execution ended.
 enum Outcome {
     Succeeded(Value),
@@ -523,7 +622,7 @@ struct Run {
     started_at: DateTime<Utc>,
     redriven_at: Option<DateTime<Utc>>,
     redrive_count: u32,
-    next_seq: i64,
+    next_seq: AtomicI64,
 }
 
 impl Run {
@@ -573,15 +672,16 @@ impl Run {
         Some(Instant::now() + limit.saturating_sub(elapsed))
     }
 
-    fn seq(&mut self) -> i64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        seq
+    /// The next history sequence number. Atomic: the iterations of a Map journal their
+    /// retries and catches concurrently.
+    fn seq(&self) -> i64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn event(&mut self, kind: Kind, state: &State) -> EventRecord {
+    /// A history row about the state `name` (see [`Scope::name`]).
+    fn event(&self, kind: Kind, name: Arc<str>) -> EventRecord {
         let seq = self.seq();
-        EventRecord::new(seq, micros(Utc::now()), kind, Some(state.name.clone()))
+        EventRecord::new(seq, micros(Utc::now()), kind, Some(name))
     }
 
     /// Runs states from `current` until the execution ends; `current` follows along, so a
@@ -593,22 +693,20 @@ impl Run {
         mut entered_at: DateTime<Utc>,
     ) -> Outcome {
         let shared = self.shared.clone();
+        let scope = Scope {
+            states: &shared.definition.states,
+            path: None,
+        };
         loop {
             let state = &shared.definition.states[*current];
-            let step = match &state.kind {
-                StateKind::Task(task) => self.task(state, task, input, entered_at).await,
-                StateKind::Pass(pass) => self.pass(state, pass, input, entered_at),
-                StateKind::Choice(choice) => self.choice(state, choice, input, entered_at),
-                StateKind::Wait(wait) => self.wait(state, wait, input, entered_at).await,
-                StateKind::Succeed(io) => succeed(io, input).map(Step::End),
-                StateKind::Fail(fail) => {
-                    let (error, cause) = match self.fail(fail, &input, state, entered_at) {
-                        Ok(fields) => fields,
-                        Err(error) => (Some(error.error), Some(error.cause)),
-                    };
-                    return Outcome::Failed { error, cause };
-                }
-            };
+            if let StateKind::Fail(fail) = &state.kind {
+                let (error, cause) = match self.fail(fail, &input, state, entered_at) {
+                    Ok(fields) => fields,
+                    Err(error) => (Some(error.error), Some(error.cause)),
+                };
+                return Outcome::Failed { error, cause };
+            }
+            let step = self.step(scope, state, input, entered_at).await;
             match step {
                 Ok(Step::Next(next, output)) => {
                     let data = match serde_json::to_string(&output) {
@@ -622,7 +720,7 @@ impl Run {
                         }
                     };
                     let next_state = &shared.definition.states[next];
-                    let mut entered = self.event(Kind::Entered, next_state);
+                    let mut entered = self.event(Kind::Entered, next_state.name.clone());
                     entered.exited = Some(state.name.clone());
                     entered.data = Some(data);
                     entered_at = from_micros(entered.at);
@@ -632,9 +730,11 @@ impl Run {
                 }
                 Ok(Step::End(output)) => return Outcome::Succeeded(output),
                 Err(error) => {
+                    // An empty error or cause is none: an iteration that ended in a Fail
+                    // state without Error or Cause fails its INLINE Map with empty ones.
                     return Outcome::Failed {
-                        error: Some(error.error),
-                        cause: Some(error.cause),
+                        error: Some(error.error).filter(|error| !error.is_empty()),
+                        cause: Some(error.cause).filter(|cause| !cause.is_empty()),
                     };
                 }
             }
@@ -659,7 +759,7 @@ impl Run {
         };
         let (end, events) = match outcome {
             Ok(output) => {
-                let mut succeeded = self.event(Kind::Succeeded, state);
+                let mut succeeded = self.event(Kind::Succeeded, state.name.clone());
                 succeeded.exited = succeeded.state.take();
                 tracing::info!(execution = %self.name, "execution succeeded");
                 let end = End {
@@ -679,7 +779,7 @@ impl Run {
                     cause = cause.as_deref().unwrap_or_default(),
                     "execution failed"
                 );
-                let mut failed = self.event(Kind::Failed, state);
+                let mut failed = self.event(Kind::Failed, state.name.clone());
                 failed.error = error.clone();
                 failed.cause = cause.clone();
                 let end = End {
@@ -699,7 +799,7 @@ impl Run {
                     state.name
                 );
                 tracing::info!(execution = %self.name, state = %state.name, "execution timed out");
-                let mut timed_out = self.event(Kind::TimedOut, state);
+                let mut timed_out = self.event(Kind::TimedOut, state.name.clone());
                 timed_out.error = Some(TIMEOUT.into());
                 timed_out.cause = Some(cause.clone());
                 let end = End {
@@ -746,37 +846,83 @@ impl Run {
         })
     }
 
-    async fn task(
-        &mut self,
+    /// Runs one state (not a top-level Fail, which `drive` ends the execution with).
+    async fn step(
+        &self,
+        scope: Scope<'_>,
         state: &State,
-        task: &Task,
+        input: Value,
+        entered_at: DateTime<Utc>,
+    ) -> Result<Step, StateError> {
+        match &state.kind {
+            StateKind::Task(task) => {
+                self.retrying(scope, state, Retried::Task(task), input, entered_at)
+                    .await
+            }
+            StateKind::Map(map) => {
+                self.retrying(scope, state, Retried::Map(map), input, entered_at)
+                    .await
+            }
+            StateKind::Pass(pass) => self.pass(state, pass, input, entered_at),
+            StateKind::Choice(choice) => self.choice(state, choice, input, entered_at),
+            StateKind::Wait(wait) => self.wait(state, wait, input, entered_at).await,
+            StateKind::Succeed(io) => succeed(io, input).map(Step::End),
+            StateKind::Fail(fail) => {
+                // Inside an iteration: the iteration fails with the Fail state's error.
+                let (error, cause) = self.fail(fail, &input, state, entered_at)?;
+                Err(StateError {
+                    error: error.unwrap_or_default(),
+                    cause: cause.unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// A Task or a Map with its Retry and Catch: attempts until one succeeds, no retrier
+    /// matches or its attempts are spent, then the first matching catcher decides. Failures,
+    /// retries and catches are journaled as history rows (not transitions).
+    async fn retrying(
+        &self,
+        scope: Scope<'_>,
+        state: &State,
+        retried: Retried<'_>,
         raw: Value,
         entered_at: DateTime<Utc>,
     ) -> Result<Step, StateError> {
-        let mut retrier_counts = vec![0u32; task.retry.len()];
+        let (retry, catch) = retried.handlers();
+        let mut retrier_counts = vec![0u32; retry.len()];
         let mut retries = 0u32;
-        let uses_context = task.payload.uses_context()
-            || task
-                .result_selector
-                .as_ref()
-                .is_some_and(|selector| selector.uses_context());
+        let name = scope.name(state);
         loop {
-            let context = if uses_context {
-                self.context(state, entered_at, retries)
-            } else {
-                Value::Null
+            let attempt = match retried {
+                Retried::Task(task) => {
+                    let uses_context = task.payload.uses_context()
+                        || task
+                            .result_selector
+                            .as_ref()
+                            .is_some_and(|selector| selector.uses_context());
+                    let context = if uses_context {
+                        self.context(state, entered_at, retries)
+                    } else {
+                        Value::Null
+                    };
+                    self.attempt(state, task, &raw, &context).await
+                }
+                Retried::Map(map) => {
+                    self.map_attempt(scope, state, map, &raw, entered_at, retries)
+                        .await
+                }
             };
-            let attempt = self.attempt(state, task, &raw, &context).await;
+            let (io, result_path, transition) = retried.output();
             let error = match attempt {
-                Ok(result) => match task.result_path.check(&raw) {
+                Ok(result) => match result_path.check(&raw) {
                     Ok(()) => {
-                        let output = task.result_path.apply(raw, result);
-                        let output = task
-                            .io
+                        let output = result_path.apply(raw, result);
+                        let output = io
                             .output
                             .select_owned(output)
                             .map_err(|path| missing_output(state, path))?;
-                        return Ok(next_step(task.transition, output));
+                        return Ok(next_step(transition, output));
                     }
                     Err(cause) => StateError::new(RESULT_PATH, cause),
                 },
@@ -785,21 +931,20 @@ impl Run {
             if error.error == RUNTIME {
                 return Err(error);
             }
-            let mut failed = self.event(Kind::TaskFailed, state);
+            let mut failed = self.event(Kind::TaskFailed, name.clone());
             failed.error = Some(error.error.clone());
             failed.cause = Some(error.cause.clone());
             failed.count = Some(i64::from(retries) + 1);
             let mut events = vec![failed];
 
             // The first retrier that names the error decides, exhausted or not.
-            let retrier = task
-                .retry
+            let retrier = retry
                 .iter()
                 .position(|retrier| error_matches(&retrier.errors, &error.error));
             if let Some(index) = retrier
-                && retrier_counts[index] < task.retry[index].max_attempts
+                && retrier_counts[index] < retry[index].max_attempts
             {
-                let policy = &task.retry[index];
+                let policy = &retry[index];
                 let seconds = retry_delay_seconds(
                     policy.interval_seconds,
                     policy.backoff_rate,
@@ -810,7 +955,7 @@ impl Run {
                 );
                 retrier_counts[index] += 1;
                 retries += 1;
-                let mut scheduled = self.event(Kind::RetryScheduled, state);
+                let mut scheduled = self.event(Kind::RetryScheduled, name.clone());
                 scheduled.count = Some(i64::from(retries));
                 scheduled.extra = Some(index as i64);
                 scheduled.delay = Some(seconds);
@@ -818,11 +963,11 @@ impl Run {
                 self.shared.journal.append(self.id, events);
                 tracing::debug!(
                     execution = %self.name,
-                    state = %state.name,
+                    state = %name,
                     error = %error.error,
                     retry = retries,
                     delay_seconds = seconds,
-                    "retrying task"
+                    "retrying state"
                 );
                 let wait = retry::scaled(seconds, self.shared.options.time_scale);
                 if !wait.is_zero() {
@@ -831,8 +976,7 @@ impl Run {
                 continue;
             }
 
-            let catcher = task
-                .catch
+            let catcher = catch
                 .iter()
                 .find(|catcher| error_matches(&catcher.errors, &error.error));
             let Some(catcher) = catcher else {
@@ -843,9 +987,9 @@ impl Run {
                 self.shared.journal.append(self.id, events);
                 return Err(StateError::new(RESULT_PATH, cause));
             }
-            let mut caught = self.event(Kind::ErrorCaught, state);
+            let mut caught = self.event(Kind::ErrorCaught, name.clone());
             caught.error = Some(error.error.clone());
-            caught.target = Some(self.shared.definition.states[catcher.next].name.clone());
+            caught.target = Some(scope.name(&scope.states[catcher.next]));
             events.push(caught);
             self.shared.journal.append(self.id, events);
             let error_output = json!({"Error": error.error, "Cause": error.cause});
@@ -853,6 +997,203 @@ impl Run {
                 catcher.next,
                 catcher.result_path.apply(raw, error_output),
             ));
+        }
+    }
+
+    /// One run of a Map state: InputPath, ItemsPath, ItemSelector, every iteration, then
+    /// ResultSelector. The result is the iterations' outputs in item order.
+    ///
+    /// The iterations run as futures of this execution's task (so the execution's timeout, a
+    /// shutdown or an INLINE failure stops them all), at most MaxConcurrency at once (0: no
+    /// limit), started in item order. Their state transitions are not journaled: the
+    /// execution stays in the Map state, and a restart runs the Map again from its input.
+    /// Inside them `$$` is the execution's context object, its State the inner state (on AWS
+    /// a DISTRIBUTED iteration is a child execution, with an Execution of its own).
+    ///
+    /// - INLINE: the first iteration to fail fails the Map with its error and cause; nothing
+    ///   more is started and the iterations still running are stopped. The Map's Retry then
+    ///   runs every iteration again; its Catch sees that error.
+    /// - DISTRIBUTED (each iteration a child workflow on AWS): a failed iteration is counted
+    ///   and the others go on. Once the failures exceed ToleratedFailureCount or
+    ///   ToleratedFailurePercentage of the items (either, when both are given; with neither,
+    ///   no failure is tolerated), the Map fails with States.ExceedToleratedFailureThreshold
+    ///   and the iterations still running are stopped. Otherwise it succeeds, and a failed
+    ///   item's place in the output holds what AWS returns for a failed child execution
+    ///   without a ResultWriter, reduced to what exists here:
+    ///   `{"Error": ..., "Cause": ..., "Input": "<the iteration's input as JSON text>",
+    ///   "Status": "FAILED"}`.
+    async fn map_attempt(
+        &self,
+        scope: Scope<'_>,
+        state: &State,
+        map: &MapState,
+        raw: &Value,
+        entered_at: DateTime<Utc>,
+        retries: u32,
+    ) -> Result<Value, StateError> {
+        let effective = map
+            .io
+            .input
+            .select(raw)
+            .map_err(|path| missing_input(state, path))?;
+        let selected = match &map.items_path {
+            None => Cow::Borrowed(effective.as_ref()),
+            Some(query) => query.select(&effective, &Value::Null).ok_or_else(|| {
+                StateError::runtime(format!(
+                    "Invalid path `{}` in the ItemsPath of state `{}`: it selects nothing in \
+                     the input",
+                    query.text(),
+                    state.name
+                ))
+            })?,
+        };
+        // AWS also iterates over an object's key-value pairs; the local executor takes arrays.
+        let Value::Array(items) = selected.as_ref() else {
+            return Err(StateError::runtime(format!(
+                "the ItemsPath `{}` of state `{}` selects {}, not an array",
+                map.items_path.as_ref().map_or("$", |query| query.text()),
+                state.name,
+                describe(&selected)
+            )));
+        };
+        let inputs: Vec<Value> = match &map.item_selector {
+            None => items.clone(),
+            Some(selector) => {
+                // `$` is the Map's effective input; the context object gains Map.Item.
+                let uses_context = selector.uses_context();
+                let mut context = if uses_context {
+                    self.context(state, entered_at, retries)
+                } else {
+                    Value::Null
+                };
+                let mut inputs = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    if uses_context {
+                        context["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                    }
+                    inputs.push(
+                        selector
+                            .apply(&effective, &context)
+                            .map_err(|missing| missing_field(state, "ItemSelector", &missing))?,
+                    );
+                }
+                inputs
+            }
+        };
+
+        let total = inputs.len();
+        let limit = match usize::try_from(map.max_concurrency) {
+            Ok(0) | Err(_) => usize::MAX,
+            Ok(limit) => limit,
+        };
+        let distributed = map.processor.mode == ProcessorMode::Distributed;
+        let mut outputs = vec![Value::Null; total];
+        let mut failures = 0usize;
+        let mut first_failure: Option<StateError> = None;
+        let mut pending = inputs.into_iter().enumerate();
+        let mut running = FuturesUnordered::new();
+        loop {
+            while running.len() < limit {
+                let Some((index, input)) = pending.next() else {
+                    break;
+                };
+                running.push(self.iteration(scope, state, map, index, input, distributed));
+            }
+            // Dropping `running` (an early return) stops the iterations still running.
+            let Some((index, outcome)) = running.next().await else {
+                break;
+            };
+            match outcome {
+                Ok(output) => outputs[index] = output,
+                Err((error, _)) if !distributed => return Err(error),
+                Err((error, input_text)) => {
+                    failures += 1;
+                    outputs[index] = json!({
+                        "Error": error.error,
+                        "Cause": error.cause,
+                        "Input": input_text,
+                        "Status": "FAILED",
+                    });
+                    let first = first_failure.get_or_insert(error);
+                    if let Some(threshold) = exceeded(map, failures, total) {
+                        return Err(StateError::new(
+                            TOLERATED_FAILURE,
+                            format!(
+                                "{failures} of the {total} iterations of Map state `{}` failed, \
+                                 over its {threshold}; the first failure: {}: {}",
+                                state.name, first.error, first.cause
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let result = Value::Array(outputs);
+        match &map.result_selector {
+            Some(selector) => {
+                let context = if selector.uses_context() {
+                    self.context(state, entered_at, retries)
+                } else {
+                    Value::Null
+                };
+                selector
+                    .apply(&result, &context)
+                    .map_err(|missing| missing_field(state, "ResultSelector", &missing))
+            }
+            None => Ok(result),
+        }
+    }
+
+    /// Iteration `index` of a Map: its ItemProcessor run on `input`. A failure carries the
+    /// input as JSON text when `distributed` (for the failed item's place in the output).
+    fn iteration<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        state: &'a State,
+        map: &'a MapState,
+        index: usize,
+        input: Value,
+        distributed: bool,
+    ) -> BoxFuture<'a, (usize, IterationOutcome)> {
+        Box::pin(async move {
+            let input_text = distributed.then(|| input.to_string());
+            // History rows of an iteration's states name them `<Map>[<index>]/<state>`.
+            let path = format!("{}[{index}]/", scope.name(state));
+            let inner = Scope {
+                states: &map.processor.states,
+                path: Some(&path),
+            };
+            let outcome = self
+                .run_processor(inner, map.processor.start_at, input)
+                .await
+                .map_err(|error| (error, input_text));
+            (index, outcome)
+        })
+    }
+
+    /// Runs the states of an ItemProcessor from `at` until one ends the iteration. No
+    /// transition is journaled; every state's output is held to the payload limit.
+    async fn run_processor(
+        &self,
+        scope: Scope<'_>,
+        mut at: usize,
+        mut input: Value,
+    ) -> Result<Value, StateError> {
+        let mut entered_at = Utc::now();
+        loop {
+            let state = &scope.states[at];
+            match self.step(scope, state, input, entered_at).await? {
+                Step::Next(next, output) => {
+                    within_payload_limit(state, &output)?;
+                    at = next;
+                    input = output;
+                    entered_at = Utc::now();
+                }
+                Step::End(output) => {
+                    within_payload_limit(state, &output)?;
+                    return Ok(output);
+                }
+            }
         }
     }
 

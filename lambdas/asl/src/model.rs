@@ -246,7 +246,11 @@ pub enum HistoryEventKind {
         name: String,
         output: Value,
     },
-    /// One attempt of a Task failed (`attempt` counts from 1).
+    /// One attempt of a Task failed (`attempt` counts from 1). A Map state's failed attempt
+    /// (its Retry runs every iteration again) is one too.
+    ///
+    /// This and the two events below also tell of the states inside a Map's iterations,
+    /// named `<Map>[<item index>]/<state>` (e.g. `RefundOrders[3]/RefundOrder`).
     TaskFailed {
         state: String,
         error: String,

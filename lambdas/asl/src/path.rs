@@ -215,7 +215,8 @@ impl ReferencePath {
     }
 }
 
-fn describe(value: &Value) -> &'static str {
+/// What kind of JSON value `value` is, with its article (`an object`), for messages.
+pub(crate) fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -31,6 +31,7 @@ pub(crate) const RUNTIME: &str = "States.Runtime";
 pub(crate) const DATA_LIMIT: &str = "States.DataLimitExceeded";
 pub(crate) const RESULT_PATH: &str = "States.ResultPathMatchFailure";
 pub(crate) const NO_CHOICE: &str = "States.NoChoiceMatched";
+pub(crate) const TOLERATED_FAILURE: &str = "States.ExceedToleratedFailureThreshold";
 
 /// The longest delay computed (AWS's ceiling for MaxDelaySeconds: one leap year).
 pub const MAX_DELAY_SECONDS: f64 = 31_622_400.0;

@@ -2137,15 +2137,13 @@ async fn jsonata_and_unknown_top_level_fields_are_refused() {
 }
 
 #[tokio::test]
-async fn map_and_parallel_states_are_refused() {
-    for kind in ["Map", "Parallel"] {
-        let problems = refused(
-            &machine("A", json!({"A": {"Type": kind, "End": true}})),
-            Bindings::new(),
-        )
-        .await;
-        assert_problem(&problems, &["States.A.Type", kind, "not supported"]);
-    }
+async fn parallel_states_are_refused() {
+    let problems = refused(
+        &machine("A", json!({"A": {"Type": "Parallel", "End": true}})),
+        Bindings::new(),
+    )
+    .await;
+    assert_problem(&problems, &["States.A.Type", "Parallel", "not supported"]);
 }
 
 #[tokio::test]
@@ -2458,7 +2456,7 @@ async fn every_problem_of_a_definition_is_reported_at_once() {
         json!({
             "A": task_with("Unbound", json!({"HeartbeatSeconds": 5, "Next": "B"})),
             "B": {"Type": "Wait", "Seconds": -1, "Next": "C"},
-            "C": {"Type": "Map", "End": true}
+            "C": {"Type": "Parallel", "End": true}
         }),
     );
     let problems = refused(&definition, Bindings::new()).await;
@@ -2468,7 +2466,7 @@ async fn every_problem_of_a_definition_is_reported_at_once() {
         &["States.A.Parameters.FunctionName", "${Unbound}"],
     );
     assert_problem(&problems, &["States.B.Seconds"]);
-    assert_problem(&problems, &["States.C.Type", "Map"]);
+    assert_problem(&problems, &["States.C.Type", "Parallel"]);
     let error = Executor::open(
         &Journal::new().path(),
         &definition,
@@ -2480,7 +2478,7 @@ async fn every_problem_of_a_definition_is_reported_at_once() {
     .unwrap()
     .to_string();
     assert!(
-        error.contains("HeartbeatSeconds") && error.contains("Map"),
+        error.contains("HeartbeatSeconds") && error.contains("Parallel"),
         "{error}"
     );
 }
@@ -2506,4 +2504,942 @@ async fn bad_options_are_refused() {
             Executor::open(&journal.path(), &fixture("paths"), Bindings::new(), options).await;
         assert!(matches!(result, Err(ExecutorError::Options(_))));
     }
+}
+
+// ---- Map ----------------------------------------------------------------------------------
+
+/// The cancellation state machine that ticketd and Step Functions run.
+fn cancellation_definition() -> String {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../statemachines/cancellation.asl.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+const CANCELLATION_FUNCTIONS: [&str; 4] = [
+    "ListSoldOrdersFunctionArn",
+    "RefundCancelledOrderFunctionArn",
+    "RecordRefundFailureFunctionArn",
+    "FinishCancellationFunctionArn",
+];
+
+/// A Map state over `$.items` whose ItemProcessor is one Task calling `${FnArn}` with the
+/// iteration's input and ending with its Payload; `map` and `inner` fields are merged in.
+fn map_state(map: Value, inner: Value) -> Value {
+    let mut inner_task = task_with(
+        "FnArn",
+        json!({"ResultSelector": {"value.$": "$.Payload"}, "OutputPath": "$.value", "End": true}),
+    );
+    for (key, value) in inner.as_object().unwrap() {
+        inner_task[key] = value.clone();
+    }
+    let mut state = json!({
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": inner_task}},
+        "End": true
+    });
+    for (key, value) in map.as_object().unwrap() {
+        state[key] = value.clone();
+    }
+    state
+}
+
+const DISTRIBUTED: &str = r#"{"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}"#;
+
+fn distributed() -> Value {
+    serde_json::from_str(DISTRIBUTED).unwrap()
+}
+
+/// A Map state as `map_state` makes it, in DISTRIBUTED mode.
+fn distributed_map(map: Value) -> Value {
+    let mut state = map_state(map, json!({}));
+    state["ItemProcessor"]["ProcessorConfig"] = distributed();
+    state
+}
+
+/// Fails with `Ticketing.Broken` for the numbers in `failing`, else returns its payload;
+/// counts its calls.
+fn failing_for(failing: &'static [i64], calls: Arc<AtomicUsize>) -> Bindings {
+    Bindings::new().bind_fn("FnArn", move |payload: Value| {
+        let calls = calls.clone();
+        async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let n = payload.as_i64().unwrap();
+            if failing.contains(&n) {
+                Err(TaskFailure::new(
+                    "Ticketing.Broken",
+                    format!("item {n} is broken"),
+                ))
+            } else {
+                Ok(payload)
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_cancellation_definition_loads_with_its_four_functions_bound() {
+    let journal = Journal::new();
+    let bindings = CANCELLATION_FUNCTIONS
+        .iter()
+        .fold(Bindings::new(), |bindings, name| {
+            bindings.bind(*name, Arc::new(Echo))
+        });
+    let executor = journal.open(&cancellation_definition(), bindings).await;
+    assert_eq!(executor.running_count(), 0);
+
+    // The functions of the Map's ItemProcessor are bound like the others.
+    let without_refund = CANCELLATION_FUNCTIONS
+        .iter()
+        .filter(|name| **name != "RefundCancelledOrderFunctionArn")
+        .fold(Bindings::new(), |bindings, name| {
+            bindings.bind(*name, Arc::new(Echo))
+        });
+    let problems = refused(&cancellation_definition(), without_refund).await;
+    assert_problem(
+        &problems,
+        &[
+            "States.RefundOrders.ItemProcessor.States.RefundCancelledOrder.Parameters.FunctionName",
+            "${RefundCancelledOrderFunctionArn}",
+        ],
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+}
+
+#[tokio::test]
+async fn map_fields_the_executor_does_not_run_are_refused_by_location() {
+    let refused_map = |extra: Value| machine("M", json!({"M": map_state(extra, json!({}))}));
+    let cases: &[(Value, &[&str])] = &[
+        (
+            json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject"}}),
+            &["States.M.ItemReader", "not supported", "ItemsPath"],
+        ),
+        (
+            json!({"ItemBatcher": {"MaxItemsPerBatch": 10}}),
+            &["States.M.ItemBatcher", "not supported"],
+        ),
+        (
+            json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"}}),
+            &["States.M.ResultWriter", "not supported"],
+        ),
+        (
+            json!({"Label": "Refunds"}),
+            &["States.M.Label", "not supported"],
+        ),
+        (
+            json!({"MaxConcurrencyPath": "$.limit"}),
+            &["States.M.MaxConcurrencyPath", "not supported"],
+        ),
+        (
+            json!({"ToleratedFailurePercentage": 10}),
+            &["States.M.ToleratedFailurePercentage", "DISTRIBUTED"],
+        ),
+        (
+            json!({"ToleratedFailureCount": 1}),
+            &["States.M.ToleratedFailureCount", "DISTRIBUTED"],
+        ),
+        (
+            json!({"Iterator": {"StartAt": "Inner", "States": {}}}),
+            &["States.M.Iterator", "ItemProcessor"],
+        ),
+        (
+            json!({"Parameters": {"n.$": "$$.Map.Item.Value"}}),
+            &["States.M.Parameters", "ItemSelector"],
+        ),
+        (
+            json!({"ItemsPath": "$.items[*]"}),
+            &["States.M.ItemsPath", "reference path"],
+        ),
+        (
+            json!({"MaxConcurrency": -1}),
+            &["States.M.MaxConcurrency", "integer"],
+        ),
+        (
+            json!({"ItemSelector": "$.x"}),
+            &["States.M.ItemSelector", "object"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let problems = refused(&refused_map(extra.clone()), fn_arn(Arc::new(Echo))).await;
+        assert_problem(&problems, needles);
+    }
+
+    let problems = refused(
+        &machine("P", json!({"P": {"Type": "Parallel", "End": true}})),
+        Bindings::new(),
+    )
+    .await;
+    assert_problem(&problems, &["States.P.Type", "Parallel", "not supported"]);
+}
+
+#[tokio::test]
+async fn item_processor_problems_are_named_by_their_whole_location() {
+    let with_processor = |processor: Value| {
+        let mut state = map_state(json!({"Next": "After"}), json!({}));
+        state.as_object_mut().unwrap().remove("End");
+        for (key, value) in processor.as_object().unwrap() {
+            state["ItemProcessor"][key] = value.clone();
+        }
+        machine("M", json!({"M": state, "After": {"Type": "Succeed"}}))
+    };
+    let inner = |extra: Value| task_with("FnArn", extra);
+    let cases: &[(Value, &[&str])] = &[
+        // A Next that leaves the processor.
+        (
+            json!({"States": {"Inner": inner(json!({"Next": "After"}))}}),
+            &[
+                "States.M.ItemProcessor.States.Inner.Next",
+                "`After` is outside this ItemProcessor",
+            ],
+        ),
+        // An unknown field of a state inside it.
+        (
+            json!({"States": {"Inner": inner(json!({"End": true, "Bogus": 1}))}}),
+            &[
+                "States.M.ItemProcessor.States.Inner.Bogus",
+                "not a field of a Task state",
+            ],
+        ),
+        // A bad retrier inside it.
+        (
+            json!({"States": {"Inner": inner(json!({"End": true, "Retry": [{"ErrorEquals": []}]}))}}),
+            &["States.M.ItemProcessor.States.Inner.Retry[0].ErrorEquals"],
+        ),
+        // An unreachable state inside it.
+        (
+            json!({"States": {
+                "Inner": inner(json!({"End": true})),
+                "Orphan": {"Type": "Succeed"}
+            }}),
+            &["States.M.ItemProcessor.States.Orphan", "unreachable"],
+        ),
+        (
+            json!({"StartAt": "Nowhere"}),
+            &["States.M.ItemProcessor.StartAt", "no state named `Nowhere`"],
+        ),
+        (
+            json!({"Bogus": true}),
+            &[
+                "States.M.ItemProcessor.Bogus",
+                "not a field of an ItemProcessor",
+            ],
+        ),
+        (
+            json!({"ProcessorConfig": {"Mode": "DISTRIBUTED"}}),
+            &[
+                "States.M.ItemProcessor.ProcessorConfig.ExecutionType",
+                "required",
+            ],
+        ),
+        (
+            json!({"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "FAST"}}),
+            &[
+                "States.M.ItemProcessor.ProcessorConfig.ExecutionType",
+                "STANDARD or EXPRESS",
+            ],
+        ),
+        (
+            json!({"ProcessorConfig": {"Mode": "INLINE", "ExecutionType": "EXPRESS"}}),
+            &[
+                "States.M.ItemProcessor.ProcessorConfig.ExecutionType",
+                "DISTRIBUTED",
+            ],
+        ),
+        (
+            json!({"ProcessorConfig": {"Mode": "PARALLEL"}}),
+            &[
+                "States.M.ItemProcessor.ProcessorConfig.Mode",
+                "INLINE or DISTRIBUTED",
+            ],
+        ),
+        // State names are unique in the whole machine.
+        (
+            json!({"StartAt": "After", "States": {"After": {"Type": "Succeed"}}}),
+            &[
+                "States.M.ItemProcessor.States.After",
+                "already the name of States.After",
+            ],
+        ),
+    ];
+    for (processor, needles) in cases {
+        let problems = refused(&with_processor(processor.clone()), fn_arn(Arc::new(Echo))).await;
+        assert_problem(&problems, needles);
+    }
+
+    // The top level cannot lead into a processor either.
+    let mut state = map_state(json!({}), json!({}));
+    state["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Inner"}]);
+    let problems = refused(&machine("M", json!({"M": state})), fn_arn(Arc::new(Echo))).await;
+    assert_problem(
+        &problems,
+        &["States.M.Catch[0].Next", "no state named `Inner`"],
+    );
+}
+
+#[tokio::test]
+async fn item_selector_builds_each_input_and_the_outputs_keep_the_item_order() {
+    let journal = Journal::new();
+    let bindings = Bindings::new().bind_fn("FnArn", |payload: Value| async move {
+        // Later items finish first.
+        let index = payload["index"].as_u64().unwrap();
+        tokio::time::sleep(Duration::from_millis(5 * (5 - index))).await;
+        Ok(json!({"refunded": payload["orderId"], "event": payload["eventId"]}))
+    });
+    let definition = machine(
+        "Refund",
+        json!({"Refund": map_state(
+            json!({
+                "ItemsPath": "$.page.orderIds",
+                "ItemSelector": {
+                    "eventId.$": "$.eventId",
+                    "orderId.$": "$$.Map.Item.Value",
+                    "index.$": "$$.Map.Item.Index",
+                    "state.$": "$$.State.Name"
+                },
+                "ResultPath": "$.refunds"
+            }),
+            json!({}),
+        )}),
+    );
+    let executor = journal.open(&definition, bindings).await;
+    let orders = json!(["o1", "o2", "o3", "o4", "o5"]);
+    let done = run(
+        &executor,
+        "ordered",
+        json!({"eventId": "e1", "page": {"orderIds": orders}}),
+    )
+    .await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    let output = done.output.unwrap();
+    let expected: Vec<Value> = ["o1", "o2", "o3", "o4", "o5"]
+        .iter()
+        .map(|order| json!({"refunded": order, "event": "e1"}))
+        .collect();
+    assert_eq!(output["refunds"], Value::Array(expected));
+    assert_eq!(
+        output["page"]["orderIds"], orders,
+        "ResultPath kept the input"
+    );
+
+    // The iterations' states are not journaled as transitions.
+    let entered: Vec<String> = history(&executor, "ordered")
+        .await
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            HistoryEventKind::StateEntered { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(entered, vec!["Refund"]);
+}
+
+#[tokio::test]
+async fn the_item_selector_sees_the_map_state_in_the_context_object() {
+    let journal = Journal::new();
+    let definition = machine(
+        "M",
+        json!({"M": map_state(
+            json!({"ItemSelector": {"state.$": "$$.State.Name", "item.$": "$$.Map.Item"}}),
+            json!({}),
+        )}),
+    );
+    let executor = journal.open(&definition, fn_arn(Arc::new(Echo))).await;
+    let done = run(&executor, "context", json!({"items": [{"a": 1}]})).await;
+    assert_eq!(
+        done.output,
+        Some(json!([{"state": "M", "item": {"Index": 0, "Value": {"a": 1}}}]))
+    );
+}
+
+/// Counts the invocations running at once and the most there ever were.
+#[derive(Default)]
+struct Concurrency {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl TaskFunction for Concurrency {
+    async fn invoke(&self, payload: Value) -> Result<Value, TaskFailure> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(payload)
+    }
+}
+
+#[tokio::test]
+async fn max_concurrency_limits_the_iterations_running_at_once() {
+    let items: Vec<i64> = (0..10).collect();
+    for (max_concurrency, mode, expected) in [
+        (3, None, 3),
+        (4, Some(distributed()), 4),
+        (0, None, 10), // no limit
+    ] {
+        let journal = Journal::new();
+        let function = Arc::new(Concurrency::default());
+        let mut state = map_state(json!({"MaxConcurrency": max_concurrency}), json!({}));
+        if let Some(config) = mode {
+            state["ItemProcessor"]["ProcessorConfig"] = config;
+        }
+        let executor = journal
+            .open(&machine("M", json!({"M": state})), fn_arn(function.clone()))
+            .await;
+        let done = run(&executor, "limited", json!({"items": items})).await;
+        assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+        assert_eq!(done.output, Some(json!(items)));
+        assert_eq!(function.calls.load(Ordering::SeqCst), 10);
+        assert_eq!(
+            function.most.load(Ordering::SeqCst),
+            expected,
+            "MaxConcurrency {max_concurrency}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_inline_map_fails_with_its_first_failed_iteration_and_its_catch_catches_it() {
+    let journal = Journal::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut state = map_state(json!({"MaxConcurrency": 1, "Next": "Done"}), json!({}));
+    state.as_object_mut().unwrap().remove("End");
+    state["Catch"] = json!([
+        {"ErrorEquals": ["Ticketing.Broken"], "ResultPath": "$.error", "Next": "Handle"}
+    ]);
+    let definition = machine(
+        "M",
+        json!({
+            "M": state,
+            "Done": {"Type": "Succeed"},
+            "Handle": {"Type": "Pass", "End": true}
+        }),
+    );
+    let executor = journal
+        .open(&definition, failing_for(&[2], calls.clone()))
+        .await;
+    let done = run(&executor, "caught", json!({"items": [1, 2, 3, 4, 5]})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(
+        done.output,
+        Some(json!({
+            "items": [1, 2, 3, 4, 5],
+            "error": {"Error": "Ticketing.Broken", "Cause": "item 2 is broken"}
+        }))
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "no iteration started after the failure"
+    );
+    let caught: Vec<(String, String)> = history(&executor, "caught")
+        .await
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            HistoryEventKind::ErrorCaught { state, next, .. } => Some((state, next)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(caught, vec![("M".to_owned(), "Handle".to_owned())]);
+
+    // Without a Catch the execution fails with the iteration's error and cause.
+    let journal = Journal::new();
+    let definition = machine("M", json!({"M": map_state(json!({}), json!({}))}));
+    let executor = journal
+        .open(
+            &definition,
+            failing_for(&[3], Arc::new(AtomicUsize::new(0))),
+        )
+        .await;
+    let failed = run(&executor, "uncaught", json!({"items": [1, 2, 3]})).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("Ticketing.Broken"));
+    assert_eq!(failed.cause.as_deref(), Some("item 3 is broken"));
+    assert_eq!(failed.failed_state.as_deref(), Some("M"));
+}
+
+#[tokio::test]
+async fn a_maps_retry_runs_every_iteration_again() {
+    let journal = Journal::new();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    // Item 2 fails the first time only.
+    let bindings = Bindings::new().bind_fn("FnArn", move |payload: Value| {
+        let counter = counter.clone();
+        async move {
+            let call = counter.fetch_add(1, Ordering::SeqCst);
+            if payload == json!(2) && call < 3 {
+                return Err(TaskFailure::new("Ticketing.Transient", "once"));
+            }
+            Ok(payload)
+        }
+    });
+    let mut state = map_state(json!({"MaxConcurrency": 1}), json!({}));
+    state["Retry"] = json!([{"ErrorEquals": ["Ticketing.Transient"], "MaxAttempts": 1}]);
+    let executor = journal
+        .open(&machine("M", json!({"M": state})), bindings)
+        .await;
+    let done = run(&executor, "again", json!({"items": [1, 2, 3]})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(done.output, Some(json!([1, 2, 3])));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2 + 3);
+    let retries = retry_events(&history(&executor, "again").await);
+    assert_eq!(retries.len(), 1);
+}
+
+#[tokio::test]
+async fn a_distributed_map_tolerates_failures_up_to_its_threshold() {
+    // 2 of 10 items fail.
+    let items: Vec<i64> = (0..10).collect();
+    let cases = [
+        (json!({"ToleratedFailurePercentage": 20}), true),
+        (json!({"ToleratedFailurePercentage": 19.5}), false),
+        (json!({"ToleratedFailureCount": 2}), true),
+        (json!({"ToleratedFailureCount": 1}), false),
+        (
+            json!({"ToleratedFailureCount": 5, "ToleratedFailurePercentage": 10}),
+            false,
+        ),
+        (json!({}), false),
+    ];
+    for (tolerance, succeeds) in cases {
+        let journal = Journal::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let executor = journal
+            .open(
+                &machine("M", json!({"M": distributed_map(tolerance.clone())})),
+                failing_for(&[3, 7], calls.clone()),
+            )
+            .await;
+        let done = run(&executor, "tolerant", json!({"items": items})).await;
+        if succeeds {
+            assert_eq!(
+                done.status,
+                ExecutionStatus::Succeeded,
+                "{tolerance}: {:?}",
+                done.cause
+            );
+            let output = done.output.unwrap();
+            let output = output.as_array().unwrap();
+            assert_eq!(output.len(), 10);
+            for (n, item) in output.iter().enumerate() {
+                if n == 3 || n == 7 {
+                    assert_eq!(
+                        item,
+                        &json!({
+                            "Error": "Ticketing.Broken",
+                            "Cause": format!("item {n} is broken"),
+                            "Input": n.to_string(),
+                            "Status": "FAILED"
+                        })
+                    );
+                } else {
+                    assert_eq!(item, &json!(n));
+                }
+            }
+            assert_eq!(calls.load(Ordering::SeqCst), 10);
+        } else {
+            assert_eq!(done.status, ExecutionStatus::Failed, "{tolerance}");
+            assert_eq!(
+                done.error.as_deref(),
+                Some("States.ExceedToleratedFailureThreshold"),
+                "{tolerance}"
+            );
+            let cause = done.cause.unwrap();
+            assert!(
+                cause.contains("Map state `M`") && cause.contains("Ticketing.Broken"),
+                "{cause}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_threshold_error_can_be_caught_by_the_maps_catch() {
+    let journal = Journal::new();
+    let mut state = distributed_map(json!({"ToleratedFailureCount": 0, "Next": "Done"}));
+    state.as_object_mut().unwrap().remove("End");
+    state["Catch"] = json!([{
+        "ErrorEquals": ["States.ExceedToleratedFailureThreshold"],
+        "ResultPath": "$.failure",
+        "Next": "Done"
+    }]);
+    let definition = machine("M", json!({"M": state, "Done": {"Type": "Succeed"}}));
+    let executor = journal
+        .open(
+            &definition,
+            failing_for(&[1], Arc::new(AtomicUsize::new(0))),
+        )
+        .await;
+    let done = run(&executor, "caught", json!({"items": [0, 1]})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(
+        done.output.unwrap()["failure"]["Error"],
+        json!("States.ExceedToleratedFailureThreshold")
+    );
+}
+
+#[tokio::test]
+async fn an_inner_retry_on_a_custom_error_retries_each_item() {
+    let journal = Journal::new();
+    let attempts: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let seen = attempts.clone();
+    // Every item fails once with a custom error, then succeeds.
+    let bindings = Bindings::new().bind_fn("FnArn", move |payload: Value| {
+        let seen = seen.clone();
+        async move {
+            let n = payload.as_i64().unwrap();
+            let first = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(n);
+                seen.iter().filter(|m| **m == n).count() == 1
+            };
+            if first {
+                Err(TaskFailure::new(
+                    "Ticketing.Flaky",
+                    format!("item {n}, once"),
+                ))
+            } else {
+                Ok(json!(n * 10))
+            }
+        }
+    });
+    let definition = machine(
+        "M",
+        json!({"M": map_state(
+            json!({}),
+            json!({"Retry": [{"ErrorEquals": ["Ticketing.Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2}]}),
+        )}),
+    );
+    let executor = journal.open(&definition, bindings).await;
+    let done = run(&executor, "flaky", json!({"items": [1, 2, 3, 4]})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(done.output, Some(json!([10, 20, 30, 40])));
+    let mut calls = attempts.lock().unwrap().clone();
+    calls.sort_unstable();
+    assert_eq!(calls, vec![1, 1, 2, 2, 3, 3, 4, 4]);
+
+    // The retries are history events named after the iteration; ids stay in order.
+    let events = history(&executor, "flaky").await;
+    let mut retried: Vec<String> = events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            HistoryEventKind::RetryScheduled { state, retry, .. } => {
+                assert_eq!(*retry, 1);
+                Some(state.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    retried.sort();
+    assert_eq!(
+        retried,
+        vec!["M[0]/Inner", "M[1]/Inner", "M[2]/Inner", "M[3]/Inner"]
+    );
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(at, event)| event.id == at as u64)
+    );
+    assert!(matches!(
+        events.last().unwrap().kind,
+        HistoryEventKind::ExecutionSucceeded { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_restart_while_a_map_runs_runs_the_map_again() {
+    let journal = Journal::new();
+    let before = Script::ok(json!({"items": [1, 2, 3]}));
+    let bindings = |gate: Arc<Gate>| {
+        Bindings::new()
+            .bind("BeforeFunctionArn", before.clone())
+            .bind("FnArn", gate)
+    };
+    let mut first = task_with(
+        "BeforeFunctionArn",
+        json!({"OutputPath": "$.Payload", "Next": "M"}),
+    );
+    first["ResultSelector"] = json!({"Payload.$": "$.Payload"});
+    let definition = machine(
+        "Before",
+        json!({"Before": first, "M": map_state(json!({}), json!({}))}),
+    );
+    let gate = Gate::new();
+    let executor = journal.open(&definition, bindings(gate.clone())).await;
+    executor.start("interrupted", json!({})).await.unwrap();
+    gate.wait_entered(3).await;
+    gate.permits.add_permits(1); // one iteration finishes before the "crash"
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let running = executor.describe("interrupted").await.unwrap().unwrap();
+    assert_eq!(running.current_state.as_deref(), Some("M"));
+    drop(executor);
+
+    let gate = Gate::new();
+    gate.permits.add_permits(3);
+    let executor = journal.open(&definition, bindings(gate.clone())).await;
+    let done = tokio::time::timeout(Duration::from_secs(20), executor.wait("interrupted"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(done.output, Some(json!([1, 2, 3])));
+    assert_eq!(
+        gate.entered.load(Ordering::SeqCst),
+        3,
+        "every iteration ran again"
+    );
+    assert_eq!(
+        before.count(),
+        1,
+        "the state before the Map did not run again"
+    );
+    let resumed: Vec<String> = history(&executor, "interrupted")
+        .await
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            HistoryEventKind::ExecutionResumed { state } => Some(state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resumed, vec!["M"]);
+}
+
+#[tokio::test]
+async fn items_that_are_not_an_array_are_states_runtime_naming_the_path() {
+    let journal = Journal::new();
+    let mut state = map_state(json!({}), json!({}));
+    state["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]);
+    let definition = machine("M", json!({"M": state, "Caught": {"Type": "Succeed"}}));
+    let executor = journal.open(&definition, fn_arn(Arc::new(Echo))).await;
+    let done = run(&executor, "object", json!({"items": {"a": 1}})).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    let cause = done.cause.unwrap();
+    assert!(
+        cause.contains("`$.items`") && cause.contains("an object, not an array"),
+        "{cause}"
+    );
+    let done = run(&executor, "missing", json!({})).await;
+    assert_eq!(done.error.as_deref(), Some("States.Runtime"));
+    assert!(done.cause.unwrap().contains("`$.items`"));
+}
+
+#[tokio::test]
+async fn the_payload_limit_applies_to_a_maps_output() {
+    let journal = Journal::new();
+    let bindings = Bindings::new().bind_fn("FnArn", |_payload: Value| async move {
+        Ok(json!("x".repeat(100 * 1024)))
+    });
+    let mut state = map_state(json!({"Next": "Done"}), json!({}));
+    state.as_object_mut().unwrap().remove("End");
+    let definition = machine("M", json!({"M": state, "Done": {"Type": "Succeed"}}));
+    let executor = journal.open(&definition, bindings).await;
+    let done = run(&executor, "two", json!({"items": [1, 2]})).await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    let done = run(&executor, "three", json!({"items": [1, 2, 3]})).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("States.DataLimitExceeded"));
+    assert!(done.cause.unwrap().contains("`M`"));
+}
+
+#[tokio::test]
+async fn the_execution_timeout_stops_a_running_map() {
+    let journal = Journal::new();
+    let mut definition: Value =
+        serde_json::from_str(&machine("M", json!({"M": map_state(json!({}), json!({}))}))).unwrap();
+    definition["TimeoutSeconds"] = json!(2);
+    let options = ExecutorOptions {
+        time_scale: 0.0,
+        timeout_scale: 0.01, // 2 s → 20 ms
+        ..ExecutorOptions::default()
+    };
+    let slow = Arc::new(Slow(Duration::from_secs(30)));
+    let executor = journal
+        .open_with(&definition.to_string(), fn_arn(slow), options)
+        .await;
+    let started = Instant::now();
+    let done = run(&executor, "too-slow", json!({"items": [1, 2]})).await;
+    assert_eq!(done.status, ExecutionStatus::TimedOut);
+    assert_eq!(done.failed_state.as_deref(), Some("M"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn maps_nest_and_inner_states_flow_as_at_the_top_level() {
+    let journal = Journal::new();
+    let definition = machine(
+        "Outer",
+        json!({"Outer": {
+            "Type": "Map",
+            "ItemSelector": {"row.$": "$$.Map.Item.Value", "label.$": "$.label"},
+            "ItemProcessor": {
+                "StartAt": "Inner",
+                "States": {
+                    "Inner": {
+                        "Type": "Map",
+                        "ItemsPath": "$.row",
+                        "ItemSelector": {"n.$": "$$.Map.Item.Value", "label.$": "$.label"},
+                        "ItemProcessor": {
+                            "StartAt": "Big",
+                            "States": {
+                                "Big": {
+                                    "Type": "Choice",
+                                    "Choices": [{"Variable": "$.n", "NumericGreaterThan": 2, "Next": "Call"}],
+                                    "Default": "Keep"
+                                },
+                                "Call": task_with("FnArn", json!({"ResultSelector": {"called.$": "$.Payload.n"}, "End": true})),
+                                "Keep": {"Type": "Pass", "OutputPath": "$.n", "End": true}
+                            }
+                        },
+                        "End": true
+                    }
+                }
+            },
+            "InputPath": "$.input",
+            "ItemsPath": "$.rows",
+            "ResultPath": "$.rows",
+            "OutputPath": "$.rows",
+            "End": true
+        }}),
+    );
+    let executor = journal.open(&definition, fn_arn(Arc::new(Echo))).await;
+    let done = run(
+        &executor,
+        "nested",
+        json!({"input": {"label": "L", "rows": [[1, 2], [3], []]}}),
+    )
+    .await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(done.output, Some(json!([[1, 2], [{"called": 3}], []])));
+}
+
+#[tokio::test]
+async fn the_cancellation_refunds_every_page_and_records_the_orders_that_fail() {
+    let journal = Journal::new();
+    let list_calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let refund_calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let list_seen = list_calls.clone();
+    let refund_seen = refund_calls.clone();
+    let record = Script::ok(json!({"recorded": true}));
+    let finish = Script::ok(json!({"again": false}));
+    let bindings = Bindings::new()
+        .bind_fn("ListSoldOrdersFunctionArn", move |payload: Value| {
+            let list_seen = list_seen.clone();
+            async move {
+                list_seen.lock().unwrap().push(payload.clone());
+                Ok(match payload["cursor"].as_str() {
+                    None => json!({"orderIds": ["o1", "o2", "o3", "o4", "o5"], "cursor": "p2"}),
+                    Some("p2") => json!({"orderIds": ["o6", "o7", "o8"], "cursor": null}),
+                    Some(other) => panic!("unknown cursor {other}"),
+                })
+            }
+        })
+        .bind_fn("RefundCancelledOrderFunctionArn", move |payload: Value| {
+            let refund_seen = refund_seen.clone();
+            async move {
+                let order = payload["orderId"].as_str().unwrap().to_owned();
+                let attempt = {
+                    let mut seen = refund_seen.lock().unwrap();
+                    seen.push(payload.clone());
+                    seen.iter()
+                        .filter(|p| p["orderId"] == order.as_str())
+                        .count()
+                };
+                match order.as_str() {
+                    // Refused for good.
+                    "o2" | "o7" => Err(TaskFailure::lambda_error(
+                        "Ticketing.RefundFailed",
+                        format!("the card of {order} is closed"),
+                    )),
+                    // A passing fault, retried.
+                    "o4" if attempt == 1 => Err(TaskFailure::lambda_error(
+                        "Ticketing.Transient",
+                        "Stripe timed out",
+                    )),
+                    _ => Ok(json!({"refunded": order})),
+                }
+            }
+        })
+        .bind("RecordRefundFailureFunctionArn", record.clone())
+        .bind("FinishCancellationFunctionArn", finish.clone());
+    let executor = journal.open(&cancellation_definition(), bindings).await;
+    let done = run(
+        &executor,
+        "cancel-e1",
+        json!({"eventId": "e1", "cursor": null}),
+    )
+    .await;
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{:?}", done.cause);
+    assert_eq!(
+        done.output.as_ref().unwrap()["finish"],
+        json!({"again": false})
+    );
+
+    // The loop over the cursor visited both pages.
+    assert_eq!(
+        *list_calls.lock().unwrap(),
+        vec![
+            json!({"eventId": "e1", "cursor": null}),
+            json!({"eventId": "e1", "cursor": "p2"})
+        ]
+    );
+    // Every order was refunded once, o4 twice (its retry); each with its event.
+    let mut refunded: Vec<String> = refund_calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|payload| {
+            assert_eq!(payload["eventId"], "e1");
+            payload["orderId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    refunded.sort();
+    assert_eq!(
+        refunded,
+        vec!["o1", "o2", "o3", "o4", "o4", "o5", "o6", "o7", "o8"]
+    );
+    // RecordFailure ran for exactly the orders that failed, with the reason.
+    let mut recorded = record.calls();
+    recorded.sort_by_key(|payload| payload["orderId"].as_str().unwrap().to_owned());
+    assert_eq!(recorded.len(), 2, "{recorded:#?}");
+    for (payload, order) in recorded.iter().zip(["o2", "o7"]) {
+        assert_eq!(payload["orderId"], order);
+        assert_eq!(payload["eventId"], "e1");
+        assert_eq!(payload["error"]["Error"], "Ticketing.RefundFailed");
+        let cause: Value =
+            serde_json::from_str(payload["error"]["Cause"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            cause["errorMessage"],
+            format!("the card of {order} is closed")
+        );
+    }
+    assert_eq!(finish.calls(), vec![json!({"eventId": "e1"})]);
+
+    // The catches are in the history, named after their iteration.
+    let mut caught: Vec<(String, String)> = history(&executor, "cancel-e1")
+        .await
+        .into_iter()
+        .filter_map(|event| match event.kind {
+            HistoryEventKind::ErrorCaught { state, next, .. } => Some((state, next)),
+            _ => None,
+        })
+        .collect();
+    caught.sort();
+    assert_eq!(
+        caught,
+        vec![
+            (
+                "RefundOrders[1]/RefundCancelledOrder".to_owned(),
+                "RefundOrders[1]/RecordRefundFailure".to_owned()
+            ),
+            (
+                "RefundOrders[1]/RefundCancelledOrder".to_owned(),
+                "RefundOrders[1]/RecordRefundFailure".to_owned()
+            ),
+        ]
+    );
 }

@@ -412,3 +412,69 @@ pub async fn progress(
         failures,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registration::TRANSIENT;
+
+    /// The state machine file and these steps name each other: a renamed state or
+    /// substitution on either side fails here, not in a deployed workflow.
+    #[test]
+    fn the_state_machine_file_binds_every_step_and_retries_transient_errors() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../statemachines/cancellation.asl.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the state machine file");
+        let definition: Value = serde_json::from_str(&text).expect("JSON");
+        let top = definition["States"].as_object().expect("States");
+        let map = &top["RefundOrders"];
+        let inner = map["ItemProcessor"]["States"].as_object().expect("inner");
+        let tasks: Vec<(&String, &Value)> = top
+            .iter()
+            .chain(inner)
+            .filter(|(_, state)| state["Type"] == "Task")
+            .collect();
+        assert_eq!(tasks.len(), CancellationStep::ALL.len());
+        for step in CancellationStep::ALL {
+            let state = top
+                .get(step.state_name())
+                .or_else(|| inner.get(step.state_name()))
+                .unwrap_or_else(|| panic!("no state {}", step.state_name()));
+            assert_eq!(
+                state["Parameters"]["FunctionName"],
+                format!("${{{}}}", step.substitution())
+            );
+            assert_eq!(
+                state["Retry"][0]["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap(),
+                TRANSIENT
+            );
+            let kebab: String = step
+                .state_name()
+                .char_indices()
+                .flat_map(|(at, ch)| {
+                    let dash = (at > 0 && ch.is_ascii_uppercase()).then_some('-');
+                    dash.into_iter().chain([ch.to_ascii_lowercase()])
+                })
+                .collect();
+            assert_eq!(step.binary_name(), kebab);
+        }
+        // A page fits the Map's input, and the refund's failure is recorded, not fatal.
+        assert_eq!(map["ItemsPath"], "$.page.orderIds");
+        assert_eq!(
+            inner["RefundCancelledOrder"]["Catch"][0]["Next"],
+            "RecordRefundFailure"
+        );
+        assert!(
+            top["ListSoldOrders"]["Comment"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{}", PAGE_SIZE).replace("000", ",000"))
+        );
+    }
+}

@@ -41,10 +41,12 @@ pub enum Var {
     StripeWebhookSecretSecretArn,
     /// Another Stripe server (a simulator); real Stripe when unset.
     StripeApiBase,
+    /// The cancellation state machine (the function that cancels events starts it).
+    CancellationStateMachineArn,
 }
 
 impl Var {
-    pub const ALL: [Var; 12] = [
+    pub const ALL: [Var; 13] = [
         Var::TableName,
         Var::BucketName,
         Var::StateMachineArn,
@@ -57,6 +59,7 @@ impl Var {
         Var::StripeWebhookSecret,
         Var::StripeWebhookSecretSecretArn,
         Var::StripeApiBase,
+        Var::CancellationStateMachineArn,
     ];
 
     /// The variable's name, as the CDK app sets it.
@@ -74,6 +77,7 @@ impl Var {
             Var::StripeWebhookSecret => "STRIPE_WEBHOOK_SECRET",
             Var::StripeWebhookSecretSecretArn => "STRIPE_WEBHOOK_SECRET_SECRET_ARN",
             Var::StripeApiBase => "STRIPE_API_BASE",
+            Var::CancellationStateMachineArn => "CANCELLATION_STATE_MACHINE_ARN",
         }
     }
 }
@@ -142,6 +146,7 @@ pub struct LambdaConfig {
     pub table_name: Option<String>,
     pub bucket_name: Option<String>,
     pub state_machine_arn: Option<String>,
+    pub cancellation_state_machine_arn: Option<String>,
     pub site_url: Option<String>,
     pub public_keys: Option<String>,
     pub stripe_api_base: Option<String>,
@@ -174,6 +179,7 @@ impl LambdaConfig {
             table_name: read(Var::TableName),
             bucket_name: read(Var::BucketName),
             state_machine_arn: read(Var::StateMachineArn),
+            cancellation_state_machine_arn: read(Var::CancellationStateMachineArn),
             site_url: read(Var::SiteUrl),
             public_keys: read(Var::PublicKeys),
             stripe_api_base: read(Var::StripeApiBase),
@@ -198,13 +204,24 @@ impl LambdaConfig {
         Ok(S3Files::new(aws_sdk_s3::Client::new(aws), bucket))
     }
 
-    /// The registration state machine of [`Var::StateMachineArn`].
+    /// The state machines the function was given: registrations ([`Var::StateMachineArn`])
+    /// and cancellations ([`Var::CancellationStateMachineArn`]); at least one.
     pub fn workflow(&self, aws: &SdkConfig) -> Result<StepFunctionsWorkflow, ConfigError> {
-        let arn = required(&self.state_machine_arn, Var::StateMachineArn)?;
-        Ok(StepFunctionsWorkflow::new(
-            aws_sdk_sfn::Client::new(aws),
-            arn,
-        ))
+        let client = aws_sdk_sfn::Client::new(aws);
+        let workflow = match (
+            &self.state_machine_arn,
+            &self.cancellation_state_machine_arn,
+        ) {
+            (Some(registrations), _) => StepFunctionsWorkflow::new(client, registrations),
+            (None, Some(cancellations)) => {
+                return Ok(StepFunctionsWorkflow::cancellations(client, cancellations));
+            }
+            (None, None) => return Err(ConfigError::Missing(Var::StateMachineArn)),
+        };
+        Ok(match &self.cancellation_state_machine_arn {
+            Some(cancellations) => workflow.with_cancellations(cancellations),
+            None => workflow,
+        })
     }
 
     /// The ticket-signing key.

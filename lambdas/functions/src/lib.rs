@@ -3,6 +3,7 @@
 //! the configuration ([`LambdaConfig`]) from the environment, build the adapters once per cold
 //! start, and hand events to core. No business logic lives here.
 
+mod cancellation;
 mod config;
 mod post_confirmation;
 mod reconcile;
@@ -20,6 +21,7 @@ use ticket_core::registration::{StepFailure, StepPayload, output};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
+pub use cancellation::run_cancellation_step;
 pub use config::{
     ConfigError, LambdaConfig, Secret, SecretsManagerSecret, Var, is_placeholder,
     payments_from_secret,
@@ -28,6 +30,7 @@ pub use post_confirmation::{post_confirmation, run_post_confirmation};
 pub use reconcile::{PASS_FAILED, pass, reconcile_ports, run_reconcile};
 pub use route::{answer, run_route, serves};
 pub use ticket_core::api::Handler;
+pub use ticket_core::cancellation::CancellationStep;
 pub use ticket_core::registration::Step;
 
 /// Whether two strings are equal, at build time.
@@ -170,7 +173,7 @@ where
 }
 
 /// What Step Functions sees: the error name as the error type, the cause as the message.
-fn diagnostic(failure: StepFailure) -> Diagnostic {
+pub(crate) fn diagnostic(failure: StepFailure) -> Diagnostic {
     Diagnostic {
         error_type: failure.error.to_owned(),
         error_message: failure.cause,

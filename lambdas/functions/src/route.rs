@@ -116,9 +116,12 @@ async fn ports_from(config: &LambdaConfig, aws: &SdkConfig) -> Result<ApiPorts, 
         Some(_) => Arc::new(config.payments(aws).await?),
         None => Arc::new(NotGiven("Stripe")),
     };
-    let workflow: Arc<dyn Workflow> = match config.state_machine_arn {
-        Some(_) => Arc::new(config.workflow(aws)?),
-        None => Arc::new(NotGiven("the registration state machine")),
+    let workflow: Arc<dyn Workflow> = match (
+        &config.state_machine_arn,
+        &config.cancellation_state_machine_arn,
+    ) {
+        (None, None) => Arc::new(NotGiven("a state machine")),
+        _ => Arc::new(config.workflow(aws)?),
     };
     // The signing key where the function has it: it draws tickets again (a renamed holder).
     let ticket_pdfs = match config.signing_key {
@@ -145,7 +148,7 @@ async fn ports_from(config: &LambdaConfig, aws: &SdkConfig) -> Result<ApiPorts, 
 
 /// A port this function was not configured with. Using it is a deployment mistake (the CDK
 /// list and the handler disagree), reported as an internal error.
-struct NotGiven(&'static str);
+pub(crate) struct NotGiven(pub(crate) &'static str);
 
 impl NotGiven {
     fn reason(&self) -> String {
@@ -203,6 +206,12 @@ impl Workflow for NotGiven {
     async fn start_registration(
         &self,
         _request: &RegistrationRequest,
+    ) -> Result<Started, WorkflowError> {
+        Err(WorkflowError::Internal(self.reason()))
+    }
+    async fn start_cancellation(
+        &self,
+        _event_id: ticket_core::EventId,
     ) -> Result<Started, WorkflowError> {
         Err(WorkflowError::Internal(self.reason()))
     }

@@ -277,6 +277,13 @@ impl Workflow for NoWorkflow {
     ) -> Result<Started, WorkflowError> {
         panic!("nothing to register, yet asked for {}", request.order_id)
     }
+
+    async fn start_cancellation(
+        &self,
+        event_id: ticket_core::EventId,
+    ) -> Result<Started, WorkflowError> {
+        panic!("nothing to cancel, yet asked for {event_id}")
+    }
 }
 
 fn ports(store: DynamoStore) -> ReconcilePorts {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::Router;
 use ticket_cloud::StripePayments;
 use ticket_core::api::{ApiPorts, HOLD_MINUTES, TicketPdfs};
+use ticket_core::cancellation::CancellationSteps;
 use ticket_core::reconcile::ReconcilePorts;
 use ticket_core::registration::RegistrationSteps;
 use ticket_core::{Payments, RandomIds, SystemClock};
@@ -22,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::admin::{self, Admin};
 use crate::aws_api::AwsApis;
+use crate::cancellation;
 use crate::gateway::{Backend, Gateway};
 use crate::keys;
 use crate::lambda::{LambdaFunctions, PostConfirmationFunction};
@@ -124,6 +126,8 @@ pub struct RunningApp {
     gateway: Gateway,
     /// The registration executor, whose executions the payment webhooks start.
     pub executor: Arc<Executor>,
+    /// The cancellation executor, whose executions cancelling an event starts.
+    pub cancellations: Arc<Executor>,
     /// The Stripe simulator, unless real Stripe is configured.
     pub simulator: Option<StripeSimulator>,
     pub demo_accounts: DemoAccounts,
@@ -178,6 +182,7 @@ impl RunningApp {
     ) -> std::io::Result<()> {
         let Self {
             executor,
+            cancellations,
             simulator,
             listener,
             internal,
@@ -240,7 +245,8 @@ impl RunningApp {
                 tracing::info!(%flushed);
             }
         }
-        let running = executions_settled(&executor, deadline).await;
+        let running = executions_settled(&executor, deadline).await
+            + executions_settled(&cancellations, deadline).await;
         if running > 0 {
             tracing::warn!(
                 running,
@@ -248,6 +254,7 @@ impl RunningApp {
             );
         }
         executor.shutdown();
+        cancellations.shutdown();
         let _ = close_internal.send(true);
         if let Some(internal) = internal {
             // Only ticketd's own calls use it, and those have ended; a stuck one is cut.
@@ -398,6 +405,22 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
     )
     .await
     .map_err(|error| format!("cannot start the registration workflow: {error}"))?;
+    // The refunds of cancelled events, likewise resumed.
+    let cancellation_steps = Arc::new(CancellationSteps {
+        store: store.clone(),
+        payments: payments.clone(),
+        clock: Arc::new(SystemClock),
+    });
+    let cancellations = cancellation::open_executor(
+        &data_dir.join(cancellation::EXECUTIONS_FILE),
+        match &functions {
+            Some(functions) => functions.cancellation_bindings(),
+            None => cancellation::bindings(cancellation_steps, |_, function| function),
+        },
+        ExecutorOptions::default(),
+    )
+    .await
+    .map_err(|error| format!("cannot start the cancellation workflow: {error}"))?;
     let admin = Admin::open(&data_dir, executor.clone())
         .map_err(|error| format!("cannot open the admin token: {error}"))?;
     tracing::info!(
@@ -417,7 +440,8 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
     } else {
         DemoAccounts::None
     };
-    let workflow = Arc::new(LocalWorkflow::new(executor.clone()));
+    let workflow =
+        Arc::new(LocalWorkflow::new(executor.clone()).with_cancellations(cancellations.clone()));
     let reconcile = match &functions {
         Some(functions) => Pass::Function(functions.reconcile.clone()),
         None => Pass::InProcess(ReconcilePorts {
@@ -443,6 +467,7 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
     let aws_apis = functions.as_ref().map(|functions| AwsApis {
         functions: functions.clone(),
         executor: executor.clone(),
+        cancellations: cancellations.clone(),
         idp: idp.clone(),
     });
     let gateway = Gateway {
@@ -463,6 +488,7 @@ pub async fn start(options: ServeOptions, listener: TcpListener) -> Result<Runni
         admin,
         gateway,
         executor,
+        cancellations,
         simulator,
         demo_accounts,
         listener,

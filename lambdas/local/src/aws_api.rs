@@ -29,8 +29,30 @@ pub const COGNITO_PATH: &str = "/aws/cognito-idp";
 #[derive(Clone)]
 pub struct AwsApis {
     pub functions: Arc<LambdaFunctions>,
+    /// The registration executor.
     pub executor: Arc<Executor>,
+    /// The cancellation executor.
+    pub cancellations: Arc<Executor>,
     pub idp: Idp,
+}
+
+impl AwsApis {
+    /// The state machines by ARN, each with the executor that runs it.
+    fn machines(&self) -> [(&str, &Arc<Executor>); 2] {
+        [
+            (&self.functions.state_machine_arn, &self.executor),
+            (
+                &self.functions.cancellation_state_machine_arn,
+                &self.cancellations,
+            ),
+        ]
+    }
+
+    fn machine(&self, arn: &str) -> Option<&Arc<Executor>> {
+        self.machines()
+            .into_iter()
+            .find_map(|(machine, executor)| (machine == arn).then_some(executor))
+    }
 }
 
 pub fn routes(apis: AwsApis) -> Router {
@@ -105,7 +127,7 @@ struct StartExecution {
 }
 
 async fn start_execution(apis: &AwsApis, request: StartExecution) -> Response {
-    if request.state_machine_arn != apis.functions.state_machine_arn {
+    let Some(executor) = apis.machine(&request.state_machine_arn) else {
         return bad_request(
             "StateMachineDoesNotExist",
             format!(
@@ -113,7 +135,7 @@ async fn start_execution(apis: &AwsApis, request: StartExecution) -> Response {
                 request.state_machine_arn
             ),
         );
-    }
+    };
     let name = request
         .name
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -121,8 +143,8 @@ async fn start_execution(apis: &AwsApis, request: StartExecution) -> Response {
         Ok(input) => input,
         Err(error) => return bad_request("InvalidExecutionInput", error.to_string()),
     };
-    let arn = execution_arn(&apis.functions.state_machine_arn, &name);
-    match apis.executor.start(&name, input).await {
+    let arn = execution_arn(&request.state_machine_arn, &name);
+    match executor.start(&name, input).await {
         // Standard workflows: the same name and input while it runs is the same execution.
         Ok(StartOutcome::Started { .. })
         | Ok(StartOutcome::Existing {
@@ -152,20 +174,22 @@ struct DescribeExecution {
 }
 
 async fn describe_execution(apis: &AwsApis, request: DescribeExecution) -> Response {
-    let machine = &apis.functions.state_machine_arn;
     let missing = || {
         bad_request(
             "ExecutionDoesNotExist",
             format!("Execution Does Not Exist: '{}'", request.execution_arn),
         )
     };
-    let Some(name) = request
-        .execution_arn
-        .strip_prefix(&execution_arn(machine, ""))
-    else {
+    let found = apis.machines().into_iter().find_map(|(machine, executor)| {
+        request
+            .execution_arn
+            .strip_prefix(&execution_arn(machine, ""))
+            .map(|name| (machine, executor, name))
+    });
+    let Some((machine, executor, name)) = found else {
         return missing();
     };
-    match apis.executor.describe(name).await {
+    match executor.describe(name).await {
         Ok(Some(execution)) => {
             let mut body = json!({
                 "executionArn": request.execution_arn,

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use ticket_core::api;
+use ticket_core::cancellation::CancellationStep;
 use ticket_core::registration::Step;
 
 use asl::{Bindings, TaskFailure, TaskFunction};
@@ -28,12 +29,16 @@ pub struct FunctionsFile {
     pub routes: BTreeMap<String, String>,
     /// The state machine's `DefinitionSubstitutions`: `ConfirmSeatFunctionArn` → function.
     pub substitutions: BTreeMap<String, String>,
+    /// The cancellation state machine's: `ListSoldOrdersFunctionArn` → function.
+    pub cancellation_substitutions: BTreeMap<String, String>,
     /// The user pool's post-confirmation trigger.
     pub post_confirmation: String,
     /// The function the reconciliation schedule invokes.
     pub reconcile: String,
     /// The state machine the functions start executions of (their `STATE_MACHINE_ARN`).
     pub state_machine_arn: String,
+    /// The cancellation state machine (their `CANCELLATION_STATE_MACHINE_ARN`).
+    pub cancellation_state_machine_arn: String,
     /// The user pool named in the trigger's events.
     pub user_pool_id: String,
     /// The access key id the functions sign their AWS calls with: ticketd's AWS APIs answer
@@ -45,9 +50,11 @@ pub struct FunctionsFile {
 pub struct LambdaFunctions {
     routes: BTreeMap<String, LambdaFunction>,
     substitutions: BTreeMap<String, LambdaFunction>,
+    cancellation_substitutions: BTreeMap<String, LambdaFunction>,
     pub post_confirmation: LambdaFunction,
     pub reconcile: LambdaFunction,
     pub state_machine_arn: String,
+    pub cancellation_state_machine_arn: String,
     pub user_pool_id: String,
     pub access_key_id: String,
 }
@@ -72,6 +79,12 @@ impl LambdaFunctions {
                     .iter()
                     .map(|step| step.substitution().to_owned())
                     .filter(|name| !file.substitutions.contains_key(name)),
+            )
+            .chain(
+                CancellationStep::ALL
+                    .iter()
+                    .map(|step| step.substitution().to_owned())
+                    .filter(|name| !file.cancellation_substitutions.contains_key(name)),
             )
             .collect();
         if !unwired.is_empty() {
@@ -98,9 +111,11 @@ impl LambdaFunctions {
         Ok(Self {
             routes: functions(file.routes),
             substitutions: functions(file.substitutions),
+            cancellation_substitutions: functions(file.cancellation_substitutions),
             post_confirmation: function("PostConfirmation", file.post_confirmation),
             reconcile: function("ReconcileSchedule", file.reconcile),
             state_machine_arn: file.state_machine_arn,
+            cancellation_state_machine_arn: file.cancellation_state_machine_arn,
             user_pool_id: file.user_pool_id,
             access_key_id: file.access_key_id,
         })
@@ -111,14 +126,23 @@ impl LambdaFunctions {
         &self.routes[&route.key()]
     }
 
-    /// Every `${...FunctionArn}` of the definition bound to its function.
+    /// Every `${...FunctionArn}` of the registration definition bound to its function.
     pub fn step_bindings(&self) -> Bindings {
-        self.substitutions
-            .iter()
-            .fold(Bindings::new(), |bindings, (name, function)| {
-                bindings.bind(name, Arc::new(function.clone()))
-            })
+        bind_all(&self.substitutions)
     }
+
+    /// Every `${...FunctionArn}` of the cancellation definition bound to its function.
+    pub fn cancellation_bindings(&self) -> Bindings {
+        bind_all(&self.cancellation_substitutions)
+    }
+}
+
+fn bind_all(functions: &BTreeMap<String, LambdaFunction>) -> Bindings {
+    functions
+        .iter()
+        .fold(Bindings::new(), |bindings, (name, function)| {
+            bindings.bind(name, Arc::new(function.clone()))
+        })
 }
 
 /// One function behind the Invoke API.

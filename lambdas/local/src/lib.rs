@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod aws_api;
+pub mod cancellation;
 pub mod executions;
 pub mod gateway;
 pub mod keys;

@@ -134,6 +134,10 @@ mod tests {
         ) -> Result<Started, WorkflowError> {
             Err(WorkflowError::Internal("not in this test".into()))
         }
+
+        async fn start_cancellation(&self, _: EventId) -> Result<Started, WorkflowError> {
+            Err(WorkflowError::Internal("not in this test".into()))
+        }
     }
 
     fn ports(store: Arc<dyn Store>) -> ReconcilePorts {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use ticket_core::cancellation::PageInput;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
-use ticket_core::workflow::execution_name;
-use ticket_core::{Started, Workflow, WorkflowError};
+use ticket_core::workflow::{cancellation_execution_name, execution_name};
+use ticket_core::{EventId, Started, Workflow, WorkflowError};
 
 use asl::{
     Bindings, Executor, ExecutorError, ExecutorOptions, StartError, StartOutcome, TaskFailure,
@@ -67,15 +68,28 @@ pub async fn open_executor(
     Executor::open(journal_path, DEFINITION, bindings, options).await
 }
 
-/// The `Workflow` port on the local executor: one execution per order, named by its id.
+/// The `Workflow` port on the local executors: one registration per order, named by its id;
+/// one cancellation per event, when given the cancellation executor.
 #[derive(Clone)]
 pub struct LocalWorkflow {
     executor: Arc<Executor>,
+    cancellations: Option<Arc<Executor>>,
 }
 
 impl LocalWorkflow {
     pub fn new(executor: Arc<Executor>) -> Self {
-        Self { executor }
+        Self {
+            executor,
+            cancellations: None,
+        }
+    }
+
+    /// Also starts cancellations, on `executor` (of `statemachines/cancellation.asl.json`).
+    pub fn with_cancellations(self, executor: Arc<Executor>) -> Self {
+        Self {
+            cancellations: Some(executor),
+            ..self
+        }
     }
 
     pub fn executor(&self) -> &Arc<Executor> {
@@ -91,18 +105,35 @@ impl Workflow for LocalWorkflow {
     ) -> Result<Started, WorkflowError> {
         let input = serde_json::to_value(request)
             .map_err(|error| WorkflowError::Internal(format!("registration input: {error}")))?;
-        match self
-            .executor
-            .start(&execution_name(&request.order_id), input)
-            .await
-        {
-            Ok(StartOutcome::Started { .. }) => Ok(Started::New),
-            Ok(StartOutcome::Existing { .. }) => Ok(Started::Existing),
-            Err(StartError::AlreadyExists(name)) => Err(WorkflowError::AlreadyExists(name)),
-            Err(error @ (StartError::InvalidName(_) | StartError::InvalidInput(_))) => {
-                Err(WorkflowError::Rejected(error.to_string()))
-            }
-            Err(error) => Err(WorkflowError::Internal(error.to_string())),
+        started(
+            self.executor
+                .start(&execution_name(&request.order_id), input)
+                .await,
+        )
+    }
+
+    async fn start_cancellation(&self, event_id: EventId) -> Result<Started, WorkflowError> {
+        let executor = self.cancellations.as_ref().ok_or_else(|| {
+            WorkflowError::Internal("ticketd was started without cancellations".into())
+        })?;
+        let input = serde_json::to_value(PageInput::first(event_id))
+            .map_err(|error| WorkflowError::Internal(format!("cancellation input: {error}")))?;
+        started(
+            executor
+                .start(&cancellation_execution_name(event_id), input)
+                .await,
+        )
+    }
+}
+
+fn started(outcome: Result<StartOutcome, StartError>) -> Result<Started, WorkflowError> {
+    match outcome {
+        Ok(StartOutcome::Started { .. }) => Ok(Started::New),
+        Ok(StartOutcome::Existing { .. }) => Ok(Started::Existing),
+        Err(StartError::AlreadyExists(name)) => Err(WorkflowError::AlreadyExists(name)),
+        Err(error @ (StartError::InvalidName(_) | StartError::InvalidInput(_))) => {
+            Err(WorkflowError::Rejected(error.to_string()))
         }
+        Err(error) => Err(WorkflowError::Internal(error.to_string())),
     }
 }

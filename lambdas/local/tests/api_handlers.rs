@@ -11,6 +11,7 @@ use std::sync::Arc;
 use asl::{ExecutionStatus, Executor, ExecutorOptions};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
+use ticket_core::Workflow;
 use ticket_core::api::{self, ApiPorts, ApiRequest, ApiResponse, TicketPdfs};
 use ticket_core::testing::FakePayments;
 use ticket_core::testing::api::{
@@ -22,6 +23,7 @@ use ticket_core::{
     Store, TicketId, TicketSigner, TicketStatus,
 };
 use ticket_testkit::pdf::{scan, text};
+use ticketd::cancellation;
 use ticketd::registration::{self, LocalWorkflow};
 
 use support::{Adapters, WEBHOOK_SECRET};
@@ -32,6 +34,7 @@ struct Stack {
     adapters: Adapters,
     clock: Arc<ManualClock>,
     executor: Arc<Executor>,
+    cancellations: Arc<Executor>,
     payments: Arc<FakePayments>,
     ports: ApiPorts,
 }
@@ -51,12 +54,26 @@ impl Stack {
         )
         .await
         .unwrap();
+        let cancellations = cancellation::open_executor(
+            &adapters.dir.path().join("cancellations.sqlite3"),
+            cancellation::bindings(Arc::new(adapters.cancellation_steps()), |_, function| {
+                function
+            }),
+            ExecutorOptions {
+                time_scale: 0.0,
+                ..ExecutorOptions::default()
+            },
+        )
+        .await
+        .unwrap();
         let payments = adapters.payments.clone();
         let ports = ApiPorts {
             store: adapters.store.clone(),
             files: adapters.files.clone(),
             payments: payments.clone(),
-            workflow: Arc::new(LocalWorkflow::new(executor.clone())),
+            workflow: Arc::new(
+                LocalWorkflow::new(executor.clone()).with_cancellations(cancellations.clone()),
+            ),
             clock: clock.clone(),
             ids: Arc::new(RandomIds),
             verifier: Arc::new(adapters.signer.verifier()),
@@ -72,6 +89,7 @@ impl Stack {
             adapters,
             clock,
             executor,
+            cancellations,
             payments,
             ports,
         }
@@ -983,4 +1001,356 @@ async fn buyers_cannot_cancel_unless_the_organizer_lets_them() {
         OrderStatus::Fulfilled
     );
     assert_eq!(stack.payments.refund_count(), 0);
+}
+
+// ---- POST /events/{id}/cancel, GET /events/{id}/cancellation
+
+impl Stack {
+    async fn cancel_event(&self, who: &Who, event_id: &str) -> ApiResponse {
+        self.call(request("POST", "/events/{id}/cancel", who).with_path_param("id", event_id))
+            .await
+    }
+
+    async fn cancellation(&self, who: &Who, event_id: &str) -> ApiResponse {
+        self.call(request("GET", "/events/{id}/cancellation", who).with_path_param("id", event_id))
+            .await
+    }
+
+    /// The refunds of cancelled `event_id`, once they ended.
+    async fn refunds_ended(&self, event_id: &str) -> asl::ExecutionSummary {
+        let name = ticket_core::workflow::cancellation_execution_name(event_id.parse().unwrap());
+        self.cancellations.wait(&name).await.unwrap()
+    }
+
+    /// What the door says of the first ticket of `order`.
+    async fn scan_first_ticket(&self, order: &OrderId, event_id: &str) -> Value {
+        let ticket_id = self.adapters.order(order).await.ticket_ids[0];
+        let code = self
+            .adapters
+            .signer
+            .sign(ticket_id, event_id.parse().unwrap());
+        self.call(request("POST", "/scan", &ORGANIZER).with_json(&json!({ "code": code })))
+            .await
+            .json_body()
+    }
+}
+
+#[tokio::test]
+async fn cancelling_an_event_stops_sales_at_once_and_refunds_every_order_once() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    let mut buyers = Vec::new();
+    for who in [&ATTENDEE, &OTHER_ATTENDEE, &ATTENDEE] {
+        buyers.push((who, stack.paid_order(who, event_id).await));
+    }
+    let orders: Vec<OrderId> = buyers.iter().map(|(_, order)| order.clone()).collect();
+    // Someone is on Stripe's page when the event is cancelled.
+    let (paying, paying_order) = stack.open_checkout(&OTHER_ATTENDEE, event_id).await;
+
+    assert_error(&stack.cancel_event(&OTHER_ORGANIZER, event_id).await, 403);
+    assert_error(&stack.cancel_event(&ATTENDEE, event_id).await, 403);
+    assert_error(&stack.cancel_event(&ORGANIZER, "not-an-id").await, 400);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_error(&stack.cancel_event(&ORGANIZER, &unknown).await, 404);
+    assert_error(&stack.cancellation(&ORGANIZER, event_id).await, 404);
+    assert_eq!(stack.payments.refund_count(), 0, "nothing refunded yet");
+
+    let answer = stack.cancel_event(&ORGANIZER, event_id).await;
+    assert_eq!(answer.status, 202, "{}", body_text(&answer));
+    assert_eq!(answer.json_body()["ticketsSold"], 3);
+    // No sale once the request has returned.
+    let refused = assert_error(&stack.checkout(&ATTENDEE, event_id).await, 409);
+    assert!(refused.contains("cancelled"), "{refused}");
+    // The buyer who was paying pays now: no ticket, the money goes back.
+    stack.payments.pay(&paying_order).unwrap();
+    stack
+        .deliver(stack.delivery("completed", &paying, &paying_order))
+        .await;
+    stack.executor.wait(paying_order.as_str()).await.unwrap();
+    let paid_late = stack.adapters.order(&paying_order).await;
+    assert_eq!(paid_late.status, OrderStatus::Failed);
+    assert!(paid_late.ticket_ids.is_empty());
+
+    let run = stack.refunds_ended(event_id).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    for (who, order) in &buyers {
+        let shown = stack.order_shown(who, order).await;
+        assert_eq!(shown["status"], "REFUNDED", "{shown}");
+        assert_eq!(shown["failureReason"], "The event was cancelled.");
+        assert_eq!(shown["tickets"][0]["status"], "VOID");
+    }
+    let refunded: std::collections::BTreeSet<String> = stack
+        .payments
+        .refunds()
+        .iter()
+        .map(|(request, _)| request.order_id.to_string())
+        .collect();
+    assert_eq!(stack.payments.refund_count(), 4, "each order once");
+    assert_eq!(refunded.len(), 4);
+    assert!(orders.iter().all(|order| refunded.contains(order.as_str())));
+
+    let progress = stack.cancellation(&ORGANIZER, event_id).await;
+    assert_eq!(progress.status, 200);
+    let progress = progress.json_body();
+    assert_eq!(progress["ticketsSold"], 3);
+    assert_eq!(progress["ticketsRefunded"], 3);
+    assert_eq!(progress["failures"], json!([]));
+    assert!(progress["finishedAt"].is_string(), "{progress}");
+    assert_error(&stack.cancellation(&OTHER_ORGANIZER, event_id).await, 403);
+    let stats = stack
+        .call(request("GET", "/events/{id}/stats", &ORGANIZER).with_path_param("id", event_id))
+        .await
+        .json_body();
+    assert_eq!(
+        (stats["status"].as_str(), stats["sold"].as_i64()),
+        (Some("CANCELLED"), Some(0))
+    );
+    let scan = stack.scan_first_ticket(&orders[0], event_id).await;
+    assert_eq!(
+        (scan["result"].as_str(), scan["reason"].as_str()),
+        (Some("VOID"), Some("the event was cancelled"))
+    );
+
+    // Cancelling twice changes nothing; an edit is refused.
+    let again = stack.cancel_event(&ORGANIZER, event_id).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.json_body()["finishedAt"], progress["finishedAt"]);
+    assert_eq!(stack.payments.refund_count(), 4);
+    let current = stack
+        .call(request("GET", "/events/{id}", &ORGANIZER).with_path_param("id", event_id))
+        .await;
+    let etag = current.header("etag").unwrap().to_owned();
+    let mut edit = current.json_body();
+    edit["title"] = json!("Back on");
+    let edited = stack
+        .call(
+            request("PUT", "/events/{id}", &ORGANIZER)
+                .with_path_param("id", event_id)
+                .with_header("if-match", &etag)
+                .with_json(&edit),
+        )
+        .await;
+    assert!(assert_error(&edited, 409).contains("cancelled"));
+}
+
+#[tokio::test]
+async fn refunds_that_keep_failing_are_listed_and_the_others_go_on() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    let mut orders = Vec::new();
+    for _ in 0..4 {
+        orders.push(stack.paid_order(&ATTENDEE, event_id).await);
+    }
+    // Stripe refuses two of the payments' refunds, however often it is asked.
+    stack.payments.fail_refunds_of(&orders[1]);
+    stack.payments.fail_refunds_of(&orders[3]);
+
+    assert_eq!(stack.cancel_event(&ORGANIZER, event_id).await.status, 202);
+    let run = stack.refunds_ended(event_id).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+
+    let mut statuses = Vec::new();
+    for order in &orders {
+        statuses.push(stack.adapters.order(order).await.status);
+    }
+    use OrderStatus::{Refunded, Refunding};
+    assert_eq!(statuses, [Refunded, Refunding, Refunded, Refunding]);
+    let progress = stack.cancellation(&ORGANIZER, event_id).await.json_body();
+    assert_eq!(progress["ticketsSold"], 4);
+    assert_eq!(progress["ticketsRefunded"], 2);
+    assert!(progress["finishedAt"].is_string());
+    let failures = progress["failures"].as_array().unwrap();
+    let listed: Vec<&str> = failures
+        .iter()
+        .map(|failure| failure["orderId"].as_str().unwrap())
+        .collect();
+    let mut expected = vec![orders[1].as_str(), orders[3].as_str()];
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    for failure in failures {
+        let reason = failure["reason"].as_str().unwrap();
+        assert!(reason.contains("refunding the payment"), "{reason}");
+    }
+    // Its tickets admit nobody all the same.
+    let scan = stack.scan_first_ticket(&orders[1], event_id).await;
+    assert_eq!(scan["result"], "VOID");
+
+    // Stripe recovers: the reconciliation pass finishes them and the list empties.
+    stack.payments.recover_refunds();
+    let pass = ticket_core::reconcile::reconcile(&ticket_core::reconcile::ReconcilePorts {
+        store: stack.adapters.store.clone(),
+        payments: stack.payments.clone(),
+        workflow: stack.ports.workflow.clone(),
+        clock: stack.clock.clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(pass.refunds_finished, 2, "{pass:?}");
+    let progress = stack.cancellation(&ORGANIZER, event_id).await.json_body();
+    assert_eq!(progress["ticketsRefunded"], 4);
+    assert_eq!(progress["failures"], json!([]));
+    assert_eq!(stack.payments.refund_count(), 4);
+}
+
+#[tokio::test]
+async fn an_order_being_registered_when_the_event_is_cancelled_is_refunded_once_it_is_done() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    let done = stack.paid_order(&ATTENDEE, event_id).await;
+    // A payment whose registration has sold its seat but not yet made its ticket.
+    let (checkout, in_flight) = stack.open_checkout(&OTHER_ATTENDEE, event_id).await;
+    stack.payments.pay(&in_flight).unwrap();
+    let request = ticket_core::RegistrationRequest {
+        order_id: in_flight.clone(),
+        event_id: checkout.event_id,
+        hold_id: checkout.hold_id,
+        ticket_type_id: None,
+        tickets: checkout.tickets.clone(),
+        user_id: checkout.user_id.clone(),
+        payment_intent_id: Some(FakePayments::payment_intent_of(&in_flight)),
+        amount_minor: checkout.total().amount_minor,
+        currency: checkout.currency,
+        attendee: ticket_core::Attendee {
+            name: "Bob".into(),
+            email: "bob@example.com".into(),
+        },
+    };
+    ticket_core::registration::confirm_seat(&*stack.adapters.store, &request, stack.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        stack.adapters.order(&in_flight).await.status,
+        OrderStatus::Pending
+    );
+
+    assert_eq!(stack.cancel_event(&ORGANIZER, event_id).await.status, 202);
+    // The cancellation waits for it (listed while it is being registered, then again)...
+    loop {
+        let progress = stack.cancellation(&ORGANIZER, event_id).await.json_body();
+        if !progress["failures"].as_array().unwrap().is_empty() {
+            assert!(
+                progress["finishedAt"].is_null(),
+                "not finished while one is in flight"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // ... the registration ends with a ticket ...
+    stack
+        .deliver(stack.delivery("completed", &checkout, &in_flight))
+        .await;
+    let registered = stack.executor.wait(in_flight.as_str()).await.unwrap();
+    assert_eq!(
+        registered.status,
+        ExecutionStatus::Succeeded,
+        "{registered:?}"
+    );
+
+    // ... and the next pass refunds it.
+    let run = stack.refunds_ended(event_id).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    for order in [&done, &in_flight] {
+        let order = stack.adapters.order(order).await;
+        assert_eq!(order.status, OrderStatus::Refunded, "{order:?}");
+        assert_eq!(
+            order.failure_reason.as_deref(),
+            Some("The event was cancelled.")
+        );
+    }
+    assert_eq!(stack.payments.refund_count(), 2);
+}
+
+#[tokio::test]
+async fn a_cancellation_cut_short_by_a_restart_resumes_and_refunds_each_order_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use ticket_core::cancellation::CancellationStep;
+
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 2500).await;
+    let event_id: EventId = event["id"].as_str().unwrap().parse().unwrap();
+    let mut orders = Vec::new();
+    for _ in 0..6 {
+        orders.push(stack.paid_order(&ATTENDEE, &event_id.to_string()).await);
+    }
+    // The first run refunds two orders, then hangs in the others until ticketd stops.
+    struct Hangs {
+        inner: Arc<dyn asl::TaskFunction>,
+        calls: Arc<AtomicUsize>,
+    }
+    #[async_trait::async_trait]
+    impl asl::TaskFunction for Hangs {
+        async fn invoke(&self, payload: Value) -> Result<Value, asl::TaskFailure> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                self.inner.invoke(payload).await
+            } else {
+                std::future::pending().await
+            }
+        }
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let journal = stack.adapters.dir.path().join("cancel-restart.sqlite3");
+    let steps = Arc::new(stack.adapters.cancellation_steps());
+    let first = cancellation::open_executor(
+        &journal,
+        cancellation::bindings(steps.clone(), |step, inner| match step {
+            CancellationStep::RefundCancelledOrder => Arc::new(Hangs {
+                inner,
+                calls: calls.clone(),
+            }),
+            _ => inner,
+        }),
+        ExecutorOptions::default(),
+    )
+    .await
+    .unwrap();
+    stack
+        .adapters
+        .store
+        .cancel_event(event_id, stack.now())
+        .await
+        .unwrap();
+    LocalWorkflow::new(stack.executor.clone())
+        .with_cancellations(first.clone())
+        .start_cancellation(event_id)
+        .await
+        .unwrap();
+    while calls.load(Ordering::SeqCst) < 6 || stack.payments.refund_count() < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let name = ticket_core::workflow::cancellation_execution_name(event_id);
+    let running = first.describe(&name).await.unwrap().unwrap();
+    assert_eq!(running.status, ExecutionStatus::Running);
+    first.shutdown();
+    assert_eq!(
+        stack.payments.refund_count(),
+        2,
+        "cut short after two refunds"
+    );
+
+    // ticketd starts again: the cancellation goes on where it was and ends.
+    let second = cancellation::open_executor(
+        &journal,
+        cancellation::bindings(steps, |_, inner| inner),
+        ExecutorOptions::default(),
+    )
+    .await
+    .unwrap();
+    let run = second.wait(&name).await.unwrap();
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    for order in &orders {
+        assert_eq!(
+            stack.adapters.order(order).await.status,
+            OrderStatus::Refunded
+        );
+    }
+    assert_eq!(stack.payments.refund_count(), 6, "each order refunded once");
+    let history = second.history(&name).await.unwrap().unwrap();
+    assert!(history.iter().any(|event| matches!(
+        &event.kind,
+        asl::HistoryEventKind::ExecutionResumed { state } if state == "RefundOrders"
+    )));
 }

@@ -20,17 +20,19 @@ use axum::routing::post;
 use cognito_local::{Idp, IdpConfig};
 use serde_json::{Value, json};
 use ticket_cloud::{CognitoUserDirectory, StepFunctionsWorkflow};
+use ticket_core::cancellation::CancellationStep;
 use ticket_core::identity::{DirectoryError, Group, UserDirectory};
 use ticket_core::registration::Step;
 use ticket_core::{OrderStatus, Started, Store, SystemClock, Workflow, WorkflowError, api};
 use ticketd::aws_api::{self, AwsApis, COGNITO_PATH, STATES_PATH};
 use ticketd::lambda::{FunctionsFile, InvokeError, LambdaFunctions};
-use ticketd::registration;
+use ticketd::{cancellation, registration};
 
 use support::Adapters;
 
 const KEY_ID: &str = "AKIAFUNCTIONSKEY0001";
 const MACHINE: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:Registration";
+const CANCELLATIONS: &str = "arn:aws:states:us-east-1:000000000000:stateMachine:Cancellation";
 const POOL: &str = "us-east-1_emulated";
 
 /// A functions file wiring every route, step, trigger and schedule to `url`.
@@ -44,9 +46,14 @@ fn functions_file(url: &str) -> FunctionsFile {
             .iter()
             .map(|step| (step.substitution().to_owned(), url.to_owned()))
             .collect(),
+        cancellation_substitutions: CancellationStep::ALL
+            .iter()
+            .map(|step| (step.substitution().to_owned(), url.to_owned()))
+            .collect(),
         post_confirmation: url.to_owned(),
         reconcile: url.to_owned(),
         state_machine_arn: MACHINE.to_owned(),
+        cancellation_state_machine_arn: CANCELLATIONS.to_owned(),
         user_pool_id: POOL.to_owned(),
         access_key_id: KEY_ID.to_owned(),
     }
@@ -57,6 +64,7 @@ struct Apis {
     url: String,
     idp: Idp,
     adapters: Adapters,
+    cancellations: Arc<asl::Executor>,
 }
 
 async fn serve_apis() -> Apis {
@@ -71,15 +79,28 @@ async fn serve_apis() -> Apis {
     )
     .await
     .unwrap();
+    let cancellations = cancellation::open_executor(
+        &data_dir.join("cancellations.sqlite3"),
+        cancellation::bindings(Arc::new(adapters.cancellation_steps()), |_, f| f),
+        ExecutorOptions::default(),
+    )
+    .await
+    .unwrap();
     let idp = Idp::open(data_dir, IdpConfig::local(&url), Arc::new(SystemClock)).unwrap();
     let functions = LambdaFunctions::new(functions_file("http://127.0.0.1:9/unused")).unwrap();
     let apis = AwsApis {
         functions: Arc::new(functions),
         executor,
+        cancellations: cancellations.clone(),
         idp: idp.clone(),
     };
     tokio::spawn(async move { axum::serve(listener, aws_api::routes(apis)).await });
-    Apis { url, idp, adapters }
+    Apis {
+        url,
+        idp,
+        adapters,
+        cancellations,
+    }
 }
 
 /// The SDK configuration a function has in the emulated stack: the service's endpoint on
@@ -336,4 +357,45 @@ fn a_functions_file_must_wire_every_route_and_every_step() {
         ..functions_file("http://127.0.0.1:9/")
     };
     assert!(LambdaFunctions::new(file).is_err());
+}
+
+#[tokio::test]
+async fn the_step_functions_adapter_starts_one_cancellation_per_event_on_its_own_machine() {
+    let apis = serve_apis().await;
+    let config = sdk_config(format!("{}{STATES_PATH}", apis.url), KEY_ID).await;
+    let client = aws_sdk_sfn::Client::new(&config);
+    let event = apis.adapters.event(3, 0).await;
+    apis.adapters
+        .store
+        .cancel_event(event.id, chrono::Utc::now())
+        .await
+        .unwrap();
+
+    // A function given only the registration machine cannot start cancellations.
+    let registrations = StepFunctionsWorkflow::new(client.clone(), MACHINE);
+    assert!(matches!(
+        registrations.start_cancellation(event.id).await,
+        Err(WorkflowError::Internal(_))
+    ));
+    let cancellations = StepFunctionsWorkflow::cancellations(client, CANCELLATIONS);
+    assert_eq!(
+        cancellations.start_cancellation(event.id).await,
+        Ok(Started::New)
+    );
+    let name = ticket_core::workflow::cancellation_execution_name(event.id);
+    let run = apis.cancellations.wait(&name).await.unwrap();
+    assert_eq!(run.status, asl::ExecutionStatus::Succeeded, "{run:?}");
+    // Asked again once it ended: the same execution, nothing new runs.
+    assert_eq!(
+        cancellations.start_cancellation(event.id).await,
+        Ok(Started::Existing)
+    );
+    let view = apis
+        .adapters
+        .store
+        .get_event(event.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(view.cancellation.unwrap().finished_at.is_some());
 }

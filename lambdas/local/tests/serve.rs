@@ -244,6 +244,32 @@ impl Store for BrokenStore {
     async fn update_event(&self, _: &ticket_core::EventUpdate) -> Result<EventView, StoreError> {
         broken()
     }
+    async fn cancel_event(&self, _: EventId, _: DateTime<Utc>) -> Result<EventView, StoreError> {
+        broken()
+    }
+    async fn sold_orders_of_event(
+        &self,
+        _: EventId,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<Page<OrderId>, StoreError> {
+        broken()
+    }
+    async fn record_cancellation_failure(
+        &self,
+        _: &ticket_core::cancellation::CancellationFailure,
+    ) -> Result<(), StoreError> {
+        broken()
+    }
+    async fn cancellation_failures(
+        &self,
+        _: EventId,
+    ) -> Result<Vec<ticket_core::cancellation::CancellationFailure>, StoreError> {
+        broken()
+    }
+    async fn finish_cancellation(&self, _: EventId, _: DateTime<Utc>) -> Result<(), StoreError> {
+        broken()
+    }
     async fn get_organizer_profile(
         &self,
         _: &UserId,

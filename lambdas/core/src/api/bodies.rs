@@ -492,6 +492,7 @@ pub fn response_schemas() -> Map<String, Value> {
         .for_serialize()
         .into_generator();
     add::<EventBody>(&mut generator);
+    add::<crate::cancellation::CancellationProgress>(&mut generator);
     add::<PageBody<EventBody>>(&mut generator);
     add::<CheckoutStarted>(&mut generator);
     add::<Quote>(&mut generator);

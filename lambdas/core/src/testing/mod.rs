@@ -130,6 +130,11 @@ impl FakePayments {
         self.ledger().failing_refunds.push(order.clone());
     }
 
+    /// Refunds of every order work again.
+    pub fn recover_refunds(&self) {
+        self.ledger().failing_refunds.clear();
+    }
+
     /// Distinct refunds made (a repeated idempotency key does not count again).
     pub fn refund_count(&self) -> usize {
         self.ledger().refunds.len()

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use tempfile::TempDir;
+use ticket_core::cancellation::CancellationSteps;
 use ticket_core::testing::FakePayments;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::{
@@ -60,6 +61,15 @@ impl Adapters {
             signer: self.signer.clone(),
             clock: self.clock.clone(),
             ids: Arc::new(RandomIds),
+        }
+    }
+
+    /// The cancellation's steps over these adapters.
+    pub fn cancellation_steps(&self) -> CancellationSteps {
+        CancellationSteps {
+            store: self.store.clone(),
+            payments: self.payments.clone(),
+            clock: self.clock.clone(),
         }
     }
 
