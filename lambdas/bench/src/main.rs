@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ticketd::logging;
+use ticketd_bench::cancellation::{self, CancellationBenchArgs};
 use ticketd_bench::flash_sale::{self, FlashSaleArgs};
 use ticketd_bench::registrations::{self, RegistrationBenchArgs};
 use ticketd_bench::seats::{self, BenchArgs};
@@ -28,6 +29,9 @@ enum Command {
     /// smaller event at once, with the Stripe simulator; checks that exactly the seats were
     /// sold and nobody else was charged, and reports the throughput.
     FlashSale(FlashSaleArgs),
+    /// Cancel an event of many paid orders and time its refunds through the cancellation state
+    /// machine; checks every order refunded exactly once.
+    Cancellation(CancellationBenchArgs),
 }
 
 #[tokio::main]
@@ -39,6 +43,7 @@ async fn main() -> ExitCode {
         Command::Seats(args) => seats::run(args).await,
         Command::Registrations(args) => registrations::run(args).await,
         Command::FlashSale(args) => flash_sale::run(args).await,
+        Command::Cancellation(args) => cancellation::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

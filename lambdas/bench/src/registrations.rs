@@ -182,7 +182,7 @@ async fn measure(
 
 /// An event of `count` paid seats, every seat held, and the registration request of each hold
 /// (what the payment webhook would start).
-async fn paid_seats(
+pub(crate) async fn paid_seats(
     store: &dyn Store,
     count: u32,
 ) -> Result<Vec<RegistrationRequest>, Box<dyn Error + Send + Sync>> {

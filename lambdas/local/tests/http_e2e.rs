@@ -410,6 +410,9 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
     // Another buyer's order, for the refund: the attendee's ticket stays valid for the rest.
     let (_, refundable) = scene.register(stranger, &event_id).await;
     let refundable_id = id(&refundable, "orderId");
+    // An event of its own to cancel: the others go on selling.
+    let doomed = scene.free_event(organizer, "Access Cancelled", 10).await;
+    let doomed_id = id(&doomed, "id");
 
     const GROUP: &str = "organizer group";
     const NOT_YOURS: &str = "not your";
@@ -443,6 +446,19 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                         "capacity": event["capacity"],
                         "ticketTypes": event["ticketTypes"],
                     })),
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
+                "cancelEvent" => (
+                    Method::POST,
+                    format!("/events/{doomed_id}/cancel"),
+                    None,
+                    [(403, GROUP), (202, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
+                // Listed after the cancellation above.
+                "getEventCancellation" => (
+                    Method::GET,
+                    format!("/events/{doomed_id}/cancellation"),
+                    None,
                     [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
                 ),
                 "getEventStats" => (
