@@ -1268,3 +1268,48 @@ test('every page works at phone width', async () => {
   await screenshot(page, 'phone-scan');
   await context.close();
 });
+
+test('the organizer cancels the paid event: sales stop, every buyer is refunded, the door says VOID', async () => {
+  const base = ticketd.url;
+  const page = s.orgPage;
+  // The previous tests ended this session and signed B out: both sign in again (A's identity
+  // provider session is still live).
+  await page.goto(`${base}/?manage=${s.eventId}`);
+  await page.getByRole('main').getByRole('button', { name: /^Sign in/ }).click();
+  await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
+  const buyerPage = s.buyerPage;
+  await signIn(buyerPage, base, buyer);
+
+  // The first click asks; the second cancels.
+  await page.getByRole('button', { name: 'Cancel event' }).click();
+  await page.getByRole('button', { name: 'Yes, cancel and refund everyone' }).click();
+  await page.getByText(/^This event is cancelled/).waitFor();
+  assert.equal(await page.locator('#edit-event').count(), 0, 'a cancelled event is not edited');
+  // The refunds run in the background; the panel follows them to the end.
+  const progress = page.locator('#cancellation-progress');
+  await progress.filter({ hasText: /^Refunds finished / }).waitFor({ timeout: 30_000 });
+  const [, refunded, sold] = (await progress.textContent()).match(/: ([\d,]+) of ([\d,]+) tickets? refunded\.$/);
+  assert.equal(refunded, sold, 'every ticket refunded');
+  assert.ok(Number(sold) >= 1, 'B held a ticket');
+  await page.locator('.stat[data-stat="sold"] dd', { hasText: /^0$/ }).waitFor();
+  await screenshot(page, 'event-cancelled-organizer');
+
+  // B's first order (its ticket was used at the door) is refunded, and says why.
+  await buyerPage.goto(`${base}/?order=${s.orderId}`);
+  await buyerPage.getByRole('heading', { name: 'This order was refunded' }).waitFor();
+  await buyerPage.getByText('Reason: The event was cancelled.').waitFor();
+  await buyerPage.getByText('Refund: €25.00 has been returned to your card. The ticket is no longer valid.').waitFor();
+  await screenshot(buyerPage, 'order-refunded-event-cancelled');
+  // Nobody buys any more.
+  await buyerPage.goto(`${base}/?event=${s.eventId}`);
+  await buyerPage.getByText('This event was cancelled', { exact: true }).first().waitFor();
+  const buy = buyerPage.locator('#buy');
+  assert.ok(await buy.isDisabled(), 'Buy is closed');
+  await screenshot(buyerPage, 'event-cancelled');
+
+  // The door turns the ticket away and says why.
+  await page.goto(`${base}/?page=scan`);
+  const result = await checkCode(page, s.code);
+  await result.and(page.locator('[data-result="VOID"]')).waitFor();
+  assert.match(await result.textContent(), /VOID.*Do not admit: the event was cancelled\./);
+});

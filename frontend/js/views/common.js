@@ -39,6 +39,7 @@ export function pageHeader(title, { lead, actions, back } = {}) {
 /** "12 seats left" / "Only 3 left" / "Sold out" / "Started": text and tone. */
 export function availability(event) {
   const stats = event.availability;
+  if (stats.status === 'CANCELLED') return { text: 'Cancelled', tone: 'bad' };
   if (stats.status === 'ENDED') return { text: 'Started', tone: 'muted' };
   if (stats.status === 'SOLD_OUT' || stats.remaining <= 0) return { text: 'Sold out', tone: 'bad' };
   const few = stats.remaining <= Math.max(5, Math.ceil(stats.capacity * 0.1));

@@ -95,7 +95,8 @@ export default async function managePage({ main, signal, id }) {
     }
   };
   const promos = promoCodesSection(event, { signal });
-  await Promise.all([loadAttendees(), promos.refresh()]);
+  const cancellation = cancellationSection(event, firstStats, { signal, onCancelled: (stats) => drawStats(stats) });
+  await Promise.all([loadAttendees(), promos.refresh(), cancellation.refresh()]);
   if (signal.aborted) return;
 
   replace(
@@ -104,7 +105,7 @@ export default async function managePage({ main, signal, id }) {
       back: { href: routes.organizer(), label: 'Your events' },
       actions: [
         link(routes.event(event.id), { class: 'button button-quiet' }, 'Public page'),
-        link(routes.edit(event.id), { class: 'button button-secondary', id: 'edit-event' }, 'Edit event'),
+        firstStats.status === 'CANCELLED' ? null : link(routes.edit(event.id), { class: 'button button-secondary', id: 'edit-event' }, 'Edit event'),
         link(routes.scan(), { class: 'button button-primary' }, icon('scan'), 'Scan tickets'),
       ],
     }),
@@ -145,6 +146,7 @@ export default async function managePage({ main, signal, id }) {
       attendees,
     ),
     promos.element,
+    cancellation.element,
   );
 
   every(
@@ -158,6 +160,7 @@ export default async function managePage({ main, signal, id }) {
         last = key;
         await loadAttendees();
       }
+      if (stats.status === 'CANCELLED') await cancellation.refresh();
       // A code's uses count the orders holding seats with it too.
       const promoKey = `${stats.sold}/${stats.held}`;
       if (promoKey !== lastPromo) {
@@ -248,4 +251,82 @@ function slug(text) {
       .replace(/[\s_-]+/g, '-')
       .slice(0, 60) || 'event'
   );
+}
+
+/**
+ * Cancelling the event: until it is cancelled, a button that asks once more and then stops
+ * sales and refunds every order; afterwards, how far the refunds have come and the orders whose
+ * refund failed, with the reason.
+ */
+function cancellationSection(event, firstStats, { signal, onCancelled }) {
+  const body = h('div', { id: 'cancellation' });
+  const element = h('section', { class: 'panel danger-zone', 'aria-labelledby': 'cancel-heading' }, h('h2', { id: 'cancel-heading', text: 'Cancel this event' }), body);
+  const status = h('p', { class: 'field-error', role: 'alert' });
+  let cancelled = firstStats.status === 'CANCELLED';
+
+  const cancel = async (button, confirmText) => {
+    if (button.dataset.confirming !== 'true') {
+      button.dataset.confirming = 'true';
+      button.textContent = confirmText;
+      return;
+    }
+    button.disabled = true;
+    status.textContent = '';
+    try {
+      const progress = await api.post(`/events/${api.seg(event.id)}/cancel`, {}, { signal });
+      cancelled = true;
+      document.getElementById('edit-event')?.remove();
+      draw(progress);
+      onCancelled(await api.get(`/events/${api.seg(event.id)}/stats`, { signal }));
+    } catch (error) {
+      if (error.name === 'SessionExpired' || signal.aborted) return;
+      status.textContent = `The event could not be cancelled: ${error.message}`;
+      button.disabled = false;
+    }
+  };
+
+  const draw = (progress) => {
+    if (!progress) {
+      const button = h('button', { type: 'button', class: 'button button-danger', id: 'cancel-event' }, 'Cancel event');
+      button.addEventListener('click', () => cancel(button, 'Yes, cancel and refund everyone'));
+      replace(
+        body,
+        h('p', { text: 'Sales stop at once. Every ticket becomes void and every buyer gets a full refund to the card they paid with. This cannot be undone.' }),
+        button,
+        status,
+      );
+      return;
+    }
+    const done = Boolean(progress.finishedAt);
+    const counted = `${progress.ticketsRefunded.toLocaleString()} of ${plural(progress.ticketsSold, 'ticket', 'tickets')} refunded`;
+    const failures = progress.failures ?? [];
+    const parts = [
+      notice(
+        done ? (failures.length ? 'warn' : 'success') : 'info',
+        done ? 'This event is cancelled' : 'This event is cancelled: refunds are under way',
+        h('p', { id: 'cancellation-progress', text: done ? `Refunds finished ${dateTime(progress.finishedAt)}: ${counted}.` : `${counted} so far.` }),
+      ),
+    ];
+    if (failures.length) {
+      parts.push(
+        h('h3', { text: `${plural(failures.length, 'order', 'orders')} could not be refunded` }),
+        h('p', { class: 'muted', text: 'Their tickets no longer admit anyone. The refunds are tried again every few minutes; contact the buyers if they keep failing.' }),
+        h('ul', { class: 'cancellation-failures' }, failures.map((failure) => h('li', {}, h('code', { text: failure.orderId }), ` — ${failure.reason}`))),
+      );
+    }
+    if (!done) {
+      // Asking again starts the refunds if an earlier request could not; it never refunds twice.
+      const again = h('button', { type: 'button', class: 'button button-quiet button-small', id: 'resume-refunds' }, 'Start the refunds again');
+      again.addEventListener('click', () => cancel(again, 'Yes, start them again'));
+      parts.push(again, status);
+    }
+    replace(body, ...parts);
+  };
+
+  const refresh = async () => {
+    if (!cancelled) return draw(null);
+    const progress = await api.get(`/events/${api.seg(event.id)}/cancellation`, { signal });
+    if (!signal.aborted) draw(progress);
+  };
+  return { element, refresh };
 }

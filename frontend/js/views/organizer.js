@@ -52,8 +52,8 @@ export default async function organizerPage({ main, signal }) {
 
 function orgCard(event) {
   const stats = event.availability;
-  const statusText = { OPEN: 'On sale', SOLD_OUT: 'Sold out', ENDED: 'Started' }[stats.status] ?? stats.status;
-  const tone = { OPEN: 'good', SOLD_OUT: 'bad', ENDED: 'muted' }[stats.status] ?? 'muted';
+  const statusText = { OPEN: 'On sale', SOLD_OUT: 'Sold out', ENDED: 'Started', CANCELLED: 'Cancelled' }[stats.status] ?? stats.status;
+  const tone = { OPEN: 'good', SOLD_OUT: 'bad', ENDED: 'muted', CANCELLED: 'bad' }[stats.status] ?? 'muted';
   return h(
     'li',
     { class: 'org-card', dataset: { event: event.id } },
