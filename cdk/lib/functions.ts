@@ -407,7 +407,7 @@ export const LAMBDAS: readonly LambdaSpec[] = [
   {
     binary: 'reconcile',
     purpose:
-      'Every minute: one reconciliation pass (ticket_core::reconcile): expired holds released, PENDING orders settled with Stripe.',
+      'Every minute: one reconciliation pass (ticket_core::reconcile): expired holds released, PENDING orders settled with Stripe, refunds cut short finished, cancellations started.',
     schedule: { rateMinutes: 1 },
     // Under the 1-minute rate, so a pass is over before the next tick; a backlog bigger than one
     // pass is the next pass's (each action is done, or not, on its own).
@@ -419,6 +419,8 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: { items: ['GetItem', 'UpdateItem'], indexes: ['GSI3'] },
     secrets: ['stripeSecretKey'],
     startsRegistration: true,
+    // A cancellation whose refunds never started (its request died midway) is started here.
+    startsCancellation: true,
   },
 ];
 

@@ -194,9 +194,10 @@ describe('reconciliation pass', () => {
     }
   });
 
-  it('has exactly its grants: items and GSI3 of the table, starting registrations, the Stripe key, its log group', () => {
+  it('has exactly its grants: items and GSI3 of the table, starting registrations and cancellations, the Stripe key, its log group', () => {
     const table = `\${${logicalId(synth.stack.data.table)}.Arn}`;
     const machine = logicalId(synth.stack.workflow.stateMachine);
+    const cancellations = logicalId(synth.stack.cancellation.stateMachine);
     const granted = allowStatements(synth.json)
       .filter((statement) => statement.roles.includes(roleId()))
       .flatMap((statement) => statement.actions.flatMap((action) => statement.resources.map((resource) => `${action} ${resource}`)))
@@ -213,6 +214,8 @@ describe('reconciliation pass', () => {
         `secretsmanager:GetSecretValue \${${logicalId(synth.stack.secrets.byName.stripeSecretKey)}}`,
         `states:DescribeExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${${machine}.Name}:*`,
         `states:StartExecution \${${machine}}`,
+        `states:DescribeExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${${cancellations}.Name}:*`,
+        `states:StartExecution \${${cancellations}}`,
         // Active tracing; X-Ray's write actions take no resource.
         'xray:PutTelemetryRecords *',
         'xray:PutTraceSegments *',

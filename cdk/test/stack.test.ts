@@ -354,20 +354,17 @@ describe('cancellation state machine', () => {
     );
   });
 
-  it('is started only by cancel-event, which is told its ARN', () => {
+  it('is started only by cancel-event and the reconciliation pass, which are told its ARN', () => {
     const starters = allowStatements(synth.json).filter(
       (s) => s.actions.includes('states:StartExecution') && s.resources.some((r) => String(r).includes(machineId())),
     );
-    assert.deepEqual(
-      starters.flatMap((s) => s.roles),
-      [roleIdOf('cancel-event')],
-    );
+    assert.deepEqual(starters.flatMap((s) => s.roles).sort(), [roleIdOf('cancel-event'), roleIdOf('reconcile')].sort());
     synth.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [ENV.cancellationStateMachine]: { Ref: machineId() } }) },
     });
     assert.deepEqual(
       LAMBDAS.filter((spec) => spec.startsCancellation).map((spec) => spec.binary),
-      ['cancel-event'],
+      ['cancel-event', 'reconcile'],
     );
   });
 });

@@ -2045,8 +2045,18 @@ pub async fn cancellation_failures_and_the_end_are_kept(store: SharedStore) {
     store.finish_cancellation(event.id, now()).await.unwrap();
     assert_eq!(view_of(&store, &event).await.cancellation, None);
     store.cancel_event(event.id, now()).await.unwrap();
+    // Due for a check from when it was cancelled until it finishes.
+    let later = now() + TimeDelta::minutes(2);
+    assert_eq!(store.cancellations_due(later, 10).await, Ok(vec![event.id]));
+    assert_eq!(
+        store
+            .cancellations_due(now() - TimeDelta::milliseconds(1), 10)
+            .await,
+        Ok(vec![])
+    );
     let end = now() + TimeDelta::minutes(5);
     store.finish_cancellation(event.id, end).await.unwrap();
+    assert_eq!(store.cancellations_due(later, 10).await, Ok(vec![]));
     store
         .finish_cancellation(event.id, end + TimeDelta::minutes(5))
         .await

@@ -801,6 +801,25 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn cancellations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        let state = self.state();
+        let mut due: Vec<(DateTime<Utc>, EventId)> = state
+            .events
+            .values()
+            .filter_map(|view| {
+                let cancellation = view.cancellation?;
+                (cancellation.finished_at.is_none() && cancellation.requested_at <= before)
+                    .then_some((cancellation.requested_at, view.event.id))
+            })
+            .collect();
+        due.sort_unstable();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
     async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut state = self.state();
         let view = state

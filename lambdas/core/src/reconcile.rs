@@ -2,7 +2,7 @@
 //! process dies midway. Both stacks run it on a schedule (ticketd every `--reconcile-every`,
 //! AWS from an EventBridge rule), over the same ports.
 //!
-//! A pass reads two indexes, never a scan:
+//! A pass reads three indexes, never a scan:
 //! - orders still `PENDING` whose check is due ([`Store::orders_due`]): it asks the payment
 //!   provider for the session's truth and acts on it — paid: start the registration (idempotent
 //!   by name); still open past the hold: expire it at the provider first, then give the seat
@@ -11,7 +11,9 @@
 //! - orders `REFUNDING` (the same index): an organizer's refund cut short by a crash or a
 //!   failing provider, finished ([`crate::refund::finish_refund`]);
 //! - holds still `HELD` past their expiry that never got an order ([`Store::expired_holds`]):
-//!   their checkout died before it handed out a payment page, so the seat simply goes back.
+//!   their checkout died before it handed out a payment page, so the seat simply goes back;
+//! - cancelled events whose refunds have not finished ([`Store::cancellations_due`]): the
+//!   cancellation's execution is started, which finds it if it runs already.
 //!
 //! Every action is idempotent and conditional in the store, so a webhook racing the pass, or
 //! two passes at once, change nothing twice.
@@ -29,13 +31,16 @@ use crate::order::{Hold, HoldStatus, Order, OrderStatus};
 use crate::payments::{Payments, PaymentsError, SessionSnapshot, SessionStatus};
 use crate::refund::finish_refund;
 use crate::store::{FIRST_ORDER_CHECK, ReleaseOutcome, ReleaseScope, Store, StoreError};
-use crate::workflow::{Workflow, WorkflowError};
+use crate::workflow::{Started, Workflow, WorkflowError};
 
 /// The most orders, and the most holds, one pass takes on; the rest wait for the next pass.
 pub const PASS_LIMIT: usize = 200;
 
 /// How many items a pass settles at once (each may call the payment provider).
 const CONCURRENCY: usize = 8;
+/// How long after a cancellation a pass makes sure its refunds run: the request starts them
+/// itself within this.
+pub const CANCELLATION_START_GRACE: TimeDelta = TimeDelta::minutes(1);
 
 /// What a pass runs on.
 #[derive(Clone)]
@@ -60,6 +65,9 @@ pub struct PassReport {
     pub orders_deferred: usize,
     /// Refunds an organizer asked for that were cut short, finished.
     pub refunds_finished: usize,
+    /// Cancelled events whose refunds had not started (the process stopped in between),
+    /// started.
+    pub cancellations_started: usize,
     /// Items that could not be settled now, and why; a later pass tries again.
     pub errors: Vec<String>,
 }
@@ -71,6 +79,7 @@ impl PassReport {
             + self.orders_expired
             + self.registrations_started
             + self.refunds_finished
+            + self.cancellations_started
             > 0
             || !self.errors.is_empty()
     }
@@ -91,12 +100,13 @@ impl fmt::Display for PassReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} holds released, {} orders expired, {} registrations started, {} orders deferred, {} refunds finished, {} errors",
+            "{} holds released, {} orders expired, {} registrations started, {} orders deferred, {} refunds finished, {} cancellations started, {} errors",
             self.holds_released,
             self.orders_expired,
             self.registrations_started,
             self.orders_deferred,
             self.refunds_finished,
+            self.cancellations_started,
             self.errors.len()
         )
     }
@@ -151,6 +161,25 @@ pub async fn reconcile(ports: &ReconcilePorts) -> Result<PassReport, StoreError>
         match outcome {
             Ok(settled) => report.count(settled),
             Err(error) => report.errors.push(format!("hold {}: {error}", hold.id)),
+        }
+    }
+    drop(released);
+    // A cancellation request starts its refunds itself; one that was cut short in between is
+    // started here. Starting one that runs (or ran) finds it and starts nothing.
+    let cancelled = ports
+        .store
+        .cancellations_due(now - CANCELLATION_START_GRACE, PASS_LIMIT)
+        .await?;
+    for event_id in cancelled {
+        match ports.workflow.start_cancellation(event_id).await {
+            Ok(Started::New) => {
+                tracing::info!(event = %event_id, "reconcile: started the refunds of a cancelled event");
+                report.cancellations_started += 1;
+            }
+            Ok(Started::Existing) => {}
+            Err(error) => report
+                .errors
+                .push(format!("cancellation of event {event_id}: {error}")),
         }
     }
     Ok(report)

@@ -201,6 +201,15 @@ pub trait Store: Send + Sync {
         id: EventId,
     ) -> Result<Vec<CancellationFailure>, StoreError>;
 
+    /// Events cancelled at or before `before` whose cancellation has not finished, earliest
+    /// first, at most `limit`: what a reconciliation pass makes sure is running. Read from an
+    /// index, never a scan.
+    async fn cancellations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError>;
+
     /// Marks the event's cancellation finished at `now` (the first time only).
     async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError>;
 

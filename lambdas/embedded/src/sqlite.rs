@@ -272,6 +272,8 @@ CREATE TABLE cancellation_failures (
     PRIMARY KEY (event_id, order_id)
 ) WITHOUT ROWID;
 CREATE INDEX holds_sold ON holds (event_id, id) WHERE status = 'SOLD' AND order_id IS NOT NULL;
+CREATE INDEX events_cancelling ON events (cancelled_at, id)
+    WHERE cancelled_at IS NOT NULL AND cancellation_finished_at IS NULL;
 "#,
 ];
 
@@ -1155,6 +1157,33 @@ impl Store for SqliteStore {
                 })
                 .and_then(Iterator::collect)
                 .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn cancellations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT id FROM events WHERE cancelled_at IS NOT NULL \
+                     AND cancellation_finished_at IS NULL AND cancelled_at <= ?1 \
+                     ORDER BY cancelled_at, id LIMIT ?2",
+                )
+                .map_err(store_error)?;
+            let ids: Vec<String> = statement
+                .query_map(params![to_key(before), limit as i64], |row| row.get(0))
+                .and_then(Iterator::collect)
+                .map_err(store_error)?;
+            ids.iter()
+                .map(|id| {
+                    id.parse()
+                        .map_err(|_| StoreError::Internal(format!("event id {id} is not a UUID")))
+                })
+                .collect()
         })
         .await
     }

@@ -1354,3 +1354,41 @@ async fn a_cancellation_cut_short_by_a_restart_resumes_and_refunds_each_order_on
         asl::HistoryEventKind::ExecutionResumed { state } if state == "RefundOrders"
     )));
 }
+
+#[tokio::test]
+async fn a_cancellation_whose_refunds_never_started_is_started_by_the_reconciliation_pass() {
+    let stack = Stack::new().await;
+    let event = stack.create_event(&ORGANIZER, 10, 2500).await;
+    let event_id = event["id"].as_str().unwrap();
+    let order = stack.paid_order(&ATTENDEE, event_id).await;
+    // The process stops between the cancellation and the start of its refunds.
+    stack
+        .adapters
+        .store
+        .cancel_event(event_id.parse().unwrap(), stack.now())
+        .await
+        .unwrap();
+    let pass = || async {
+        ticket_core::reconcile::reconcile(&ticket_core::reconcile::ReconcilePorts {
+            store: stack.adapters.store.clone(),
+            payments: stack.payments.clone(),
+            workflow: stack.ports.workflow.clone(),
+            clock: stack.clock.clone(),
+        })
+        .await
+        .unwrap()
+    };
+    // The request itself would start them: a pass leaves them a minute.
+    assert_eq!(pass().await.cancellations_started, 0);
+    stack.clock.advance(TimeDelta::minutes(2));
+    assert_eq!(pass().await.cancellations_started, 1);
+    let run = stack.refunds_ended(event_id).await;
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+    assert_eq!(
+        stack.adapters.order(&order).await.status,
+        OrderStatus::Refunded
+    );
+    // Finished: out of the index, nothing more to start.
+    assert_eq!(pass().await.cancellations_started, 0);
+    assert_eq!(stack.payments.refund_count(), 1);
+}

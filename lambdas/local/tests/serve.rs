@@ -267,6 +267,13 @@ impl Store for BrokenStore {
     ) -> Result<Vec<ticket_core::cancellation::CancellationFailure>, StoreError> {
         broken()
     }
+    async fn cancellations_due(
+        &self,
+        _: DateTime<Utc>,
+        _: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        broken()
+    }
     async fn finish_cancellation(&self, _: EventId, _: DateTime<Utc>) -> Result<(), StoreError> {
         broken()
     }

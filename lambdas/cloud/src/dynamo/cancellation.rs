@@ -9,6 +9,7 @@ use ticket_core::time::{to_key, to_millis};
 use ticket_core::{EventId, EventView, HoldStatus, OrderId, Page, PageRequest, StoreError};
 
 use super::DynamoStore;
+use super::due::{CANCELLATIONS_DUE, GSI3PK, GSI3SK};
 use super::expr::Expr;
 use super::failure::{Failure, store_error};
 use super::items::{
@@ -28,11 +29,17 @@ impl DynamoStore {
         let one = expr.value(n(1));
         // The version moves on, so a checkout or edit judged before is judged again; every
         // write that takes seats requires `cancelledAt` absent.
+        // In the reconciliation index until its refunds finish.
         let update = format!(
-            "SET {cancelled_at} = {}, {} = {}, {version} = if_not_exists({version}, {one}) + {one}",
+            "SET {cancelled_at} = {}, {} = {}, {version} = if_not_exists({version}, {one}) + {one}, \
+             {} = {}, {} = {}",
             expr.value(s(to_key(to_millis(now)))),
             expr.name("soldWhenCancelled"),
             expr.name("sold"),
+            expr.name(GSI3PK),
+            expr.value(s(CANCELLATIONS_DUE)),
+            expr.name(GSI3SK),
+            expr.value(s(format!("{}#{id}", to_key(to_millis(now))))),
         );
         let condition = format!(
             "attribute_exists({}) AND attribute_not_exists({cancelled_at}) AND {} > {}",
@@ -153,10 +160,27 @@ impl DynamoStore {
         }
     }
 
+    pub(super) async fn due_cancellations(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.query_due(CANCELLATIONS_DUE, before, limit)
+            .await?
+            .iter()
+            .map(|item| event_from_item(item).map(|view| view.event.id))
+            .collect()
+    }
+
     pub(super) async fn finish(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut expr = Expr::default();
         let finished = expr.name("cancellationFinishedAt");
-        let update = format!("SET {finished} = {}", expr.value(s(to_key(to_millis(now)))));
+        let update = format!(
+            "SET {finished} = {} REMOVE {}, {}",
+            expr.value(s(to_key(to_millis(now)))),
+            expr.name(GSI3PK),
+            expr.name(GSI3SK)
+        );
         let condition = format!(
             "attribute_exists({}) AND attribute_not_exists({finished})",
             expr.name("cancelledAt")

@@ -1,6 +1,7 @@
 //! The reconciliation index, `GSI3`: holds still `HELD` that no order took over (partition
-//! `HOLDS_DUE`, sorted by expiry) and orders still `PENDING` (partition `ORDERS_DUE`, sorted by
-//! their next check). Sparse: an item carries `GSI3PK`/`GSI3SK` only while a reconciliation
+//! `HOLDS_DUE`, sorted by expiry), orders still `PENDING` or `REFUNDING` (partition `ORDERS_DUE`,
+//! sorted by their next check) and cancelled events whose refunds have not finished (partition
+//! `CANCELLATIONS_DUE`, sorted by when they were cancelled). Sparse: an item carries `GSI3PK`/`GSI3SK` only while a reconciliation
 //! pass may have to act on it, so a pass reads what is due and nothing else.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -18,6 +19,7 @@ pub(crate) const GSI3PK: &str = "GSI3PK";
 pub(crate) const GSI3SK: &str = "GSI3SK";
 pub(crate) const HOLDS_DUE: &str = "HOLDS_DUE";
 pub(crate) const ORDERS_DUE: &str = "ORDERS_DUE";
+pub(crate) const CANCELLATIONS_DUE: &str = "CANCELLATIONS_DUE";
 
 /// The index attributes of a hold that is due at its expiry.
 pub(crate) fn hold_due(hold: &Hold) -> [(&'static str, AttributeValue); 2] {

@@ -196,6 +196,14 @@ impl Store for DynamoStore {
         self.read_cancellation_failures(id).await
     }
 
+    async fn cancellations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.due_cancellations(before, limit).await
+    }
+
     async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.finish(id, now).await
     }

@@ -483,6 +483,15 @@ impl Store for FlakyStore {
         self.inner.cancellation_failures(id).await
     }
 
+    async fn cancellations_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.check()?;
+        self.inner.cancellations_due(before, limit).await
+    }
+
     async fn finish_cancellation(&self, id: EventId, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.check()?;
         self.inner.finish_cancellation(id, now).await
