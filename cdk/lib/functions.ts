@@ -226,6 +226,18 @@ export const LAMBDAS: readonly LambdaSpec[] = [
     table: 'readWrite',
   },
   {
+    binary: 'publish-event',
+    purpose: 'POST /events/{id}/publish: the organizer lists a draft (or an unpublished event) and opens its sales.',
+    routes: [{ method: 'POST', path: '/events/{id}/publish', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
+    binary: 'unpublish-event',
+    purpose: 'POST /events/{id}/unpublish: the organizer takes an event out of the listings and off sale (its tickets stay valid).',
+    routes: [{ method: 'POST', path: '/events/{id}/unpublish', auth: 'jwt' }],
+    table: 'readWrite',
+  },
+  {
     binary: 'cancel-event',
     purpose:
       'POST /events/{id}/cancel: the organizer cancels an event: sales stop at once, then the cancellation state machine refunds every order.',

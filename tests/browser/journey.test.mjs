@@ -166,6 +166,14 @@ async function checkCode(page, code) {
   return page.locator('#scan-result');
 }
 
+/** On the manage page of an event just created, a draft: its organizer publishes it. */
+async function publishDraft(page) {
+  await page.getByText('Your event is saved as a draft').waitFor();
+  await page.getByText('Draft: only you can see this event').waitFor();
+  await page.getByRole('button', { name: 'Publish event' }).click();
+  await page.getByText('Published: listed and on sale').waitFor();
+}
+
 /** Fills the Stripe (simulator's) checkout page with B's test card. */
 async function fillCard(page) {
   await page.locator('#card_number').fill('4242 4242 4242 4242');
@@ -315,7 +323,7 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   // The manage page's GET of the new event: the API's answer for it.
   const fetched = page.waitForResponse((response) => response.request().method() === 'GET' && /\/events\/[^/]+$/.test(new URL(response.url()).pathname));
   await page.getByRole('button', { name: 'Create event' }).click();
-  await page.getByText('Your event is on sale').waitFor();
+  await publishDraft(page);
   s.eventId = new URL(page.url()).searchParams.get('manage');
   assert.ok(s.eventId, 'the new event opens');
   await page.getByRole('heading', { name: PAID_EVENT }).waitFor();
@@ -375,7 +383,7 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await typeRow(page, 2).getByLabel('Quota').fill('2');
   await screenshot(page, 'create-event-ticket-types');
   await page.getByRole('button', { name: 'Create event' }).click();
-  await page.getByText('Your event is on sale').waitFor();
+  await publishDraft(page);
   s.typedEventId = new URL(page.url()).searchParams.get('manage');
   assert.ok(s.typedEventId && s.typedEventId !== s.eventId, 'the typed event opens');
   await page.getByRole('heading', { name: TYPED_EVENT }).waitFor();
@@ -434,7 +442,7 @@ test('an organizer signs up, is promoted, and creates events with the API checki
   await demoPage.getByLabel('Date and time').fill(futureLocal(10, 18));
   await demoPage.getByLabel('Capacity').fill('1');
   await demoPage.getByRole('button', { name: 'Create event' }).click();
-  await demoPage.getByText('Your event is on sale').waitFor();
+  await publishDraft(demoPage);
   await demoContext.close();
 });
 

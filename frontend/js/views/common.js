@@ -40,6 +40,7 @@ export function pageHeader(title, { lead, actions, back } = {}) {
 export function availability(event) {
   const stats = event.availability;
   if (stats.status === 'CANCELLED') return { text: 'Cancelled', tone: 'bad' };
+  if (stats.status === 'NOT_ON_SALE') return { text: event.visibility === 'DRAFT' ? 'Draft' : 'Not on sale', tone: 'muted' };
   if (stats.status === 'ENDED') return { text: 'Started', tone: 'muted' };
   if (stats.status === 'SOLD_OUT' || stats.remaining <= 0) return { text: 'Sold out', tone: 'bad' };
   const few = stats.remaining <= Math.max(5, Math.ceil(stats.capacity * 0.1));

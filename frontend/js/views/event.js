@@ -414,7 +414,11 @@ export default async function eventPage({ main, signal, id, navigate, user }) {
     pageHeader(event.title, { back: { href: routes.home(), label: 'All events' } }),
     event.availability.status === 'CANCELLED'
       ? notice('error', 'This event was cancelled', h('p', { text: 'Every ticket is void and every buyer is refunded in full, to the card they paid with.' }))
-      : null,
+      : event.visibility === 'DRAFT'
+        ? notice('info', 'Draft: only you can see this page', h('p', { text: 'Publish the event from its management page to put it on sale.' }))
+        : event.visibility === 'UNPUBLISHED'
+          ? notice('warn', 'This event is not on sale', h('p', { text: 'Its organizer has taken it off sale. Tickets already bought stay valid.' }))
+          : null,
     h(
       'div',
       { class: 'event-layout' },
@@ -544,6 +548,7 @@ function buyState(event, types, lines, { checking = false, quote = null } = {}) 
   const stats = event.availability;
   const closed = (text) => ({ open: false, text });
   if (stats.status === 'CANCELLED') return closed('This event was cancelled');
+  if (stats.status === 'NOT_ON_SALE') return closed('Not on sale');
   if (stats.status === 'ENDED') return closed('This event has started');
   if (stats.status === 'SOLD_OUT' || stats.remaining <= 0) return closed('Sold out');
   if (!types.length) return { open: true, text: buyText(1, event.priceMinor, event.currency) };
@@ -587,6 +592,7 @@ function buyText(count, price, currency) {
 function seatsLine(event) {
   const stats = event.availability;
   if (stats.status === 'CANCELLED') return 'This event was cancelled';
+  if (stats.status === 'NOT_ON_SALE') return 'Not on sale';
   if (stats.status === 'ENDED') return 'This event has started';
   if (stats.remaining <= 0) return `Sold out (${plural(stats.capacity, 'seat', 'seats')})`;
   return `${stats.remaining.toLocaleString()} of ${plural(stats.capacity, 'seat', 'seats')} left`;

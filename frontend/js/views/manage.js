@@ -96,6 +96,7 @@ export default async function managePage({ main, signal, id }) {
   };
   const promos = promoCodesSection(event, { signal });
   const cancellation = cancellationSection(event, firstStats, { signal, onCancelled: (stats) => drawStats(stats) });
+  const publication = publicationSection(event, { signal, onChange: (stats) => drawStats(stats) });
   await Promise.all([loadAttendees(), promos.refresh(), cancellation.refresh()]);
   if (signal.aborted) return;
 
@@ -104,12 +105,13 @@ export default async function managePage({ main, signal, id }) {
     pageHeader(event.title, {
       back: { href: routes.organizer(), label: 'Your events' },
       actions: [
-        link(routes.event(event.id), { class: 'button button-quiet' }, 'Public page'),
+        link(routes.event(event.id), { class: 'button button-quiet' }, event.visibility === 'DRAFT' ? 'Preview' : 'Public page'),
         firstStats.status === 'CANCELLED' ? null : link(routes.edit(event.id), { class: 'button button-secondary', id: 'edit-event' }, 'Edit event'),
         link(routes.scan(), { class: 'button button-primary' }, icon('scan'), 'Scan tickets'),
       ],
     }),
-    created ? notice('success', 'Your event is on sale', h('p', { text: 'Attendees can find it in the list of upcoming events now.' })) : null,
+    created ? notice('success', 'Your event is saved as a draft', h('p', { text: 'Only you can see it. Publish it when it is ready to go on sale.' })) : null,
+    firstStats.status === 'CANCELLED' ? null : publication.element,
     edited ? notice('success', 'Your changes are saved', h('p', { text: 'Attendees see them now.' })) : null,
     h(
       'div',
@@ -310,7 +312,7 @@ function cancellationSection(event, firstStats, { signal, onCancelled }) {
     if (failures.length) {
       parts.push(
         h('h3', { text: `${plural(failures.length, 'order', 'orders')} could not be refunded` }),
-        h('p', { class: 'muted', text: 'Their tickets no longer admit anyone. The refunds are tried again every few minutes; contact the buyers if they keep failing.' }),
+        h('p', { class: 'muted', text: 'Their tickets no longer admit anyone. A refund the payment provider failed is tried again every few minutes; if one stays listed, refund it from the attendee list or contact the buyer.' }),
         h('ul', { class: 'cancellation-failures' }, failures.map((failure) => h('li', {}, h('code', { text: failure.orderId }), ` — ${failure.reason}`))),
       );
     }
@@ -329,4 +331,38 @@ function cancellationSection(event, firstStats, { signal, onCancelled }) {
     if (!signal.aborted) draw(progress);
   };
   return { element, refresh };
+}
+
+/**
+ * Publishing: a draft (only its organizer sees it) goes on sale when published; a published
+ * event can be taken off sale and out of the listings, its tickets still valid.
+ */
+function publicationSection(event, { signal, onChange }) {
+  const element = h('div', { class: 'publication', id: 'publication' });
+  const status = h('p', { class: 'field-error', role: 'alert' });
+  const TEXT = {
+    DRAFT: ['info', 'Draft: only you can see this event', 'Publish it to list it among the upcoming events and open its sales.', 'Publish event', 'publish'],
+    PUBLISHED: ['success', 'Published: listed and on sale', 'Unpublish to take it out of the listings and stop its sales; the tickets sold stay valid.', 'Unpublish', 'unpublish'],
+    UNPUBLISHED: ['warn', 'Unpublished: not listed, not on sale', 'Its page still opens from a link and the tickets sold stay valid. Publish it to sell again.', 'Publish again', 'publish'],
+  };
+  const draw = (visibility) => {
+    const [tone, title, text, label, action] = TEXT[visibility];
+    const button = h('button', { type: 'button', class: action === 'publish' ? 'button button-primary' : 'button button-secondary', id: `${action}-event` }, label);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      status.textContent = '';
+      try {
+        const changed = await api.post(`/events/${api.seg(event.id)}/${action}`, {}, { signal });
+        draw(changed.visibility);
+        onChange(await api.get(`/events/${api.seg(event.id)}/stats`, { signal }));
+      } catch (error) {
+        if (error.name === 'SessionExpired' || signal.aborted) return;
+        status.textContent = `The event could not be ${action}ed: ${error.message}`;
+        button.disabled = false;
+      }
+    });
+    replace(element, notice(tone, title, h('p', { text }), button, status));
+  };
+  draw(event.visibility);
+  return { element };
 }

@@ -289,7 +289,7 @@ function eventForm({ main, navigate }, event) {
 
   const header = editing
     ? pageHeader(`Edit ${event.title}`, { back: { href: back, label: 'Back to the event' }, lead: 'Buyers see your changes at once.' })
-    : pageHeader('Create event', { back: { href: back, label: 'Your events' }, lead: 'It goes on sale as soon as you create it.' });
+    : pageHeader('Create event', { back: { href: back, label: 'Your events' }, lead: 'It is saved as a draft: publish it when it is ready to go on sale.' });
   replace(
     main,
     header,

@@ -44,7 +44,7 @@ export default async function organizerPage({ main, signal }) {
     }),
     events.length
       ? list
-      : emptyState('You have no events yet', 'Create your first event: it goes on sale as soon as you save it.', link(routes.newEvent(), { class: 'button button-primary' }, icon('plus'), 'Create event')),
+      : emptyState('You have no events yet', 'Create your first event: it is saved as a draft, and goes on sale when you publish it.', link(routes.newEvent(), { class: 'button button-primary' }, icon('plus'), 'Create event')),
     profile,
   );
   if (events.length) every(REFRESH_MS, async () => draw(await load()), signal);
@@ -52,8 +52,9 @@ export default async function organizerPage({ main, signal }) {
 
 function orgCard(event) {
   const stats = event.availability;
-  const statusText = { OPEN: 'On sale', SOLD_OUT: 'Sold out', ENDED: 'Started', CANCELLED: 'Cancelled' }[stats.status] ?? stats.status;
-  const tone = { OPEN: 'good', SOLD_OUT: 'bad', ENDED: 'muted', CANCELLED: 'bad' }[stats.status] ?? 'muted';
+  const notOnSale = { DRAFT: 'Draft', UNPUBLISHED: 'Unpublished' }[event.visibility] ?? 'Not on sale';
+  const statusText = { OPEN: 'On sale', SOLD_OUT: 'Sold out', ENDED: 'Started', CANCELLED: 'Cancelled', NOT_ON_SALE: notOnSale }[stats.status] ?? stats.status;
+  const tone = { OPEN: 'good', SOLD_OUT: 'bad', ENDED: 'muted', CANCELLED: 'bad', NOT_ON_SALE: 'muted' }[stats.status] ?? 'muted';
   return h(
     'li',
     { class: 'org-card', dataset: { event: event.id } },

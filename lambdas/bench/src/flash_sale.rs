@@ -407,10 +407,19 @@ async fn create_event(
     if status != StatusCode::CREATED {
         return Err(format!("creating the event answered {status}: {body}").into());
     }
-    let id = body["id"]
+    let id: EventId = body["id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| format!("the new event has no id: {body}"))?;
+    // A new event is a draft: it sells once published.
+    let published = http
+        .post(stack.api(&format!("/events/{id}/publish")))
+        .bearer_auth(organizer)
+        .send()
+        .await?;
+    if published.status() != StatusCode::OK {
+        return Err(format!("publishing the event answered {}", published.status()).into());
+    }
     let types = body["ticketTypes"]
         .as_array()
         .into_iter()

@@ -392,9 +392,14 @@ pub async fn progress(
     let mut failures = Vec::new();
     let mut failed_tickets = 0u32;
     for failure in store.cancellation_failures(view.event.id).await? {
-        // A listed order refunded since (a later pass, the reconciliation) is no failure.
+        // A listed order refunded since (a later pass, the reconciliation), or whose payment
+        // its registration gave back, is no failure any more.
         match store.get_order(&failure.order_id).await? {
-            Some(order) if order.status == OrderStatus::Refunded => {}
+            Some(order)
+                if matches!(
+                    order.status,
+                    OrderStatus::Refunded | OrderStatus::Failed | OrderStatus::Expired
+                ) => {}
             order => {
                 let tickets = order.map_or(0, |order| order.ticket_ids.len());
                 failed_tickets += u32::try_from(tickets).unwrap_or(u32::MAX);

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::future::join_all;
 
 use crate::cancellation::CancellationFailure;
-use crate::event::{Cancellation, Event, EventStatus, EventView, NewEvent, SeatCounts};
+use crate::event::{Cancellation, Event, EventStatus, EventView, NewEvent, SeatCounts, Visibility};
 use crate::event_edit::{EditRefusal, EventEdit, TicketTypeEdit};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, TicketId, TicketTypeId, UserId};
 use crate::money::Money;
@@ -69,6 +69,7 @@ macro_rules! store_conformance_tests {
             race_edits_and_holds_never_pass_a_limit,
             organizer_profiles_round_trip,
             time_zones_and_end_times_are_kept_and_edited,
+            publishing_lists_an_event_and_unpublishing_takes_it_off,
             cancelling_stops_every_sale_and_gives_seats_back,
             sold_orders_of_an_event_are_paged_once_each,
             cancellation_failures_and_the_end_are_kept
@@ -163,6 +164,14 @@ async fn created_event(store: &SharedStore, capacity: i64) -> Event {
     let event = event_for("org-1", TimeDelta::days(30), capacity);
     store.create_event(&event).await.expect("create event");
     event
+}
+
+/// Publishes the event, as its organizer does before selling.
+async fn published(store: &SharedStore, event: &Event) -> EventView {
+    store
+        .set_visibility(event.id, Visibility::Published)
+        .await
+        .expect("publish the event")
 }
 
 /// A hold of the event's first ticket type.
@@ -265,10 +274,68 @@ pub async fn events_round_trip(store: SharedStore) {
         store.create_event(&event).await,
         Err(StoreError::AlreadyExists("event"))
     );
+    assert_eq!(view.visibility, Visibility::Draft, "a new event is a draft");
     let stats = store.event_stats(event.id, now()).await.unwrap().unwrap();
     assert_eq!((stats.capacity, stats.remaining), (10, 10));
-    assert_eq!(stats.status, EventStatus::Open);
+    assert_eq!(stats.status, EventStatus::NotOnSale);
     assert_eq!(store.event_stats(id(), now()).await.unwrap(), None);
+}
+
+pub async fn publishing_lists_an_event_and_unpublishing_takes_it_off(store: SharedStore) {
+    let event = event_for("org-1", TimeDelta::days(3), 10);
+    store.create_event(&event).await.unwrap();
+    let upcoming = || {
+        let store = store.clone();
+        async move {
+            event_ids(
+                store
+                    .list_upcoming_events(now(), &PageRequest::first(10))
+                    .await
+                    .unwrap()
+                    .items,
+            )
+        }
+    };
+    assert_eq!(upcoming().await, vec![], "a draft is not listed");
+    let view = published(&store, &event).await;
+    assert_eq!(
+        (view.visibility, view.version),
+        (Visibility::Published, 1),
+        "publishing changes no detail: the version stays"
+    );
+    assert_eq!(view.stats(now()).status, EventStatus::Open);
+    assert_eq!(upcoming().await, vec![event.id]);
+    // An edit keeps it listed, at its new start.
+    let later = Event {
+        starts_at: event.starts_at + TimeDelta::days(1),
+        ..event.clone()
+    };
+    let mut edit = EventEdit::of(&later);
+    edit.title = "Moved".into();
+    let edited = store
+        .update_event(&edit.plan(&view, now(), &RandomIds).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(edited.visibility, Visibility::Published);
+    assert_eq!(upcoming().await, vec![event.id]);
+    let off = store
+        .set_visibility(event.id, Visibility::Unpublished)
+        .await
+        .unwrap();
+    assert_eq!((off.visibility, off.version), (Visibility::Unpublished, 2));
+    assert_eq!(off.stats(now()).status, EventStatus::NotOnSale);
+    assert_eq!(upcoming().await, vec![]);
+    assert_eq!(view_of(&store, &event).await, off);
+    // Listed by its organizer all along.
+    let mine = store
+        .list_organizer_events(&user("org-1"), &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(event_ids(mine.items), vec![event.id]);
+    assert_eq!(
+        store.set_visibility(id(), Visibility::Published).await,
+        Err(StoreError::NotFound("event"))
+    );
 }
 
 /// Follows cursors from the first page to the last, `limit` items a page, and returns every item.
@@ -341,6 +408,7 @@ pub async fn upcoming_events_skip_started_ones(store: SharedStore) {
             ..event_for(organizer, TimeDelta::hours(1), 5)
         };
         store.create_event(&event).await.unwrap();
+        published(&store, &event).await;
         if hours > 0 {
             future.push(event);
         }
@@ -387,6 +455,7 @@ pub async fn invalid_cursor_is_refused(store: SharedStore) {
 
 pub async fn holds_sell_out_at_capacity(store: SharedStore) {
     let event = created_event(&store, 2).await;
+    published(&store, &event).await;
     let first = new_hold(&event, "u1");
     let hold = store.hold_seat(event.id, &first, now()).await.unwrap();
     assert_eq!(hold.status, HoldStatus::Held);
@@ -1564,6 +1633,7 @@ pub async fn editing_an_event_changes_it_and_counts_its_version(store: SharedSto
     assert_eq!((stats.capacity, stats.held, stats.remaining), (12, 5, 7));
 
     // Listings sort by the new start.
+    published(&store, &event).await;
     let upcoming = store
         .list_upcoming_events(now() + TimeDelta::days(45), &PageRequest::first(10))
         .await

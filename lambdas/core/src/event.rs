@@ -315,6 +315,48 @@ pub struct EventView {
     /// Set once the organizer cancelled the event: no seat is held or sold after it.
     #[serde(default)]
     pub cancellation: Option<Cancellation>,
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+/// Who sees an event and whether it sells: what its organizer publishes and unpublishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Visibility {
+    /// New: only its organizer sees it, and it sells nothing.
+    #[default]
+    Draft,
+    /// Listed and on sale.
+    Published,
+    /// Published once, then taken off: out of the listings and off sale, its page still opens
+    /// from a link (its ticket holders keep theirs) and its tickets stay valid.
+    Unpublished,
+}
+
+impl Visibility {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Published => "PUBLISHED",
+            Self::Unpublished => "UNPUBLISHED",
+        }
+    }
+
+    /// Only its organizer may see a draft; anyone signed in may see the others.
+    pub fn shows_to_everyone(self) -> bool {
+        self != Self::Draft
+    }
+}
+
+impl std::str::FromStr for Visibility {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [Self::Draft, Self::Published, Self::Unpublished]
+            .into_iter()
+            .find(|visibility| visibility.as_str() == text)
+            .ok_or_else(|| format!("unknown visibility {text}"))
+    }
 }
 
 /// An event's cancellation: when it was asked for, how many tickets were sold then (what its
@@ -336,7 +378,13 @@ impl EventView {
             seats: SeatCounts::default(),
             type_seats: BTreeMap::new(),
             cancellation: None,
+            visibility: Visibility::Draft,
         }
+    }
+
+    /// Whether a buyer may start a checkout now (the rest is the seats' and types' to say).
+    pub fn on_sale(&self) -> bool {
+        self.visibility == Visibility::Published && !self.is_cancelled()
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -355,6 +403,8 @@ pub enum EventStatus {
     SoldOut,
     Ended,
     Cancelled,
+    /// A draft, or unpublished by its organizer.
+    NotOnSale,
 }
 
 /// An event's seats: what is held, sold and left, and how many were scanned at the door; in
@@ -388,6 +438,8 @@ impl EventView {
             EventStatus::Cancelled
         } else if started {
             EventStatus::Ended
+        } else if self.visibility != Visibility::Published {
+            EventStatus::NotOnSale
         } else if remaining == 0 {
             EventStatus::SoldOut
         } else {
@@ -818,6 +870,7 @@ mod tests {
                 sold,
                 checked_in: 1,
             },
+            visibility: Visibility::Published,
             ..EventView::new(event.clone())
         };
         let stats = view(2, 1).stats(now());
@@ -825,6 +878,26 @@ mod tests {
         assert_eq!(stats.status, EventStatus::Open);
         assert_eq!(view(3, 1).stats(now()).status, EventStatus::SoldOut);
         assert_eq!(view(1, 1).stats(event.starts_at).status, EventStatus::Ended);
+        // A draft or an unpublished event is off sale; a cancelled one says so first.
+        for visibility in [Visibility::Draft, Visibility::Unpublished] {
+            let off = EventView {
+                visibility,
+                ..view(1, 1)
+            };
+            assert_eq!(off.stats(now()).status, EventStatus::NotOnSale);
+            assert!(!off.on_sale());
+            let cancelled = EventView {
+                cancellation: Some(Cancellation {
+                    requested_at: now(),
+                    sold_then: 1,
+                    finished_at: None,
+                }),
+                ..off
+            };
+            assert_eq!(cancelled.stats(now()).status, EventStatus::Cancelled);
+        }
+        assert!(view(1, 1).on_sale());
+        assert_eq!(EventView::new(event.clone()).visibility, Visibility::Draft);
     }
 
     #[test]

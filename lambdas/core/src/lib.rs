@@ -43,6 +43,7 @@ pub mod testing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{
     Event, EventStats, EventStatus, EventView, NewEvent, SeatCounts, TypeStats, TypeStatus,
+    Visibility,
 };
 pub use event_edit::{EditRefusal, EventEdit, EventUpdate, TicketTypeEdit};
 pub use files::{DEFAULT_LINK_TTL, FileKey, FilesError, TicketFiles};

@@ -22,7 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::cancellation::CancellationFailure;
-use crate::event::{Cancellation, Event, EventView, SeatCounts};
+use crate::event::{Cancellation, Event, EventView, SeatCounts, Visibility};
 use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, RegistrationId, TicketId, UserId};
 use crate::order::{
@@ -753,12 +753,27 @@ impl Store for MemoryStore {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError> {
         let now = to_millis(now);
-        self.state()
-            .events_page(page, |view| view.event.starts_at > now)
+        self.state().events_page(page, |view| {
+            view.visibility == Visibility::Published && view.event.starts_at > now
+        })
     }
 
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError> {
         self.state().update_event(update)
+    }
+
+    async fn set_visibility(
+        &self,
+        id: EventId,
+        visibility: Visibility,
+    ) -> Result<EventView, StoreError> {
+        let mut state = self.state();
+        let view = state
+            .events
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("event"))?;
+        view.visibility = visibility;
+        Ok(view.clone())
     }
 
     async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {

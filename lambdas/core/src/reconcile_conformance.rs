@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::api::{self, ApiPorts, ApiRequest, HOLD_MINUTES};
 use crate::clock::{Clock, ManualClock};
 use crate::conformance::{SharedStore, now};
-use crate::event::{Event, NewEvent};
+use crate::event::{Event, NewEvent, Visibility};
 use crate::identity::{Caller, Group};
 use crate::ids::{EventId, HoldId, Ids, OrderId, RandomIds, RegistrationId, TicketId, UserId};
 use crate::order::{
@@ -150,6 +150,10 @@ impl World {
         )
         .expect("a valid event");
         self.store.create_event(&event).await.expect("create event");
+        self.store
+            .set_visibility(event.id, Visibility::Published)
+            .await
+            .expect("publish the event");
         event
     }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::cancellation::CancellationFailure;
-use crate::event::{Event, EventStats, EventView};
+use crate::event::{Event, EventStats, EventView, Visibility};
 use crate::event_edit::EventUpdate;
 use crate::ids::{EventId, HoldId, OrderId, TicketId, TicketTypeId, UserId};
 use crate::order::{
@@ -138,7 +138,8 @@ pub enum Redemption {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Stores a new event with zero seats taken; `AlreadyExists` if its id is in use.
+    /// Stores a new event as a draft ([`Visibility::Draft`]) with zero seats taken;
+    /// `AlreadyExists` if its id is in use.
     async fn create_event(&self, event: &Event) -> Result<(), StoreError>;
 
     async fn get_event(&self, id: EventId) -> Result<Option<EventView>, StoreError>;
@@ -150,7 +151,7 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<EventView>, StoreError>;
 
-    /// Events starting after `now`, soonest first.
+    /// Published events starting after `now`, soonest first.
     async fn list_upcoming_events(
         &self,
         now: DateTime<Utc>,
@@ -171,6 +172,14 @@ pub trait Store: Send + Sync {
     /// ([`EventUpdate::seats_fit`]), `NotFound` for an unknown event. Returns the event with
     /// its next version.
     async fn update_event(&self, update: &EventUpdate) -> Result<EventView, StoreError>;
+
+    /// Publishes or unpublishes the event (its organizer judged the change). Its version stays:
+    /// what an edit or a hold is judged by does not change. `NotFound` for an unknown event.
+    async fn set_visibility(
+        &self,
+        id: EventId,
+        visibility: Visibility,
+    ) -> Result<EventView, StoreError>;
 
     /// Cancels the event (`Cancellation::sold_then` its sold seats now), in one write that
     /// every later hold, confirmation and late seat is judged against: none succeeds once this

@@ -67,16 +67,38 @@ impl Stack {
         self.clock.now()
     }
 
-    /// Creates an event through the API as `caller`.
+    /// Creates an event through the API as `caller`, and publishes it.
     async fn create_event(&self, caller: &Who, capacity: u32, price_minor: i64) -> Value {
+        self.create_published(caller, &self.new_event(capacity, price_minor))
+            .await
+    }
+
+    /// Creates the event `body` describes as `caller`: the draft.
+    async fn create_draft(&self, caller: &Who, body: &Value) -> Value {
         let response = self
-            .call(
-                request("POST", "/events", caller)
-                    .with_json(&self.new_event(capacity, price_minor)),
-            )
+            .call(request("POST", "/events", caller).with_json(body))
             .await;
         assert_eq!(response.status, 201, "{}", body_text(&response));
         response.json_body()
+    }
+
+    /// Creates the event `body` describes as `caller`, and publishes it.
+    async fn create_published(&self, caller: &Who, body: &Value) -> Value {
+        let draft = self.create_draft(caller, body).await;
+        let response = self
+            .visibility(caller, draft["id"].as_str().unwrap(), "publish")
+            .await;
+        assert_eq!(response.status, 200, "{}", body_text(&response));
+        response.json_body()
+    }
+
+    /// `POST /events/{id}/publish` or `/unpublish` (`action`) as `caller`.
+    async fn visibility(&self, caller: &Who, event_id: &str, action: &str) -> ApiResponse {
+        self.call(
+            request("POST", &format!("/events/{{id}}/{action}"), caller)
+                .with_path_param("id", event_id),
+        )
+        .await
     }
 
     fn new_event(&self, capacity: u32, price_minor: i64) -> Value {
@@ -624,11 +646,9 @@ fn typed_event(now: DateTime<Utc>) -> Value {
 #[tokio::test]
 async fn a_checkout_holds_a_seat_per_ticket_of_the_chosen_types_in_the_holders_names() {
     let stack = Stack::new().await;
-    let created = stack
-        .call(request("POST", "/events", &ORGANIZER).with_json(&typed_event(stack.now())))
+    let event = stack
+        .create_published(&ORGANIZER, &typed_event(stack.now()))
         .await;
-    assert_eq!(created.status, 201, "{}", body_text(&created));
-    let event = created.json_body();
     let id = event["id"].as_str().unwrap().to_owned();
     let type_id = |name: &str| {
         event["ticketTypes"]
@@ -838,21 +858,22 @@ async fn a_checkout_holds_a_seat_per_ticket_of_the_chosen_types_in_the_holders_n
 #[tokio::test]
 async fn promo_codes_discount_checkouts_and_refuse_what_they_cannot() {
     let stack = Stack::new().await;
-    let created = stack
-        .call(request("POST", "/events", &ORGANIZER).with_json(&json!({
-            "title": "Harbour Gala",
-            "venue": "Pier 4",
-            "startsAt": stack.now() + TimeDelta::days(7),
-            "capacity": 10,
-            "currency": "EUR",
-            "ticketTypes": [
-                {"name": "Standard", "priceMinor": 1500, "quota": 8, "maxPerOrder": 4},
-                {"name": "VIP", "priceMinor": 4000, "quota": 2},
-            ],
-        })))
+    let event = stack
+        .create_published(
+            &ORGANIZER,
+            &json!({
+                "title": "Harbour Gala",
+                "venue": "Pier 4",
+                "startsAt": stack.now() + TimeDelta::days(7),
+                "capacity": 10,
+                "currency": "EUR",
+                "ticketTypes": [
+                    {"name": "Standard", "priceMinor": 1500, "quota": 8, "maxPerOrder": 4},
+                    {"name": "VIP", "priceMinor": 4000, "quota": 2},
+                ],
+            }),
+        )
         .await;
-    assert_eq!(created.status, 201, "{}", body_text(&created));
-    let event = created.json_body();
     let id = event["id"].as_str().unwrap().to_owned();
     let (standard, vip) = (
         event["ticketTypes"][0]["id"].as_str().unwrap().to_owned(),
@@ -1212,8 +1233,11 @@ async fn an_organizer_edits_an_event_as_last_seen_and_buyers_pay_the_new_prices(
         .call(request("POST", "/events", &ORGANIZER).with_json(&typed_event(stack.now())))
         .await;
     assert_eq!(created.header("etag"), Some("\"1\""));
-    let event = created.json_body();
-    let id = event["id"].as_str().unwrap().to_owned();
+    let id = created.json_body()["id"].as_str().unwrap().to_owned();
+    // Publishing changes no detail: the version stays.
+    let published = stack.visibility(&ORGANIZER, &id, "publish").await;
+    assert_eq!(published.header("etag"), Some("\"1\""));
+    let event = published.json_body();
     let seen = stack
         .call(request("GET", "/events/{id}", &ATTENDEE).with_path_param("id", &id))
         .await;
@@ -1497,4 +1521,92 @@ async fn an_organizer_profile_names_the_organizer_on_their_event_pages() {
     // Another organizer's events are not theirs to name.
     let other = stack.create_event(&OTHER_ORGANIZER, 5, 0).await;
     assert_eq!(other["organizer"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_new_event_is_a_draft_only_its_organizer_sees_until_published_and_unpublishing_stops_its_sales()
+ {
+    let stack = Stack::new().await;
+    let draft = stack.create_draft(&ORGANIZER, &stack.new_event(5, 0)).await;
+    assert_eq!(draft["visibility"], "DRAFT");
+    assert_eq!(draft["availability"]["status"], "NOT_ON_SALE");
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let get = |who: &Who| request("GET", "/events/{id}", who).with_path_param("id", &id);
+    let listed = |who: &Who, mine: bool| {
+        let mut list = request("GET", "/events", who);
+        if mine {
+            list = list.with_query("mine", "true");
+        }
+        let stack = &stack;
+        let id = id.clone();
+        async move {
+            let page = stack.call(list).await.json_body();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|event| event["id"] == id.as_str())
+        }
+    };
+
+    // Nobody but its organizer sees a draft, and nobody buys it.
+    assert_error(&stack.call(get(&ATTENDEE)).await, 404);
+    assert_error(&stack.call(get(&OTHER_ORGANIZER)).await, 404);
+    assert_eq!(stack.call(get(&ORGANIZER)).await.status, 200);
+    assert!(!listed(&ATTENDEE, false).await);
+    assert!(
+        listed(&ORGANIZER, true).await,
+        "in the organizer's own list"
+    );
+    assert_error(&stack.checkout(&ATTENDEE, &id).await, 404);
+    let own = assert_error(&stack.checkout(&ORGANIZER, &id).await, 409);
+    assert!(own.contains("not on sale"), "{own}");
+    assert!(
+        assert_error(&stack.visibility(&ORGANIZER, &id, "unpublish").await, 409).contains("draft")
+    );
+    assert_error(
+        &stack.visibility(&OTHER_ORGANIZER, &id, "publish").await,
+        403,
+    );
+    assert_error(&stack.visibility(&ATTENDEE, &id, "publish").await, 403);
+    assert_eq!(stack.taken(&id).await, 0);
+
+    // Published: listed and on sale; publishing again changes nothing.
+    let published = stack.visibility(&ORGANIZER, &id, "publish").await;
+    assert_eq!(published.status, 200);
+    let published = published.json_body();
+    assert_eq!(
+        (
+            published["visibility"].as_str(),
+            published["availability"]["status"].as_str()
+        ),
+        (Some("PUBLISHED"), Some("OPEN"))
+    );
+    let again = stack
+        .visibility(&ORGANIZER, &id, "publish")
+        .await
+        .json_body();
+    assert_eq!(again["version"], published["version"]);
+    assert!(listed(&ATTENDEE, false).await);
+    assert_eq!(stack.checkout(&ATTENDEE, &id).await.status, 201);
+    assert_eq!(stack.taken(&id).await, 1);
+
+    // Unpublished: out of the list and off sale; its page still opens, what was sold stays.
+    let unpublished = stack
+        .visibility(&ORGANIZER, &id, "unpublish")
+        .await
+        .json_body();
+    assert_eq!(unpublished["visibility"], "UNPUBLISHED");
+    assert!(!listed(&ATTENDEE, false).await);
+    let seen = stack.call(get(&ATTENDEE)).await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.json_body()["availability"]["status"], "NOT_ON_SALE");
+    let refused = assert_error(&stack.checkout(&OTHER_ATTENDEE, &id).await, 409);
+    assert!(refused.contains("not on sale"), "{refused}");
+    assert_eq!(stack.taken(&id).await, 1, "the seat sold is kept");
+
+    // Published again: on sale again.
+    stack.visibility(&ORGANIZER, &id, "publish").await;
+    assert_eq!(stack.checkout(&OTHER_ATTENDEE, &id).await.status, 201);
+    assert_eq!(stack.taken(&id).await, 2);
 }

@@ -18,7 +18,7 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
 use ticket_core::cancellation::CancellationFailure;
-use ticket_core::event::Cancellation;
+use ticket_core::event::{Cancellation, Visibility};
 use ticket_core::page::{decode_cursor, encode_cursor};
 use ticket_core::time::{from_key, to_key};
 use ticket_core::{
@@ -275,11 +275,20 @@ CREATE INDEX holds_sold ON holds (event_id, id) WHERE status = 'SOLD' AND order_
 CREATE INDEX events_cancelling ON events (cancelled_at, id)
     WHERE cancelled_at IS NOT NULL AND cancellation_finished_at IS NULL;
 "#,
+    r#"
+-- Drafts and published events: every event before this was on sale, so it stays published;
+-- new ones start as drafts. The upcoming listing reads published events only.
+ALTER TABLE events ADD COLUMN visibility TEXT NOT NULL DEFAULT 'PUBLISHED'
+    CHECK (visibility IN ('DRAFT', 'PUBLISHED', 'UNPUBLISHED'));
+DROP INDEX events_by_start;
+CREATE INDEX events_published_by_start ON events (starts_at, id) WHERE visibility = 'PUBLISHED';
+"#,
 ];
 
 const EVENT_COLUMNS: &str = "id, organizer_id, title, description, venue, starts_at, capacity, \
      price_minor, currency, created_at, taken, sold, checked_in, version, time_zone, ends_at, \
-     cancellation_cutoff_hours, cancelled_at, sold_when_cancelled, cancellation_finished_at";
+     cancellation_cutoff_hours, cancelled_at, sold_when_cancelled, cancellation_finished_at, \
+     visibility";
 const TYPE_COLUMNS: &str = "id, name, description, price_minor, quota, sales_start, sales_end, \
      max_per_order, taken, sold, checked_in";
 const HOLD_COLUMNS: &str =
@@ -478,6 +487,7 @@ fn event_view(row: &Row<'_>) -> rusqlite::Result<EventView> {
             }),
             None => None,
         },
+        visibility: parsed(row, 20)?,
     })
 }
 
@@ -941,8 +951,8 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT INTO events (id, organizer_id, title, description, venue, starts_at, \
                  capacity, price_minor, currency, created_at, time_zone, ends_at, \
-                 cancellation_cutoff_hours) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 cancellation_cutoff_hours, visibility) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'DRAFT')",
                 params![
                     event.id.to_string(),
                     event.organizer_id.as_str(),
@@ -1049,6 +1059,26 @@ impl Store for SqliteStore {
             .map_err(store_error)?;
             write_types(tx, event)?;
             read_event(tx, event.id)?.ok_or(StoreError::NotFound("event"))
+        })
+        .await
+    }
+
+    async fn set_visibility(
+        &self,
+        id: EventId,
+        visibility: Visibility,
+    ) -> Result<EventView, StoreError> {
+        self.write(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE events SET visibility = ?2 WHERE id = ?1",
+                    params![id.to_string(), visibility.as_str()],
+                )
+                .map_err(store_error)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound("event"));
+            }
+            read_event(tx, id)?.ok_or(StoreError::NotFound("event"))
         })
         .await
     }
@@ -1236,8 +1266,8 @@ impl Store for SqliteStore {
             page_of(
                 conn,
                 &format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE starts_at > ?1 \
-                     AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE visibility = 'PUBLISHED' \
+                     AND starts_at > ?1 AND (starts_at, id) > (?2, ?3) ORDER BY starts_at, id"
                 ),
                 &[&to_key(now), &after_start, &after_id],
                 limit,

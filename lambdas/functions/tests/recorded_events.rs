@@ -94,6 +94,18 @@ async fn an_organizer_creates_an_event_and_an_attendee_reads_it() {
     let event = body(&created);
     assert_eq!(event["organizedByYou"], true);
     let id = event["id"].as_str().unwrap().to_owned();
+    // A draft until published: others see it from then on.
+    let publish_path = format!("/events/{id}/publish");
+    let mut publish = authorized(
+        "POST",
+        "/events/{id}/publish",
+        &publish_path,
+        "org-1",
+        "[organizer attendee]",
+    );
+    publish["pathParameters"] = json!({ "id": id });
+    let published = answer(&ports, Handler::PublishEvent, parse(publish)).await;
+    assert_eq!(published.status_code, 200, "{:?}", published.body);
 
     let path = format!("/events/{id}");
     let mut get = authorized("GET", "/events/{id}", &path, "att-1", "[attendee]");

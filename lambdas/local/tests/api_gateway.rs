@@ -196,6 +196,14 @@ async fn the_handlers_see_the_callers_groups_through_the_event() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let event: Value = created.json().await.unwrap();
     let id = event["id"].as_str().expect("the event's id");
+    // A draft until published: attendees see it from then on.
+    let published = http
+        .post(served.api(&format!("/events/{id}/publish")))
+        .bearer_auth(&organizer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), StatusCode::OK);
 
     let refused = http
         .post(served.api("/events"))

@@ -103,16 +103,24 @@ impl Stack {
         self.clock.now()
     }
 
-    /// Creates an event through the API as `caller`.
+    /// Creates an event through the API as `caller`, and publishes it.
     async fn create_event(&self, caller: &Who, capacity: u32, price_minor: i64) -> Value {
+        self.create_published(caller, &self.new_event(capacity, price_minor))
+            .await
+    }
+
+    /// Creates the event `body` describes as `caller`, and publishes it.
+    async fn create_published(&self, caller: &Who, body: &Value) -> Value {
         let response = self
-            .call(
-                request("POST", "/events", caller)
-                    .with_json(&self.new_event(capacity, price_minor)),
-            )
+            .call(request("POST", "/events", caller).with_json(body))
             .await;
         assert_eq!(response.status, 201, "{}", body_text(&response));
-        response.json_body()
+        let id = response.json_body()["id"].as_str().unwrap().to_owned();
+        let published = self
+            .call(request("POST", "/events/{id}/publish", caller).with_path_param("id", &id))
+            .await;
+        assert_eq!(published.status, 200, "{}", body_text(&published));
+        published.json_body()
     }
 
     fn new_event(&self, capacity: u32, price_minor: i64) -> Value {
@@ -938,11 +946,7 @@ async fn a_buyer_cancels_their_order_until_the_cut_off_the_organizer_set() {
     // The event starts in 7 days; buyers may cancel until 48 hours before.
     let mut body = stack.new_event(3, 2500);
     body["cancellationCutoffHours"] = json!(48);
-    let event = stack
-        .call(request("POST", "/events", &ORGANIZER).with_json(&body))
-        .await;
-    assert_eq!(event.status, 201, "{}", body_text(&event));
-    let event = event.json_body();
+    let event = stack.create_published(&ORGANIZER, &body).await;
     let event_id = event["id"].as_str().unwrap();
     assert_eq!(event["cancellationCutoffHours"], 48);
     let order = stack.paid_order(&ATTENDEE, event_id).await;

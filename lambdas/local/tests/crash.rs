@@ -289,7 +289,16 @@ impl Sale {
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         let event: Value = response.json().await.unwrap();
-        event["id"].as_str().unwrap().to_owned()
+        let id = event["id"].as_str().unwrap().to_owned();
+        let published = self
+            .http
+            .post(format!("{}/api/events/{id}/publish", self.url))
+            .bearer_auth(&self.organizer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), StatusCode::OK);
+        id
     }
 
     /// The round's buyers, [`IN_FLIGHT`] at a time; `answered` counts checkouts answered.

@@ -50,15 +50,23 @@ impl Scene {
         }
     }
 
-    /// A free event of `organizer`'s in 30 days with `capacity` seats.
+    /// A free event of `organizer`'s in 30 days with `capacity` seats, published.
     async fn free_event(&self, organizer: &User, title: &str, capacity: u32) -> Value {
-        self.server
+        let draft = self
+            .server
             .post("/events")
             .user(organizer)
             .json(&new_event(title, 30, capacity))
             .send()
             .await
-            .expect(201)
+            .expect(201);
+        assert_eq!(draft["visibility"], "DRAFT");
+        self.server
+            .post(&format!("/events/{}/publish", id(&draft, "id")))
+            .user(organizer)
+            .send()
+            .await
+            .expect(200)
     }
 
     /// `buyer` checks out the free event and waits for the order to be fulfilled: the
@@ -448,6 +456,19 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                     })),
                     [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
                 ),
+                "publishEvent" => (
+                    Method::POST,
+                    format!("/events/{event_id}/publish"),
+                    None,
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
+                // The event to cancel below: the others go on selling.
+                "unpublishEvent" => (
+                    Method::POST,
+                    format!("/events/{doomed_id}/unpublish"),
+                    None,
+                    [(403, GROUP), (200, ""), (403, NOT_YOURS), (403, GROUP)],
+                ),
                 "cancelEvent" => (
                     Method::POST,
                     format!("/events/{doomed_id}/cancel"),
@@ -591,11 +612,13 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_says() {
                 "stripeWebhook" => continue,
                 other => panic!("route {other} is not covered by this test"),
             };
+        let version = format!("\"{}\"", event["version"]);
         let call = |user: Option<&User>| {
-            // Only an edit reads If-Match; the event is at version 1 until its organizer's edit.
+            // Only an edit reads If-Match: the version the event was published at, until its
+            // organizer's edit.
             let mut call = server
                 .api(method.clone(), &path)
-                .header("If-Match", "\"1\"");
+                .header("If-Match", &version);
             if let Some(user) = user {
                 call = call.user(user);
             }
@@ -967,6 +990,12 @@ async fn listings_page_with_the_cursor_they_hand_out() {
             .send()
             .await
             .expect(201);
+        server
+            .post(&format!("/events/{}/publish", id(&event, "id")))
+            .user(organizer)
+            .send()
+            .await
+            .expect(200);
         created.push((days, id(&event, "id")));
     }
     created.sort();

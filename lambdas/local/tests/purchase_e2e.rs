@@ -63,7 +63,14 @@ impl Shop {
             .send()
             .await
             .expect(201);
-        event["id"].as_str().unwrap().to_owned()
+        let id = event["id"].as_str().unwrap().to_owned();
+        self.server
+            .post(&format!("/events/{id}/publish"))
+            .user(&self.organizer)
+            .send()
+            .await
+            .expect(200);
+        id
     }
 
     /// The buyer's checkout: the order (session) id and the hosted page's URL.

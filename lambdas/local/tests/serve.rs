@@ -244,6 +244,13 @@ impl Store for BrokenStore {
     async fn update_event(&self, _: &ticket_core::EventUpdate) -> Result<EventView, StoreError> {
         broken()
     }
+    async fn set_visibility(
+        &self,
+        _: EventId,
+        _: ticket_core::Visibility,
+    ) -> Result<EventView, StoreError> {
+        broken()
+    }
     async fn cancel_event(&self, _: EventId, _: DateTime<Utc>) -> Result<EventView, StoreError> {
         broken()
     }

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use ticket_core::cancellation::CancellationFailure;
-use ticket_core::event::Cancellation;
+use ticket_core::event::{Cancellation, Visibility};
 use ticket_core::local_time::DEFAULT_TIME_ZONE;
 use ticket_core::ticket_type::legacy_type_id;
 use ticket_core::time::{from_key, to_key};
@@ -190,7 +190,8 @@ pub(crate) fn event_item(event: &Event) -> Item {
             GSI1PK.to_owned(),
             s(organizer_partition(&event.organizer_id)),
         ),
-        (GSI2PK.to_owned(), s(EVENTS_PARTITION)),
+        // A draft: out of the upcoming events' index (GSI2PK) until it is published.
+        ("visibility".to_owned(), s(Visibility::Draft.as_str())),
     ]);
     for ticket_type in &event.ticket_types {
         for (what, value) in [
@@ -528,6 +529,11 @@ pub(crate) fn event_from_item(item: &Item) -> Result<EventView, StoreError> {
         },
         seats,
         type_seats,
+        // Items from before drafts were all on sale.
+        visibility: a
+            .optional_text("visibility")?
+            .map_or(Ok(Visibility::Published), str::parse)
+            .map_err(|_| corrupt("visibility"))?,
         cancellation: match a.optional_time("cancelledAt")? {
             Some(requested_at) => Some(Cancellation {
                 requested_at,

@@ -27,18 +27,18 @@ use ticket_core::{
     Event, EventId, EventUpdate, EventView, Hold, HoldId, HoldStatus, NewHold, NewTickets, Order,
     OrderId, OrderStatus, OrganizerProfile, Page, PageRequest, PromoCode, PromoCodeView, Recorded,
     Redemption, ReleaseOutcome, ReleaseScope, Seats, Store, StoreError, Ticket, TicketId,
-    TicketStatus, UserId, room_for,
+    TicketStatus, UserId, Visibility, room_for,
 };
 
 use self::due::{GSI3PK, GSI3SK, HOLDS_DUE, ORDERS_DUE, order_due_key};
 use self::expr::Expr;
 use self::failure::{Failure, MAX_ATTEMPTS, backoff, contended};
 use self::items::{
-    EVENTS_PARTITION, GSI1, GSI2, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded, event_item,
-    event_key, event_partition, hold_from_item, hold_item, hold_key, n, order_from_item,
-    order_item, order_key, organizer_from_item, organizer_item, organizer_key, organizer_partition,
-    promo_from_item, promo_item, promo_key, registration_item, registration_key, s, ticket_item,
-    ticket_key, user_partition,
+    EVENTS_PARTITION, GSI1, GSI2, GSI2PK, PK, PROMO_PREFIX, REGISTRATION_PREFIX, decoded,
+    event_item, event_key, event_partition, hold_from_item, hold_item, hold_key, n,
+    order_from_item, order_item, order_key, organizer_from_item, organizer_item, organizer_key,
+    organizer_partition, promo_from_item, promo_item, promo_key, registration_item,
+    registration_key, s, ticket_item, ticket_key, user_partition,
 };
 use self::paging::{QuerySpec, SortRange};
 use self::writes::{SeatGuard, event_change};
@@ -167,6 +167,31 @@ impl Store for DynamoStore {
             }
         }
         Err(contended("edit an event"))
+    }
+
+    async fn set_visibility(
+        &self,
+        id: EventId,
+        visibility: Visibility,
+    ) -> Result<EventView, StoreError> {
+        let mut expr = Expr::default();
+        let mut update = format!(
+            "SET {} = {}",
+            expr.name("visibility"),
+            expr.value(s(visibility.as_str())),
+        );
+        // Only a published event is in the upcoming events' index.
+        let listed = expr.name(GSI2PK);
+        update += &match visibility {
+            Visibility::Published => format!(", {listed} = {}", expr.value(s(EVENTS_PARTITION))),
+            _ => format!(" REMOVE {listed}"),
+        };
+        let condition = format!("attribute_exists({})", expr.name(PK));
+        match self.update(event_key(id), update, condition, expr).await {
+            Ok(item) => items::event_from_item(&item),
+            Err(Failure::Refused) => Err(StoreError::NotFound("event")),
+            Err(Failure::Store(error)) => Err(error),
+        }
     }
 
     async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {

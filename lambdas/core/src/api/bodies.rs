@@ -10,7 +10,7 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::{Event, EventStats, EventView};
+use crate::event::{Event, EventStats, EventView, Visibility};
 use crate::identity::Caller;
 use crate::ids::{EventId, OrderId, TicketId, TicketTypeId};
 use crate::order::{Order, OrderStatus, Ticket, TicketStatus};
@@ -62,6 +62,9 @@ pub struct EventBody {
     pub organizer: Option<EventOrganizer>,
     /// Whether the caller organizes the event.
     pub organized_by_you: bool,
+    /// DRAFT (new: only its organizer sees it), PUBLISHED (listed and on sale) or UNPUBLISHED
+    /// (taken off: out of the listings and off sale, its tickets still valid).
+    pub visibility: Visibility,
     pub availability: EventStats,
 }
 
@@ -124,6 +127,7 @@ impl EventBody {
             version: view.version,
             organizer: None,
             organized_by_you: event.organizer_id == caller.user_id,
+            visibility: view.visibility,
             availability: view.stats(now),
         }
     }

@@ -5,7 +5,7 @@
 
 use super::ApiPorts;
 use super::bodies::{CheckoutStarted, Quote};
-use super::events::find_event;
+use super::events::visible_event;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::event::{Event, EventView};
 use crate::event_edit::EDIT_RETRIES;
@@ -246,13 +246,19 @@ pub(crate) const CANCELLED: &str = "the event has been cancelled";
 
 async fn open_event_order(
     ports: &ApiPorts,
+    caller: &Caller,
     request: &ApiRequest,
 ) -> Result<(EventView, Priced), ApiError> {
-    let view = find_event(&*ports.store, request).await?;
+    let view = visible_event(&*ports.store, caller, request).await?;
     let event = &view.event;
     let now = ports.clock.now();
     if view.is_cancelled() {
         return Err(ApiError::conflict(CANCELLED));
+    }
+    if !view.on_sale() {
+        return Err(ApiError::conflict(
+            "the event is not on sale: its organizer has not published it",
+        ));
     }
     if now >= event.starts_at {
         return Err(ApiError::conflict("the event has already started"));
@@ -276,10 +282,10 @@ async fn open_event_order(
 
 pub(crate) async fn quote(
     ports: &ApiPorts,
-    _caller: &Caller,
+    caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let (EventView { event, .. }, priced) = open_event_order(ports, request).await?;
+    let (EventView { event, .. }, priced) = open_event_order(ports, caller, request).await?;
     let subtotal = order_total(event.currency, &priced.lines(&event), None);
     let discount_minor = priced.promo.as_ref().map_or(0, |p| p.discount_minor);
     Ok(ApiResponse::json(
@@ -329,7 +335,7 @@ async fn hold_seats(
     request: &ApiRequest,
 ) -> Result<(Event, Priced, Hold), ApiError> {
     for _ in 0..EDIT_RETRIES {
-        let (view, priced) = open_event_order(ports, request).await?;
+        let (view, priced) = open_event_order(ports, caller, request).await?;
         let event = view.event;
         let now = ports.clock.now();
         let new_hold = NewHold {

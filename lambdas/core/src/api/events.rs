@@ -1,5 +1,10 @@
 //! `POST /events`, `GET /events`, `GET /events/{id}`, `PUT /events/{id}`,
-//! `GET /events/{id}/stats`, `POST /events/{id}/cancel`, `GET /events/{id}/cancellation`.
+//! `GET /events/{id}/stats`, `POST /events/{id}/publish`, `POST /events/{id}/unpublish`,
+//! `POST /events/{id}/cancel`, `GET /events/{id}/cancellation`.
+//!
+//! A new event is a draft only its organizer sees; publishing lists it and opens its sales,
+//! unpublishing takes it out of the listings and off sale (its page still opens from a link,
+//! and its tickets stay valid).
 //!
 //! An event's version is its ETag (`"3"`): an edit must name the version it was made from in
 //! `If-Match`, so of two organizers editing at once the second is told (412) instead of
@@ -10,7 +15,7 @@ use super::checkout::CANCELLED;
 use super::http::{ApiError, ApiRequest, ApiResponse};
 use crate::cancellation::{self, CancellationProgress};
 use crate::clock::Clock;
-use crate::event::{EventView, NewEvent};
+use crate::event::{EventView, NewEvent, Visibility};
 use crate::event_edit::{EDIT_RETRIES, EditRefusal, EventEdit};
 use crate::identity::Caller;
 use crate::ids::{EventId, Ids};
@@ -160,7 +165,7 @@ pub(crate) async fn get(
     caller: &Caller,
     request: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
-    let view = find_event(store, request).await?;
+    let view = visible_event(store, caller, request).await?;
     event_response(store, 200, &view, caller, clock.now()).await
 }
 
@@ -187,6 +192,19 @@ pub(crate) async fn find_event(
         .ok_or_else(|| ApiError::not_found("event"))
 }
 
+/// [`find_event`], and 404 for a draft unless the caller organizes it.
+pub(crate) async fn visible_event(
+    store: &dyn Store,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<EventView, ApiError> {
+    let view = find_event(store, request).await?;
+    if !view.visibility.shows_to_everyone() && view.event.organizer_id != caller.user_id {
+        return Err(ApiError::not_found("event"));
+    }
+    Ok(view)
+}
+
 /// [`find_event`], and 403 unless the caller organizes it.
 pub(crate) async fn own_event(
     store: &dyn Store,
@@ -198,6 +216,60 @@ pub(crate) async fn own_event(
         return Err(ApiError::forbidden("this is not your event"));
     }
     Ok(view)
+}
+
+/// Publishes the caller's event: listed and on sale from now. Publishing again changes nothing.
+pub(crate) async fn publish(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = own_event(store, caller, request).await?;
+    if view.is_cancelled() {
+        return Err(ApiError::conflict(
+            "the event has been cancelled: it cannot be published",
+        ));
+    }
+    set_visibility(store, clock, caller, view, Visibility::Published).await
+}
+
+/// Takes the caller's event out of the listings and off sale; its tickets stay valid.
+/// Unpublishing again changes nothing; a draft was never published (409).
+pub(crate) async fn unpublish(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    caller: &Caller,
+    request: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    let view = own_event(store, caller, request).await?;
+    if view.visibility == Visibility::Draft {
+        return Err(ApiError::conflict(
+            "the event is a draft: it has not been published",
+        ));
+    }
+    set_visibility(store, clock, caller, view, Visibility::Unpublished).await
+}
+
+async fn set_visibility(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    caller: &Caller,
+    view: EventView,
+    visibility: Visibility,
+) -> Result<ApiResponse, ApiError> {
+    let view = if view.visibility == visibility {
+        view
+    } else {
+        store
+            .set_visibility(view.event.id, visibility)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound(_) => ApiError::not_found("event"),
+                other => ApiError::store(other),
+            })?
+    };
+    event_response(store, 200, &view, caller, clock.now()).await
 }
 
 /// Cancels the caller's event: sales stop before this answers, then the cancellation state

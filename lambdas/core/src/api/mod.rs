@@ -88,6 +88,8 @@ pub enum Handler {
     ListEvents,
     GetEvent,
     UpdateEvent,
+    PublishEvent,
+    UnpublishEvent,
     CancelEvent,
     EventCancellation,
     EventStats,
@@ -189,6 +191,20 @@ pub const ROUTES: &[Route] = &[
         ORGANIZER,
         Handler::UpdateEvent,
         "updateEvent",
+    ),
+    route(
+        "POST",
+        "/events/{id}/publish",
+        ORGANIZER,
+        Handler::PublishEvent,
+        "publishEvent",
+    ),
+    route(
+        "POST",
+        "/events/{id}/unpublish",
+        ORGANIZER,
+        Handler::UnpublishEvent,
+        "unpublishEvent",
     ),
     route(
         "POST",
@@ -422,6 +438,12 @@ async fn run(
                 request,
             )
             .await
+        }
+        Handler::PublishEvent => {
+            events::publish(&*ports.store, &*ports.clock, signed_in()?, request).await
+        }
+        Handler::UnpublishEvent => {
+            events::unpublish(&*ports.store, &*ports.clock, signed_in()?, request).await
         }
         Handler::CancelEvent => {
             events::cancel(

@@ -176,6 +176,8 @@ const SUCCESS_BODIES: &[(&str, &str)] = &[
     ("listEvents", "EventPage"),
     ("getEvent", "Event"),
     ("updateEvent", "Event"),
+    ("publishEvent", "Event"),
+    ("unpublishEvent", "Event"),
     ("cancelEvent", "CancellationProgress"),
     ("getEventCancellation", "CancellationProgress"),
     ("getEventStats", "EventStats"),

@@ -452,6 +452,15 @@ impl Store for FlakyStore {
         self.inner.update_event(update).await
     }
 
+    async fn set_visibility(
+        &self,
+        id: EventId,
+        visibility: crate::event::Visibility,
+    ) -> Result<EventView, StoreError> {
+        self.check()?;
+        self.inner.set_visibility(id, visibility).await
+    }
+
     async fn cancel_event(&self, id: EventId, now: DateTime<Utc>) -> Result<EventView, StoreError> {
         self.check()?;
         self.inner.cancel_event(id, now).await
