@@ -5,11 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use serde_json::Value;
 use ticket_core::cancellation::{CancellationStep, CancellationSteps};
 
-use asl::{Bindings, Executor, ExecutorError, ExecutorOptions, TaskFailure, TaskFunction};
+use asl::{Bindings, Executor, ExecutorError, ExecutorOptions, TaskFunction};
 
 /// The state machine definition, built into the binary.
 pub const DEFINITION: &str = include_str!("../../../statemachines/cancellation.asl.json");
@@ -17,37 +15,13 @@ pub const DEFINITION: &str = include_str!("../../../statemachines/cancellation.a
 /// The cancellations' journal, in the data directory.
 pub const EXECUTIONS_FILE: &str = "cancellations.sqlite3";
 
-/// One step as a Lambda function.
-struct StepFunction {
-    steps: Arc<CancellationSteps>,
-    step: CancellationStep,
-}
-
-#[async_trait]
-impl TaskFunction for StepFunction {
-    async fn invoke(&self, payload: Value) -> Result<Value, TaskFailure> {
-        self.steps
-            .run(self.step, payload)
-            .await
-            .map_err(|failure| TaskFailure::lambda_error(failure.error, failure.cause))
-    }
-}
-
 /// Every step bound under its substitution name; `wrap` sees each function before it is bound
-/// (tests inject faults there).
+/// (tests inject faults there): pass `|_, function| function` to bind them as they are.
 pub fn bindings(
     steps: Arc<CancellationSteps>,
     wrap: impl Fn(CancellationStep, Arc<dyn TaskFunction>) -> Arc<dyn TaskFunction>,
 ) -> Bindings {
-    CancellationStep::ALL
-        .into_iter()
-        .fold(Bindings::new(), |bindings, step| {
-            let function = Arc::new(StepFunction {
-                steps: steps.clone(),
-                step,
-            });
-            bindings.bind(step.substitution(), wrap(step, function))
-        })
+    crate::steps::bindings(steps, wrap)
 }
 
 /// Opens the executor of the cancellation state machine on the journal at `journal_path`,

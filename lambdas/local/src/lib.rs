@@ -13,3 +13,4 @@ pub mod logging;
 pub mod reconciler;
 pub mod registration;
 pub mod server;
+pub mod steps;

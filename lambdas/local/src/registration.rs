@@ -1,20 +1,19 @@
 //! The registration saga in ticketd: `statemachines/registration.asl.json`, the file Step
 //! Functions runs on AWS, run by the local executor with each `${...FunctionArn}` bound to the
-//! in-process step of `ticket_core::registration`.
+//! in-process step of `ticket_core::registration`; and [`LocalWorkflow`], the `Workflow` port
+//! on the local executors (registrations, and the cancellations of `crate::cancellation`).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use ticket_core::cancellation::PageInput;
 use ticket_core::registration::{RegistrationRequest, RegistrationSteps, Step};
 use ticket_core::workflow::{cancellation_execution_name, execution_name};
 use ticket_core::{EventId, Started, Workflow, WorkflowError};
 
 use asl::{
-    Bindings, Executor, ExecutorError, ExecutorOptions, StartError, StartOutcome, TaskFailure,
-    TaskFunction,
+    Bindings, Executor, ExecutorError, ExecutorOptions, StartError, StartOutcome, TaskFunction,
 };
 
 /// The state machine definition, built into the binary so ticketd runs the file it was built
@@ -24,38 +23,13 @@ pub const DEFINITION: &str = include_str!("../../../statemachines/registration.a
 /// The executions' journal, in the data directory.
 pub const EXECUTIONS_FILE: &str = "executions.sqlite3";
 
-/// One step as a Lambda function: failures reach the executor the way a Lambda function error
-/// reaches Step Functions.
-struct StepFunction {
-    steps: Arc<RegistrationSteps>,
-    step: Step,
-}
-
-#[async_trait]
-impl TaskFunction for StepFunction {
-    async fn invoke(&self, payload: Value) -> Result<Value, TaskFailure> {
-        self.steps
-            .run(self.step, payload)
-            .await
-            .map_err(|failure| TaskFailure::lambda_error(failure.error, failure.cause))
-    }
-}
-
-/// Every step bound under its substitution name. `wrap` sees each function before it is bound
-/// (tests inject faults there); pass `|_, function| function` to bind them as they are.
+/// Every step bound under its substitution name; `wrap` sees each function before it is bound
+/// (tests inject faults there): pass `|_, function| function` to bind them as they are.
 pub fn bindings(
     steps: Arc<RegistrationSteps>,
     wrap: impl Fn(Step, Arc<dyn TaskFunction>) -> Arc<dyn TaskFunction>,
 ) -> Bindings {
-    Step::ALL
-        .into_iter()
-        .fold(Bindings::new(), |bindings, step| {
-            let function = Arc::new(StepFunction {
-                steps: steps.clone(),
-                step,
-            });
-            bindings.bind(step.substitution(), wrap(step, function))
-        })
+    crate::steps::bindings(steps, wrap)
 }
 
 /// Opens the executor of the registration state machine on the journal at `journal_path`,
