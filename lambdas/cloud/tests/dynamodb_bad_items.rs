@@ -14,7 +14,7 @@ use ticket_cloud::DynamoStore;
 use ticket_core::time::to_millis;
 use ticket_core::{
     Attendee, Event, HoldId, NewHold, NewTickets, Order, OrderId, OrderStatus, RegistrationId,
-    Seats, Store, StoreError, Ticket, TicketDraft, TicketId, UserId,
+    Seats, Store, StoreError, Ticket, TicketDraft, TicketId, UserId, Visibility,
 };
 use uuid::Uuid;
 
@@ -73,6 +73,10 @@ async fn event_lists_skip_items_that_cannot_be_read() {
     let events: Vec<Event> = (1..=7).map(|day| event(&organizer, now, day)).collect();
     for event in &events {
         store.create_event(event).await.unwrap();
+        store
+            .set_visibility(event.id, Visibility::Published)
+            .await
+            .unwrap();
     }
     // Days 2 and 3 (side by side), 5 and 7 (the last) cannot be read, each for another reason.
     let bad = [

@@ -273,8 +273,17 @@ pub async fn create_and_read_back(
             201,
         )
         .await;
-        assert_shows(&created, posted, created["id"].as_str().unwrap(), now, true);
-        ids.push(created["id"].as_str().unwrap().to_owned());
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["visibility"], "DRAFT");
+        // Published, as an organizer does before selling: the upcoming list shows it then.
+        let published = call(
+            ports,
+            as_organizer("POST", "/events/{id}/publish").with_path_param("id", id.clone()),
+            200,
+        )
+        .await;
+        assert_shows(&published, posted, &id, now, true);
+        ids.push(id);
     }
     // Both lists go by start time, then id.
     let mut order: Vec<usize> = (0..events.len()).collect();
