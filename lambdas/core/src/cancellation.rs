@@ -23,7 +23,7 @@ use crate::event::EventView;
 use crate::ids::{EventId, OrderId};
 use crate::order::OrderStatus;
 use crate::payments::Payments;
-use crate::refund::{RefundError, finish_refund};
+use crate::refund::{RefundError, finish_refund, mark_refunding};
 use crate::registration::{StepFailure, output, port_failure};
 use crate::store::{Store, StoreError};
 
@@ -233,22 +233,14 @@ pub async fn refund_cancelled_order(
             )));
         }
         OrderStatus::Refunding => order,
-        OrderStatus::Fulfilled => match store
-            .transition_order(
-                &order.id,
-                OrderStatus::Refunding,
-                Some(EVENT_CANCELLED_REASON),
-                now,
-            )
+        // Whatever its tickets' state: the event will not take place.
+        OrderStatus::Fulfilled => mark_refunding(store, &order, EVENT_CANCELLED_REASON, now)
             .await
-        {
-            Err(StoreError::InvalidTransition {
-                from: OrderStatus::Refunded,
-                ..
-            }) => return Ok(refunded(RefundOutcome::AlreadyRefunded)),
-            moved => moved.map_err(port_failure("marking the order refunding"))?,
-        },
+            .map_err(port_failure("marking the order refunding"))?,
     };
+    if order.status == OrderStatus::Refunded {
+        return Ok(refunded(RefundOutcome::AlreadyRefunded));
+    }
     match finish_refund(store, payments, &order, now).await {
         Ok(_) => Ok(refunded(RefundOutcome::Refunded)),
         Err(RefundError::Store(error)) => Err(port_failure("refunding the order")(error)),

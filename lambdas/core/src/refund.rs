@@ -60,20 +60,29 @@ pub async fn start_refund(
     {
         return Err(RefundRefusal::TicketUsed(used.id).into());
     }
+    Ok(mark_refunding(store, order, reason, now).await?)
+}
+
+/// Moves a fulfilled `order` to `REFUNDING` with `reason`, judged by the caller. An order another
+/// refund (or the saga's compensation) finished since it was read is returned as it is now.
+pub async fn mark_refunding(
+    store: &dyn Store,
+    order: &Order,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, StoreError> {
     match store
         .transition_order(&order.id, OrderStatus::Refunding, Some(reason), now)
         .await
     {
-        // Another refund of the order (or the saga's compensation) finished since it was read.
         Err(StoreError::InvalidTransition {
             from: OrderStatus::Refunded,
             ..
         }) => store
             .get_order(&order.id)
             .await?
-            .ok_or(StoreError::NotFound("order"))
-            .map_err(RefundError::from),
-        moved => Ok(moved?),
+            .ok_or(StoreError::NotFound("order")),
+        moved => moved,
     }
 }
 
