@@ -277,7 +277,7 @@ pub async fn record_refund_failure(
 
 /// Marks the cancellation finished when every order still holding sold seats is listed as a
 /// failure; asks for another pass when one is not (it was being registered when the event was
-/// cancelled) or a listed one is still being registered.
+/// cancelled) or a listed one's refund never started (still being registered, or fulfilled).
 pub async fn finish_cancellation(
     store: &dyn Store,
     event_id: EventId,
@@ -289,13 +289,17 @@ pub async fn finish_cancellation(
         .await
         .map_err(port_failure("reading the refunds' failures"))?
     {
-        // An order listed while it was still being registered is not done with: its
-        // registration ends it, and the next pass refunds it if it became a ticket.
+        // A listed order whose refund never started is not done with: one still being
+        // registered is ended by its registration, and one fulfilled since (or whose refund
+        // could not be marked) is refunded by the next pass. One left REFUNDING is the
+        // reconciliation pass's to finish.
         let order = store
             .get_order(&failure.order_id)
             .await
             .map_err(port_failure("reading the order"))?;
-        if order.is_some_and(|order| order.status == OrderStatus::Pending) {
+        if order.is_some_and(|order| {
+            matches!(order.status, OrderStatus::Pending | OrderStatus::Fulfilled)
+        }) {
             return Ok(Finished { again: true });
         }
         failed.insert(failure.order_id);
